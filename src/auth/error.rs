@@ -1,0 +1,32 @@
+//! The auth layer's error type. The HTTP layer maps it to statuses and codes in one place.
+
+use crate::db::DbError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum AuthError {
+    /// Wrong password, unknown user or disabled account: deliberately one error, so a caller cannot
+    /// tell which.
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    #[error("that username is taken")]
+    UsernameTaken,
+    #[error("{0}")]
+    Validation(String),
+    /// A missing, malformed, expired, forged or revoked token.
+    #[error("{0}")]
+    InvalidToken(&'static str),
+    /// A refresh token presented after it was rotated: its whole family is now revoked.
+    #[error("refresh token reuse detected; the session has been revoked")]
+    TokenReuse,
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<diesel::result::Error> for AuthError {
+    fn from(e: diesel::result::Error) -> Self {
+        AuthError::Db(DbError::Query(e))
+    }
+}

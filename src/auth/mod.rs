@@ -1,0 +1,16 @@
+//! Accounts and tokens: password hashing, access tokens (JWT), refresh-token families, and the
+//! service that ties them to the store. Everything here is blocking; the HTTP layer calls it on
+//! blocking threads (`web::block`), never on the async arbiters.
+
+pub mod error;
+pub mod jwt;
+pub mod password;
+pub mod refresh;
+pub mod role;
+pub mod service;
+pub mod validation;
+
+pub use error::AuthError;
+pub use jwt::{Claims, JwtKeys};
+pub use role::Role;
+pub use service::{AuthService, Authenticated, ClientInfo, Issued};

@@ -1,0 +1,313 @@
+//! Register, log in, refresh, log out and authenticate: the account rules over the store.
+//!
+//! Every method is blocking (argon2 and diesel); call them from a blocking thread.
+
+use super::{jwt::JwtKeys, password, refresh, validation, AuthError, Role};
+use crate::db::audit::{self, NewAuditEntry};
+use crate::db::sessions::{self, NewRefreshToken};
+use crate::db::users::{self, NewUser, User};
+use crate::db::{DbConnection, DbError, DbPool};
+use diesel::Connection;
+use std::sync::Arc;
+use veza_actors::ids::{now_ms, IdGenerator};
+
+/// Who is asking, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A fresh token pair and the user it belongs to.
+#[derive(Debug)]
+pub struct Issued {
+    pub user: User,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: u64,
+}
+
+/// The caller of an authenticated request, as the store sees them now (role and disabled state are
+/// read from the store, not trusted from the token).
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+    pub session_id: i64,
+    pub created_at: i64,
+}
+
+pub struct AuthService {
+    pool: DbPool,
+    keys: JwtKeys,
+    ids: Arc<IdGenerator>,
+    access_ttl_s: u64,
+    refresh_ttl_s: u64,
+}
+
+impl AuthService {
+    pub fn new(
+        pool: DbPool,
+        keys: JwtKeys,
+        ids: Arc<IdGenerator>,
+        access_ttl_s: u64,
+        refresh_ttl_s: u64,
+    ) -> Self {
+        Self {
+            pool,
+            keys,
+            ids,
+            access_ttl_s,
+            refresh_ttl_s,
+        }
+    }
+
+    pub fn register(
+        &self,
+        username: &str,
+        password: &str,
+        email: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<Issued, AuthError> {
+        validation::username(username)?;
+        validation::password(password)?;
+        if let Some(email) = email {
+            validation::email(email)?;
+        }
+        let hash = password::hash(password)?;
+        let mut conn = self.pool.get()?;
+        let now = now_ms() as i64;
+        let id = self.ids.next_id();
+        let lower = username.to_lowercase();
+        let new_user = NewUser {
+            id,
+            username,
+            username_lower: &lower,
+            email,
+            password_hash: &hash,
+            role: Role::User.as_str(),
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        };
+        conn.transaction(|conn| {
+            users::insert(conn, &new_user).map_err(|e| {
+                if e.is_unique_violation() {
+                    AuthError::UsernameTaken
+                } else {
+                    e.into()
+                }
+            })?;
+            self.audit(conn, Some(id), "user.register", Some(id), client, None)?;
+            let user = users::find_by_id(conn, id)?
+                .ok_or_else(|| AuthError::Internal("user vanished after insert".into()))?;
+            self.start_session(conn, user)
+        })
+    }
+
+    pub fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<Issued, AuthError> {
+        let mut conn = self.pool.get()?;
+        let Some(user) = users::find_by_username(&mut conn, username)? else {
+            password::verify_dummy(password);
+            let detail = serde_json::json!({"username": username, "reason": "unknown_user"});
+            self.audit(&mut conn, None, "login.failure", None, client, Some(detail))?;
+            return Err(AuthError::InvalidCredentials);
+        };
+        let matches = password::verify(password, &user.password_hash)?;
+        if !matches || user.disabled {
+            let reason = if user.disabled { "disabled" } else { "bad_password" };
+            let detail = serde_json::json!({"reason": reason});
+            self.audit(&mut conn, Some(user.id), "login.failure", Some(user.id), client, Some(detail))?;
+            return Err(AuthError::InvalidCredentials);
+        }
+        conn.transaction(|conn| {
+            self.audit(conn, Some(user.id), "login.success", Some(user.id), client, None)?;
+            self.start_session(conn, user)
+        })
+    }
+
+    /// Rotates a refresh token. Presenting a token that was already rotated (or revoked) is treated as
+    /// theft: the whole family is revoked and the call fails.
+    pub fn refresh(&self, token: &str, client: &ClientInfo) -> Result<Issued, AuthError> {
+        let mut conn = self.pool.get()?;
+        let hash = refresh::hash(token);
+        let stored = sessions::find_refresh_token(&mut conn, &hash)?
+            .ok_or(AuthError::InvalidToken("invalid refresh token"))?;
+        let now = now_ms() as i64;
+        let result = conn.transaction(|conn| {
+            if !sessions::consume_refresh_token(conn, stored.id, now)? {
+                return Err(AuthError::TokenReuse);
+            }
+            if stored.expires_at <= now {
+                return Err(AuthError::InvalidToken("refresh token expired"));
+            }
+            let (session, user) = sessions::find_with_user(conn, stored.session_id)?
+                .ok_or(AuthError::InvalidToken("invalid refresh token"))?;
+            if session.revoked_at.is_some() || user.disabled {
+                return Err(AuthError::InvalidToken("session revoked"));
+            }
+            self.issue_pair(conn, user, session.id, now)
+        });
+        if let Err(AuthError::TokenReuse) = result {
+            // Outside the failed transaction, so the revocation and its audit row stick.
+            sessions::revoke_session(&mut conn, stored.session_id, now, "refresh_token_reuse")?;
+            let detail = serde_json::json!({"session": stored.session_id.to_string()});
+            self.audit(&mut conn, Some(stored.user_id), "token.reuse", Some(stored.user_id), client, Some(detail))?;
+        }
+        result
+    }
+
+    /// Ends the login the refresh token belongs to: every token of its family stops working.
+    pub fn logout(&self, token: &str, client: &ClientInfo) -> Result<(), AuthError> {
+        let mut conn = self.pool.get()?;
+        let stored = sessions::find_refresh_token(&mut conn, &refresh::hash(token))?
+            .ok_or(AuthError::InvalidToken("invalid refresh token"))?;
+        let now = now_ms() as i64;
+        sessions::revoke_session(&mut conn, stored.session_id, now, "logout")?;
+        self.audit(&mut conn, Some(stored.user_id), "logout", Some(stored.user_id), client, None)?;
+        Ok(())
+    }
+
+    /// Checks an access token and that its session and user are still in good standing.
+    pub fn authenticate(&self, access_token: &str) -> Result<Authenticated, AuthError> {
+        let claims = self.keys.verify(access_token)?;
+        let bad = AuthError::InvalidToken("invalid access token");
+        let user_id: i64 = claims.sub.parse().map_err(|_| AuthError::InvalidToken("invalid access token"))?;
+        let session_id: i64 = claims.sid.parse().map_err(|_| bad)?;
+        let mut conn = self.pool.get()?;
+        let (session, user) = sessions::find_with_user(&mut conn, session_id)?
+            .ok_or(AuthError::InvalidToken("invalid access token"))?;
+        if session.user_id != user_id {
+            return Err(AuthError::InvalidToken("invalid access token"));
+        }
+        if session.revoked_at.is_some() {
+            return Err(AuthError::InvalidToken("session revoked"));
+        }
+        if user.disabled {
+            return Err(AuthError::InvalidToken("account disabled"));
+        }
+        Ok(Authenticated {
+            user_id,
+            role: user.role.parse().map_err(AuthError::Internal)?,
+            username: user.username,
+            session_id,
+            created_at: user.created_at,
+        })
+    }
+
+    /// Creates a user with `role`, or resets the role and password of an existing one (for the
+    /// operator's `veza admin create-user`). Returns the user and whether it was created.
+    pub fn upsert_user(
+        &self,
+        username: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<(User, bool), AuthError> {
+        validation::username(username)?;
+        validation::password(password)?;
+        let hash = password::hash(password)?;
+        let mut conn = self.pool.get()?;
+        let now = now_ms() as i64;
+        conn.transaction(|conn| {
+            let created = match users::find_by_username(conn, username)? {
+                Some(existing) => {
+                    users::update_role_and_password(conn, existing.id, role.as_str(), &hash, now)?;
+                    false
+                }
+                None => {
+                    let lower = username.to_lowercase();
+                    users::insert(
+                        conn,
+                        &NewUser {
+                            id: self.ids.next_id(),
+                            username,
+                            username_lower: &lower,
+                            email: None,
+                            password_hash: &hash,
+                            role: role.as_str(),
+                            disabled: false,
+                            created_at: now,
+                            updated_at: now,
+                        },
+                    )?;
+                    true
+                }
+            };
+            let user = users::find_by_username(conn, username)?
+                .ok_or_else(|| AuthError::Internal("user vanished after upsert".into()))?;
+            let detail = serde_json::json!({"role": role.as_str(), "created": created});
+            self.audit(conn, None, "admin.user_upsert", Some(user.id), &ClientInfo::default(), Some(detail))?;
+            Ok((user, created))
+        })
+    }
+
+    fn start_session(&self, conn: &mut DbConnection, user: User) -> Result<Issued, AuthError> {
+        let now = now_ms() as i64;
+        let session_id = self.ids.next_id();
+        sessions::create_session(conn, session_id, user.id, now)?;
+        self.issue_pair(conn, user, session_id, now)
+    }
+
+    fn issue_pair(
+        &self,
+        conn: &mut DbConnection,
+        user: User,
+        session_id: i64,
+        now: i64,
+    ) -> Result<Issued, AuthError> {
+        let (refresh_token, hash) = refresh::generate();
+        sessions::insert_refresh_token(
+            conn,
+            &NewRefreshToken {
+                id: self.ids.next_id(),
+                session_id,
+                user_id: user.id,
+                token_hash: &hash,
+                created_at: now,
+                expires_at: now + (self.refresh_ttl_s as i64) * 1000,
+            },
+        )?;
+        let role: Role = user.role.parse().map_err(AuthError::Internal)?;
+        let (access_token, _) =
+            self.keys
+                .issue(user.id, role, session_id, now as u64 / 1000, self.access_ttl_s)?;
+        Ok(Issued {
+            user,
+            access_token,
+            refresh_token,
+            expires_in: self.access_ttl_s,
+        })
+    }
+
+    fn audit(
+        &self,
+        conn: &mut DbConnection,
+        actor: Option<i64>,
+        action: &str,
+        target_user: Option<i64>,
+        client: &ClientInfo,
+        details: Option<serde_json::Value>,
+    ) -> Result<(), DbError> {
+        audit::record(
+            conn,
+            &NewAuditEntry {
+                id: self.ids.next_id(),
+                actor_id: actor,
+                action,
+                target_type: target_user.map(|_| "user"),
+                target_id: target_user.map(|id| id.to_string()),
+                room_id: None,
+                ip: client.ip.as_deref(),
+                user_agent: client.user_agent.as_deref(),
+                details: details.map(|d| d.to_string()),
+                created_at: now_ms() as i64,
+            },
+        )
+    }
+}

@@ -1,0 +1,54 @@
+//! Every configuration key: its name, default and meaning. One table drives the environment variable
+//! names, `--help` and docs/configuration.md, so they cannot drift apart.
+
+/// One configuration option.
+#[derive(Debug, Clone, Copy)]
+pub struct ConfigKey {
+    /// The key in the TOML file; the environment variable is `VEZA_` + this, upper-cased.
+    pub name: &'static str,
+    /// `None`: unset by default.
+    pub default: Option<&'static str>,
+    pub doc: &'static str,
+}
+
+impl ConfigKey {
+    pub fn env_var(&self) -> String {
+        format!("VEZA_{}", self.name.to_uppercase())
+    }
+}
+
+pub const KEYS: &[ConfigKey] = &[
+    ConfigKey { name: "bind", default: Some("127.0.0.1:8080"), doc: "Address for HTTP, the REST API and WebSocket." },
+    ConfigKey { name: "ingest_bind", default: Some("127.0.0.1:8000"), doc: "Address of the Icecast-protocol ingest listener." },
+    ConfigKey { name: "database_url", default: Some("sqlite://./data/veza.db"), doc: "Store: sqlite://PATH (embedded) or postgres://USER@HOST:PORT/DB." },
+    ConfigKey { name: "db_pool_size", default: Some("16"), doc: "Database connections in the pool (1-1024)." },
+    ConfigKey { name: "redis_url", default: None, doc: "redis://HOST:PORT for cross-node fan-out and shared limits; unset: single node." },
+    ConfigKey { name: "jwt_secret", default: None, doc: "HMAC key for access tokens (>= 32 bytes in production). Unset in development: generated and kept in DATA_DIR/jwt_secret." },
+    ConfigKey { name: "env", default: Some("development"), doc: "development | production (production refuses weak secrets)." },
+    ConfigKey { name: "data_dir", default: Some("./data"), doc: "Directory for the generated secret, SQLite file, recordings and HLS segments." },
+    ConfigKey { name: "log_format", default: Some("auto"), doc: "json | pretty | auto (pretty on a terminal, JSON otherwise)." },
+    ConfigKey { name: "log_level", default: Some("info"), doc: "trace | debug | info | warning | error." },
+    ConfigKey { name: "access_token_ttl_s", default: Some("900"), doc: "Access token lifetime in seconds (30-86400)." },
+    ConfigKey { name: "refresh_token_ttl_s", default: Some("2592000"), doc: "Refresh token lifetime in seconds (default 30 days)." },
+    ConfigKey { name: "max_body_bytes", default: Some("65536"), doc: "Largest accepted JSON request body, in bytes." },
+    ConfigKey { name: "workers", default: Some("0"), doc: "HTTP worker threads; 0 = one per CPU core." },
+    ConfigKey { name: "shutdown_timeout_s", default: Some("10"), doc: "Seconds to let requests finish after SIGTERM/SIGINT." },
+    ConfigKey { name: "node_id", default: Some("0"), doc: "This node's number (0-1023) in a cluster; makes ids unique across nodes." },
+];
+
+/// The table as text for `--help`.
+pub fn help_text() -> String {
+    let mut out = String::from(
+        "Configuration (defaults < TOML file from --config or VEZA_CONFIG < environment):\n",
+    );
+    for key in KEYS {
+        out.push_str(&format!(
+            "  {:<28} {}\n  {:<28}   default: {}\n",
+            key.env_var(),
+            key.doc,
+            "",
+            key.default.unwrap_or("(unset)")
+        ));
+    }
+    out
+}

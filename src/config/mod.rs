@@ -1,0 +1,443 @@
+//! The one typed configuration, and where it comes from.
+//!
+//! Sources, weakest first: built-in defaults < an optional TOML file (`--config` / `VEZA_CONFIG`) <
+//! environment variables (`VEZA_<KEY>`, the key upper-cased). Every source is reduced to key -> text,
+//! then [`Config::from_values`] parses each key once, so an error always names the key and the source
+//! it came from. The table in [`keys`] documents every option; `--help` and docs/configuration.md
+//! print it.
+
+pub mod keys;
+pub mod secret;
+
+use crate::db::pool::backend_of;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+pub use keys::{ConfigKey, KEYS};
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    ReadFile {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {message}")]
+    ParseFile { path: String, message: String },
+    #[error("unknown config key `{key}` in {source_name}")]
+    UnknownKey { key: String, source_name: String },
+    #[error("invalid value for `{key}` (from {source_name}): {message}")]
+    Invalid {
+        key: String,
+        source_name: String,
+        message: String,
+    },
+    #[error("`jwt_secret` (VEZA_JWT_SECRET): {0}")]
+    Secret(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// Everything the server can be told. See [`KEYS`] for what each field means and its default.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub ingest_bind: SocketAddr,
+    pub database_url: String,
+    pub db_pool_size: u32,
+    pub redis_url: Option<String>,
+    /// Never printed: `Serialize` output goes through [`Config::redacted`].
+    pub jwt_secret: Option<String>,
+    pub env: Environment,
+    pub data_dir: PathBuf,
+    /// `None`: JSON, or the terminal format when stdout is a terminal.
+    pub log_format: Option<LogFormat>,
+    pub log_level: String,
+    pub access_token_ttl_s: u64,
+    pub refresh_token_ttl_s: u64,
+    pub max_body_bytes: usize,
+    pub workers: usize,
+    pub shutdown_timeout_s: u64,
+    pub node_id: u16,
+}
+
+/// Where a value came from, for error messages.
+#[derive(Debug, Clone)]
+struct Sourced {
+    value: String,
+    source_name: String,
+}
+
+impl Config {
+    /// Loads the configuration from an optional file and the given environment lookup.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut values: BTreeMap<&'static str, Sourced> = BTreeMap::new();
+        for key in KEYS {
+            if let Some(default) = key.default {
+                values.insert(
+                    key.name,
+                    Sourced {
+                        value: default.to_owned(),
+                        source_name: "the default".to_owned(),
+                    },
+                );
+            }
+        }
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| env("VEZA_CONFIG").map(PathBuf::from));
+        if let Some(path) = file {
+            for (name, value) in read_toml(&path)? {
+                values.insert(
+                    name,
+                    Sourced {
+                        value,
+                        source_name: format!("{}", path.display()),
+                    },
+                );
+            }
+        }
+        for key in KEYS {
+            let var = key.env_var();
+            if let Some(value) = env(&var) {
+                values.insert(
+                    key.name,
+                    Sourced {
+                        value,
+                        source_name: var,
+                    },
+                );
+            }
+        }
+        Self::from_values(&values)
+    }
+
+    /// Loads from the process environment.
+    pub fn from_env(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load(file, |name| std::env::var(name).ok())
+    }
+
+    fn from_values(values: &BTreeMap<&'static str, Sourced>) -> Result<Self, ConfigError> {
+        let get = |key: &'static str| values.get(key);
+        let config = Config {
+            bind: parse(get("bind"), "bind")?,
+            ingest_bind: parse(get("ingest_bind"), "ingest_bind")?,
+            database_url: text(get("database_url"), "database_url")?,
+            db_pool_size: parse_range(get("db_pool_size"), "db_pool_size", 1, 1024)?,
+            redis_url: get("redis_url")
+                .map(|s| s.value.clone())
+                .filter(|v| !v.is_empty()),
+            jwt_secret: get("jwt_secret")
+                .map(|s| s.value.clone())
+                .filter(|v| !v.is_empty()),
+            env: choose(
+                get("env"),
+                "env",
+                &[
+                    ("development", Environment::Development),
+                    ("production", Environment::Production),
+                ],
+            )?,
+            data_dir: PathBuf::from(text(get("data_dir"), "data_dir")?),
+            log_format: match get("log_format") {
+                Some(s) if !s.value.is_empty() && s.value != "auto" => Some(choose(
+                    Some(s),
+                    "log_format",
+                    &[("json", LogFormat::Json), ("pretty", LogFormat::Pretty)],
+                )?),
+                _ => None,
+            },
+            log_level: choose(
+                get("log_level"),
+                "log_level",
+                &[
+                    ("trace", "trace"),
+                    ("debug", "debug"),
+                    ("info", "info"),
+                    ("warning", "warning"),
+                    ("error", "error"),
+                ],
+            )?
+            .to_owned(),
+            access_token_ttl_s: parse_range(
+                get("access_token_ttl_s"),
+                "access_token_ttl_s",
+                30,
+                86_400,
+            )?,
+            refresh_token_ttl_s: parse_range(
+                get("refresh_token_ttl_s"),
+                "refresh_token_ttl_s",
+                60,
+                365 * 86_400,
+            )?,
+            max_body_bytes: parse_range(
+                get("max_body_bytes"),
+                "max_body_bytes",
+                1024,
+                64 << 20,
+            )?,
+            workers: parse_range(get("workers"), "workers", 0, 1024)?,
+            shutdown_timeout_s: parse_range(
+                get("shutdown_timeout_s"),
+                "shutdown_timeout_s",
+                0,
+                3600,
+            )?,
+            node_id: parse_range(get("node_id"), "node_id", 0, 1023)?,
+        };
+        if let Err(e) = backend_of(&config.database_url) {
+            return Err(invalid(get("database_url"), "database_url", e.to_string()));
+        }
+        if let Some(url) = &config.redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(invalid(
+                    get("redis_url"),
+                    "redis_url",
+                    "must start with redis:// or rediss://".into(),
+                ));
+            }
+        }
+        if config.env == Environment::Production {
+            secret::check_production_secret(config.jwt_secret.as_deref())?;
+        }
+        Ok(config)
+    }
+
+    /// The configuration as JSON with the secret replaced, for `veza config check` and logs.
+    pub fn redacted(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let Some(obj) = value.as_object_mut() {
+            if self.jwt_secret.is_some() {
+                obj.insert("jwt_secret".into(), "<set>".into());
+            }
+            if let Some(url) = &self.database_url.split_once('@') {
+                // postgres://user:password@host: keep the host, hide the credentials.
+                obj.insert(
+                    "database_url".into(),
+                    format!("postgres://***@{}", url.1).into(),
+                );
+            }
+        }
+        value
+    }
+}
+
+fn read_toml(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
+    let source_name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+        path: source_name.clone(),
+        source,
+    })?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::ParseFile {
+        path: source_name.clone(),
+        message: e.message().to_owned(),
+    })?;
+    let mut out = Vec::new();
+    for (name, value) in table {
+        let key = KEYS
+            .iter()
+            .find(|k| k.name == name)
+            .ok_or_else(|| ConfigError::UnknownKey {
+                key: name.clone(),
+                source_name: source_name.clone(),
+            })?;
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            other => {
+                return Err(ConfigError::Invalid {
+                    key: name,
+                    source_name,
+                    message: format!("expected a string, number or boolean, got {}", other.type_str()),
+                })
+            }
+        };
+        out.push((key.name, value));
+    }
+    Ok(out)
+}
+
+fn invalid(sourced: Option<&Sourced>, key: &str, message: String) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        source_name: sourced
+            .map(|s| s.source_name.clone())
+            .unwrap_or_else(|| "the default".into()),
+        message,
+    }
+}
+
+fn text(sourced: Option<&Sourced>, key: &str) -> Result<String, ConfigError> {
+    match sourced {
+        Some(s) if !s.value.trim().is_empty() => Ok(s.value.trim().to_owned()),
+        _ => Err(invalid(sourced, key, "must not be empty".into())),
+    }
+}
+
+fn parse<T: std::str::FromStr>(sourced: Option<&Sourced>, key: &str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    let raw = text(sourced, key)?;
+    raw.parse::<T>()
+        .map_err(|e| invalid(sourced, key, format!("{raw:?}: {e}")))
+}
+
+fn parse_range<T>(sourced: Option<&Sourced>, key: &str, min: T, max: T) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+    T::Err: std::fmt::Display,
+{
+    let value: T = parse(sourced, key)?;
+    if value < min || value > max {
+        return Err(invalid(
+            sourced,
+            key,
+            format!("{value} is outside {min}..={max}"),
+        ));
+    }
+    Ok(value)
+}
+
+fn choose<T: Copy>(
+    sourced: Option<&Sourced>,
+    key: &str,
+    options: &[(&str, T)],
+) -> Result<T, ConfigError> {
+    let raw = text(sourced, key)?.to_lowercase();
+    options
+        .iter()
+        .find(|(name, _)| *name == raw)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| {
+            let names: Vec<_> = options.iter().map(|(n, _)| *n).collect();
+            invalid(
+                sourced,
+                key,
+                format!("{raw:?} is not one of {}", names.join(", ")),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.ingest_bind.to_string(), "127.0.0.1:8000");
+        assert_eq!(c.database_url, "sqlite://./data/veza.db");
+        assert_eq!(c.redis_url, None);
+        assert_eq!(c.env, Environment::Development);
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.access_token_ttl_s, 900);
+    }
+
+    #[test]
+    fn environment_overrides_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("veza.toml");
+        std::fs::write(&file, "bind = \"0.0.0.0:9000\"\ndb_pool_size = 4\n").unwrap();
+        let c = Config::load(Some(&file), env(&[])).unwrap();
+        assert_eq!(c.bind.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.db_pool_size, 4);
+        let c = Config::load(Some(&file), env(&[("VEZA_BIND", "127.0.0.1:7000")])).unwrap();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:7000");
+        assert_eq!(c.db_pool_size, 4);
+    }
+
+    #[test]
+    fn the_config_file_can_come_from_veza_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("veza.toml");
+        std::fs::write(&file, "log_level = \"debug\"\n").unwrap();
+        let path = file.to_str().unwrap();
+        let c = Config::load(None, env(&[("VEZA_CONFIG", path)])).unwrap();
+        assert_eq!(c.log_level, "debug");
+    }
+
+    #[test]
+    fn errors_name_the_bad_key_and_its_source() {
+        let err = Config::load(None, env(&[("VEZA_BIND", "nowhere")])).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("`bind`") && msg.contains("VEZA_BIND"), "{msg}");
+
+        let err = Config::load(None, env(&[("VEZA_DATABASE_URL", "mysql://x")])).unwrap_err();
+        assert!(err.to_string().contains("`database_url`"), "{err}");
+
+        let err = Config::load(None, env(&[("VEZA_ENV", "staging")])).unwrap_err();
+        assert!(err.to_string().contains("`env`"), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("veza.toml");
+        std::fs::write(&file, "bnid = \"x\"\n").unwrap();
+        let err = Config::load(Some(&file), env(&[])).unwrap_err();
+        assert!(err.to_string().contains("`bnid`"), "{err}");
+    }
+
+    #[test]
+    fn production_refuses_missing_default_or_short_secrets() {
+        for secret in [None, Some("change-me"), Some("short-secret")] {
+            let mut vars = vec![("VEZA_ENV", "production")];
+            if let Some(s) = secret {
+                vars.push(("VEZA_JWT_SECRET", s));
+            }
+            let err = Config::load(None, env(&vars)).unwrap_err();
+            assert!(err.to_string().contains("jwt_secret"), "{err}");
+        }
+        let good = "k3Jd9aLq0Zx7Vb2Nm5Rt8Yw1Pe4Uo6Ii9Ss3Dd";
+        let c = Config::load(
+            None,
+            env(&[("VEZA_ENV", "production"), ("VEZA_JWT_SECRET", good)]),
+        )
+        .unwrap();
+        assert_eq!(c.env, Environment::Production);
+    }
+
+    #[test]
+    fn redacted_config_hides_secrets() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("VEZA_JWT_SECRET", "super-secret-value"),
+                ("VEZA_DATABASE_URL", "postgres://u:pw@db:5432/veza"),
+            ]),
+        )
+        .unwrap();
+        let text = c.redacted().to_string();
+        assert!(!text.contains("super-secret-value"), "{text}");
+        assert!(!text.contains("pw"), "{text}");
+    }
+}

@@ -1,0 +1,23 @@
+//! Storage: one diesel code base over PostgreSQL and SQLite.
+//!
+//! [`DbConnection`] is a `MultiConnection` enum; [`pool::connect`] picks the variant from the URL
+//! rather than letting diesel try each, and sets SQLite up for a server (WAL, busy timeout, foreign
+//! keys). Queries live in one module per table group and take `&mut DbConnection`.
+
+pub mod audit;
+pub mod error;
+pub mod migrations;
+pub mod pool;
+pub mod schema;
+pub mod sessions;
+pub mod users;
+
+pub use error::DbError;
+pub use pool::{Backend, DbPool};
+
+/// A connection to either backend; diesel queries written against it run on both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}

@@ -1,0 +1,120 @@
+//! diesel's view of the tables in schema/ (identical on both backends).
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        username_lower -> Text,
+        email -> Nullable<Text>,
+        password_hash -> Text,
+        role -> Text,
+        disabled -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        created_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> BigInt,
+        session_id -> BigInt,
+        user_id -> BigInt,
+        token_hash -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    rooms (id) {
+        id -> BigInt,
+        name -> Text,
+        topic -> Nullable<Text>,
+        private -> Bool,
+        owner_id -> BigInt,
+        last_seq -> BigInt,
+        slow_mode_s -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    room_members (room_id, user_id) {
+        room_id -> BigInt,
+        user_id -> BigInt,
+        role -> Text,
+        joined_at -> BigInt,
+        banned_until -> Nullable<BigInt>,
+        muted_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> BigInt,
+        room_id -> BigInt,
+        seq -> BigInt,
+        author_id -> BigInt,
+        kind -> Text,
+        body -> Text,
+        thread_id -> Nullable<BigInt>,
+        client_id -> Nullable<Text>,
+        created_at -> BigInt,
+        edited_at -> Nullable<BigInt>,
+        deleted_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    reactions (message_id, user_id, emoji) {
+        message_id -> BigInt,
+        user_id -> BigInt,
+        emoji -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        actor_id -> Nullable<BigInt>,
+        action -> Text,
+        target_type -> Nullable<Text>,
+        target_id -> Nullable<Text>,
+        room_id -> Nullable<BigInt>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        details -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::joinable!(rooms -> users (owner_id));
+diesel::joinable!(room_members -> rooms (room_id));
+diesel::joinable!(messages -> rooms (room_id));
+diesel::joinable!(reactions -> messages (message_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    refresh_tokens,
+    rooms,
+    room_members,
+    messages,
+    reactions,
+    audit_log,
+);

@@ -1,0 +1,76 @@
+//! Queries on `users`.
+
+use super::schema::users;
+use super::{DbConnection, DbError};
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub username_lower: String,
+    pub email: Option<String>,
+    pub password_hash: String,
+    pub role: String,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub id: i64,
+    pub username: &'a str,
+    pub username_lower: &'a str,
+    pub email: Option<&'a str>,
+    pub password_hash: &'a str,
+    pub role: &'a str,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Inserts a user; a taken username (in any letter case) is a unique violation.
+pub fn insert(conn: &mut DbConnection, user: &NewUser<'_>) -> Result<(), DbError> {
+    diesel::insert_into(users::table)
+        .values(user)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Looks a user up by name, ignoring letter case.
+pub fn find_by_username(conn: &mut DbConnection, name: &str) -> Result<Option<User>, DbError> {
+    Ok(users::table
+        .filter(users::username_lower.eq(name.to_lowercase()))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_by_id(conn: &mut DbConnection, id: i64) -> Result<Option<User>, DbError> {
+    Ok(users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Sets a user's global role and password (used by `veza admin create-user` on an existing name).
+pub fn update_role_and_password(
+    conn: &mut DbConnection,
+    id: i64,
+    role: &str,
+    password_hash: &str,
+    now: i64,
+) -> Result<(), DbError> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::role.eq(role),
+            users::password_hash.eq(password_hash),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

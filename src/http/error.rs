@@ -1,0 +1,223 @@
+//! The HTTP error type and the one place where lower-layer errors become statuses and codes.
+//!
+//! Every error response has the contract's shape `{"error":{"code","message"}}`: handler errors via
+//! [`ApiError`], extractor errors via the `*_error_handler` functions, and errors that actix makes
+//! itself (404, 405, ...) via [`json_errors`]. Internal causes go to the log, never to the client.
+
+use crate::auth::AuthError;
+use crate::db::DbError;
+use actix_web::body::{BoxBody, EitherBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use serde_json::json;
+use std::fmt;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// The internal cause, logged by the access log and never sent.
+    pub cause: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            cause: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// A 500 that tells the client nothing and keeps `cause` for the log.
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        Self {
+            cause: Some(cause.to_string()),
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal server error",
+            )
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+/// The contract's error body.
+pub fn error_body(code: &str, message: &str) -> serde_json::Value {
+    json!({"error": {"code": code, "message": message}})
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status);
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        res.json(error_body(self.code, &self.message))
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::InvalidCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                e.to_string(),
+            ),
+            AuthError::UsernameTaken => Self::new(StatusCode::CONFLICT, "username_taken", e.to_string()),
+            AuthError::Validation(message) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", message)
+            }
+            AuthError::InvalidToken(message) => Self::unauthorized(message),
+            AuthError::TokenReuse => Self::unauthorized(e.to_string()),
+            AuthError::Db(db) => db.into(),
+            AuthError::Internal(cause) => Self::internal(cause),
+        }
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        match e {
+            // The pool timed out: the store is down or saturated; the client may retry.
+            DbError::Pool(_) | DbError::Connect(_) => Self {
+                cause: Some(e.to_string()),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the store is unavailable, try again",
+                )
+            },
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        Self::internal(e)
+    }
+}
+
+/// Body-extractor errors: 413 too large, 415 not JSON, 400 unreadable.
+pub fn json_error_handler(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let api = match &err {
+        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("request body is larger than {limit} bytes"),
+            )
+        }
+        JsonPayloadError::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the request body as application/json",
+        ),
+        JsonPayloadError::Deserialize(e) => ApiError::bad_request(format!("invalid JSON body: {e}")),
+        other => ApiError::bad_request(format!("could not read the request body: {other}")),
+    };
+    api.into()
+}
+
+pub fn query_error_handler(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::bad_request(format!("invalid query string: {err}")).into()
+}
+
+pub fn path_error_handler(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::not_found(format!("no such resource: {err}")).into()
+}
+
+/// Rewrites any error response that is not already JSON (actix's own 404, 405, ...) into the
+/// contract's shape, keeping its status and headers.
+pub fn json_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (code, message) = describe(status);
+    let body = error_body(code, message).to_string();
+    let (req, res) = res.into_parts();
+    let mut res = res.set_body(body);
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let res = ServiceResponse::new(req, res.map_into_boxed_body());
+    Ok(ErrorHandlerResponse::Response(res.map_body(|_, body: BoxBody| {
+        EitherBody::right(body)
+    })))
+}
+
+fn describe(status: StatusCode) -> (&'static str, &'static str) {
+    match status {
+        StatusCode::NOT_FOUND => ("not_found", "no such route"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method not allowed on this route"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "request body too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "unsupported content type"),
+        StatusCode::UNAUTHORIZED => ("unauthorized", "authentication required"),
+        StatusCode::FORBIDDEN => ("forbidden", "not allowed"),
+        StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "too many requests"),
+        s if s.is_server_error() => ("internal", "internal server error"),
+        _ => ("bad_request", "bad request"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    #[actix_web::test]
+    async fn api_errors_serialise_to_the_contract_shape() {
+        let err = ApiError::from(AuthError::UsernameTaken);
+        let res = err.error_response();
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        let body = to_bytes(res.into_body()).await.unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["error"]["code"], "username_taken");
+        assert!(json["error"]["message"].is_string());
+    }
+
+    #[actix_web::test]
+    async fn internal_causes_are_not_sent() {
+        let err = ApiError::internal("disk on fire at /var/lib/secret");
+        let body = to_bytes(err.error_response().into_body()).await.unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(!text.contains("disk on fire"), "{text}");
+        assert!(text.contains("\"internal\""), "{text}");
+    }
+}

@@ -1,0 +1,56 @@
+//! The HTTP layer: the actix-web app factory shared by `veza serve` and the tests, its middleware,
+//! extractors, errors and routes.
+
+pub mod access_log;
+pub mod client_info;
+pub mod error;
+pub mod extract;
+pub mod request_id;
+pub mod routes;
+pub mod state;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::ErrorHandlers;
+use actix_web::{web, App};
+pub use state::AppState;
+
+/// Builds the application. One function for the server and the tests, so tests exercise exactly
+/// the routes, limits and middleware that production runs.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let log = state.log.clone();
+    let max_body = state.config.max_body_bytes;
+    App::new()
+        .app_data(web::Data::new(state))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(max_body)
+                .error_handler(error::json_error_handler),
+        )
+        .app_data(web::PayloadConfig::default().limit(max_body))
+        .app_data(web::QueryConfig::default().error_handler(error::query_error_handler))
+        .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
+        .wrap(ErrorHandlers::new().default_handler(error::json_errors))
+        .wrap_fn(request_id::middleware)
+        .wrap_fn(move |req, srv| access_log::middleware(&log, req, srv))
+        .route("/health", web::get().to(routes::health::health))
+        .service(
+            web::scope("/api/v2")
+                .route("/status", web::get().to(routes::status::status))
+                .service(web::resource("/auth/register").route(web::post().to(routes::auth::register)))
+                .service(web::resource("/auth/login").route(web::post().to(routes::auth::login)))
+                .service(web::resource("/auth/refresh").route(web::post().to(routes::auth::refresh)))
+                .service(web::resource("/auth/logout").route(web::post().to(routes::auth::logout)))
+                .service(web::resource("/users/me").route(web::get().to(routes::users::me))),
+        )
+}

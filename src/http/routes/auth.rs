@@ -1,0 +1,101 @@
+//! `/api/v2/auth/*`: register, login, refresh, logout. Each handler validates shape, then runs the
+//! blocking [`AuthService`](crate::auth::AuthService) call on a blocking thread.
+
+use crate::auth::Issued;
+use crate::http::client_info::client_info;
+use crate::http::error::ApiError;
+use crate::http::state::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Deserialize)]
+pub struct RegisterBody {
+    username: String,
+    password: String,
+    email: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginBody {
+    username: String,
+    password: String,
+    /// Accepted now so clients can send it; checked once 2FA exists (security issue).
+    #[allow(dead_code)]
+    totp_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct RefreshBody {
+    refresh_token: String,
+}
+
+pub async fn register(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<RegisterBody>,
+) -> Result<HttpResponse, ApiError> {
+    let client = client_info(&req);
+    let auth = state.auth.clone();
+    let RegisterBody {
+        username,
+        password,
+        email,
+    } = body.into_inner();
+    let issued = web::block(move || auth.register(&username, &password, email.as_deref(), &client))
+        .await??;
+    Ok(HttpResponse::Created().json(token_body(issued)))
+}
+
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse, ApiError> {
+    let client = client_info(&req);
+    let auth = state.auth.clone();
+    let LoginBody {
+        username, password, ..
+    } = body.into_inner();
+    let issued = web::block(move || auth.login(&username, &password, &client)).await??;
+    Ok(HttpResponse::Ok().json(token_body(issued)))
+}
+
+pub async fn refresh(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<RefreshBody>,
+) -> Result<HttpResponse, ApiError> {
+    let client = client_info(&req);
+    let auth = state.auth.clone();
+    let token = body.into_inner().refresh_token;
+    let issued = web::block(move || auth.refresh(&token, &client)).await??;
+    Ok(HttpResponse::Ok().json(token_body(issued)))
+}
+
+pub async fn logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<RefreshBody>,
+) -> Result<HttpResponse, ApiError> {
+    let client = client_info(&req);
+    let auth = state.auth.clone();
+    let token = body.into_inner().refresh_token;
+    web::block(move || auth.logout(&token, &client)).await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn token_body(issued: Issued) -> serde_json::Value {
+    json!({
+        "user": {
+            "id": issued.user.id.to_string(),
+            "username": issued.user.username,
+            "role": issued.user.role,
+            "created_at": issued.user.created_at,
+        },
+        "access_token": issued.access_token,
+        "refresh_token": issued.refresh_token,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+    })
+}

@@ -1,0 +1,6 @@
+//! Routes, one file per feature.
+
+pub mod auth;
+pub mod health;
+pub mod status;
+pub mod users;

@@ -1,0 +1,25 @@
+//! `GET /api/v2/status`: what this node is and holds.
+
+use crate::http::error::ApiError;
+use crate::http::state::AppState;
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+use veza_actors::Stats;
+
+pub async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let stats = state
+        .registry
+        .send(Stats)
+        .await
+        .map_err(|e| ApiError::internal(format!("registry unreachable: {e}")))?;
+    Ok(HttpResponse::Ok().json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": state.started.elapsed().as_secs(),
+        "store": state.pool.backend().as_str(),
+        // Redis is not used yet (single node); this reports whether it is configured.
+        "redis": state.config.redis_url.is_some(),
+        "connections": stats.connections,
+        "rooms": stats.rooms,
+        "live_streams": stats.live_streams,
+    })))
+}

@@ -1,0 +1,19 @@
+//! What every handler can reach: the config, the store, the auth service and the registry actor.
+
+use crate::auth::AuthService;
+use crate::config::Config;
+use crate::db::DbPool;
+use actix::Addr;
+use std::sync::Arc;
+use std::time::Instant;
+use veza_actors::Registry;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub pool: DbPool,
+    pub auth: Arc<AuthService>,
+    pub registry: Addr<Registry>,
+    pub started: Instant,
+    pub log: slog::Logger,
+}

@@ -1,0 +1,134 @@
+//! `veza`: the command line. Parses arguments, loads the configuration, and hands over to the
+//! library; the only place that uses `anyhow`.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use veza::auth::{AuthService, JwtKeys, Role};
+use veza::config::{keys::help_text, Config};
+use veza_actors::IdGenerator;
+
+#[derive(Parser)]
+#[command(
+    name = "veza",
+    version,
+    about = "Veza: realtime chat rooms and live audio in one server",
+    long_about = "Veza: realtime chat rooms and live audio in one server.\n\n\
+        With no command it serves. It starts on an embedded SQLite store in ./data with no other \
+        service; set VEZA_DATABASE_URL=postgres://... for PostgreSQL.",
+    after_long_help = help_text()
+)]
+struct Cli {
+    /// TOML configuration file (also VEZA_CONFIG). Environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP, WebSocket and streams (the default). Runs migrations first.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Operator tasks on accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Configuration tools.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a user with a global role, or reset the role and password of an existing one. The
+    /// password comes from VEZA_ADMIN_PASSWORD or the first line of standard input, never from argv.
+    CreateUser {
+        /// The username (3-32 characters of letters, digits, '_', '.', '-').
+        #[arg(long)]
+        username: String,
+        /// admin, moderator, broadcaster, user or bot.
+        #[arg(long, default_value = "user")]
+        role: Role,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration and print it (secrets redacted); exits non-zero naming the bad key.
+    Check,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let config = Config::from_env(cli.config.as_deref()).context("invalid configuration")?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config),
+        Command::Migrate => migrate(config),
+        Command::Admin(AdminCommand::CreateUser { username, role }) => {
+            create_user(config, &username, role)
+        }
+        Command::Config(ConfigCommand::Check) => {
+            println!("{}", serde_json::to_string_pretty(&config.redacted())?);
+            eprintln!("configuration OK");
+            Ok(())
+        }
+    }
+}
+
+fn serve(config: Config) -> Result<()> {
+    let (log, _guard) = veza::logging::init(&config);
+    actix_web::rt::System::new()
+        .block_on(veza::server::serve(config, log.clone()))
+        .map_err(|e| {
+            slog::crit!(log, "server failed"; "error" => e.to_string());
+            e
+        })
+        .context("server failed")
+}
+
+fn migrate(config: Config) -> Result<()> {
+    let (log, _guard) = veza::logging::init(&config);
+    veza::server::open_store(&config, &log).context("migration failed")?;
+    Ok(())
+}
+
+fn create_user(config: Config, username: &str, role: Role) -> Result<()> {
+    let password = match std::env::var("VEZA_ADMIN_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            if std::io::stdin().is_terminal() {
+                eprintln!("password (then Enter; it will be echoed, or pipe it in):");
+            }
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    if password.is_empty() {
+        bail!("no password: set VEZA_ADMIN_PASSWORD or pipe it on standard input");
+    }
+    let (log, _guard) = veza::logging::init(&config);
+    let pool = veza::server::open_store(&config, &log).context("cannot open the store")?;
+    // The secret is not needed to create a user; the service is built with a throwaway key.
+    let auth = AuthService::new(
+        pool,
+        JwtKeys::new(b"unused-for-user-creation"),
+        std::sync::Arc::new(IdGenerator::new(config.node_id)),
+        config.access_token_ttl_s,
+        config.refresh_token_ttl_s,
+    );
+    let (user, created) = auth
+        .upsert_user(username, &password, role)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "{} user {} (id {}) with role {}",
+        if created { "created" } else { "updated" },
+        user.username,
+        user.id,
+        user.role
+    );
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! Starting the server: open and migrate the store, resolve the signing secret, start the actors,
+//! then serve HTTP until SIGTERM/SIGINT (actix-web stops accepting, lets requests finish within
+//! `shutdown_timeout_s`, then exits).
+
+use crate::auth::{AuthService, JwtKeys};
+use crate::config::secret::{load_or_create_dev_secret, DevSecret};
+use crate::config::{Config, Environment};
+use crate::db::{migrations, DbError, DbPool};
+use crate::http::{self, AppState};
+use actix::Supervisor;
+use slog::{info, warn, Logger};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+use veza_actors::{IdGenerator, Registry};
+
+#[derive(Debug, Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cannot create or read the JWT secret in {path}: {source}")]
+    Secret {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the pool and brings the schema up to date. Blocking: run before serving or on a blocking
+/// thread.
+pub fn open_store(config: &Config, log: &Logger) -> Result<DbPool, DbError> {
+    let pool = DbPool::connect(
+        &config.database_url,
+        config.db_pool_size,
+        Duration::from_secs(10),
+    )?;
+    let applied = migrations::run(&mut *pool.get()?)?;
+    info!(log, "store ready"; "backend" => pool.backend().as_str(), "migrations_applied" => applied.len());
+    Ok(pool)
+}
+
+/// The configured secret, or in development the one kept in the data directory.
+pub fn jwt_secret(config: &Config, log: &Logger) -> Result<String, StartupError> {
+    if let Some(secret) = &config.jwt_secret {
+        if config.env == Environment::Development && secret.len() < 32 {
+            warn!(log, "VEZA_JWT_SECRET is shorter than 32 bytes; production would refuse it");
+        }
+        return Ok(secret.clone());
+    }
+    let secret = load_or_create_dev_secret(&config.data_dir).map_err(|source| StartupError::Secret {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    Ok(match secret {
+        DevSecret::Created(s) => {
+            warn!(log, "no VEZA_JWT_SECRET: generated a development secret"; "file" => config.data_dir.join("jwt_secret").display().to_string());
+            s
+        }
+        DevSecret::Loaded(s) => {
+            warn!(log, "no VEZA_JWT_SECRET: using the development secret"; "file" => config.data_dir.join("jwt_secret").display().to_string());
+            s
+        }
+    })
+}
+
+/// Everything the handlers need, with the actors started. Must run inside an actix system.
+pub fn build_state(
+    config: Config,
+    pool: DbPool,
+    secret: &str,
+    log: Logger,
+) -> AppState {
+    let ids = Arc::new(IdGenerator::new(config.node_id));
+    let auth = AuthService::new(
+        pool.clone(),
+        JwtKeys::new(secret.as_bytes()),
+        ids,
+        config.access_token_ttl_s,
+        config.refresh_token_ttl_s,
+    );
+    AppState {
+        config: Arc::new(config),
+        pool,
+        auth: Arc::new(auth),
+        registry: Supervisor::start(|_| Registry::default()),
+        started: Instant::now(),
+        log,
+    }
+}
+
+/// Runs `veza serve` to completion.
+pub async fn serve(config: Config, log: Logger) -> Result<(), StartupError> {
+    let (pool, secret) = {
+        let config = config.clone();
+        let log = log.clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            let pool = open_store(&config, &log)?;
+            let secret = jwt_secret(&config, &log)?;
+            Ok::<_, StartupError>((pool, secret))
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))??
+    };
+    let bind = config.bind;
+    let workers = config.workers;
+    let shutdown = config.shutdown_timeout_s;
+    let state = build_state(config, pool, &secret, log.clone());
+    let mut server = actix_web::HttpServer::new(move || http::app(state.clone()))
+        .shutdown_timeout(shutdown)
+        .bind(bind)
+        .map_err(|source| StartupError::Bind {
+            addr: bind.to_string(),
+            source,
+        })?;
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    info!(log, "listening"; "addr" => bind.to_string(), "version" => env!("CARGO_PKG_VERSION"));
+    server.run().await?;
+    info!(log, "stopped");
+    Ok(())
+}
