@@ -1,0 +1,313 @@
+//! The account API over HTTP, good and bad paths, on both storage backends.
+
+mod common;
+
+use actix_web::http::StatusCode;
+use actix_web::test::{self, TestRequest};
+use common::{Kind, TestDb};
+use serde_json::{json, Value};
+
+/// Sends a request to the app and returns the status and the JSON body (Null when empty).
+macro_rules! call {
+    ($app:expr, $req:expr) => {{
+        let res = test::call_service(&$app, $req.to_request()).await;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = test::read_body(res).await;
+        let body: Value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+        };
+        (status, body, headers)
+    }};
+}
+
+fn post(path: &str, body: Value) -> TestRequest {
+    TestRequest::post().uri(path).set_json(body)
+}
+
+fn me(token: &str) -> TestRequest {
+    TestRequest::get()
+        .uri("/api/v2/users/me")
+        .insert_header(("Authorization", format!("Bearer {token}")))
+}
+
+fn creds(name: &str) -> Value {
+    json!({"username": name, "password": "correct horse battery"})
+}
+
+fn assert_error(body: &Value, code: &str) {
+    assert_eq!(body["error"]["code"], code, "body: {body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "body: {body}");
+}
+
+async fn register_login_me_refresh_logout(kind: Kind) {
+    let db = TestDb::new(kind);
+    let app = test::init_service(veza::http::app(db.state())).await;
+
+    let (status, reg, _) = call!(app, post("/api/v2/auth/register", creds("alice")));
+    assert_eq!(status, StatusCode::CREATED, "{reg}");
+    assert_eq!(reg["user"]["username"], "alice");
+    assert_eq!(reg["user"]["role"], "user");
+    assert!(reg["user"]["id"].is_string(), "ids are strings: {reg}");
+    assert!(reg["access_token"].is_string() && reg["refresh_token"].is_string());
+
+    let (status, login, _) = call!(app, post("/api/v2/auth/login", creds("alice")));
+    assert_eq!(status, StatusCode::OK, "{login}");
+    assert_eq!(login["user"]["id"], reg["user"]["id"]);
+
+    let (status, who, headers) = call!(app, me(login["access_token"].as_str().unwrap()));
+    assert_eq!(status, StatusCode::OK, "{who}");
+    assert_eq!(who["username"], "alice");
+    assert_eq!(who["id"], reg["user"]["id"]);
+    assert_eq!(who["role"], "user");
+    assert!(who["created_at"].is_number());
+    assert!(headers.contains_key("x-request-id"));
+
+    let refresh = login["refresh_token"].as_str().unwrap();
+    let (status, pair, _) = call!(app, post("/api/v2/auth/refresh", json!({"refresh_token": refresh})));
+    assert_eq!(status, StatusCode::OK, "{pair}");
+    assert_ne!(pair["refresh_token"], login["refresh_token"], "rotated");
+    let (status, _, _) = call!(app, me(pair["access_token"].as_str().unwrap()));
+    assert_eq!(status, StatusCode::OK);
+
+    let newest = pair["refresh_token"].as_str().unwrap();
+    let (status, body, _) = call!(app, post("/api/v2/auth/logout", json!({"refresh_token": newest})));
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    // The family is gone: its refresh token and the access tokens minted under it.
+    let (status, body, _) = call!(app, post("/api/v2/auth/refresh", json!({"refresh_token": newest})));
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, body, _) = call!(app, me(pair["access_token"].as_str().unwrap()));
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    // The registration's own login is a different family and still works.
+    let (status, _, _) = call!(app, me(reg["access_token"].as_str().unwrap()));
+    assert_eq!(status, StatusCode::OK);
+}
+
+async fn duplicate_username_is_409_in_any_case(kind: Kind) {
+    let db = TestDb::new(kind);
+    let app = test::init_service(veza::http::app(db.state())).await;
+    let (status, _, _) = call!(app, post("/api/v2/auth/register", creds("Bob")));
+    assert_eq!(status, StatusCode::CREATED);
+    for name in ["Bob", "bob", "BOB"] {
+        let (status, body, _) = call!(app, post("/api/v2/auth/register", creds(name)));
+        assert_eq!(status, StatusCode::CONFLICT, "{name}: {body}");
+        assert_error(&body, "username_taken");
+    }
+    // Login is case-insensitive on the name too.
+    let (status, _, _) = call!(app, post("/api/v2/auth/login", creds("bOB")));
+    assert_eq!(status, StatusCode::OK);
+}
+
+async fn invalid_username_or_password_is_422(kind: Kind) {
+    let db = TestDb::new(kind);
+    let app = test::init_service(veza::http::app(db.state())).await;
+    let cases = [
+        json!({"username": "ab", "password": "correct horse battery"}),
+        json!({"username": "x".repeat(33), "password": "correct horse battery"}),
+        json!({"username": "bad name", "password": "correct horse battery"}),
+        json!({"username": "robert');DROP TABLE users;--", "password": "correct horse battery"}),
+        json!({"username": "carol", "password": "short"}),
+        json!({"username": "carol", "password": "p".repeat(257)}),
+        json!({"username": "carol", "password": "correct horse battery", "email": "not-an-email"}),
+    ];
+    for case in cases {
+        let (status, body, _) = call!(app, post("/api/v2/auth/register", case.clone()));
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{case}: {body}");
+        assert_error(&body, "validation_failed");
+    }
+    // Nothing was created by the failed attempts, and the users table survived.
+    let (status, _, _) = call!(app, post("/api/v2/auth/register", creds("carol")));
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+async fn wrong_password_and_unknown_user_get_the_same_401(kind: Kind) {
+    let db = TestDb::new(kind);
+    let app = test::init_service(veza::http::app(db.state())).await;
+    call!(app, post("/api/v2/auth/register", creds("dave")));
+    let (s1, wrong, _) = call!(
+        app,
+        post("/api/v2/auth/login", json!({"username": "dave", "password": "not the password"}))
+    );
+    let (s2, unknown, _) = call!(app, post("/api/v2/auth/login", creds("nobody_here")));
+    assert_eq!(s1, StatusCode::UNAUTHORIZED);
+    assert_eq!(s2, StatusCode::UNAUTHORIZED);
+    assert_error(&wrong, "invalid_credentials");
+    assert_eq!(wrong, unknown, "the two failures must be indistinguishable");
+}
+
+async fn bad_access_tokens_are_401(kind: Kind) {
+    let db = TestDb::new(kind);
+    let app = test::init_service(veza::http::app(db.state())).await;
+    let (_, reg, _) = call!(app, post("/api/v2/auth/register", creds("erin")));
+    let good = reg["access_token"].as_str().unwrap().to_owned();
+
+    // Missing.
+    let (status, body, headers) = call!(app, TestRequest::get().uri("/api/v2/users/me"));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_error(&body, "unauthorized");
+    assert_eq!(headers.get("www-authenticate").unwrap(), "Bearer");
+    // Wrong scheme.
+    let (status, _, _) = call!(
+        app,
+        TestRequest::get()
+            .uri("/api/v2/users/me")
+            .insert_header(("Authorization", format!("Basic {good}")))
+    );
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Garbled.
+    let (status, body, _) = call!(app, me("not.a.jwt"));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_error(&body, "unauthorized");
+    // Tampered payload (role raised to admin), original signature.
+    let parts: Vec<&str> = good.split('.').collect();
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let mut claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    claims["role"] = json!("admin");
+    let forged = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(claims.to_string()), parts[2]);
+    let (status, _, _) = call!(app, me(&forged));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Signed with another key.
+    let other = veza::auth::JwtKeys::new(b"some-other-secret-some-other-secret!!");
+    let sub: i64 = claims["sub"].as_str().unwrap().parse().unwrap();
+    let sid: i64 = claims["sid"].as_str().unwrap().parse().unwrap();
+    let now = veza_actors::ids::now_ms() / 1000;
+    let (foreign, _) = other.issue(sub, veza::auth::Role::Admin, sid, now, 900).unwrap();
+    let (status, _, _) = call!(app, me(&foreign));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Expired (right key, right session, past its lifetime).
+    let keys = veza::auth::JwtKeys::new(common::TEST_SECRET.as_bytes());
+    let (expired, _) = keys.issue(sub, veza::auth::Role::User, sid, now - 3600, 900).unwrap();
+    let (status, body, _) = call!(app, me(&expired));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body["error"]["message"].as_str().unwrap().contains("expired"), "{body}");
+    // The good one still works, also as ?access_token= (browsers' WebSocket path).
+    let (status, _, _) = call!(app, me(&good));
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = call!(
+        app,
+        TestRequest::get().uri(&format!("/api/v2/users/me?access_token={good}"))
+    );
+    assert_eq!(status, StatusCode::OK);
+}
+
+async fn refresh_reuse_revokes_the_whole_family(kind: Kind) {
+    let db = TestDb::new(kind);
+    let app = test::init_service(veza::http::app(db.state())).await;
+    let (_, login, _) = call!(app, post("/api/v2/auth/register", creds("frank")));
+    let first = login["refresh_token"].clone();
+    let (status, second, _) = call!(app, post("/api/v2/auth/refresh", json!({"refresh_token": first})));
+    assert_eq!(status, StatusCode::OK);
+    // An attacker replays the stolen first token.
+    let (status, body, _) = call!(app, post("/api/v2/auth/refresh", json!({"refresh_token": first})));
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    // The reuse is in the audit log.
+    let pool = db.pool();
+    let entries = veza::db::audit::recent(&mut pool.get().unwrap(), Some("token.reuse"), 10).unwrap();
+    assert_eq!(entries.len(), 1);
+    // The legitimate holder's newer token is dead too, as are the access tokens of the family.
+    let (status, _, _) = call!(
+        app,
+        post("/api/v2/auth/refresh", json!({"refresh_token": second["refresh_token"]}))
+    );
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = call!(app, me(second["access_token"].as_str().unwrap()));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A token that never existed is a plain 401.
+    let (status, _, _) = call!(app, post("/api/v2/auth/refresh", json!({"refresh_token": "nope"})));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+async fn malformed_oversized_and_non_json_bodies(kind: Kind) {
+    let db = TestDb::new(kind);
+    let app = test::init_service(veza::http::app(db.state())).await;
+    let (status, body, _) = call!(
+        app,
+        TestRequest::post()
+            .uri("/api/v2/auth/register")
+            .insert_header(("content-type", "application/json"))
+            .set_payload("{\"username\": \"x\", ")
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_error(&body, "bad_request");
+
+    let (status, body, _) = call!(app, post("/api/v2/auth/register", json!({"username": "only"})));
+    assert_eq!(status, StatusCode::BAD_REQUEST, "missing field: {body}");
+
+    let huge = json!({"username": "x".repeat(100_000), "password": "correct horse battery"});
+    let (status, body, _) = call!(app, post("/api/v2/auth/register", huge));
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_error(&body, "too_large");
+
+    let (status, body, _) = call!(
+        app,
+        TestRequest::post()
+            .uri("/api/v2/auth/login")
+            .insert_header(("content-type", "text/plain"))
+            .set_payload("username=alice")
+    );
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_error(&body, "unsupported_media_type");
+
+    let (status, body, _) = call!(app, TestRequest::get().uri("/api/v2/nowhere"));
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_error(&body, "not_found");
+
+    let (status, body, _) = call!(app, TestRequest::get().uri("/api/v2/auth/login"));
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_error(&body, "method_not_allowed");
+}
+
+async fn health_and_status_answer(kind: Kind) {
+    let db = TestDb::new(kind);
+    let app = test::init_service(veza::http::app(db.state())).await;
+    let (status, body, _) = call!(app, TestRequest::get().uri("/health"));
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"status": "ok"}));
+    let (status, body, _) = call!(app, TestRequest::get().uri("/api/v2/status"));
+    assert_eq!(status, StatusCode::OK);
+    let expected = match kind {
+        Kind::Sqlite => "sqlite",
+        Kind::Postgres => "postgres",
+    };
+    assert_eq!(body["store"], expected);
+    assert_eq!(body["redis"], false);
+    for key in ["version", "uptime_s", "connections", "rooms", "live_streams"] {
+        assert!(!body[key].is_null(), "{key} missing: {body}");
+    }
+}
+
+async fn disabled_users_cannot_log_in_or_use_tokens(kind: Kind) {
+    let db = TestDb::new(kind);
+    let app = test::init_service(veza::http::app(db.state())).await;
+    let (_, reg, _) = call!(app, post("/api/v2/auth/register", creds("gina")));
+    let pool = db.pool();
+    {
+        use diesel::prelude::*;
+        use veza::db::schema::users;
+        diesel::update(users::table.filter(users::username_lower.eq("gina")))
+            .set(users::disabled.eq(true))
+            .execute(&mut *pool.get().unwrap())
+            .unwrap();
+    }
+    let (status, body, _) = call!(app, post("/api/v2/auth/login", creds("gina")));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_error(&body, "invalid_credentials");
+    let (status, _, _) = call!(app, me(reg["access_token"].as_str().unwrap()));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+on_both_backends!(
+    register_login_me_refresh_logout,
+    duplicate_username_is_409_in_any_case,
+    invalid_username_or_password_is_422,
+    wrong_password_and_unknown_user_get_the_same_401,
+    bad_access_tokens_are_401,
+    refresh_reuse_revokes_the_whole_family,
+    malformed_oversized_and_non_json_bodies,
+    health_and_status_answer,
+    disabled_users_cannot_log_in_or_use_tokens,
+);

@@ -1,0 +1,232 @@
+//! The `veza` binary itself: serving from a clean directory, stopping on SIGTERM, the operator
+//! commands and the configuration errors a person would see.
+
+mod common;
+
+use common::{Kind, TestDb};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn veza() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_veza"));
+    // Start from a clean environment so the developer's own VEZA_* settings cannot leak in.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("VEZA_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A plain HTTP/1.1 GET; returns the status code and the body.
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((status, body))
+}
+
+fn wait_until_up(child: &mut Child, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Some((200, _)) = get(port, "/health") {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("server exited early: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("server did not answer /health within 30 s");
+}
+
+fn sigterm_and_wait(child: &mut Child) -> std::process::ExitStatus {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "could not signal the server");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "server ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn serve_starts_on_embedded_sqlite_in_a_clean_directory_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = veza()
+        .current_dir(dir.path())
+        .env("VEZA_BIND", format!("127.0.0.1:{port}"))
+        .env("VEZA_INGEST_BIND", format!("127.0.0.1:{}", free_port()))
+        .env("VEZA_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    wait_until_up(&mut child, port);
+    let (status, body) = get(port, "/api/v2/status").unwrap();
+    assert_eq!(status, 200);
+    let status_json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status_json["store"], "sqlite");
+    // First start created the data directory, the database and the development secret.
+    assert!(dir.path().join("data/veza.db").exists());
+    assert!(dir.path().join("data/jwt_secret").exists());
+    let exit = sigterm_and_wait(&mut child);
+    assert!(exit.success(), "graceful shutdown should exit 0, got {exit}");
+    let mut logs = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut logs).unwrap();
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON log line: {l}")))
+        .collect();
+    let access = lines
+        .iter()
+        .find(|l| l["msg"] == "request" && l["path"] == "/api/v2/status")
+        .expect("an access-log line for /api/v2/status");
+    for key in ["method", "status", "duration_ms", "request_id"] {
+        assert!(!access[key].is_null(), "{key} missing in {access}");
+    }
+    assert!(lines.iter().any(|l| l["msg"] == "stopped"), "{logs}");
+}
+
+#[test]
+fn the_same_binary_serves_on_postgres() {
+    let db = TestDb::new(Kind::Postgres);
+    let port = free_port();
+    let mut child = veza()
+        .current_dir(db.dir())
+        .env("VEZA_BIND", format!("127.0.0.1:{port}"))
+        .env("VEZA_DATABASE_URL", &db.url)
+        .env("VEZA_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until_up(&mut child, port);
+    let (status, body) = get(port, "/api/v2/status").unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains("\"store\":\"postgres\""), "{body}");
+    assert!(sigterm_and_wait(&mut child).success());
+}
+
+#[test]
+fn production_refuses_to_start_with_a_weak_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    for secret in [None, Some("change-me"), Some("too-short")] {
+        let mut cmd = veza();
+        cmd.current_dir(dir.path()).env("VEZA_ENV", "production");
+        if let Some(s) = secret {
+            cmd.env("VEZA_JWT_SECRET", s);
+        }
+        let out = cmd.arg("serve").output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("jwt_secret"), "{secret:?}: {err}");
+    }
+    assert!(!dir.path().join("data").exists(), "nothing is created before validation passes");
+}
+
+#[test]
+fn config_check_names_the_bad_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = veza().env("VEZA_DB_POOL_SIZE", "0").args(["config", "check"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`db_pool_size`") && err.contains("VEZA_DB_POOL_SIZE"), "{err}");
+
+    let file = dir.path().join("veza.toml");
+    std::fs::write(&file, "bind = \"127.0.0.1:9999\"\nlisten = 1\n").unwrap();
+    let out = veza().arg("--config").arg(&file).args(["config", "check"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`listen`"));
+
+    std::fs::write(&file, "bind = \"127.0.0.1:9999\"\n").unwrap();
+    let out = veza()
+        .env("VEZA_CONFIG", &file)
+        .env("VEZA_JWT_SECRET", "a-secret-that-must-not-be-printed")
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("127.0.0.1:9999"), "{shown}");
+    assert!(!shown.contains("a-secret-that-must-not-be-printed"), "{shown}");
+}
+
+#[test]
+fn help_documents_every_option() {
+    let out = veza().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for key in veza::config::KEYS {
+        assert!(help.contains(&key.env_var()), "--help misses {}", key.env_var());
+    }
+    for cmd in ["serve", "migrate", "admin", "config"] {
+        assert!(help.contains(cmd), "--help misses {cmd}");
+    }
+}
+
+#[test]
+fn migrate_then_admin_create_user_with_the_password_on_stdin() {
+    for kind in [Kind::Sqlite, Kind::Postgres] {
+        let db = TestDb::new(kind);
+        let out = veza()
+            .current_dir(db.dir())
+            .env("VEZA_DATABASE_URL", &db.url)
+            .arg("migrate")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+        let mut child = veza()
+            .current_dir(db.dir())
+            .env("VEZA_DATABASE_URL", &db.url)
+            .args(["admin", "create-user", "--username", "root_admin", "--role", "admin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"a long admin password\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+        let pool = db.pool();
+        let user = veza::db::users::find_by_username(&mut pool.get().unwrap(), "root_admin")
+            .unwrap()
+            .expect("user created");
+        assert_eq!(user.role, "admin");
+        assert!(veza::auth::password::verify("a long admin password", &user.password_hash).unwrap());
+
+        let bad_role = veza()
+            .env("VEZA_DATABASE_URL", &db.url)
+            .args(["admin", "create-user", "--username", "x_user", "--role", "emperor"])
+            .output()
+            .unwrap();
+        assert!(!bad_role.status.success());
+    }
+}
