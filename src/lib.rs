@@ -1,9 +1,9 @@
 //! The Veza server library: configuration, storage, auth and the HTTP layer. `main.rs` is a thin CLI
 //! over it, and the integration tests build the same app through [`http::app`].
 
-pub mod db;
 pub mod auth;
 pub mod config;
+pub mod db;
 pub mod http;
 pub mod logging;
 pub mod server;

@@ -82,10 +82,7 @@ fn serve(config: Config) -> Result<()> {
     let (log, _guard) = veza::logging::init(&config);
     actix_web::rt::System::new()
         .block_on(veza::server::serve(config, log.clone()))
-        .map_err(|e| {
-            slog::crit!(log, "server failed"; "error" => e.to_string());
-            e
-        })
+        .inspect_err(|e| slog::crit!(log, "server failed"; "error" => e.to_string()))
         .context("server failed")
 }
 

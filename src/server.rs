@@ -49,14 +49,18 @@ pub fn open_store(config: &Config, log: &Logger) -> Result<DbPool, DbError> {
 pub fn jwt_secret(config: &Config, log: &Logger) -> Result<String, StartupError> {
     if let Some(secret) = &config.jwt_secret {
         if config.env == Environment::Development && secret.len() < 32 {
-            warn!(log, "VEZA_JWT_SECRET is shorter than 32 bytes; production would refuse it");
+            warn!(
+                log,
+                "VEZA_JWT_SECRET is shorter than 32 bytes; production would refuse it"
+            );
         }
         return Ok(secret.clone());
     }
-    let secret = load_or_create_dev_secret(&config.data_dir).map_err(|source| StartupError::Secret {
-        path: config.data_dir.display().to_string(),
-        source,
-    })?;
+    let secret =
+        load_or_create_dev_secret(&config.data_dir).map_err(|source| StartupError::Secret {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
     Ok(match secret {
         DevSecret::Created(s) => {
             warn!(log, "no VEZA_JWT_SECRET: generated a development secret"; "file" => config.data_dir.join("jwt_secret").display().to_string());
@@ -70,12 +74,7 @@ pub fn jwt_secret(config: &Config, log: &Logger) -> Result<String, StartupError>
 }
 
 /// Everything the handlers need, with the actors started. Must run inside an actix system.
-pub fn build_state(
-    config: Config,
-    pool: DbPool,
-    secret: &str,
-    log: Logger,
-) -> AppState {
+pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> AppState {
     let ids = Arc::new(IdGenerator::new(config.node_id));
     let auth = AuthService::new(
         pool.clone(),

@@ -40,7 +40,12 @@ fn creds(name: &str) -> Value {
 
 fn assert_error(body: &Value, code: &str) {
     assert_eq!(body["error"]["code"], code, "body: {body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "body: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "body: {body}"
+    );
 }
 
 async fn register_login_me_refresh_logout(kind: Kind) {
@@ -67,17 +72,26 @@ async fn register_login_me_refresh_logout(kind: Kind) {
     assert!(headers.contains_key("x-request-id"));
 
     let refresh = login["refresh_token"].as_str().unwrap();
-    let (status, pair, _) = call!(app, post("/api/v2/auth/refresh", json!({"refresh_token": refresh})));
+    let (status, pair, _) = call!(
+        app,
+        post("/api/v2/auth/refresh", json!({"refresh_token": refresh}))
+    );
     assert_eq!(status, StatusCode::OK, "{pair}");
     assert_ne!(pair["refresh_token"], login["refresh_token"], "rotated");
     let (status, _, _) = call!(app, me(pair["access_token"].as_str().unwrap()));
     assert_eq!(status, StatusCode::OK);
 
     let newest = pair["refresh_token"].as_str().unwrap();
-    let (status, body, _) = call!(app, post("/api/v2/auth/logout", json!({"refresh_token": newest})));
+    let (status, body, _) = call!(
+        app,
+        post("/api/v2/auth/logout", json!({"refresh_token": newest}))
+    );
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     // The family is gone: its refresh token and the access tokens minted under it.
-    let (status, body, _) = call!(app, post("/api/v2/auth/refresh", json!({"refresh_token": newest})));
+    let (status, body, _) = call!(
+        app,
+        post("/api/v2/auth/refresh", json!({"refresh_token": newest}))
+    );
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     let (status, body, _) = call!(app, me(pair["access_token"].as_str().unwrap()));
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
@@ -129,7 +143,10 @@ async fn wrong_password_and_unknown_user_get_the_same_401(kind: Kind) {
     call!(app, post("/api/v2/auth/register", creds("dave")));
     let (s1, wrong, _) = call!(
         app,
-        post("/api/v2/auth/login", json!({"username": "dave", "password": "not the password"}))
+        post(
+            "/api/v2/auth/login",
+            json!({"username": "dave", "password": "not the password"})
+        )
     );
     let (s2, unknown, _) = call!(app, post("/api/v2/auth/login", creds("nobody_here")));
     assert_eq!(s1, StatusCode::UNAUTHORIZED);
@@ -165,9 +182,15 @@ async fn bad_access_tokens_are_401(kind: Kind) {
     let parts: Vec<&str> = good.split('.').collect();
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
-    let mut claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let mut claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
     claims["role"] = json!("admin");
-    let forged = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(claims.to_string()), parts[2]);
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        parts[2]
+    );
     let (status, _, _) = call!(app, me(&forged));
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Signed with another key.
@@ -175,15 +198,25 @@ async fn bad_access_tokens_are_401(kind: Kind) {
     let sub: i64 = claims["sub"].as_str().unwrap().parse().unwrap();
     let sid: i64 = claims["sid"].as_str().unwrap().parse().unwrap();
     let now = veza_actors::ids::now_ms() / 1000;
-    let (foreign, _) = other.issue(sub, veza::auth::Role::Admin, sid, now, 900).unwrap();
+    let (foreign, _) = other
+        .issue(sub, veza::auth::Role::Admin, sid, now, 900)
+        .unwrap();
     let (status, _, _) = call!(app, me(&foreign));
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Expired (right key, right session, past its lifetime).
     let keys = veza::auth::JwtKeys::new(common::TEST_SECRET.as_bytes());
-    let (expired, _) = keys.issue(sub, veza::auth::Role::User, sid, now - 3600, 900).unwrap();
+    let (expired, _) = keys
+        .issue(sub, veza::auth::Role::User, sid, now - 3600, 900)
+        .unwrap();
     let (status, body, _) = call!(app, me(&expired));
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(body["error"]["message"].as_str().unwrap().contains("expired"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired"),
+        "{body}"
+    );
     // The good one still works, also as ?access_token= (browsers' WebSocket path).
     let (status, _, _) = call!(app, me(&good));
     assert_eq!(status, StatusCode::OK);
@@ -199,25 +232,38 @@ async fn refresh_reuse_revokes_the_whole_family(kind: Kind) {
     let app = test::init_service(veza::http::app(db.state())).await;
     let (_, login, _) = call!(app, post("/api/v2/auth/register", creds("frank")));
     let first = login["refresh_token"].clone();
-    let (status, second, _) = call!(app, post("/api/v2/auth/refresh", json!({"refresh_token": first})));
+    let (status, second, _) = call!(
+        app,
+        post("/api/v2/auth/refresh", json!({"refresh_token": first}))
+    );
     assert_eq!(status, StatusCode::OK);
     // An attacker replays the stolen first token.
-    let (status, body, _) = call!(app, post("/api/v2/auth/refresh", json!({"refresh_token": first})));
+    let (status, body, _) = call!(
+        app,
+        post("/api/v2/auth/refresh", json!({"refresh_token": first}))
+    );
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     // The reuse is in the audit log.
     let pool = db.pool();
-    let entries = veza::db::audit::recent(&mut pool.get().unwrap(), Some("token.reuse"), 10).unwrap();
+    let entries =
+        veza::db::audit::recent(&mut pool.get().unwrap(), Some("token.reuse"), 10).unwrap();
     assert_eq!(entries.len(), 1);
     // The legitimate holder's newer token is dead too, as are the access tokens of the family.
     let (status, _, _) = call!(
         app,
-        post("/api/v2/auth/refresh", json!({"refresh_token": second["refresh_token"]}))
+        post(
+            "/api/v2/auth/refresh",
+            json!({"refresh_token": second["refresh_token"]})
+        )
     );
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _, _) = call!(app, me(second["access_token"].as_str().unwrap()));
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // A token that never existed is a plain 401.
-    let (status, _, _) = call!(app, post("/api/v2/auth/refresh", json!({"refresh_token": "nope"})));
+    let (status, _, _) = call!(
+        app,
+        post("/api/v2/auth/refresh", json!({"refresh_token": "nope"}))
+    );
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -234,7 +280,10 @@ async fn malformed_oversized_and_non_json_bodies(kind: Kind) {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_error(&body, "bad_request");
 
-    let (status, body, _) = call!(app, post("/api/v2/auth/register", json!({"username": "only"})));
+    let (status, body, _) = call!(
+        app,
+        post("/api/v2/auth/register", json!({"username": "only"}))
+    );
     assert_eq!(status, StatusCode::BAD_REQUEST, "missing field: {body}");
 
     let huge = json!({"username": "x".repeat(100_000), "password": "correct horse battery"});
@@ -275,7 +324,13 @@ async fn health_and_status_answer(kind: Kind) {
     };
     assert_eq!(body["store"], expected);
     assert_eq!(body["redis"], false);
-    for key in ["version", "uptime_s", "connections", "rooms", "live_streams"] {
+    for key in [
+        "version",
+        "uptime_s",
+        "connections",
+        "rooms",
+        "live_streams",
+    ] {
         assert!(!body[key].is_null(), "{key} missing: {body}");
     }
 }

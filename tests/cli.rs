@@ -31,7 +31,11 @@ fn free_port() -> u16 {
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut text = String::new();
     stream.read_to_string(&mut text).ok()?;
     let status = text.split_whitespace().nth(1)?.parse().ok()?;
@@ -92,9 +96,17 @@ fn serve_starts_on_embedded_sqlite_in_a_clean_directory_and_stops_on_sigterm() {
     assert!(dir.path().join("data/veza.db").exists());
     assert!(dir.path().join("data/jwt_secret").exists());
     let exit = sigterm_and_wait(&mut child);
-    assert!(exit.success(), "graceful shutdown should exit 0, got {exit}");
+    assert!(
+        exit.success(),
+        "graceful shutdown should exit 0, got {exit}"
+    );
     let mut logs = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut logs).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
     let lines: Vec<serde_json::Value> = logs
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON log line: {l}")))
@@ -142,20 +154,35 @@ fn production_refuses_to_start_with_a_weak_secret() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("jwt_secret"), "{secret:?}: {err}");
     }
-    assert!(!dir.path().join("data").exists(), "nothing is created before validation passes");
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing is created before validation passes"
+    );
 }
 
 #[test]
 fn config_check_names_the_bad_key() {
     let dir = tempfile::tempdir().unwrap();
-    let out = veza().env("VEZA_DB_POOL_SIZE", "0").args(["config", "check"]).output().unwrap();
+    let out = veza()
+        .env("VEZA_DB_POOL_SIZE", "0")
+        .args(["config", "check"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("`db_pool_size`") && err.contains("VEZA_DB_POOL_SIZE"), "{err}");
+    assert!(
+        err.contains("`db_pool_size`") && err.contains("VEZA_DB_POOL_SIZE"),
+        "{err}"
+    );
 
     let file = dir.path().join("veza.toml");
     std::fs::write(&file, "bind = \"127.0.0.1:9999\"\nlisten = 1\n").unwrap();
-    let out = veza().arg("--config").arg(&file).args(["config", "check"]).output().unwrap();
+    let out = veza()
+        .arg("--config")
+        .arg(&file)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("`listen`"));
 
@@ -166,10 +193,17 @@ fn config_check_names_the_bad_key() {
         .args(["config", "check"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(shown.contains("127.0.0.1:9999"), "{shown}");
-    assert!(!shown.contains("a-secret-that-must-not-be-printed"), "{shown}");
+    assert!(
+        !shown.contains("a-secret-that-must-not-be-printed"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -178,7 +212,11 @@ fn help_documents_every_option() {
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     for key in veza::config::KEYS {
-        assert!(help.contains(&key.env_var()), "--help misses {}", key.env_var());
+        assert!(
+            help.contains(&key.env_var()),
+            "--help misses {}",
+            key.env_var()
+        );
     }
     for cmd in ["serve", "migrate", "admin", "config"] {
         assert!(help.contains(cmd), "--help misses {cmd}");
@@ -195,12 +233,23 @@ fn migrate_then_admin_create_user_with_the_password_on_stdin() {
             .arg("migrate")
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
 
         let mut child = veza()
             .current_dir(db.dir())
             .env("VEZA_DATABASE_URL", &db.url)
-            .args(["admin", "create-user", "--username", "root_admin", "--role", "admin"])
+            .args([
+                "admin",
+                "create-user",
+                "--username",
+                "root_admin",
+                "--role",
+                "admin",
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -213,18 +262,31 @@ fn migrate_then_admin_create_user_with_the_password_on_stdin() {
             .write_all(b"a long admin password\n")
             .unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
 
         let pool = db.pool();
         let user = veza::db::users::find_by_username(&mut pool.get().unwrap(), "root_admin")
             .unwrap()
             .expect("user created");
         assert_eq!(user.role, "admin");
-        assert!(veza::auth::password::verify("a long admin password", &user.password_hash).unwrap());
+        assert!(
+            veza::auth::password::verify("a long admin password", &user.password_hash).unwrap()
+        );
 
         let bad_role = veza()
             .env("VEZA_DATABASE_URL", &db.url)
-            .args(["admin", "create-user", "--username", "x_user", "--role", "emperor"])
+            .args([
+                "admin",
+                "create-user",
+                "--username",
+                "x_user",
+                "--role",
+                "emperor",
+            ])
             .output()
             .unwrap();
         assert!(!bad_role.status.success());

@@ -79,7 +79,16 @@ fn both_migration_sets_produce_the_same_tables_and_columns() {
         "schemas differ\nonly in postgres: {only_pg:#?}\nonly in sqlite: {only_lite:#?}"
     );
     let tables: BTreeSet<_> = pg_cols.iter().map(|c| c.0.as_str()).collect();
-    for t in ["users", "sessions", "refresh_tokens", "rooms", "room_members", "messages", "reactions", "audit_log"] {
+    for t in [
+        "users",
+        "sessions",
+        "refresh_tokens",
+        "rooms",
+        "room_members",
+        "messages",
+        "reactions",
+        "audit_log",
+    ] {
         assert!(tables.contains(t), "missing table {t}");
     }
 }
@@ -130,7 +139,10 @@ async fn a_refresh_token_is_consumed_exactly_once(kind: Kind) {
     };
     sessions::insert_refresh_token(conn, &token).unwrap();
     assert!(sessions::consume_refresh_token(conn, 100, 5).unwrap());
-    assert!(!sessions::consume_refresh_token(conn, 100, 6).unwrap(), "second use must lose");
+    assert!(
+        !sessions::consume_refresh_token(conn, 100, 6).unwrap(),
+        "second use must lose"
+    );
     sessions::revoke_session(conn, 10, 7, "logout").unwrap();
     let (session, user) = sessions::find_with_user(conn, 10).unwrap().unwrap();
     assert_eq!(session.revoked_at, Some(7));
@@ -157,14 +169,24 @@ async fn constraints_hold_on_messages(kind: Kind) {
              VALUES ({id}, {room}, {seq}, 1, 'user', 'hi', '{client}', 1)"
         )
     };
-    diesel::sql_query(message(1, 5, 1, "c1")).execute(conn).unwrap();
+    diesel::sql_query(message(1, 5, 1, "c1"))
+        .execute(conn)
+        .unwrap();
     // Same seq in the same room: refused.
-    assert!(diesel::sql_query(message(2, 5, 1, "c2")).execute(conn).is_err());
+    assert!(diesel::sql_query(message(2, 5, 1, "c2"))
+        .execute(conn)
+        .is_err());
     // Same client_id from the same author: refused (a resend is not a new message).
-    assert!(diesel::sql_query(message(3, 5, 2, "c1")).execute(conn).is_err());
+    assert!(diesel::sql_query(message(3, 5, 2, "c1"))
+        .execute(conn)
+        .is_err());
     // Foreign keys are enforced on both backends: no message in a room that does not exist.
-    assert!(diesel::sql_query(message(4, 99, 1, "c4")).execute(conn).is_err());
-    diesel::sql_query(message(5, 5, 2, "c5")).execute(conn).unwrap();
+    assert!(diesel::sql_query(message(4, 99, 1, "c4"))
+        .execute(conn)
+        .is_err());
+    diesel::sql_query(message(5, 5, 2, "c5"))
+        .execute(conn)
+        .unwrap();
 }
 
 async fn migrations_are_idempotent(kind: Kind) {

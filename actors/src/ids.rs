@@ -43,10 +43,12 @@ impl IdGenerator {
             // If the clock went backwards or we ran out of sequence in this millisecond, we borrow
             // from the future: ids stay unique and ordered, and the clock catches up.
             let candidate = if now > prev { now } else { prev + 1 };
-            match self
-                .last
-                .compare_exchange_weak(prev, candidate, Ordering::Relaxed, Ordering::Relaxed)
-            {
+            match self.last.compare_exchange_weak(
+                prev,
+                candidate,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => {
                     let millis = candidate >> SEQ_BITS;
                     let seq = candidate & ((1 << SEQ_BITS) - 1);

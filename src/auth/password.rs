@@ -2,7 +2,9 @@
 //! of ms): call from a blocking thread.
 
 use super::AuthError;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::OnceLock;
 
@@ -47,7 +49,10 @@ mod tests {
     #[test]
     fn hashes_are_argon2id_with_owasp_parameters_and_verify() {
         let stored = hash("correct horse battery").unwrap();
-        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
         assert!(verify("correct horse battery", &stored).unwrap());
         assert!(!verify("wrong horse battery", &stored).unwrap());
         assert_ne!(stored, hash("correct horse battery").unwrap(), "salted");

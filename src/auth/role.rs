@@ -46,6 +46,8 @@ impl FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown role {s:?}: use admin, moderator, broadcaster, user or bot"))
+            .ok_or_else(|| {
+                format!("unknown role {s:?}: use admin, moderator, broadcaster, user or bot")
+            })
     }
 }

@@ -121,13 +121,31 @@ impl AuthService {
         };
         let matches = password::verify(password, &user.password_hash)?;
         if !matches || user.disabled {
-            let reason = if user.disabled { "disabled" } else { "bad_password" };
+            let reason = if user.disabled {
+                "disabled"
+            } else {
+                "bad_password"
+            };
             let detail = serde_json::json!({"reason": reason});
-            self.audit(&mut conn, Some(user.id), "login.failure", Some(user.id), client, Some(detail))?;
+            self.audit(
+                &mut conn,
+                Some(user.id),
+                "login.failure",
+                Some(user.id),
+                client,
+                Some(detail),
+            )?;
             return Err(AuthError::InvalidCredentials);
         }
         conn.transaction(|conn| {
-            self.audit(conn, Some(user.id), "login.success", Some(user.id), client, None)?;
+            self.audit(
+                conn,
+                Some(user.id),
+                "login.success",
+                Some(user.id),
+                client,
+                None,
+            )?;
             self.start_session(conn, user)
         })
     }
@@ -158,7 +176,14 @@ impl AuthService {
             // Outside the failed transaction, so the revocation and its audit row stick.
             sessions::revoke_session(&mut conn, stored.session_id, now, "refresh_token_reuse")?;
             let detail = serde_json::json!({"session": stored.session_id.to_string()});
-            self.audit(&mut conn, Some(stored.user_id), "token.reuse", Some(stored.user_id), client, Some(detail))?;
+            self.audit(
+                &mut conn,
+                Some(stored.user_id),
+                "token.reuse",
+                Some(stored.user_id),
+                client,
+                Some(detail),
+            )?;
         }
         result
     }
@@ -170,21 +195,28 @@ impl AuthService {
             .ok_or(AuthError::InvalidToken("invalid refresh token"))?;
         let now = now_ms() as i64;
         sessions::revoke_session(&mut conn, stored.session_id, now, "logout")?;
-        self.audit(&mut conn, Some(stored.user_id), "logout", Some(stored.user_id), client, None)?;
+        self.audit(
+            &mut conn,
+            Some(stored.user_id),
+            "logout",
+            Some(stored.user_id),
+            client,
+            None,
+        )?;
         Ok(())
     }
 
     /// Checks an access token and that its session and user are still in good standing.
     pub fn authenticate(&self, access_token: &str) -> Result<Authenticated, AuthError> {
         let claims = self.keys.verify(access_token)?;
-        let bad = AuthError::InvalidToken("invalid access token");
-        let user_id: i64 = claims.sub.parse().map_err(|_| AuthError::InvalidToken("invalid access token"))?;
-        let session_id: i64 = claims.sid.parse().map_err(|_| bad)?;
+        let invalid = || AuthError::InvalidToken("invalid access token");
+        let user_id: i64 = claims.sub.parse().map_err(|_| invalid())?;
+        let session_id: i64 = claims.sid.parse().map_err(|_| invalid())?;
         let mut conn = self.pool.get()?;
-        let (session, user) = sessions::find_with_user(&mut conn, session_id)?
-            .ok_or(AuthError::InvalidToken("invalid access token"))?;
+        let (session, user) =
+            sessions::find_with_user(&mut conn, session_id)?.ok_or_else(invalid)?;
         if session.user_id != user_id {
-            return Err(AuthError::InvalidToken("invalid access token"));
+            return Err(invalid());
         }
         if session.revoked_at.is_some() {
             return Err(AuthError::InvalidToken("session revoked"));
@@ -242,7 +274,14 @@ impl AuthService {
             let user = users::find_by_username(conn, username)?
                 .ok_or_else(|| AuthError::Internal("user vanished after upsert".into()))?;
             let detail = serde_json::json!({"role": role.as_str(), "created": created});
-            self.audit(conn, None, "admin.user_upsert", Some(user.id), &ClientInfo::default(), Some(detail))?;
+            self.audit(
+                conn,
+                None,
+                "admin.user_upsert",
+                Some(user.id),
+                &ClientInfo::default(),
+                Some(detail),
+            )?;
             Ok((user, created))
         })
     }
@@ -274,9 +313,13 @@ impl AuthService {
             },
         )?;
         let role: Role = user.role.parse().map_err(AuthError::Internal)?;
-        let (access_token, _) =
-            self.keys
-                .issue(user.id, role, session_id, now as u64 / 1000, self.access_ttl_s)?;
+        let (access_token, _) = self.keys.issue(
+            user.id,
+            role,
+            session_id,
+            now as u64 / 1000,
+            self.access_ttl_s,
+        )?;
         Ok(Issued {
             user,
             access_token,

@@ -63,7 +63,14 @@ mod tests {
         for good in ["abc", "alice_01", "a.b-c", &"x".repeat(32)] {
             assert!(username(good).is_ok(), "{good}");
         }
-        for bad in ["ab", &"x".repeat(33), "has space", "émile", "semi;colon", ""] {
+        for bad in [
+            "ab",
+            &"x".repeat(33),
+            "has space",
+            "émile",
+            "semi;colon",
+            "",
+        ] {
             assert!(username(bad).is_err(), "{bad}");
         }
     }

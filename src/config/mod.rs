@@ -189,12 +189,7 @@ impl Config {
                 60,
                 365 * 86_400,
             )?,
-            max_body_bytes: parse_range(
-                get("max_body_bytes"),
-                "max_body_bytes",
-                1024,
-                64 << 20,
-            )?,
+            max_body_bytes: parse_range(get("max_body_bytes"), "max_body_bytes", 1024, 64 << 20)?,
             workers: parse_range(get("workers"), "workers", 0, 1024)?,
             shutdown_timeout_s: parse_range(
                 get("shutdown_timeout_s"),
@@ -247,10 +242,12 @@ fn read_toml(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
         path: source_name.clone(),
         source,
     })?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::ParseFile {
-        path: source_name.clone(),
-        message: e.message().to_owned(),
-    })?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::ParseFile {
+            path: source_name.clone(),
+            message: e.message().to_owned(),
+        })?;
     let mut out = Vec::new();
     for (name, value) in table {
         let key = KEYS
@@ -269,7 +266,10 @@ fn read_toml(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
                 return Err(ConfigError::Invalid {
                     key: name,
                     source_name,
-                    message: format!("expected a string, number or boolean, got {}", other.type_str()),
+                    message: format!(
+                        "expected a string, number or boolean, got {}",
+                        other.type_str()
+                    ),
                 })
             }
         };

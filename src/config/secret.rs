@@ -19,9 +19,8 @@ pub const MIN_PRODUCTION_LEN: usize = 32;
 
 /// Production needs a configured secret of at least 32 bytes that is not a known placeholder.
 pub fn check_production_secret(secret: Option<&str>) -> Result<(), ConfigError> {
-    let secret = secret.ok_or_else(|| {
-        ConfigError::Secret("must be set when VEZA_ENV=production".into())
-    })?;
+    let secret =
+        secret.ok_or_else(|| ConfigError::Secret("must be set when VEZA_ENV=production".into()))?;
     if KNOWN_DEFAULTS
         .iter()
         .any(|d| secret.eq_ignore_ascii_case(d) || secret.to_lowercase().starts_with("change-me"))
@@ -49,7 +48,9 @@ pub enum DevSecret {
 pub fn load_or_create_dev_secret(data_dir: &Path) -> std::io::Result<DevSecret> {
     let path = data_dir.join("jwt_secret");
     match std::fs::read_to_string(&path) {
-        Ok(s) if s.trim().len() >= MIN_PRODUCTION_LEN => return Ok(DevSecret::Loaded(s.trim().into())),
+        Ok(s) if s.trim().len() >= MIN_PRODUCTION_LEN => {
+            return Ok(DevSecret::Loaded(s.trim().into()))
+        }
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),

@@ -155,9 +155,15 @@ mod tests {
 
     #[test]
     fn urls_select_their_backend() {
-        assert_eq!(backend_of("sqlite://./data/veza.db").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            backend_of("sqlite://./data/veza.db").unwrap(),
+            Backend::Sqlite
+        );
         assert_eq!(backend_of("postgres://u@h/db").unwrap(), Backend::Postgres);
-        assert_eq!(backend_of("postgresql://u@h/db").unwrap(), Backend::Postgres);
+        assert_eq!(
+            backend_of("postgresql://u@h/db").unwrap(),
+            Backend::Postgres
+        );
         assert!(backend_of("mysql://x").is_err());
         assert!(backend_of("sqlite://").is_err());
         assert!(backend_of("./veza.db").is_err());

@@ -93,10 +93,14 @@ impl From<AuthError> for ApiError {
                 "invalid_credentials",
                 e.to_string(),
             ),
-            AuthError::UsernameTaken => Self::new(StatusCode::CONFLICT, "username_taken", e.to_string()),
-            AuthError::Validation(message) => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", message)
+            AuthError::UsernameTaken => {
+                Self::new(StatusCode::CONFLICT, "username_taken", e.to_string())
             }
+            AuthError::Validation(message) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message,
+            ),
             AuthError::InvalidToken(message) => Self::unauthorized(message),
             AuthError::TokenReuse => Self::unauthorized(e.to_string()),
             AuthError::Db(db) => db.into(),
@@ -131,19 +135,20 @@ impl From<actix_web::error::BlockingError> for ApiError {
 /// Body-extractor errors: 413 too large, 415 not JSON, 400 unreadable.
 pub fn json_error_handler(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let api = match &err {
-        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("request body is larger than {limit} bytes"),
-            )
-        }
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("request body is larger than {limit} bytes"),
+        ),
         JsonPayloadError::ContentType => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send the request body as application/json",
         ),
-        JsonPayloadError::Deserialize(e) => ApiError::bad_request(format!("invalid JSON body: {e}")),
+        JsonPayloadError::Deserialize(e) => {
+            ApiError::bad_request(format!("invalid JSON body: {e}"))
+        }
         other => ApiError::bad_request(format!("could not read the request body: {other}")),
     };
     api.into()
@@ -177,17 +182,21 @@ pub fn json_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
         HeaderValue::from_static("application/json"),
     );
     let res = ServiceResponse::new(req, res.map_into_boxed_body());
-    Ok(ErrorHandlerResponse::Response(res.map_body(|_, body: BoxBody| {
-        EitherBody::right(body)
-    })))
+    Ok(ErrorHandlerResponse::Response(
+        res.map_body(|_, body: BoxBody| EitherBody::right(body)),
+    ))
 }
 
 fn describe(status: StatusCode) -> (&'static str, &'static str) {
     match status {
         StatusCode::NOT_FOUND => ("not_found", "no such route"),
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method not allowed on this route"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ("method_not_allowed", "method not allowed on this route")
+        }
         StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "request body too large"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "unsupported content type"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "unsupported content type")
+        }
         StatusCode::UNAUTHORIZED => ("unauthorized", "authentication required"),
         StatusCode::FORBIDDEN => ("forbidden", "not allowed"),
         StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "too many requests"),

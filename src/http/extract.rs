@@ -38,7 +38,9 @@ fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
             .to_str()
             .map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
         return match value.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Some((scheme, token))
+                if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+            {
                 Ok(token.trim().to_owned())
             }
             _ => Err(ApiError::unauthorized(

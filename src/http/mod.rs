@@ -47,9 +47,13 @@ pub fn app(
         .service(
             web::scope("/api/v2")
                 .route("/status", web::get().to(routes::status::status))
-                .service(web::resource("/auth/register").route(web::post().to(routes::auth::register)))
+                .service(
+                    web::resource("/auth/register").route(web::post().to(routes::auth::register)),
+                )
                 .service(web::resource("/auth/login").route(web::post().to(routes::auth::login)))
-                .service(web::resource("/auth/refresh").route(web::post().to(routes::auth::refresh)))
+                .service(
+                    web::resource("/auth/refresh").route(web::post().to(routes::auth::refresh)),
+                )
                 .service(web::resource("/auth/logout").route(web::post().to(routes::auth::logout)))
                 .service(web::resource("/users/me").route(web::get().to(routes::users::me))),
         )

@@ -118,7 +118,8 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(name) = &self.pg_name {
             if let Ok(mut admin) = PgConnection::establish(&pg_admin_url()) {
-                let _best_effort = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                let _best_effort =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         }
     }
@@ -156,7 +157,8 @@ fn ensure_pg_template() -> String {
         {
             let url = with_database(&pg_admin_url(), &building);
             let pool = DbPool::connect(&url, 1, Duration::from_secs(10)).expect("template pool");
-            migrations::run(&mut pool.get().expect("template connection")).expect("migrate template");
+            migrations::run(&mut pool.get().expect("template connection"))
+                .expect("migrate template");
         }
         admin
             .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))

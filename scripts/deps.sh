@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Veza needs, only those that are missing, without prompting.
+#   scripts/deps.sh build   what compiling the server needs
+#   scripts/deps.sh test    that, plus the services and tools the test suite talks to
+set -euo pipefail
+
+want=(pkg-config gcc libc6-dev libpq-dev libsqlite3-dev ca-certificates curl)
+if [ "${1:-build}" = "test" ]; then
+  want+=(postgresql postgresql-client redis-server redis-tools)
+fi
+
+missing=()
+for pkg in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}" >&2
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "deps: cargo not found. Install the Rust toolchain first: https://rustup.rs" >&2
+  exit 1
+fi
