@@ -170,12 +170,15 @@ fn ensure_pg_template() -> String {
     name
 }
 
-/// A short hash of the PostgreSQL migrations, so a changed schema gets a new template.
+/// A short hash of the PostgreSQL migrations (and the admin URL), so a changed schema gets a new
+/// template.
 fn migrations_hash() -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/postgres");
     let mut files: Vec<_> = walk(&root);
     files.sort();
     let mut hasher = Sha256::new();
+    // Per server and role too: a template owned by another role cannot be copied.
+    hasher.update(pg_admin_url().as_bytes());
     for file in files {
         hasher.update(file.to_string_lossy().as_bytes());
         hasher.update(std::fs::read(&file).unwrap_or_default());
