@@ -6,6 +6,7 @@ use crate::auth::{AuthService, JwtKeys};
 use crate::config::secret::{load_or_create_dev_secret, DevSecret};
 use crate::config::{Config, Environment};
 use crate::db::{migrations, DbError, DbPool};
+use crate::http::rate_limit::IpRateLimiter;
 use crate::http::{self, AppState};
 use actix::Supervisor;
 use slog::{info, warn, Logger};
@@ -84,6 +85,7 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         config.refresh_token_ttl_s,
     );
     AppState {
+        auth_limiter: Arc::new(IpRateLimiter::new(config.auth_rate_per_minute)),
         config: Arc::new(config),
         pool,
         auth: Arc::new(auth),

@@ -355,7 +355,52 @@ async fn disabled_users_cannot_log_in_or_use_tokens(kind: Kind) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
+async fn login_is_rate_limited_per_ip(kind: Kind) {
+    let db = TestDb::new(kind);
+    let app = test::init_service(veza::http::app(db.state())).await;
+    let attacker: std::net::SocketAddr = "203.0.113.7:40000".parse().unwrap();
+    let bystander: std::net::SocketAddr = "198.51.100.9:40000".parse().unwrap();
+    let guess = json!({"username": "victim", "password": "wrong password guess"});
+    for i in 0..20 {
+        let (status, _, _) = call!(
+            app,
+            post("/api/v2/auth/login", guess.clone()).peer_addr(attacker)
+        );
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "attempt {i} is within the default limit"
+        );
+    }
+    let (status, body, headers) = call!(
+        app,
+        post("/api/v2/auth/login", guess.clone()).peer_addr(attacker)
+    );
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_error(&body, "rate_limited");
+    let retry: u64 = headers
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3).contains(&retry), "{retry}");
+    // Registration shares the budget; another address does not.
+    let (status, _, _) = call!(
+        app,
+        post("/api/v2/auth/register", creds("mallory")).peer_addr(attacker)
+    );
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let (status, _, _) = call!(
+        app,
+        post("/api/v2/auth/register", creds("henry")).peer_addr(bystander)
+    );
+    assert_eq!(status, StatusCode::CREATED);
+}
+
 on_both_backends!(
+    login_is_rate_limited_per_ip,
     register_login_me_refresh_logout,
     duplicate_username_is_409_in_any_case,
     invalid_username_or_password_is_422,

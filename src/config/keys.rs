@@ -34,6 +34,7 @@ pub const KEYS: &[ConfigKey] = &[
     ConfigKey { name: "workers", default: Some("0"), doc: "HTTP worker threads; 0 = one per CPU core." },
     ConfigKey { name: "shutdown_timeout_s", default: Some("10"), doc: "Seconds to let requests finish after SIGTERM/SIGINT." },
     ConfigKey { name: "node_id", default: Some("0"), doc: "This node's number (0-1023) in a cluster; makes ids unique across nodes." },
+    ConfigKey { name: "auth_rate_per_minute", default: Some("20"), doc: "Register and login requests per minute per IP (a burst of this many, then evenly spaced); 0 = no limit." },
 ];
 
 /// The table as text for `--help`.

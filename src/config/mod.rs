@@ -74,6 +74,7 @@ pub struct Config {
     pub workers: usize,
     pub shutdown_timeout_s: u64,
     pub node_id: u16,
+    pub auth_rate_per_minute: u32,
 }
 
 /// Where a value came from, for error messages.
@@ -198,6 +199,12 @@ impl Config {
                 3600,
             )?,
             node_id: parse_range(get("node_id"), "node_id", 0, 1023)?,
+            auth_rate_per_minute: parse_range(
+                get("auth_rate_per_minute"),
+                "auth_rate_per_minute",
+                0,
+                100_000,
+            )?,
         };
         if let Err(e) = backend_of(&config.database_url) {
             return Err(invalid(get("database_url"), "database_url", e.to_string()));

@@ -23,6 +23,8 @@ pub struct ApiError {
     pub message: String,
     /// The internal cause, logged by the access log and never sent.
     pub cause: Option<String>,
+    /// Seconds, sent as `Retry-After` (429 and 503).
+    pub retry_after_s: Option<u64>,
 }
 
 impl ApiError {
@@ -32,6 +34,20 @@ impl ApiError {
             code,
             message: message.into(),
             cause: None,
+            retry_after_s: None,
+        }
+    }
+
+    /// 429 with the number of seconds to wait.
+    pub fn rate_limited(retry_after: std::time::Duration) -> Self {
+        let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        Self {
+            retry_after_s: Some(secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many requests; retry in {secs} s"),
+            )
         }
     }
 
@@ -80,6 +96,9 @@ impl ResponseError for ApiError {
         let mut res = HttpResponse::build(self.status);
         if self.status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Some(secs) = self.retry_after_s {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         res.json(error_body(self.code, &self.message))
     }

@@ -5,6 +5,7 @@ pub mod access_log;
 pub mod client_info;
 pub mod error;
 pub mod extract;
+pub mod rate_limit;
 pub mod request_id;
 pub mod routes;
 pub mod state;

@@ -3,6 +3,7 @@
 use crate::auth::AuthService;
 use crate::config::Config;
 use crate::db::DbPool;
+use crate::http::rate_limit::IpRateLimiter;
 use actix::Addr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,5 +16,7 @@ pub struct AppState {
     pub auth: Arc<AuthService>,
     pub registry: Addr<Registry>,
     pub started: Instant,
+    /// Per-IP limit on register and login.
+    pub auth_limiter: Arc<IpRateLimiter>,
     pub log: slog::Logger,
 }

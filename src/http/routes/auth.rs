@@ -8,6 +8,8 @@ use crate::http::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Instant;
 
 #[derive(Deserialize)]
 pub struct RegisterBody {
@@ -35,6 +37,7 @@ pub async fn register(
     req: HttpRequest,
     body: web::Json<RegisterBody>,
 ) -> Result<HttpResponse, ApiError> {
+    check_rate(&state, &req)?;
     let client = client_info(&req);
     let auth = state.auth.clone();
     let RegisterBody {
@@ -52,6 +55,7 @@ pub async fn login(
     req: HttpRequest,
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
+    check_rate(&state, &req)?;
     let client = client_info(&req);
     let auth = state.auth.clone();
     let LoginBody {
@@ -83,6 +87,18 @@ pub async fn logout(
     let token = body.into_inner().refresh_token;
     web::block(move || auth.logout(&token, &client)).await??;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Applies the per-IP account-endpoint limit. Clients without a peer address share one bucket.
+fn check_rate(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    state
+        .auth_limiter
+        .check(ip, Instant::now())
+        .map_err(ApiError::rate_limited)
 }
 
 fn token_body(issued: Issued) -> serde_json::Value {
