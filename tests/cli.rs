@@ -292,3 +292,19 @@ fn migrate_then_admin_create_user_with_the_password_on_stdin() {
         assert!(!bad_role.status.success());
     }
 }
+
+#[test]
+fn docs_configuration_lists_every_option() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/configuration.md"
+    ))
+    .expect("docs/configuration.md");
+    for key in veza::config::KEYS {
+        assert!(
+            doc.contains(&format!("`{}`", key.env_var())),
+            "docs/configuration.md misses {}",
+            key.env_var()
+        );
+    }
+}

@@ -19,7 +19,7 @@ impl ConfigKey {
 
 pub const KEYS: &[ConfigKey] = &[
     ConfigKey { name: "bind", default: Some("127.0.0.1:8080"), doc: "Address for HTTP, the REST API and WebSocket." },
-    ConfigKey { name: "ingest_bind", default: Some("127.0.0.1:8000"), doc: "Address of the Icecast-protocol ingest listener." },
+    ConfigKey { name: "ingest_bind", default: Some("127.0.0.1:8000"), doc: "Address of the Icecast-protocol ingest listener (reserved for the audio engine; nothing listens there yet)." },
     ConfigKey { name: "database_url", default: Some("sqlite://./data/veza.db"), doc: "Store: sqlite://PATH (embedded) or postgres://USER@HOST:PORT/DB." },
     ConfigKey { name: "db_pool_size", default: Some("16"), doc: "Database connections in the pool (1-1024)." },
     ConfigKey { name: "redis_url", default: None, doc: "redis://HOST:PORT for cross-node fan-out and shared limits; unset: single node." },
