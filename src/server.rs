@@ -5,14 +5,21 @@
 use crate::auth::{AuthService, JwtKeys};
 use crate::config::secret::{load_or_create_dev_secret, DevSecret};
 use crate::config::{Config, Environment};
-use crate::db::{migrations, DbError, DbPool};
+use crate::db::chat_store::DieselChatStore;
+use crate::db::{migrations, Backend, DbError, DbPool};
 use crate::http::rate_limit::IpRateLimiter;
 use crate::http::{self, AppState};
-use actix::Supervisor;
+use actix::{Arbiter, Supervisor};
 use slog::{info, warn, Logger};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use thiserror::Error;
+use veza_actors::connection::ConnectionConfig;
+use veza_actors::persistence::Persistence;
+use veza_actors::reader::Readers;
+use veza_actors::registry::RoomDeps;
+use veza_actors::room::RoomConfig;
+use veza_actors::store::{ChatStore, StoreFactory};
 use veza_actors::{IdGenerator, Registry};
 
 #[derive(Debug, Error)]
@@ -80,16 +87,60 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
     let auth = AuthService::new(
         pool.clone(),
         JwtKeys::new(secret.as_bytes()),
-        ids,
+        ids.clone(),
         config.access_token_ttl_s,
         config.refresh_token_ttl_s,
     );
+    let factory: StoreFactory = {
+        let pool = pool.clone();
+        Arc::new(move || {
+            Box::new(DieselChatStore::new(pool.clone(), ids.clone())) as Box<dyn ChatStore>
+        })
+    };
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let shards = match (config.persist_shards, pool.backend()) {
+        (0, Backend::Sqlite) => 1,
+        (0, Backend::Postgres) => 2,
+        (n, _) => n,
+    };
+    let persistence = Persistence::start(
+        factory.clone(),
+        shards,
+        config.persist_max_batch,
+        log.clone(),
+    );
+    let readers = Readers::start(factory, cores.max(2));
+    let room_config = Arc::new(RoomConfig {
+        ring_size: config.room_ring_size,
+        ..RoomConfig::default()
+    });
+    let arbiters = (0..cores).map(|_| Arbiter::new().handle()).collect();
+    let deps = RoomDeps {
+        persistence: persistence.clone(),
+        readers: readers.clone(),
+        config: room_config,
+        arbiters,
+        log: log.clone(),
+    };
+    let connection_config = Arc::new(ConnectionConfig {
+        heartbeat: Duration::from_millis(config.ws_heartbeat_ms),
+        client_timeout: Duration::from_millis(config.ws_timeout_ms),
+        send_rate: f64::from(config.ws_send_rate),
+        send_burst: f64::from(config.ws_send_burst),
+        outbound_queue: config.ws_outbound_queue,
+        ..ConnectionConfig::default()
+    });
     AppState {
         auth_limiter: Arc::new(IpRateLimiter::new(config.auth_rate_per_minute)),
         config: Arc::new(config),
         pool,
         auth: Arc::new(auth),
-        registry: Supervisor::start(|_| Registry::default()),
+        registry: Supervisor::start(move |_| Registry::new(deps)),
+        persistence,
+        readers,
+        connection_config,
         started: Instant::now(),
         log,
     }

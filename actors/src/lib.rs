@@ -1,8 +1,18 @@
-//! Veza's actor crate: the registry, rooms, connections, persistence and stream sessions, and the
-//! message types between them. Nothing in here knows about HTTP; the server crate adapts it.
+//! Veza's actor crate: the registry, rooms, connections, persistence and readers, and the message
+//! types between them. Nothing in here knows about HTTP routes or SQL; the server crate upgrades
+//! sockets and implements the [`store::ChatStore`] port.
 
+pub mod connection;
 pub mod ids;
+pub mod model;
+pub mod outbox;
+pub mod persistence;
+pub mod protocol;
+pub mod ratelimit;
+pub mod reader;
 pub mod registry;
+pub mod room;
+pub mod store;
 
 pub use ids::{IdGenerator, MessageId, RoomId, StreamId, UserId};
 pub use registry::{Registry, RegistryStats, Stats};

@@ -35,6 +35,14 @@ pub const KEYS: &[ConfigKey] = &[
     ConfigKey { name: "shutdown_timeout_s", default: Some("10"), doc: "Seconds to let requests finish after SIGTERM/SIGINT." },
     ConfigKey { name: "node_id", default: Some("0"), doc: "This node's number (0-1023) in a cluster; makes ids unique across nodes." },
     ConfigKey { name: "auth_rate_per_minute", default: Some("20"), doc: "Register and login requests per minute per IP (a burst of this many, then evenly spaced); 0 = no limit." },
+    ConfigKey { name: "ws_send_rate", default: Some("20"), doc: "WebSocket send/edit/delete/react frames per second per connection." },
+    ConfigKey { name: "ws_send_burst", default: Some("40"), doc: "Burst allowed above ws_send_rate." },
+    ConfigKey { name: "ws_outbound_queue", default: Some("1024"), doc: "Frames queued for a slow client before it is cut off (close 1013)." },
+    ConfigKey { name: "ws_heartbeat_ms", default: Some("15000"), doc: "How often the server pings each WebSocket." },
+    ConfigKey { name: "ws_timeout_ms", default: Some("45000"), doc: "A WebSocket silent this long is dropped and removed from its rooms." },
+    ConfigKey { name: "persist_shards", default: Some("0"), doc: "Persistence writer threads (rooms are spread over them); 0 = 1 on SQLite, 2 on PostgreSQL." },
+    ConfigKey { name: "persist_max_batch", default: Some("1000"), doc: "Most write requests committed in one transaction." },
+    ConfigKey { name: "room_ring_size", default: Some("256"), doc: "Recent messages each active room keeps in memory." },
 ];
 
 /// The table as text for `--help`.

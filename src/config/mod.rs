@@ -75,6 +75,14 @@ pub struct Config {
     pub shutdown_timeout_s: u64,
     pub node_id: u16,
     pub auth_rate_per_minute: u32,
+    pub ws_send_rate: u32,
+    pub ws_send_burst: u32,
+    pub ws_outbound_queue: usize,
+    pub ws_heartbeat_ms: u64,
+    pub ws_timeout_ms: u64,
+    pub persist_shards: usize,
+    pub persist_max_batch: usize,
+    pub room_ring_size: usize,
 }
 
 /// Where a value came from, for error messages.
@@ -205,7 +213,32 @@ impl Config {
                 0,
                 100_000,
             )?,
+            ws_send_rate: parse_range(get("ws_send_rate"), "ws_send_rate", 1, 1_000_000)?,
+            ws_send_burst: parse_range(get("ws_send_burst"), "ws_send_burst", 1, 1_000_000)?,
+            ws_outbound_queue: parse_range(
+                get("ws_outbound_queue"),
+                "ws_outbound_queue",
+                1,
+                1_000_000,
+            )?,
+            ws_heartbeat_ms: parse_range(get("ws_heartbeat_ms"), "ws_heartbeat_ms", 10, 3_600_000)?,
+            ws_timeout_ms: parse_range(get("ws_timeout_ms"), "ws_timeout_ms", 20, 86_400_000)?,
+            persist_shards: parse_range(get("persist_shards"), "persist_shards", 0, 64)?,
+            persist_max_batch: parse_range(
+                get("persist_max_batch"),
+                "persist_max_batch",
+                1,
+                100_000,
+            )?,
+            room_ring_size: parse_range(get("room_ring_size"), "room_ring_size", 1, 100_000)?,
         };
+        if config.ws_timeout_ms <= config.ws_heartbeat_ms {
+            return Err(invalid(
+                get("ws_timeout_ms"),
+                "ws_timeout_ms",
+                "must be longer than ws_heartbeat_ms".into(),
+            ));
+        }
         if let Err(e) = backend_of(&config.database_url) {
             return Err(invalid(get("database_url"), "database_url", e.to_string()));
         }

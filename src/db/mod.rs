@@ -5,9 +5,12 @@
 //! keys). Queries live in one module per table group and take `&mut DbConnection`.
 
 pub mod audit;
+pub mod chat_store;
 pub mod error;
+pub mod messages;
 pub mod migrations;
 pub mod pool;
+pub mod rooms;
 pub mod schema;
 pub mod sessions;
 pub mod users;

@@ -45,6 +45,7 @@ pub fn app(
         .wrap_fn(request_id::middleware)
         .wrap_fn(move |req, srv| access_log::middleware(&log, req, srv))
         .route("/health", web::get().to(routes::health::health))
+        .route("/ws", web::get().to(routes::ws::upgrade))
         .service(
             web::scope("/api/v2")
                 .route("/status", web::get().to(routes::status::status))

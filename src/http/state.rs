@@ -7,6 +7,9 @@ use crate::http::rate_limit::IpRateLimiter;
 use actix::Addr;
 use std::sync::Arc;
 use std::time::Instant;
+use veza_actors::connection::ConnectionConfig;
+use veza_actors::persistence::Persistence;
+use veza_actors::reader::Readers;
 use veza_actors::Registry;
 
 #[derive(Clone)]
@@ -15,6 +18,10 @@ pub struct AppState {
     pub pool: DbPool,
     pub auth: Arc<AuthService>,
     pub registry: Addr<Registry>,
+    /// The chat actors' persistence pipeline (drained on shutdown) and reader pool.
+    pub persistence: Persistence,
+    pub readers: Readers,
+    pub connection_config: Arc<ConnectionConfig>,
     pub started: Instant,
     /// Per-IP limit on register and login.
     pub auth_limiter: Arc<IpRateLimiter>,

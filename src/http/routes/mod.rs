@@ -4,3 +4,4 @@ pub mod auth;
 pub mod health;
 pub mod status;
 pub mod users;
+pub mod ws;

@@ -1,0 +1,136 @@
+//! The chat domain as the actors see it: rooms, members, messages, as loaded from and written to the
+//! store. These are also the JSON shapes of the protocol (MESSAGE in DESIGN section 3).
+
+use crate::ids::{MessageId, RoomId, UserId};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Who wrote a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRef {
+    pub id: UserId,
+    pub username: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    /// Typed by a person or bot.
+    User,
+    /// `/me waves`.
+    Action,
+    /// The result of a moderation command; `author` is who caused it.
+    System,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::User => "user",
+            MessageKind::Action => "action",
+            MessageKind::System => "system",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "action" => MessageKind::Action,
+            "system" => MessageKind::System,
+            _ => MessageKind::User,
+        }
+    }
+}
+
+/// One emoji on one message: how many, and who.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionView {
+    pub emoji: String,
+    pub count: u32,
+    pub users: Vec<UserId>,
+}
+
+/// MESSAGE of the protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub id: MessageId,
+    pub room: RoomId,
+    pub seq: i64,
+    pub kind: MessageKind,
+    pub author: UserRef,
+    /// Empty once deleted.
+    pub body: String,
+    pub thread: Option<MessageId>,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    /// Deleted messages keep their place (seq stays gap-free) with an empty body.
+    pub deleted: bool,
+    pub reactions: Vec<ReactionView>,
+}
+
+/// Per-room role, ordered by power.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoomRole {
+    Member,
+    Moderator,
+    Owner,
+}
+
+impl RoomRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomRole::Member => "member",
+            RoomRole::Moderator => "moderator",
+            RoomRole::Owner => "owner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "owner" => RoomRole::Owner,
+            "moderator" => RoomRole::Moderator,
+            _ => RoomRole::Member,
+        }
+    }
+}
+
+/// A user's standing in one room, as stored in `room_members`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberState {
+    pub username: String,
+    pub role: RoomRole,
+    /// Unix ms; `Some(i64::MAX)` is a permanent ban.
+    pub banned_until: Option<i64>,
+    pub muted_until: Option<i64>,
+}
+
+impl MemberState {
+    pub fn is_banned(&self, now: i64) -> bool {
+        self.banned_until.is_some_and(|t| t > now)
+    }
+
+    pub fn is_muted(&self, now: i64) -> bool {
+        self.muted_until.is_some_and(|t| t > now)
+    }
+}
+
+/// The room's own row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoomInfo {
+    pub id: RoomId,
+    pub name: String,
+    pub topic: Option<String>,
+    pub private: bool,
+    pub owner: UserId,
+    pub slow_mode_s: i64,
+    pub last_seq: i64,
+}
+
+/// Everything a room actor loads when it starts (or restarts).
+#[derive(Debug, Clone)]
+pub struct RoomSnapshot {
+    pub info: RoomInfo,
+    pub members: HashMap<UserId, MemberState>,
+    /// The latest messages, ascending by seq, for the ring buffer.
+    pub recent: Vec<MessageView>,
+}

@@ -1,0 +1,341 @@
+//! The WebSocket protocol (DESIGN section 3): client frames in, server events out. One JSON object
+//! per text frame; `ref` is echoed on every reply to a client frame.
+
+use crate::ids::{MessageId, RoomId};
+use crate::model::{MessageView, UserRef};
+use bytestring::ByteString;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// The contract's error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    TooLarge,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// An error for one client frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtoError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ProtoError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadRequest, message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+    pub fn internal() -> Self {
+        Self::new(ErrorCode::Internal, "internal error, try again")
+    }
+}
+
+/// Longest message body, in characters.
+pub const MAX_BODY_CHARS: usize = 4000;
+pub const MAX_CLIENT_ID_CHARS: usize = 64;
+pub const MAX_EMOJI_CHARS: usize = 32;
+pub const MAX_HISTORY_LIMIT: u32 = 100;
+
+/// A client frame, after the envelope (`type`, `ref`) was read.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    Join {
+        room: RoomId,
+        since: Option<i64>,
+    },
+    Leave {
+        room: RoomId,
+    },
+    Send {
+        room: RoomId,
+        body: String,
+        client_id: String,
+        thread: Option<MessageId>,
+    },
+    Edit {
+        message: MessageId,
+        body: String,
+    },
+    Delete {
+        message: MessageId,
+    },
+    React {
+        message: MessageId,
+        emoji: String,
+    },
+    Typing {
+        room: RoomId,
+    },
+    History {
+        room: RoomId,
+        before: Option<i64>,
+        limit: Option<u32>,
+    },
+    Ping,
+}
+
+/// Parses one text frame. On error, returns whatever `ref` could be read so the error echoes it.
+pub fn parse_frame(
+    text: &str,
+) -> Result<(ClientFrame, Option<Value>), (ProtoError, Option<Value>)> {
+    let mut value: Value = serde_json::from_str(text).map_err(|e| {
+        (
+            ProtoError::bad_request(format!("frame is not JSON: {e}")),
+            None,
+        )
+    })?;
+    let obj = value
+        .as_object_mut()
+        .ok_or_else(|| (ProtoError::bad_request("frame must be a JSON object"), None))?;
+    let reference = obj.remove("ref");
+    let kind = obj.get("type").and_then(Value::as_str).map(str::to_owned);
+    let frame: ClientFrame = serde_json::from_value(value).map_err(|e| {
+        let message = match kind {
+            None => "frame needs a \"type\"".to_owned(),
+            Some(t) => format!("bad {t:?} frame: {e}"),
+        };
+        (ProtoError::bad_request(message), reference.clone())
+    })?;
+    validate(&frame).map_err(|e| (e, reference.clone()))?;
+    Ok((frame, reference))
+}
+
+fn validate(frame: &ClientFrame) -> Result<(), ProtoError> {
+    match frame {
+        ClientFrame::Send {
+            body, client_id, ..
+        } => {
+            check_body(body)?;
+            let n = client_id.chars().count();
+            if n == 0 || n > MAX_CLIENT_ID_CHARS {
+                return Err(ProtoError::bad_request(format!(
+                    "client_id must be 1-{MAX_CLIENT_ID_CHARS} characters"
+                )));
+            }
+        }
+        ClientFrame::Edit { body, .. } => check_body(body)?,
+        ClientFrame::React { emoji, .. } => {
+            let n = emoji.chars().count();
+            if n == 0 || n > MAX_EMOJI_CHARS || emoji.chars().any(char::is_whitespace) {
+                return Err(ProtoError::bad_request(format!(
+                    "emoji must be 1-{MAX_EMOJI_CHARS} characters without spaces"
+                )));
+            }
+        }
+        ClientFrame::History { limit: Some(l), .. } if *l == 0 || *l > MAX_HISTORY_LIMIT => {
+            return Err(ProtoError::bad_request(format!(
+                "limit must be 1-{MAX_HISTORY_LIMIT}"
+            )))
+        }
+        ClientFrame::Join { since: Some(s), .. } if *s < 0 => {
+            return Err(ProtoError::bad_request("since must be >= 0"))
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn check_body(body: &str) -> Result<(), ProtoError> {
+    if body.trim().is_empty() {
+        return Err(ProtoError::bad_request("body must not be empty"));
+    }
+    if body.chars().count() > MAX_BODY_CHARS {
+        return Err(ProtoError::new(
+            ErrorCode::TooLarge,
+            format!("body is longer than {MAX_BODY_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Server events, serialised once and shared by every recipient.
+pub mod event {
+    use super::*;
+
+    fn frame(mut value: Value, reference: Option<&Value>) -> ByteString {
+        if let (Some(r), Some(obj)) = (reference, value.as_object_mut()) {
+            obj.insert("ref".into(), r.clone());
+        }
+        ByteString::from(value.to_string())
+    }
+
+    pub fn error(e: &ProtoError, reference: Option<&Value>) -> ByteString {
+        frame(
+            json!({"type": "error", "code": e.code.as_str(), "message": e.message}),
+            reference,
+        )
+    }
+
+    pub fn pong(reference: Option<&Value>) -> ByteString {
+        frame(json!({"type": "pong"}), reference)
+    }
+
+    pub fn joined(
+        room: crate::ids::RoomId,
+        seq: i64,
+        members: &[UserRef],
+        messages: &[MessageView],
+        reference: Option<&Value>,
+    ) -> ByteString {
+        frame(
+            json!({"type": "joined", "room": room, "seq": seq, "members": members, "messages": messages}),
+            reference,
+        )
+    }
+
+    pub fn left(room: crate::ids::RoomId, reference: Option<&Value>) -> ByteString {
+        frame(json!({"type": "left", "room": room}), reference)
+    }
+
+    pub fn message(message: &MessageView) -> ByteString {
+        frame(
+            json!({"type": "message", "room": message.room, "message": message}),
+            None,
+        )
+    }
+
+    pub fn ack(client_id: &str, message: &MessageView, reference: Option<&Value>) -> ByteString {
+        frame(
+            json!({"type": "ack", "client_id": client_id, "message": message}),
+            reference,
+        )
+    }
+
+    pub fn message_updated(message: &MessageView) -> ByteString {
+        frame(json!({"type": "message_updated", "message": message}), None)
+    }
+
+    pub fn reaction(message: &MessageView) -> ByteString {
+        frame(json!({"type": "reaction", "message": message}), None)
+    }
+
+    pub fn message_deleted(room: crate::ids::RoomId, message: MessageId) -> ByteString {
+        frame(
+            json!({"type": "message_deleted", "room": room, "message": message}),
+            None,
+        )
+    }
+
+    pub fn history(
+        room: crate::ids::RoomId,
+        messages: &[MessageView],
+        reference: Option<&Value>,
+    ) -> ByteString {
+        frame(
+            json!({"type": "history", "room": room, "messages": messages}),
+            reference,
+        )
+    }
+
+    pub fn typing(room: crate::ids::RoomId, users: &[UserRef]) -> ByteString {
+        frame(
+            json!({"type": "typing", "room": room, "users": users}),
+            None,
+        )
+    }
+
+    pub fn presence(room: crate::ids::RoomId, joined: &[UserRef], left: &[UserRef]) -> ByteString {
+        frame(
+            json!({"type": "presence", "room": room, "joined": joined, "left": left}),
+            None,
+        )
+    }
+
+    /// A reply meant for one person only (e.g. `/help`); not stored, no seq.
+    pub fn notice(
+        room: crate::ids::RoomId,
+        body: &str,
+        client_id: Option<&str>,
+        reference: Option<&Value>,
+    ) -> ByteString {
+        frame(
+            json!({"type": "notice", "room": room, "body": body, "client_id": client_id}),
+            reference,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_parse_with_string_ids_and_keep_ref() {
+        let (frame, r) =
+            parse_frame(r#"{"type":"join","room":"42","since":7,"ref":"abc"}"#).unwrap();
+        assert_eq!(
+            frame,
+            ClientFrame::Join {
+                room: RoomId(42),
+                since: Some(7)
+            }
+        );
+        assert_eq!(r, Some(json!("abc")));
+        let (frame, r) = parse_frame(r#"{"type":"ping"}"#).unwrap();
+        assert_eq!((frame, r), (ClientFrame::Ping, None));
+    }
+
+    #[test]
+    fn bad_frames_are_bad_requests_that_echo_ref() {
+        for text in [
+            "not json",
+            "[1,2]",
+            r#"{"room":"1"}"#,
+            r#"{"type":"fly","ref":1}"#,
+            r#"{"type":"join"}"#,
+            r#"{"type":"join","room":"x"}"#,
+            r#"{"type":"send","room":"1","body":"","client_id":"c"}"#,
+            r#"{"type":"send","room":"1","body":"hi","client_id":""}"#,
+            r#"{"type":"history","room":"1","limit":1000}"#,
+            r#"{"type":"react","message":"1","emoji":"a b"}"#,
+        ] {
+            let (err, _) = parse_frame(text).unwrap_err();
+            assert_eq!(err.code, ErrorCode::BadRequest, "{text}");
+        }
+        let (_, r) = parse_frame(r#"{"type":"fly","ref":1}"#).unwrap_err();
+        assert_eq!(r, Some(json!(1)));
+    }
+
+    #[test]
+    fn long_bodies_are_too_large() {
+        let body = "x".repeat(MAX_BODY_CHARS + 1);
+        let text = json!({"type":"send","room":"1","body":body,"client_id":"c"}).to_string();
+        let (err, _) = parse_frame(&text).unwrap_err();
+        assert_eq!(err.code, ErrorCode::TooLarge);
+        let ok =
+            json!({"type":"send","room":"1","body":"é".repeat(MAX_BODY_CHARS),"client_id":"c"});
+        assert!(parse_frame(&ok.to_string()).is_ok());
+    }
+}

@@ -1,0 +1,140 @@
+//! The storage port of the actors: what the persistence and reader actors need from a database,
+//! as a blocking trait. The server implements it with diesel (PostgreSQL or SQLite); this crate
+//! never sees SQL.
+
+use crate::ids::{MessageId, RoomId, UserId};
+use crate::model::{MessageKind, MessageView, RoomRole, RoomSnapshot, UserRef};
+use thiserror::Error;
+
+/// The whole store failed (connection lost, disk full, ...): nothing in the batch was written.
+#[derive(Debug, Clone, Error)]
+#[error("store unavailable: {0}")]
+pub struct StoreError(pub String);
+
+/// One write request failed on its own merits; the others in its batch are unaffected.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum WriteError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// A row for the append-only audit log, written in the same transaction as the change it records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub actor: Option<UserId>,
+    pub action: String,
+    pub target_user: Option<UserId>,
+    pub room: Option<RoomId>,
+    pub details: Option<String>,
+}
+
+/// One change to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// A new message; gets the room's next seq in the commit. With a `client_id` already used by the
+    /// same author, nothing is written and the original message is returned.
+    Message {
+        room: RoomId,
+        author: UserRef,
+        kind: MessageKind,
+        body: String,
+        client_id: Option<String>,
+        thread: Option<MessageId>,
+    },
+    Edit {
+        message: MessageId,
+        body: String,
+    },
+    Delete {
+        message: MessageId,
+    },
+    /// Adds the reaction, or removes it if this user already had it (a toggle).
+    React {
+        message: MessageId,
+        user: UserId,
+        emoji: String,
+    },
+    /// Creates or updates a membership row. `None` fields are left as they are (new rows: member,
+    /// not banned, not muted); `Some(None)` clears a ban or mute.
+    Member {
+        room: RoomId,
+        user: UserId,
+        role: Option<RoomRole>,
+        banned_until: Option<Option<i64>>,
+        muted_until: Option<Option<i64>>,
+    },
+    Topic {
+        room: RoomId,
+        topic: Option<String>,
+    },
+    SlowMode {
+        room: RoomId,
+        seconds: i64,
+    },
+    Audit(AuditRecord),
+}
+
+/// What one write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// A new message (`duplicate: false`) or the original one for a repeated `client_id`.
+    Message {
+        message: MessageView,
+        duplicate: bool,
+    },
+    /// An edit or reaction: the message as it is now.
+    Updated(MessageView),
+    Deleted {
+        room: RoomId,
+        message: MessageId,
+    },
+    Done,
+}
+
+/// One unit of work: all its writes commit together or not at all.
+pub type Request = Vec<Write>;
+pub type RequestResult = Result<Vec<Applied>, WriteError>;
+
+/// A blocking store. One instance per persistence or reader thread.
+pub trait ChatStore: Send {
+    /// Applies every request of a batch in as few transactions as possible. A request that is
+    /// invalid fails alone; a store failure fails the call (and then nothing was written).
+    fn apply(&mut self, batch: &[Request]) -> Result<Vec<RequestResult>, StoreError>;
+
+    /// The room and its members and recent messages, or `None` if there is no such room.
+    fn load_room(
+        &mut self,
+        room: RoomId,
+        recent: usize,
+    ) -> Result<Option<RoomSnapshot>, StoreError>;
+
+    /// Up to `limit` messages with seq > `after`, ascending.
+    fn messages_after(
+        &mut self,
+        room: RoomId,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<MessageView>, StoreError>;
+
+    /// Up to `limit` messages with seq < `before`, newest first.
+    fn messages_before(
+        &mut self,
+        room: RoomId,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<MessageView>, StoreError>;
+
+    /// The room a message is in and its author.
+    fn message_owner(&mut self, message: MessageId)
+        -> Result<Option<(RoomId, UserId)>, StoreError>;
+
+    /// A user by name (case-insensitive), for moderation commands that name someone.
+    fn find_user(&mut self, username: &str) -> Result<Option<UserRef>, StoreError>;
+}
+
+/// Makes a store for each persistence or reader thread.
+pub type StoreFactory = std::sync::Arc<dyn Fn() -> Box<dyn ChatStore> + Send + Sync>;

@@ -1,0 +1,465 @@
+//! The diesel implementation of the actors' storage port ([`ChatStore`]).
+//!
+//! A batch is applied in one transaction: first the checks (duplicate `client_id`s, threads), then
+//! sequence numbers reserved per room in one UPDATE each, then all new messages in multi-row
+//! INSERTs, then the other writes. If any request is invalid the transaction is rolled back and
+//! each request is applied in a transaction of its own, so one bad request cannot sink the others.
+
+use super::audit::{self, NewAuditEntry};
+use super::messages::{self, NewMessage};
+use super::{rooms, users, DbConnection, DbError, DbPool};
+use diesel::Connection;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use veza_actors::ids::{now_ms, IdGenerator};
+use veza_actors::model::{MessageView, RoomSnapshot, UserRef};
+use veza_actors::store::{
+    Applied, ChatStore, Request, RequestResult, StoreError, Write, WriteError,
+};
+use veza_actors::{MessageId, RoomId, UserId};
+
+pub struct DieselChatStore {
+    pool: DbPool,
+    ids: Arc<IdGenerator>,
+}
+
+impl DieselChatStore {
+    pub fn new(pool: DbPool, ids: Arc<IdGenerator>) -> Self {
+        Self { pool, ids }
+    }
+
+    fn conn(&self) -> Result<super::pool::PooledConnection, StoreError> {
+        self.pool.get().map_err(|e| StoreError(e.to_string()))
+    }
+}
+
+/// Why a transaction was rolled back.
+enum TxError {
+    /// One request is invalid on its own.
+    Request(WriteError),
+    Db(DbError),
+}
+
+impl From<DbError> for TxError {
+    fn from(e: DbError) -> Self {
+        TxError::Db(e)
+    }
+}
+
+impl From<diesel::result::Error> for TxError {
+    fn from(e: diesel::result::Error) -> Self {
+        TxError::Db(DbError::Query(e))
+    }
+}
+
+fn store_error(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+impl ChatStore for DieselChatStore {
+    fn apply(&mut self, batch: &[Request]) -> Result<Vec<RequestResult>, StoreError> {
+        let mut conn = self.conn()?;
+        match conn.transaction(|c| self.apply_all(c, batch)) {
+            Ok(results) => Ok(results),
+            Err(TxError::Db(e)) if batch.len() == 1 => Err(store_error(e)),
+            Err(TxError::Request(e)) if batch.len() == 1 => Ok(vec![Err(e)]),
+            Err(_) => {
+                // Isolate the culprit: each request on its own.
+                let mut results = Vec::with_capacity(batch.len());
+                for request in batch {
+                    let one = std::slice::from_ref(request);
+                    results.push(match conn.transaction(|c| self.apply_all(c, one)) {
+                        Ok(mut r) => r
+                            .pop()
+                            .unwrap_or_else(|| Err(WriteError::Unavailable("empty result".into()))),
+                        Err(TxError::Request(e)) => Err(e),
+                        Err(TxError::Db(e)) => Err(WriteError::Unavailable(e.to_string())),
+                    });
+                }
+                Ok(results)
+            }
+        }
+    }
+
+    fn load_room(
+        &mut self,
+        room: RoomId,
+        recent: usize,
+    ) -> Result<Option<RoomSnapshot>, StoreError> {
+        let mut conn = self.conn()?;
+        let conn = &mut *conn;
+        let Some(row) = rooms::find(conn, room.0).map_err(store_error)? else {
+            return Ok(None);
+        };
+        let members = rooms::members(conn, room.0).map_err(store_error)?;
+        let rows =
+            messages::before(conn, room.0, row.last_seq + 1, recent as i64).map_err(store_error)?;
+        let mut recent = messages::views(conn, rows).map_err(store_error)?;
+        recent.reverse();
+        Ok(Some(RoomSnapshot {
+            info: row.info(),
+            members,
+            recent,
+        }))
+    }
+
+    fn messages_after(
+        &mut self,
+        room: RoomId,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<MessageView>, StoreError> {
+        let mut conn = self.conn()?;
+        let rows = messages::after(&mut conn, room.0, after, limit as i64).map_err(store_error)?;
+        messages::views(&mut conn, rows).map_err(store_error)
+    }
+
+    fn messages_before(
+        &mut self,
+        room: RoomId,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<MessageView>, StoreError> {
+        let mut conn = self.conn()?;
+        let rows =
+            messages::before(&mut conn, room.0, before, limit as i64).map_err(store_error)?;
+        messages::views(&mut conn, rows).map_err(store_error)
+    }
+
+    fn message_owner(
+        &mut self,
+        message: MessageId,
+    ) -> Result<Option<(RoomId, UserId)>, StoreError> {
+        let mut conn = self.conn()?;
+        Ok(messages::find(&mut conn, message.0)
+            .map_err(store_error)?
+            .map(|m| (RoomId(m.room_id), UserId(m.author_id))))
+    }
+
+    fn find_user(&mut self, username: &str) -> Result<Option<UserRef>, StoreError> {
+        let mut conn = self.conn()?;
+        Ok(users::find_by_username(&mut conn, username)
+            .map_err(store_error)?
+            .map(|u| UserRef {
+                id: UserId(u.id),
+                username: u.username,
+            }))
+    }
+}
+
+/// What happens to each message write of the batch: a new row (its id), or a repeat of an
+/// earlier (author, client_id).
+enum Planned {
+    New,
+    Duplicate((i64, String)),
+}
+
+impl DieselChatStore {
+    fn apply_all(
+        &self,
+        conn: &mut DbConnection,
+        batch: &[Request],
+    ) -> Result<Vec<RequestResult>, TxError> {
+        let now = now_ms() as i64;
+
+        // 1. Checks: repeated client_ids (in the store or earlier in this batch) and threads.
+        let pairs: Vec<(i64, &str)> = batch
+            .iter()
+            .flatten()
+            .filter_map(|w| match w {
+                Write::Message {
+                    author,
+                    client_id: Some(c),
+                    ..
+                } => Some((author.id.0, c.as_str())),
+                _ => None,
+            })
+            .collect();
+        let existing = messages::by_client_ids(conn, &pairs)?;
+        let threads: Vec<i64> = batch
+            .iter()
+            .flatten()
+            .filter_map(|w| match w {
+                Write::Message {
+                    thread: Some(t), ..
+                } => Some(t.0),
+                _ => None,
+            })
+            .collect();
+        let thread_rooms = messages::rooms_of(conn, &threads)?;
+
+        // 2. Plan the new messages; count them per room.
+        let mut seen: HashSet<(i64, String)> = HashSet::new();
+        let mut per_room: HashMap<i64, i64> = HashMap::new();
+        let mut plan: HashMap<(usize, usize), Planned> = HashMap::new();
+        for (ri, request) in batch.iter().enumerate() {
+            for (wi, write) in request.iter().enumerate() {
+                let Write::Message {
+                    room,
+                    author,
+                    client_id,
+                    thread,
+                    ..
+                } = write
+                else {
+                    continue;
+                };
+                if let Some(c) = client_id {
+                    let key = (author.id.0, c.clone());
+                    if existing.contains_key(&key) || seen.contains(&key) {
+                        plan.insert((ri, wi), Planned::Duplicate(key));
+                        continue;
+                    }
+                    seen.insert(key);
+                }
+                if let Some(t) = thread {
+                    if thread_rooms.get(&t.0) != Some(&room.0) {
+                        return Err(TxError::Request(WriteError::Invalid(
+                            "thread must be a message in the same room".into(),
+                        )));
+                    }
+                }
+                *per_room.entry(room.0).or_default() += 1;
+                plan.insert((ri, wi), Planned::New);
+            }
+        }
+
+        // 3. Reserve seqs, room by room (sorted, so concurrent writers lock rows in one order).
+        let mut next_seq: HashMap<i64, i64> = HashMap::new();
+        let mut room_ids: Vec<_> = per_room.iter().collect();
+        room_ids.sort();
+        for (room, count) in room_ids {
+            match rooms::reserve_seqs(conn, *room, *count)? {
+                Some(first) => {
+                    next_seq.insert(*room, first);
+                }
+                None => {
+                    return Err(TxError::Request(WriteError::NotFound(
+                        "no such room".into(),
+                    )));
+                }
+            }
+        }
+
+        // 4. Insert the new messages, in batch order so seqs follow submission order.
+        let mut rows = Vec::new();
+        let mut new_views: HashMap<(usize, usize), MessageView> = HashMap::new();
+        for (ri, request) in batch.iter().enumerate() {
+            for (wi, write) in request.iter().enumerate() {
+                let Write::Message {
+                    room,
+                    author,
+                    kind,
+                    body,
+                    client_id,
+                    thread,
+                } = write
+                else {
+                    continue;
+                };
+                let Some(Planned::New) = plan.get(&(ri, wi)) else {
+                    continue;
+                };
+                let seq = next_seq.get_mut(&room.0).map(|s| {
+                    *s += 1;
+                    *s - 1
+                });
+                let seq = seq
+                    .ok_or_else(|| TxError::Request(WriteError::NotFound("no such room".into())))?;
+                let id = self.ids.next_id();
+                rows.push(NewMessage {
+                    id,
+                    room_id: room.0,
+                    seq,
+                    author_id: author.id.0,
+                    kind: kind.as_str(),
+                    body,
+                    thread_id: thread.map(|t| t.0),
+                    client_id: client_id.as_deref(),
+                    created_at: now,
+                });
+                plan.insert((ri, wi), Planned::New);
+                new_views.insert(
+                    (ri, wi),
+                    MessageView {
+                        id: MessageId(id),
+                        room: *room,
+                        seq,
+                        kind: *kind,
+                        author: author.clone(),
+                        body: body.clone(),
+                        thread: *thread,
+                        created_at: now,
+                        edited_at: None,
+                        deleted: false,
+                        reactions: Vec::new(),
+                    },
+                );
+            }
+        }
+        messages::insert_many(conn, &rows)?;
+
+        // 5. The originals that repeated client_ids refer to, from the store or from this batch.
+        let mut originals: HashMap<(i64, String), MessageView> = HashMap::new();
+        let repeated: Vec<_> = existing
+            .values()
+            .filter(|r| plan.values().any(|p| matches!(p, Planned::Duplicate((a, c)) if *a == r.author_id && Some(c) == r.client_id.as_ref())))
+            .cloned()
+            .collect();
+        for (row, view) in repeated
+            .clone()
+            .into_iter()
+            .zip(messages::views(conn, repeated)?)
+        {
+            if let Some(c) = row.client_id {
+                originals.insert((row.author_id, c), view);
+            }
+        }
+        for (ri, request) in batch.iter().enumerate() {
+            for (wi, write) in request.iter().enumerate() {
+                if let (
+                    Write::Message {
+                        client_id: Some(c), ..
+                    },
+                    Some(view),
+                ) = (write, new_views.get(&(ri, wi)))
+                {
+                    originals
+                        .entry((view.author.id.0, c.clone()))
+                        .or_insert_with(|| view.clone());
+                }
+            }
+        }
+
+        // 6. Everything else, in order; collect each request's results.
+        let mut results = Vec::with_capacity(batch.len());
+        for (ri, request) in batch.iter().enumerate() {
+            let mut applied = Vec::with_capacity(request.len());
+            for (wi, write) in request.iter().enumerate() {
+                applied.push(match (write, plan.get(&(ri, wi))) {
+                    (Write::Message { .. }, Some(Planned::New)) => Applied::Message {
+                        message: new_views.remove(&(ri, wi)).ok_or_else(|| {
+                            TxError::Request(WriteError::Unavailable(
+                                "lost a planned message".into(),
+                            ))
+                        })?,
+                        duplicate: false,
+                    },
+                    (Write::Message { .. }, Some(Planned::Duplicate(key))) => Applied::Message {
+                        message: originals.get(key).cloned().ok_or_else(|| {
+                            TxError::Request(WriteError::Unavailable(
+                                "original message not found".into(),
+                            ))
+                        })?,
+                        duplicate: true,
+                    },
+                    (Write::Message { .. }, None) => {
+                        return Err(TxError::Request(WriteError::Unavailable(
+                            "unplanned message".into(),
+                        )))
+                    }
+                    (other, _) => self.apply_other(conn, other, now)?,
+                });
+            }
+            results.push(Ok(applied));
+        }
+        Ok(results)
+    }
+
+    fn apply_other(
+        &self,
+        conn: &mut DbConnection,
+        write: &Write,
+        now: i64,
+    ) -> Result<Applied, TxError> {
+        let not_found =
+            |what: &str| TxError::Request(WriteError::NotFound(format!("no such {what}")));
+        Ok(match write {
+            Write::Message { .. } => {
+                return Err(TxError::Request(WriteError::Invalid(
+                    "message in the wrong phase".into(),
+                )))
+            }
+            Write::Edit { message, body } => {
+                if !messages::set_body(conn, message.0, body, now)? {
+                    return Err(not_found("message"));
+                }
+                Applied::Updated(
+                    messages::view(conn, message.0)?.ok_or_else(|| not_found("message"))?,
+                )
+            }
+            Write::Delete { message } => {
+                let row = messages::find(conn, message.0)?.ok_or_else(|| not_found("message"))?;
+                if !messages::soft_delete(conn, message.0, now)? {
+                    return Err(not_found("message"));
+                }
+                Applied::Deleted {
+                    room: RoomId(row.room_id),
+                    message: *message,
+                }
+            }
+            Write::React {
+                message,
+                user,
+                emoji,
+            } => {
+                let row = messages::find(conn, message.0)?.ok_or_else(|| not_found("message"))?;
+                if row.deleted_at.is_some() {
+                    return Err(not_found("message"));
+                }
+                messages::toggle_reaction(conn, message.0, user.0, emoji, now)?;
+                Applied::Updated(
+                    messages::view(conn, message.0)?.ok_or_else(|| not_found("message"))?,
+                )
+            }
+            Write::Member {
+                room,
+                user,
+                role,
+                banned_until,
+                muted_until,
+            } => {
+                rooms::upsert_member(
+                    conn,
+                    room.0,
+                    user.0,
+                    *role,
+                    *banned_until,
+                    *muted_until,
+                    now,
+                )?;
+                Applied::Done
+            }
+            Write::Topic { room, topic } => {
+                if !rooms::set_topic(conn, room.0, topic.as_deref(), now)? {
+                    return Err(not_found("room"));
+                }
+                Applied::Done
+            }
+            Write::SlowMode { room, seconds } => {
+                if !rooms::set_slow_mode(conn, room.0, *seconds, now)? {
+                    return Err(not_found("room"));
+                }
+                Applied::Done
+            }
+            Write::Audit(record) => {
+                audit::record(
+                    conn,
+                    &NewAuditEntry {
+                        id: self.ids.next_id(),
+                        actor_id: record.actor.map(|u| u.0),
+                        action: &record.action,
+                        target_type: record.target_user.map(|_| "user"),
+                        target_id: record.target_user.map(|u| u.0.to_string()),
+                        room_id: record.room.map(|r| r.0),
+                        ip: None,
+                        user_agent: None,
+                        details: record.details.clone(),
+                        created_at: now,
+                    },
+                )?;
+                Applied::Done
+            }
+        })
+    }
+}

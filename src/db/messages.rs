@@ -1,0 +1,251 @@
+//! Queries on `messages` and `reactions`, and turning rows into protocol views.
+
+use super::schema::{messages, reactions, users};
+use super::{DbConnection, DbError};
+use diesel::prelude::*;
+use std::collections::HashMap;
+use veza_actors::model::{MessageKind, MessageView, ReactionView, UserRef};
+use veza_actors::{MessageId, RoomId, UserId};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = messages)]
+pub struct MessageRow {
+    pub id: i64,
+    pub room_id: i64,
+    pub seq: i64,
+    pub author_id: i64,
+    pub kind: String,
+    pub body: String,
+    pub thread_id: Option<i64>,
+    pub client_id: Option<String>,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = messages)]
+pub struct NewMessage<'a> {
+    pub id: i64,
+    pub room_id: i64,
+    pub seq: i64,
+    pub author_id: i64,
+    pub kind: &'a str,
+    pub body: &'a str,
+    pub thread_id: Option<i64>,
+    pub client_id: Option<&'a str>,
+    pub created_at: i64,
+}
+
+/// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bound-parameter limits.
+const INSERT_CHUNK: usize = 500;
+
+pub fn insert_many(conn: &mut DbConnection, rows: &[NewMessage<'_>]) -> Result<(), DbError> {
+    // Multi-row INSERT is written per backend: diesel's batch insert has no MultiBackend form.
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        match conn {
+            DbConnection::Postgres(pg) => diesel::insert_into(messages::table)
+                .values(chunk)
+                .execute(pg)?,
+            DbConnection::Sqlite(lite) => diesel::insert_into(messages::table)
+                .values(chunk)
+                .execute(lite)?,
+        };
+    }
+    Ok(())
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> Result<Option<MessageRow>, DbError> {
+    Ok(messages::table
+        .find(id)
+        .select(MessageRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Messages of `room` with seq < `before`, newest first.
+pub fn before(
+    conn: &mut DbConnection,
+    room: i64,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<MessageRow>, DbError> {
+    Ok(messages::table
+        .filter(messages::room_id.eq(room))
+        .filter(messages::seq.lt(before))
+        .order(messages::seq.desc())
+        .limit(limit)
+        .select(MessageRow::as_select())
+        .load(conn)?)
+}
+
+/// Messages of `room` with seq > `after`, oldest first.
+pub fn after(
+    conn: &mut DbConnection,
+    room: i64,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<MessageRow>, DbError> {
+    Ok(messages::table
+        .filter(messages::room_id.eq(room))
+        .filter(messages::seq.gt(after))
+        .order(messages::seq.asc())
+        .limit(limit)
+        .select(MessageRow::as_select())
+        .load(conn)?)
+}
+
+/// Existing messages for (author, client_id) pairs, keyed by the pair.
+pub fn by_client_ids(
+    conn: &mut DbConnection,
+    pairs: &[(i64, &str)],
+) -> Result<HashMap<(i64, String), MessageRow>, DbError> {
+    if pairs.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let authors: Vec<i64> = pairs.iter().map(|p| p.0).collect();
+    let ids: Vec<&str> = pairs.iter().map(|p| p.1).collect();
+    let rows: Vec<MessageRow> = messages::table
+        .filter(messages::author_id.eq_any(authors))
+        .filter(messages::client_id.eq_any(ids))
+        .select(MessageRow::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| r.client_id.clone().map(|c| ((r.author_id, c), r)))
+        .collect())
+}
+
+/// (id -> room) for the given message ids.
+pub fn rooms_of(conn: &mut DbConnection, ids: &[i64]) -> Result<HashMap<i64, i64>, DbError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(messages::table
+        .filter(messages::id.eq_any(ids))
+        .select((messages::id, messages::room_id))
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect())
+}
+
+pub fn set_body(conn: &mut DbConnection, id: i64, body: &str, now: i64) -> Result<bool, DbError> {
+    Ok(diesel::update(
+        messages::table
+            .find(id)
+            .filter(messages::deleted_at.is_null()),
+    )
+    .set((messages::body.eq(body), messages::edited_at.eq(now)))
+    .execute(conn)?
+        == 1)
+}
+
+/// Soft delete: the row keeps its seq (no gaps for clients recovering with `since`).
+pub fn soft_delete(conn: &mut DbConnection, id: i64, now: i64) -> Result<bool, DbError> {
+    Ok(diesel::update(
+        messages::table
+            .find(id)
+            .filter(messages::deleted_at.is_null()),
+    )
+    .set((messages::body.eq(""), messages::deleted_at.eq(now)))
+    .execute(conn)?
+        == 1)
+}
+
+/// Adds or removes `user`'s `emoji` on a message.
+pub fn toggle_reaction(
+    conn: &mut DbConnection,
+    message: i64,
+    user: i64,
+    emoji: &str,
+    now: i64,
+) -> Result<(), DbError> {
+    let removed = diesel::delete(
+        reactions::table
+            .filter(reactions::message_id.eq(message))
+            .filter(reactions::user_id.eq(user))
+            .filter(reactions::emoji.eq(emoji)),
+    )
+    .execute(conn)?;
+    if removed == 0 {
+        diesel::insert_into(reactions::table)
+            .values((
+                reactions::message_id.eq(message),
+                reactions::user_id.eq(user),
+                reactions::emoji.eq(emoji),
+                reactions::created_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Protocol views for rows, with author names and reactions, in the rows' order.
+pub fn views(conn: &mut DbConnection, rows: Vec<MessageRow>) -> Result<Vec<MessageView>, DbError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut author_ids: Vec<i64> = rows.iter().map(|r| r.author_id).collect();
+    author_ids.sort_unstable();
+    author_ids.dedup();
+    let names: HashMap<i64, String> = users::table
+        .filter(users::id.eq_any(&author_ids))
+        .select((users::id, users::username))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect();
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut reactions_by_message: HashMap<i64, Vec<ReactionView>> = HashMap::new();
+    let all: Vec<(i64, i64, String)> = reactions::table
+        .filter(reactions::message_id.eq_any(&ids))
+        .order((
+            reactions::message_id,
+            reactions::created_at,
+            reactions::user_id,
+        ))
+        .select((reactions::message_id, reactions::user_id, reactions::emoji))
+        .load(conn)?;
+    for (message, user, emoji) in all {
+        let list = reactions_by_message.entry(message).or_default();
+        match list.iter_mut().find(|r| r.emoji == emoji) {
+            Some(r) => {
+                r.count += 1;
+                r.users.push(UserId(user));
+            }
+            None => list.push(ReactionView {
+                emoji,
+                count: 1,
+                users: vec![UserId(user)],
+            }),
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let username = names.get(&r.author_id).cloned().unwrap_or_default();
+            MessageView {
+                id: MessageId(r.id),
+                room: RoomId(r.room_id),
+                seq: r.seq,
+                kind: MessageKind::parse(&r.kind),
+                author: UserRef {
+                    id: UserId(r.author_id),
+                    username,
+                },
+                deleted: r.deleted_at.is_some(),
+                body: r.body,
+                thread: r.thread_id.map(MessageId),
+                created_at: r.created_at,
+                edited_at: r.edited_at,
+                reactions: reactions_by_message.remove(&r.id).unwrap_or_default(),
+            }
+        })
+        .collect())
+}
+
+pub fn view(conn: &mut DbConnection, id: i64) -> Result<Option<MessageView>, DbError> {
+    let Some(row) = find(conn, id)? else {
+        return Ok(None);
+    };
+    Ok(views(conn, vec![row])?.pop())
+}

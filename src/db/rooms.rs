@@ -1,0 +1,238 @@
+//! Queries on `rooms` and `room_members`.
+
+use super::schema::{room_members, rooms, users};
+use super::{DbConnection, DbError};
+use diesel::prelude::*;
+use std::collections::HashMap;
+use veza_actors::model::{MemberState, RoomInfo, RoomRole};
+use veza_actors::{RoomId, UserId};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = rooms)]
+pub struct RoomRow {
+    pub id: i64,
+    pub name: String,
+    pub topic: Option<String>,
+    pub private: bool,
+    pub owner_id: i64,
+    pub last_seq: i64,
+    pub slow_mode_s: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl RoomRow {
+    pub fn info(&self) -> RoomInfo {
+        RoomInfo {
+            id: RoomId(self.id),
+            name: self.name.clone(),
+            topic: self.topic.clone(),
+            private: self.private,
+            owner: UserId(self.owner_id),
+            slow_mode_s: self.slow_mode_s,
+            last_seq: self.last_seq,
+        }
+    }
+}
+
+/// Creates a room owned by `owner`, with the owner's membership row.
+pub fn create(
+    conn: &mut DbConnection,
+    id: i64,
+    name: &str,
+    topic: Option<&str>,
+    private: bool,
+    owner: i64,
+    now: i64,
+) -> Result<RoomRow, DbError> {
+    conn.transaction(|conn| {
+        diesel::insert_into(rooms::table)
+            .values((
+                rooms::id.eq(id),
+                rooms::name.eq(name),
+                rooms::topic.eq(topic),
+                rooms::private.eq(private),
+                rooms::owner_id.eq(owner),
+                rooms::last_seq.eq(0),
+                rooms::slow_mode_s.eq(0),
+                rooms::created_at.eq(now),
+                rooms::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        diesel::insert_into(room_members::table)
+            .values((
+                room_members::room_id.eq(id),
+                room_members::user_id.eq(owner),
+                room_members::role.eq(RoomRole::Owner.as_str()),
+                room_members::joined_at.eq(now),
+            ))
+            .execute(conn)?;
+        rooms::table
+            .find(id)
+            .select(RoomRow::as_select())
+            .first(conn)
+    })
+    .map_err(DbError::from)
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> Result<Option<RoomRow>, DbError> {
+    Ok(rooms::table
+        .find(id)
+        .select(RoomRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Public rooms and the private rooms `user` belongs to, newest first.
+pub fn visible_to(conn: &mut DbConnection, user: i64, limit: i64) -> Result<Vec<RoomRow>, DbError> {
+    let mine = room_members::table
+        .filter(room_members::user_id.eq(user))
+        .select(room_members::room_id);
+    Ok(rooms::table
+        .filter(rooms::private.eq(false).or(rooms::id.eq_any(mine)))
+        .order(rooms::id.desc())
+        .limit(limit)
+        .select(RoomRow::as_select())
+        .load(conn)?)
+}
+
+/// `user`'s membership row in `room`: (role, banned_until).
+pub fn membership(
+    conn: &mut DbConnection,
+    room: i64,
+    user: i64,
+) -> Result<Option<(String, Option<i64>)>, DbError> {
+    Ok(room_members::table
+        .find((room, user))
+        .select((room_members::role, room_members::banned_until))
+        .first(conn)
+        .optional()?)
+}
+
+/// (user id, username, role, banned until, muted until).
+type MemberRow = (i64, String, String, Option<i64>, Option<i64>);
+
+/// Every membership row of a room, with usernames.
+pub fn members(
+    conn: &mut DbConnection,
+    room: i64,
+) -> Result<HashMap<UserId, MemberState>, DbError> {
+    let rows: Vec<MemberRow> = room_members::table
+        .inner_join(users::table.on(users::id.eq(room_members::user_id)))
+        .filter(room_members::room_id.eq(room))
+        .select((
+            room_members::user_id,
+            users::username,
+            room_members::role,
+            room_members::banned_until,
+            room_members::muted_until,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, username, role, banned_until, muted_until)| {
+            (
+                UserId(id),
+                MemberState {
+                    username,
+                    role: RoomRole::parse(&role),
+                    banned_until,
+                    muted_until,
+                },
+            )
+        })
+        .collect())
+}
+
+/// Reserves `count` sequence numbers in `room`; returns the first. The UPDATE takes the row lock
+/// (PostgreSQL) or the write lock (SQLite) first, so concurrent writers cannot get the same numbers,
+/// and a rolled-back transaction gives them back: no gaps.
+pub fn reserve_seqs(
+    conn: &mut DbConnection,
+    room: i64,
+    count: i64,
+) -> Result<Option<i64>, DbError> {
+    let updated = diesel::update(rooms::table.find(room))
+        .set(rooms::last_seq.eq(rooms::last_seq + count))
+        .execute(conn)?;
+    if updated == 0 {
+        return Ok(None);
+    }
+    let last: i64 = rooms::table
+        .find(room)
+        .select(rooms::last_seq)
+        .first(conn)?;
+    Ok(Some(last - count + 1))
+}
+
+/// Creates or updates a membership row; `None` fields keep their value.
+pub fn upsert_member(
+    conn: &mut DbConnection,
+    room: i64,
+    user: i64,
+    role: Option<RoomRole>,
+    banned_until: Option<Option<i64>>,
+    muted_until: Option<Option<i64>>,
+    now: i64,
+) -> Result<(), DbError> {
+    let exists = room_members::table
+        .find((room, user))
+        .select(room_members::user_id)
+        .first::<i64>(conn)
+        .optional()?
+        .is_some();
+    if !exists {
+        diesel::insert_into(room_members::table)
+            .values((
+                room_members::room_id.eq(room),
+                room_members::user_id.eq(user),
+                room_members::role.eq(role.unwrap_or(RoomRole::Member).as_str()),
+                room_members::joined_at.eq(now),
+                room_members::banned_until.eq(banned_until.flatten()),
+                room_members::muted_until.eq(muted_until.flatten()),
+            ))
+            .execute(conn)?;
+        return Ok(());
+    }
+    let target = room_members::table.find((room, user));
+    if let Some(role) = role {
+        diesel::update(target)
+            .set(room_members::role.eq(role.as_str()))
+            .execute(conn)?;
+    }
+    if let Some(until) = banned_until {
+        diesel::update(target)
+            .set(room_members::banned_until.eq(until))
+            .execute(conn)?;
+    }
+    if let Some(until) = muted_until {
+        diesel::update(target)
+            .set(room_members::muted_until.eq(until))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn set_topic(
+    conn: &mut DbConnection,
+    room: i64,
+    topic: Option<&str>,
+    now: i64,
+) -> Result<bool, DbError> {
+    Ok(diesel::update(rooms::table.find(room))
+        .set((rooms::topic.eq(topic), rooms::updated_at.eq(now)))
+        .execute(conn)?
+        == 1)
+}
+
+pub fn set_slow_mode(
+    conn: &mut DbConnection,
+    room: i64,
+    seconds: i64,
+    now: i64,
+) -> Result<bool, DbError> {
+    Ok(diesel::update(rooms::table.find(room))
+        .set((rooms::slow_mode_s.eq(seconds), rooms::updated_at.eq(now)))
+        .execute(conn)?
+        == 1)
+}

@@ -1,0 +1,46 @@
+//! `GET /ws`: upgrades an authenticated request to a WebSocket and hands it to a connection actor.
+//! Without a valid token (`Authorization: Bearer` or `?access_token=`) the upgrade is refused with 401.
+
+use crate::auth::Role;
+use crate::http::error::ApiError;
+use crate::http::extract::AuthUser;
+use crate::http::state::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use veza_actors::connection::Connection;
+use veza_actors::model::RoomRole;
+use veza_actors::room::SessionUser;
+use veza_actors::UserId;
+
+pub async fn upgrade(
+    AuthUser(who): AuthUser,
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (response, session, stream) = actix_ws::handle(&req, body)
+        .map_err(|e| ApiError::bad_request(format!("not a WebSocket upgrade: {e}")))?;
+    let max = state.connection_config.max_frame_bytes;
+    let stream = stream
+        .max_frame_size(max)
+        .aggregate_continuations()
+        .max_continuation_size(max);
+    let user = SessionUser {
+        id: UserId(who.user_id),
+        username: who.username,
+        global_power: match who.role {
+            Role::Admin => Some(RoomRole::Owner),
+            Role::Moderator => Some(RoomRole::Moderator),
+            _ => None,
+        },
+    };
+    Connection::start(
+        session,
+        stream,
+        user,
+        state.registry.clone(),
+        state.readers.clone(),
+        state.connection_config.clone(),
+        state.log.clone(),
+    );
+    Ok(response)
+}

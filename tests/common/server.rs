@@ -1,0 +1,210 @@
+//! A real server on a random port inside the test's actix system, and a real WebSocket client.
+#![allow(dead_code)]
+
+use super::TestDb;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use veza::auth::ClientInfo;
+use veza::config::Config;
+use veza::http::AppState;
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    handle: actix_web::dev::ServerHandle,
+}
+
+/// A registered user: id, name and a valid access token.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: i64,
+    pub name: String,
+    pub token: String,
+}
+
+impl TestServer {
+    pub async fn start(db: &TestDb) -> Self {
+        Self::start_with(db, db.config()).await
+    }
+
+    pub async fn start_with(db: &TestDb, config: Config) -> Self {
+        let state = db.state_with(config);
+        let app_state = state.clone();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = actix_web::HttpServer::new(move || veza::http::app(app_state.clone()))
+            .workers(1)
+            .disable_signals()
+            .listen(listener)
+            .expect("listen")
+            .run();
+        let handle = server.handle();
+        actix_rt::spawn(server);
+        TestServer {
+            addr,
+            state,
+            handle,
+        }
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+
+    /// Registers a user straight through the auth service.
+    pub async fn user(&self, name: &str) -> TestUser {
+        let auth = self.state.auth.clone();
+        let n = name.to_owned();
+        let issued = actix_web::web::block(move || {
+            auth.register(&n, "correct horse battery", None, &ClientInfo::default())
+        })
+        .await
+        .unwrap()
+        .expect("register");
+        TestUser {
+            id: issued.user.id,
+            name: name.to_owned(),
+            token: issued.access_token,
+        }
+    }
+
+    /// Creates a room owned by `owner` straight in the store.
+    pub async fn room(&self, owner: &TestUser, name: &str, private: bool) -> String {
+        let pool = self.state.pool.clone();
+        let owner = owner.id;
+        let name = name.to_owned();
+        let id = veza_actors::IdGenerator::new(99).next_id();
+        actix_web::web::block(move || {
+            veza::db::rooms::create(&mut pool.get().unwrap(), id, &name, None, private, owner, 1)
+        })
+        .await
+        .unwrap()
+        .expect("create room");
+        id.to_string()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("ws://{}{path}", self.addr)
+    }
+
+    /// Opens an authenticated WebSocket.
+    pub async fn ws(&self, user: &TestUser) -> Ws {
+        let mut req = self.url("/ws").into_client_request().unwrap();
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", user.token).parse().unwrap(),
+        );
+        let (stream, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("ws connect");
+        Ws { stream }
+    }
+}
+
+pub struct Ws {
+    pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+const WAIT: Duration = Duration::from_secs(10);
+
+impl Ws {
+    pub async fn send(&mut self, frame: Value) {
+        self.stream
+            .send(Message::text(frame.to_string()))
+            .await
+            .expect("ws send");
+    }
+
+    pub async fn send_raw(&mut self, text: &str) {
+        self.stream
+            .send(Message::text(text.to_owned()))
+            .await
+            .expect("ws send");
+    }
+
+    /// The next JSON frame (pings and pongs skipped). Panics on close or after 10 s.
+    pub async fn recv(&mut self) -> Value {
+        loop {
+            let next = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("no frame within 10 s");
+            match next {
+                Some(Ok(Message::Text(t))) => return serde_json::from_str(&t).expect("JSON frame"),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// The next frame of `kind`, skipping presence/typing and anything else.
+    pub async fn recv_type(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.recv().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+            if frame["type"] == "error" && kind != "error" {
+                panic!("expected {kind}, got error {frame}");
+            }
+        }
+    }
+
+    /// Nothing but pings, presence and typing for `ms`: returns the frames that did arrive.
+    pub async fn quiet(&mut self, ms: u64) -> Vec<Value> {
+        let mut got = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, self.stream.next()).await {
+            if let Message::Text(t) = msg {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["type"] != "presence" && v["type"] != "typing" {
+                    got.push(v);
+                }
+            }
+        }
+        got
+    }
+
+    /// Waits for the server to close; returns the close code.
+    pub async fn closed(&mut self) -> Option<u16> {
+        loop {
+            let next = tokio::time::timeout(Duration::from_secs(20), self.stream.next())
+                .await
+                .expect("no close within 20 s");
+            match next {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+
+    pub async fn join(&mut self, room: &str) -> Value {
+        self.send(json!({"type": "join", "room": room})).await;
+        self.recv_type("joined").await
+    }
+
+    /// Sends a message and waits for its ack; returns the acked message.
+    pub async fn say(&mut self, room: &str, body: &str, client_id: &str) -> Value {
+        self.send(json!({"type": "send", "room": room, "body": body, "client_id": client_id}))
+            .await;
+        let ack = self.recv_type("ack").await;
+        assert_eq!(ack["client_id"], client_id, "{ack}");
+        ack["message"].clone()
+    }
+
+    pub async fn close(&mut self) {
+        let _ = self
+            .stream
+            .close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                code: CloseCode::Normal,
+                reason: "bye".into(),
+            }))
+            .await;
+    }
+}
