@@ -93,6 +93,7 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
     );
     let factory: StoreFactory = {
         let pool = pool.clone();
+        let ids = ids.clone();
         Arc::new(move || {
             Box::new(DieselChatStore::new(pool.clone(), ids.clone())) as Box<dyn ChatStore>
         })
@@ -138,6 +139,7 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         pool,
         auth: Arc::new(auth),
         registry: Supervisor::start(move |_| Registry::new(deps)),
+        ids,
         persistence,
         readers,
         connection_config,

@@ -171,6 +171,14 @@ fn check_body(body: &str) -> Result<(), ProtoError> {
     if body.trim().is_empty() {
         return Err(ProtoError::bad_request("body must not be empty"));
     }
+    if body
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(ProtoError::bad_request(
+            "body must not contain control characters",
+        ));
+    }
     if body.chars().count() > MAX_BODY_CHARS {
         return Err(ProtoError::new(
             ErrorCode::TooLarge,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use veza_actors::model::{MessageKind, MessageView, ReactionView, UserRef};
 use veza_actors::{MessageId, RoomId, UserId};
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = messages)]
 pub struct MessageRow {
     pub id: i64,

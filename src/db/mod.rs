@@ -12,6 +12,7 @@ pub mod migrations;
 pub mod pool;
 pub mod rooms;
 pub mod schema;
+pub mod search;
 pub mod sessions;
 pub mod users;
 

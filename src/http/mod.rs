@@ -57,6 +57,19 @@ pub fn app(
                     web::resource("/auth/refresh").route(web::post().to(routes::auth::refresh)),
                 )
                 .service(web::resource("/auth/logout").route(web::post().to(routes::auth::logout)))
-                .service(web::resource("/users/me").route(web::get().to(routes::users::me))),
+                .service(web::resource("/users/me").route(web::get().to(routes::users::me)))
+                .service(
+                    web::resource("/rooms")
+                        .route(web::get().to(routes::rooms::list))
+                        .route(web::post().to(routes::rooms::create)),
+                )
+                .service(web::resource("/rooms/{id}").route(web::get().to(routes::rooms::show)))
+                .service(
+                    web::resource("/rooms/{id}/messages")
+                        .route(web::get().to(routes::rooms::history)),
+                )
+                .service(
+                    web::resource("/rooms/{id}/search").route(web::get().to(routes::rooms::search)),
+                ),
         )
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use veza_actors::connection::ConnectionConfig;
 use veza_actors::persistence::Persistence;
 use veza_actors::reader::Readers;
-use veza_actors::Registry;
+use veza_actors::{IdGenerator, Registry};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -18,6 +18,8 @@ pub struct AppState {
     pub pool: DbPool,
     pub auth: Arc<AuthService>,
     pub registry: Addr<Registry>,
+    /// The node's one id generator: ids minted anywhere else could collide.
+    pub ids: Arc<IdGenerator>,
     /// The chat actors' persistence pipeline (drained on shutdown) and reader pool.
     pub persistence: Persistence,
     pub readers: Readers,

@@ -79,7 +79,7 @@ impl TestServer {
         let pool = self.state.pool.clone();
         let owner = owner.id;
         let name = name.to_owned();
-        let id = veza_actors::IdGenerator::new(99).next_id();
+        let id = self.state.ids.next_id();
         actix_web::web::block(move || {
             veza::db::rooms::create(&mut pool.get().unwrap(), id, &name, None, private, owner, 1)
         })

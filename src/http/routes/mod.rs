@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod health;
+pub mod rooms;
 pub mod status;
 pub mod users;
 pub mod ws;

@@ -1,0 +1,2 @@
+DROP INDEX messages_author_id;
+DROP INDEX messages_body_search;

@@ -1,0 +1,218 @@
+//! `/api/v2/rooms`: create, list, show, history pages and full-text search.
+
+use crate::auth::{Authenticated, Role};
+use crate::db::rooms::RoomRow;
+use crate::db::{messages, rooms, search, DbConnection, DbError};
+use crate::http::error::ApiError;
+use crate::http::extract::AuthUser;
+use crate::http::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use veza_actors::ids::now_ms;
+
+pub const MAX_NAME_CHARS: usize = 64;
+pub const MAX_TOPIC_CHARS: usize = 512;
+pub const MAX_PAGE: i64 = 100;
+
+#[derive(Deserialize)]
+pub struct CreateRoom {
+    name: String,
+    topic: Option<String>,
+    #[serde(default)]
+    private: bool,
+}
+
+#[derive(Deserialize)]
+pub struct Page {
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    q: String,
+    limit: Option<i64>,
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        message,
+    )
+}
+
+fn clean_text(
+    text: &str,
+    field: &str,
+    max: usize,
+    required: bool,
+) -> Result<Option<String>, ApiError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return if required {
+            Err(invalid(format!("{field} must not be empty")))
+        } else {
+            Ok(None)
+        };
+    }
+    if text.chars().count() > max {
+        return Err(invalid(format!("{field} must be at most {max} characters")));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(invalid(format!(
+            "{field} must not contain control characters"
+        )));
+    }
+    Ok(Some(text.to_owned()))
+}
+
+pub fn room_json(row: &RoomRow) -> Value {
+    json!({
+        "id": row.id.to_string(),
+        "name": row.name,
+        "topic": row.topic,
+        "private": row.private,
+        "owner_id": row.owner_id.to_string(),
+        "last_seq": row.last_seq,
+        "slow_mode_s": row.slow_mode_s,
+        "created_at": row.created_at,
+    })
+}
+
+/// `POST /api/v2/rooms`.
+pub async fn create(
+    AuthUser(who): AuthUser,
+    state: web::Data<AppState>,
+    body: web::Json<CreateRoom>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let name = clean_text(&body.name, "name", MAX_NAME_CHARS, true)?.unwrap_or_default();
+    let topic = match &body.topic {
+        Some(t) => clean_text(t, "topic", MAX_TOPIC_CHARS, false)?,
+        None => None,
+    };
+    let pool = state.pool.clone();
+    let id = state.ids.next_id();
+    let row = web::block(move || {
+        rooms::create(
+            &mut *pool.get()?,
+            id,
+            &name,
+            topic.as_deref(),
+            body.private,
+            who.user_id,
+            now_ms() as i64,
+        )
+    })
+    .await??;
+    Ok(HttpResponse::Created().json(room_json(&row)))
+}
+
+/// `GET /api/v2/rooms`: public rooms and the private ones you belong to.
+pub async fn list(
+    AuthUser(who): AuthUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let pool = state.pool.clone();
+    let rows = web::block(move || rooms::visible_to(&mut *pool.get()?, who.user_id, 500)).await??;
+    Ok(HttpResponse::Ok().json(json!({"rooms": rows.iter().map(room_json).collect::<Vec<_>>()})))
+}
+
+/// The room if `who` may read it: 404 for a private room they are not in (its existence is not
+/// revealed), 403 if banned.
+fn readable(conn: &mut DbConnection, room: i64, who: &Authenticated) -> Result<RoomRow, ApiError> {
+    let row = rooms::find(conn, room)?.ok_or_else(|| ApiError::not_found("no such room"))?;
+    if matches!(who.role, Role::Admin | Role::Moderator) {
+        return Ok(row);
+    }
+    let membership = rooms::membership(conn, room, who.user_id)?;
+    if row.private && membership.is_none() && row.owner_id != who.user_id {
+        return Err(ApiError::not_found("no such room"));
+    }
+    if membership.is_some_and(|(_, banned)| banned.is_some_and(|t| t > now_ms() as i64)) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "you are banned from this room",
+        ));
+    }
+    Ok(row)
+}
+
+fn room_id(path: &str) -> Result<i64, ApiError> {
+    path.parse()
+        .map_err(|_| ApiError::not_found("no such room"))
+}
+
+/// `GET /api/v2/rooms/{id}`.
+pub async fn show(
+    AuthUser(who): AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = room_id(&path)?;
+    let pool = state.pool.clone();
+    let row =
+        web::block(move || readable(&mut *pool.get().map_err(DbError::from)?, id, &who)).await??;
+    Ok(HttpResponse::Ok().json(room_json(&row)))
+}
+
+/// `GET /api/v2/rooms/{id}/messages?before=SEQ&limit=N`: newest first.
+pub async fn history(
+    AuthUser(who): AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    page: web::Query<Page>,
+) -> Result<HttpResponse, ApiError> {
+    let id = room_id(&path)?;
+    let limit = page.limit.unwrap_or(50);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(format!("limit must be 1-{MAX_PAGE}")));
+    }
+    let before = page.before.unwrap_or(i64::MAX);
+    let pool = state.pool.clone();
+    let views = web::block(move || {
+        let conn = &mut *pool.get().map_err(DbError::from)?;
+        readable(conn, id, &who)?;
+        let rows = messages::before(conn, id, before, limit)?;
+        Ok::<_, ApiError>(messages::views(conn, rows)?)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(json!({"messages": views})))
+}
+
+/// `GET /api/v2/rooms/{id}/search?q=...`: best match first.
+pub async fn search(
+    AuthUser(who): AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<SearchQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = room_id(&path)?;
+    let SearchQuery { q, limit } = query.into_inner();
+    // Control characters (NUL among them) are never part of a sensible query: read them as spaces.
+    let q: String = q
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let q = q.trim().to_owned();
+    if q.is_empty() || q.chars().count() > 256 {
+        return Err(ApiError::bad_request("q must be 1-256 characters"));
+    }
+    let limit = limit.unwrap_or(50);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(format!("limit must be 1-{MAX_PAGE}")));
+    }
+    let pool = state.pool.clone();
+    let views = web::block(move || {
+        let conn = &mut *pool.get().map_err(DbError::from)?;
+        readable(conn, id, &who)?;
+        let rows = search::search(conn, id, &q, limit)?;
+        Ok::<_, ApiError>(messages::views(conn, rows)?)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(json!({"messages": views})))
+}
