@@ -2,7 +2,7 @@
 
 use crate::auth::{Authenticated, Role};
 use crate::db::rooms::RoomRow;
-use crate::db::{messages, rooms, search, DbConnection, DbError};
+use crate::db::{messages, rooms, search, DbConnection};
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
 use crate::http::state::AppState;
@@ -156,7 +156,7 @@ pub async fn show(
     let id = room_id(&path)?;
     let pool = state.pool.clone();
     let row =
-        web::block(move || readable(&mut *pool.get().map_err(DbError::from)?, id, &who)).await??;
+        web::block(move || readable(&mut *pool.get()?, id, &who)).await??;
     Ok(HttpResponse::Ok().json(room_json(&row)))
 }
 
@@ -175,7 +175,7 @@ pub async fn history(
     let before = page.before.unwrap_or(i64::MAX);
     let pool = state.pool.clone();
     let views = web::block(move || {
-        let conn = &mut *pool.get().map_err(DbError::from)?;
+        let conn = &mut *pool.get()?;
         readable(conn, id, &who)?;
         let rows = messages::before(conn, id, before, limit)?;
         Ok::<_, ApiError>(messages::views(conn, rows)?)
@@ -208,7 +208,7 @@ pub async fn search(
     }
     let pool = state.pool.clone();
     let views = web::block(move || {
-        let conn = &mut *pool.get().map_err(DbError::from)?;
+        let conn = &mut *pool.get()?;
         readable(conn, id, &who)?;
         let rows = search::search(conn, id, &q, limit)?;
         Ok::<_, ApiError>(messages::views(conn, rows)?)
