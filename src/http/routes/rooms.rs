@@ -155,8 +155,7 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let id = room_id(&path)?;
     let pool = state.pool.clone();
-    let row =
-        web::block(move || readable(&mut *pool.get()?, id, &who)).await??;
+    let row = web::block(move || readable(&mut *pool.get()?, id, &who)).await??;
     Ok(HttpResponse::Ok().json(room_json(&row)))
 }
 
