@@ -208,3 +208,67 @@ impl Ws {
             .await;
     }
 }
+
+impl TestServer {
+    /// A WebSocket whose socket has a tiny receive buffer, for slow-consumer tests.
+    pub async fn ws_small_buffer(&self, user: &TestUser) -> Ws {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let tcp = socket.connect(self.addr).await.unwrap();
+        let mut req = self.url("/ws").into_client_request().unwrap();
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", user.token).parse().unwrap(),
+        );
+        let (stream, _) = tokio_tungstenite::client_async(req, MaybeTlsStream::Plain(tcp))
+            .await
+            .expect("ws connect");
+        Ws { stream }
+    }
+
+    /// How many connections the registry holds.
+    pub async fn connections(&self) -> u64 {
+        self.state
+            .registry
+            .send(veza_actors::Stats)
+            .await
+            .unwrap()
+            .connections
+    }
+
+    /// How many connections a room has online (0 if the room is not running).
+    pub async fn online_in(&self, room: &str) -> usize {
+        let id = veza_actors::RoomId(room.parse().unwrap());
+        match self
+            .state
+            .registry
+            .send(veza_actors::registry::PeekRoom(id))
+            .await
+            .unwrap()
+        {
+            Some(addr) => addr.send(veza_actors::room::OnlineCount).await.unwrap(),
+            None => 0,
+        }
+    }
+}
+
+/// A config with overrides, for tests that need other limits.
+pub fn config_with(db: &TestDb, pairs: &[(&str, &str)]) -> Config {
+    let base = db.config();
+    let url = base.database_url.clone();
+    let data_dir = base.data_dir.display().to_string();
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::load(None, move |name| match name {
+        "VEZA_DATABASE_URL" => Some(url.clone()),
+        "VEZA_JWT_SECRET" => Some(super::TEST_SECRET.to_owned()),
+        "VEZA_DATA_DIR" => Some(data_dir.clone()),
+        other => pairs
+            .iter()
+            .find(|(k, _)| k == other)
+            .map(|(_, v)| v.clone()),
+    })
+    .expect("test config")
+}

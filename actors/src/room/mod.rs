@@ -179,10 +179,18 @@ impl Room {
     }
 
     /// Runs `f`; a panic stops the actor (and the supervisor restarts it from the store).
+    /// Also schedules the presence/typing flush if `f` left changes pending.
     fn guarded(&mut self, ctx: &mut Context<Self>, f: impl FnOnce(&mut Self, &mut Context<Self>)) {
         if catch_unwind(AssertUnwindSafe(|| f(self, ctx))).is_err() {
             error!(self.log, "room actor panicked; restarting from the store");
             ctx.stop();
+            return;
+        }
+        if !self.presence_joined.is_empty()
+            || !self.presence_left.is_empty()
+            || !self.typing.is_empty()
+        {
+            self.schedule_flush(ctx);
         }
     }
 
@@ -486,20 +494,22 @@ impl Room {
         self.readers
             .query(move |store| store.messages_before(id, last + 1, limit))
             .into_actor(self)
-            .map(move |result, act, _ctx| match result {
-                Ok(mut messages) => {
-                    messages.reverse();
-                    messages.retain(|m| m.seq >= wanted_from);
-                    // Anything committed while we read is in the ring.
-                    let newest = messages.last().map(|m| m.seq).unwrap_or(wanted_from - 1);
-                    messages.extend(act.ring.iter().filter(|m| m.seq > newest).cloned());
-                    act.finish_join(&msg, messages);
-                }
-                Err(e) => {
-                    error!(act.log, "join history read failed"; "error" => e.0);
-                    msg.conn
-                        .error(&ProtoError::internal(), msg.reference.as_ref());
-                }
+            .map(move |result, act, ctx| {
+                act.guarded(ctx, |act, _| match result {
+                    Ok(mut messages) => {
+                        messages.reverse();
+                        messages.retain(|m| m.seq >= wanted_from);
+                        // Anything committed while we read is in the ring.
+                        let newest = messages.last().map(|m| m.seq).unwrap_or(wanted_from - 1);
+                        messages.extend(act.ring.iter().filter(|m| m.seq > newest).cloned());
+                        act.finish_join(&msg, messages);
+                    }
+                    Err(e) => {
+                        error!(act.log, "join history read failed"; "error" => e.0);
+                        msg.conn
+                            .error(&ProtoError::internal(), msg.reference.as_ref());
+                    }
+                })
             })
             .wait(ctx);
     }
