@@ -17,6 +17,7 @@ use thiserror::Error;
 use veza_actors::connection::ConnectionConfig;
 use veza_actors::persistence::Persistence;
 use veza_actors::reader::Readers;
+use veza_actors::registry::CloseAll;
 use veza_actors::registry::RoomDeps;
 use veza_actors::room::RoomConfig;
 use veza_actors::store::{ChatStore, StoreFactory};
@@ -168,8 +169,11 @@ pub async fn serve(config: Config, log: Logger) -> Result<(), StartupError> {
     let workers = config.workers;
     let shutdown = config.shutdown_timeout_s;
     let state = build_state(config, pool, &secret, log.clone());
+    let registry = state.registry.clone();
+    let persistence = state.persistence.clone();
     let mut server = actix_web::HttpServer::new(move || http::app(state.clone()))
         .shutdown_timeout(shutdown)
+        .disable_signals()
         .bind(bind)
         .map_err(|source| StartupError::Bind {
             addr: bind.to_string(),
@@ -178,8 +182,39 @@ pub async fn serve(config: Config, log: Logger) -> Result<(), StartupError> {
     if workers > 0 {
         server = server.workers(workers);
     }
+    let server = server.run();
+    let handle = server.handle();
+    let shutdown_log = log.clone();
+    actix_web::rt::spawn(async move {
+        let signal = wait_for_signal().await;
+        info!(shutdown_log, "shutting down"; "signal" => signal);
+        // Stop accepting now; let HTTP requests in flight finish (up to shutdown_timeout_s).
+        let stopping = actix_web::rt::spawn(handle.stop(true));
+        // Tell every WebSocket client we are going away (1001), then make sure every write the
+        // rooms handed to persistence is committed before the process exits.
+        let closed = registry.send(CloseAll).await.unwrap_or(0);
+        persistence.drain().await;
+        info!(shutdown_log, "sockets closed and writes flushed"; "connections" => closed);
+        let _server_already_stopped_is_fine = stopping.await;
+    });
     info!(log, "listening"; "addr" => bind.to_string(), "version" => env!("CARGO_PKG_VERSION"));
-    server.run().await?;
+    server.await?;
     info!(log, "stopped");
     Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT, naming which.
+async fn wait_for_signal() -> &'static str {
+    use actix_web::rt::signal::ctrl_c;
+    use actix_web::rt::signal::unix::{signal, SignalKind};
+    use futures_util::future::{select, Either};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _interrupted_or_failed = ctrl_c().await;
+        return "SIGINT";
+    };
+    let which = match select(std::pin::pin!(term.recv()), std::pin::pin!(ctrl_c())).await {
+        Either::Left(_) => "SIGTERM",
+        Either::Right(_) => "SIGINT",
+    };
+    which
 }

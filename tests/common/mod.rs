@@ -16,6 +16,7 @@ use veza::config::Config;
 use veza::db::{migrations, DbPool};
 use veza::http::AppState;
 
+pub mod process;
 pub mod server;
 
 pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret-0123";
