@@ -44,6 +44,7 @@ pub fn app(
         .wrap(ErrorHandlers::new().default_handler(error::json_errors))
         .wrap_fn(request_id::middleware)
         .wrap_fn(move |req, srv| access_log::middleware(&log, req, srv))
+        .route("/", web::get().to(routes::web::index))
         .route("/health", web::get().to(routes::health::health))
         .route("/ws", web::get().to(routes::ws::upgrade))
         .service(

@@ -5,4 +5,5 @@ pub mod health;
 pub mod rooms;
 pub mod status;
 pub mod users;
+pub mod web;
 pub mod ws;
