@@ -12,12 +12,32 @@ async fn the_page_is_served_at_the_root_with_a_csp() {
     let res = test::call_service(&app, TestRequest::get().uri("/").to_request()).await;
     assert_eq!(res.status(), 200);
     let headers = res.headers().clone();
-    assert!(headers.get("content-type").unwrap().to_str().unwrap().starts_with("text/html"));
-    assert!(headers.get("content-security-policy").unwrap().to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert!(headers
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(headers
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
     let html = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
-    for needle in ["<title>Veza</title>", "/api/v2/auth/login", "/api/v2/rooms", "/ws?access_token=", "\"history\""] {
+    for needle in [
+        "<title>Veza</title>",
+        "/api/v2/auth/login",
+        "/api/v2/rooms",
+        "/ws?access_token=",
+        "\"history\"",
+    ] {
         assert!(html.contains(needle), "page lacks {needle}");
     }
     // User text goes in with textContent only: the page never assigns HTML it did not write.
-    assert!(!html.contains("innerHTML") && !html.contains("outerHTML") && !html.contains("insertAdjacentHTML"));
+    assert!(
+        !html.contains("innerHTML")
+            && !html.contains("outerHTML")
+            && !html.contains("insertAdjacentHTML")
+    );
 }
