@@ -19,4 +19,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+echo "== the web page in a real browser"
+bash scripts/test-browser.sh
 echo "== all green in $(( $(date +%s) - started )) s"
