@@ -5,7 +5,7 @@
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use veza::auth::{password, refresh, JwtKeys, Role};
+use veza::auth::{opaque, password, JwtKeys, Role};
 
 fn time_per_call(iterations: u32, mut f: impl FnMut()) -> Duration {
     // Warm up, then measure.
@@ -36,7 +36,7 @@ fn main() {
         .expect("issue");
 
     let baseline = time_per_call(200_000, || {
-        black_box(refresh::hash(black_box(&token)));
+        black_box(opaque::hash(black_box(&token)));
     });
     report("baseline: sha256(token)", baseline, baseline);
     report(
@@ -56,7 +56,7 @@ fn main() {
     report(
         "refresh token generate + hash",
         time_per_call(100_000, || {
-            black_box(refresh::generate());
+            black_box(opaque::generate());
         }),
         baseline,
     );

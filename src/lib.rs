@@ -5,5 +5,6 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod ingest;
 pub mod logging;
 pub mod server;

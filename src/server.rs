@@ -21,6 +21,7 @@ use veza_actors::registry::CloseAll;
 use veza_actors::registry::RoomDeps;
 use veza_actors::room::RoomConfig;
 use veza_actors::store::{ChatStore, StoreFactory};
+use veza_actors::stream::StreamConfig;
 use veza_actors::{IdGenerator, Registry};
 
 #[derive(Debug, Error)]
@@ -124,6 +125,11 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         readers: readers.clone(),
         config: room_config,
         arbiters,
+        streams: Arc::new(StreamConfig {
+            ladder: config.stream_ladder.clone(),
+            burst_ms: config.stream_burst_ms,
+            ..StreamConfig::default()
+        }),
         log: log.clone(),
     };
     let connection_config = Arc::new(ConnectionConfig {
@@ -166,9 +172,18 @@ pub async fn serve(config: Config, log: Logger) -> Result<(), StartupError> {
         .map_err(|e| std::io::Error::other(e.to_string()))??
     };
     let bind = config.bind;
+    let config_ingest = config.ingest_bind;
     let workers = config.workers;
     let shutdown = config.shutdown_timeout_s;
     let state = build_state(config, pool, &secret, log.clone());
+    let ingest = tokio::net::TcpListener::bind(config_ingest)
+        .await
+        .map_err(|source| StartupError::Bind {
+            addr: config_ingest.to_string(),
+            source,
+        })?;
+    info!(log, "ingest listening (Icecast source protocol)"; "addr" => config_ingest.to_string());
+    actix_web::rt::spawn(crate::ingest::icecast::serve(ingest, state.clone()));
     let registry = state.registry.clone();
     let persistence = state.persistence.clone();
     let mut server = actix_web::HttpServer::new(move || http::app(state.clone()))

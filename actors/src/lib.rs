@@ -13,6 +13,7 @@ pub mod reader;
 pub mod registry;
 pub mod room;
 pub mod store;
+pub mod stream;
 
 pub use ids::{IdGenerator, MessageId, RoomId, StreamId, UserId};
 pub use registry::{Registry, RegistryStats, Stats};

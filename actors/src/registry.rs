@@ -8,6 +8,8 @@ use crate::persistence::Persistence;
 use crate::protocol::ProtoError;
 use crate::reader::Readers;
 use crate::room::{Room, RoomConfig};
+use crate::stream::{BroadcastEnded, StreamConfig, StreamSession};
+use crate::StreamId;
 use actix::prelude::*;
 use serde::Serialize;
 use slog::{error, Logger};
@@ -31,6 +33,7 @@ pub struct RoomDeps {
     pub config: Arc<RoomConfig>,
     /// Rooms are spread over these arbiters (one per core), away from the HTTP workers.
     pub arbiters: Vec<ArbiterHandle>,
+    pub streams: Arc<StreamConfig>,
     pub log: Logger,
 }
 
@@ -43,6 +46,8 @@ pub struct Registry {
     /// one actor, not two.
     loading: HashMap<RoomId, Vec<RoomReply>>,
     connections: HashMap<ConnId, Addr<Connection>>,
+    /// Live broadcasts by mount.
+    streams: HashMap<String, Addr<StreamSession>>,
 }
 
 impl Registry {
@@ -52,6 +57,7 @@ impl Registry {
             rooms: HashMap::new(),
             loading: HashMap::new(),
             connections: HashMap::new(),
+            streams: HashMap::new(),
         }
     }
 }
@@ -74,7 +80,7 @@ impl Handler<Stats> for Registry {
         MessageResult(RegistryStats {
             connections: self.connections.len() as u64,
             rooms: self.rooms.len() as u64,
-            live_streams: 0,
+            live_streams: self.streams.len() as u64,
         })
     }
 }
@@ -185,5 +191,62 @@ impl Handler<PeekRoom> for Registry {
     type Result = Option<Addr<Room>>;
     fn handle(&mut self, msg: PeekRoom, _: &mut Context<Self>) -> Self::Result {
         self.rooms.get(&msg.0).cloned()
+    }
+}
+
+/// A source wants to go live on `mount`.
+#[derive(Message)]
+#[rtype(result = "Result<crate::stream::Started, MountInUse>")]
+pub struct StartBroadcast {
+    pub stream_id: StreamId,
+    pub mount: String,
+    pub title: String,
+    /// The source container (`mp3`, `aac`, `ogg`, `wav`, `flac`).
+    pub extension: &'static str,
+}
+
+/// Another source is already live on that mount.
+#[derive(Debug, Clone, Copy)]
+pub struct MountInUse;
+
+impl Handler<StartBroadcast> for Registry {
+    type Result = Result<crate::stream::Started, MountInUse>;
+    fn handle(&mut self, msg: StartBroadcast, ctx: &mut Context<Self>) -> Self::Result {
+        if self.streams.get(&msg.mount).is_some_and(|a| a.connected()) {
+            return Err(MountInUse);
+        }
+        let started = StreamSession::start(
+            msg.stream_id,
+            msg.mount.clone(),
+            msg.title,
+            msg.extension,
+            self.deps.streams.clone(),
+            ctx.address().recipient(),
+            self.deps.log.clone(),
+        );
+        self.streams.insert(msg.mount, started.session.clone());
+        Ok(started)
+    }
+}
+
+impl Handler<BroadcastEnded> for Registry {
+    type Result = ();
+    fn handle(&mut self, msg: BroadcastEnded, _: &mut Context<Self>) {
+        // Only if the entry is the ended session: a new source may already be live on the mount.
+        if self.streams.get(&msg.mount).is_some_and(|a| !a.connected()) {
+            self.streams.remove(&msg.mount);
+        }
+    }
+}
+
+/// The live session on a mount, if any.
+#[derive(Message)]
+#[rtype(result = "Option<Addr<StreamSession>>")]
+pub struct FindStream(pub String);
+
+impl Handler<FindStream> for Registry {
+    type Result = Option<Addr<StreamSession>>;
+    fn handle(&mut self, msg: FindStream, _: &mut Context<Self>) -> Self::Result {
+        self.streams.get(&msg.0).filter(|a| a.connected()).cloned()
     }
 }

@@ -4,8 +4,8 @@
 
 pub mod error;
 pub mod jwt;
+pub mod opaque;
 pub mod password;
-pub mod refresh;
 pub mod role;
 pub mod service;
 pub mod validation;

@@ -2,7 +2,7 @@
 //!
 //! Every method is blocking (argon2 and diesel); call them from a blocking thread.
 
-use super::{jwt::JwtKeys, password, refresh, validation, AuthError, Role};
+use super::{jwt::JwtKeys, opaque, password, validation, AuthError, Role};
 use crate::db::audit::{self, NewAuditEntry};
 use crate::db::sessions::{self, NewRefreshToken};
 use crate::db::users::{self, NewUser, User};
@@ -154,7 +154,7 @@ impl AuthService {
     /// theft: the whole family is revoked and the call fails.
     pub fn refresh(&self, token: &str, client: &ClientInfo) -> Result<Issued, AuthError> {
         let mut conn = self.pool.get()?;
-        let hash = refresh::hash(token);
+        let hash = opaque::hash(token);
         let stored = sessions::find_refresh_token(&mut conn, &hash)?
             .ok_or(AuthError::InvalidToken("invalid refresh token"))?;
         let now = now_ms() as i64;
@@ -191,7 +191,7 @@ impl AuthService {
     /// Ends the login the refresh token belongs to: every token of its family stops working.
     pub fn logout(&self, token: &str, client: &ClientInfo) -> Result<(), AuthError> {
         let mut conn = self.pool.get()?;
-        let stored = sessions::find_refresh_token(&mut conn, &refresh::hash(token))?
+        let stored = sessions::find_refresh_token(&mut conn, &opaque::hash(token))?
             .ok_or(AuthError::InvalidToken("invalid refresh token"))?;
         let now = now_ms() as i64;
         sessions::revoke_session(&mut conn, stored.session_id, now, "logout")?;
@@ -300,7 +300,7 @@ impl AuthService {
         session_id: i64,
         now: i64,
     ) -> Result<Issued, AuthError> {
-        let (refresh_token, hash) = refresh::generate();
+        let (refresh_token, hash) = opaque::generate();
         sessions::insert_refresh_token(
             conn,
             &NewRefreshToken {

@@ -83,6 +83,10 @@ pub struct Config {
     pub persist_shards: usize,
     pub persist_max_batch: usize,
     pub room_ring_size: usize,
+    pub ingest_advertise: Option<String>,
+    pub stream_ladder: Vec<veza_actors::stream::ladder::Variant>,
+    pub stream_burst_ms: u64,
+    pub streams_require_broadcaster: bool,
 }
 
 /// Where a value came from, for error messages.
@@ -231,6 +235,20 @@ impl Config {
                 100_000,
             )?,
             room_ring_size: parse_range(get("room_ring_size"), "room_ring_size", 1, 100_000)?,
+            ingest_advertise: get("ingest_advertise")
+                .map(|s| s.value.trim().to_owned())
+                .filter(|v| !v.is_empty()),
+            stream_ladder: veza_actors::stream::ladder::parse_ladder(&text(
+                get("stream_ladder"),
+                "stream_ladder",
+            )?)
+            .map_err(|e| invalid(get("stream_ladder"), "stream_ladder", e))?,
+            stream_burst_ms: parse_range(get("stream_burst_ms"), "stream_burst_ms", 0, 60_000)?,
+            streams_require_broadcaster: choose(
+                get("streams_require_broadcaster"),
+                "streams_require_broadcaster",
+                &[("true", true), ("false", false), ("1", true), ("0", false)],
+            )?,
         };
         if config.ws_timeout_ms <= config.ws_heartbeat_ms {
             return Err(invalid(

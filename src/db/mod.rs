@@ -14,6 +14,7 @@ pub mod rooms;
 pub mod schema;
 pub mod search;
 pub mod sessions;
+pub mod streams;
 pub mod users;
 
 pub use error::DbError;

@@ -118,3 +118,20 @@ diesel::allow_tables_to_appear_in_same_query!(
     reactions,
     audit_log,
 );
+
+diesel::table! {
+    streams (id) {
+        id -> BigInt,
+        owner_id -> BigInt,
+        room_id -> Nullable<BigInt>,
+        title -> Text,
+        mount -> Text,
+        key_hash -> Text,
+        scheduled_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::joinable!(streams -> users (owner_id));
+diesel::allow_tables_to_appear_in_same_query!(streams, users);

@@ -47,6 +47,10 @@ pub fn app(
         .route("/", web::get().to(routes::web::index))
         .route("/health", web::get().to(routes::health::health))
         .route("/ws", web::get().to(routes::ws::upgrade))
+        .service(web::resource("/live/{mount}").route(web::put().to(routes::live::source)))
+        .service(
+            web::resource("/live/{mount}/{variant}").route(web::get().to(routes::live::listen)),
+        )
         .service(
             web::scope("/api/v2")
                 .route("/status", web::get().to(routes::status::status))
@@ -71,6 +75,20 @@ pub fn app(
                 )
                 .service(
                     web::resource("/rooms/{id}/search").route(web::get().to(routes::rooms::search)),
+                )
+                .service(
+                    web::resource("/streams")
+                        .route(web::get().to(routes::streams::list))
+                        .route(web::post().to(routes::streams::create)),
+                )
+                .service(web::resource("/streams/{id}").route(web::get().to(routes::streams::show)))
+                .service(
+                    web::resource("/streams/{id}/key")
+                        .route(web::post().to(routes::streams::rotate_key)),
+                )
+                .service(
+                    web::resource("/streams/{id}/metadata")
+                        .route(web::put().to(routes::streams::metadata)),
                 ),
         )
 }

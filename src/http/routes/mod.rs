@@ -2,8 +2,10 @@
 
 pub mod auth;
 pub mod health;
+pub mod live;
 pub mod rooms;
 pub mod status;
+pub mod streams;
 pub mod users;
 pub mod web;
 pub mod ws;

@@ -1,4 +1,5 @@
-//! Opaque refresh tokens: 256 random bits, shown to the client once, stored only as a SHA-256 hash.
+//! Opaque secrets (refresh tokens, stream keys): 256 random bits, shown to their owner once, stored
+//! only as a SHA-256 hash.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -18,6 +19,17 @@ pub fn generate() -> (String, String) {
 /// entropy, so there is nothing to brute-force.
 pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// True if `token` hashes to `stored_hash`, compared in constant time.
+pub fn matches(token: &str, stored_hash: &str) -> bool {
+    let computed = hash(token);
+    computed.len() == stored_hash.len()
+        && computed
+            .bytes()
+            .zip(stored_hash.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 #[cfg(test)]

@@ -1,0 +1,313 @@
+//! Live audio: one [`StreamSession`] actor per live broadcast.
+//!
+//! The data path runs on dedicated threads: the ingest connection's bytes go to a decoder thread
+//! (`decode.rs`), whose PCM goes to one transcoder thread per variant (`transcoder.rs`), whose
+//! encoded chunks come back to the session as messages. The session owns, per variant, a burst
+//! buffer (the last ~2 s, sent to a new listener at once so playback starts immediately) and a
+//! broadcast channel to the listeners. A listener that falls further behind than that channel holds
+//! is dropped, never buffered for.
+
+pub mod decode;
+pub mod icy;
+pub mod ladder;
+pub mod transcoder;
+
+use crate::ids::{now_ms, StreamId};
+use actix::prelude::*;
+use bytes::Bytes;
+use ladder::Variant;
+use serde::Serialize;
+use slog::{info, warn, Logger};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use tokio::sync::{broadcast, mpsc, watch};
+
+/// Stream settings shared by every session.
+#[derive(Debug, Clone)]
+pub struct StreamConfig {
+    pub ladder: Vec<Variant>,
+    /// Audio sent to a new listener at once, in milliseconds.
+    pub burst_ms: u64,
+    /// Encoded chunks a listener may lag behind before it is dropped.
+    pub listener_queue: usize,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        Self {
+            ladder: ladder::parse_ladder(ladder::DEFAULT_LADDER).unwrap_or_default(),
+            burst_ms: 2000,
+            listener_queue: 512,
+        }
+    }
+}
+
+struct Hub {
+    variant: Variant,
+    burst: VecDeque<Bytes>,
+    burst_bytes: usize,
+    burst_limit: usize,
+    tx: Option<broadcast::Sender<Bytes>>,
+    bytes_out: u64,
+}
+
+impl Hub {
+    fn push(&mut self, chunk: Bytes) {
+        self.bytes_out += chunk.len() as u64;
+        self.burst_bytes += chunk.len();
+        self.burst.push_back(chunk.clone());
+        while self.burst_bytes > self.burst_limit && self.burst.len() > 1 {
+            if let Some(old) = self.burst.pop_front() {
+                self.burst_bytes -= old.len();
+            }
+        }
+        if let Some(tx) = &self.tx {
+            // No receivers is fine: nobody is listening to this variant right now.
+            let _nobody_listening = tx.send(chunk);
+        }
+    }
+
+    fn listeners(&self) -> usize {
+        self.tx.as_ref().map(|t| t.receiver_count()).unwrap_or(0)
+    }
+}
+
+pub struct StreamSession {
+    pub stream_id: StreamId,
+    pub mount: String,
+    hubs: Vec<Hub>,
+    title: watch::Sender<String>,
+    started_at: i64,
+    transcoders_running: usize,
+    on_end: Option<Recipient<BroadcastEnded>>,
+    log: Logger,
+}
+
+/// Tells whoever started the session (the registry) that the broadcast is over.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct BroadcastEnded {
+    pub mount: String,
+}
+
+/// What `start` returns: the actor and where the ingest writes the source's bytes.
+pub struct Started {
+    pub session: Addr<StreamSession>,
+    pub input: mpsc::Sender<Bytes>,
+}
+
+impl StreamSession {
+    /// Starts a session for a source of the given container (`mp3`, `aac`, `ogg`, `wav`, `flac`),
+    /// with its decoder and transcoder threads.
+    pub fn start(
+        stream_id: StreamId,
+        mount: String,
+        title: String,
+        extension: &'static str,
+        config: Arc<StreamConfig>,
+        on_end: Recipient<BroadcastEnded>,
+        log: Logger,
+    ) -> Started {
+        let (input, rx) = mpsc::channel::<Bytes>(64);
+        let log = log.new(slog::o!("mount" => mount.clone()));
+        let variants: Vec<Variant> = config
+            .ladder
+            .iter()
+            .copied()
+            .filter(Variant::supported)
+            .collect();
+        let hubs = variants
+            .iter()
+            .map(|v| Hub {
+                variant: *v,
+                burst: VecDeque::new(),
+                burst_bytes: 0,
+                burst_limit: (v.kbps as u64 * 1000 / 8 * config.burst_ms / 1000) as usize,
+                tx: Some(broadcast::channel(config.listener_queue.max(16)).0),
+                bytes_out: 0,
+            })
+            .collect();
+        let (title_tx, _) = watch::channel(title);
+        let session = StreamSession {
+            stream_id,
+            mount: mount.clone(),
+            hubs,
+            title: title_tx,
+            started_at: now_ms() as i64,
+            transcoders_running: variants.len(),
+            on_end: Some(on_end),
+            log: log.clone(),
+        }
+        .start();
+
+        let mut sinks = Vec::new();
+        for (index, variant) in variants.iter().enumerate() {
+            let (pcm_tx, pcm_rx) = std::sync::mpsc::sync_channel(32);
+            sinks.push(pcm_tx);
+            let addr = session.clone();
+            let tlog = log.clone();
+            let variant = *variant;
+            let spawned = std::thread::Builder::new()
+                .name(format!("transcode-{variant}"))
+                .spawn(move || {
+                    let result = transcoder::encoder_for(variant).and_then(|encoder| {
+                        transcoder::run(encoder, pcm_rx, |data| addr.do_send(Encoded { hub: index, data }))
+                    });
+                    if let Err(e) = &result {
+                        warn!(tlog, "transcoder stopped"; "variant" => variant.to_string(), "error" => e.to_string());
+                    }
+                    addr.do_send(TranscoderDone);
+                });
+            if spawned.is_err() {
+                session.do_send(TranscoderDone);
+            }
+        }
+        let addr = session.clone();
+        let dlog = log.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("decode-{mount}"))
+            .spawn(move || {
+                match decode::run(decode::ChannelReader::new(rx), extension, &sinks) {
+                    Ok(summary) => info!(dlog, "source ended"; "seconds" => summary.frames as f64 / summary.rate.max(1) as f64),
+                    Err(e) => warn!(dlog, "source rejected"; "error" => e.to_string()),
+                }
+                // Dropping the sinks ends the transcoders, which end the session.
+                drop(sinks);
+                drop(addr);
+            });
+        if spawned.is_err() {
+            warn!(log, "could not start the decoder thread");
+        }
+        Started { session, input }
+    }
+}
+
+impl Actor for StreamSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, _ctx: &mut Context<Self>) {
+        info!(self.log, "broadcast started"; "variants" => self.hubs.iter().map(|h| h.variant.to_string()).collect::<Vec<_>>().join(","));
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        // Closing the channels ends every listener's response.
+        for hub in &mut self.hubs {
+            hub.tx = None;
+        }
+        if let Some(on_end) = self.on_end.take() {
+            on_end.do_send(BroadcastEnded {
+                mount: self.mount.clone(),
+            });
+        }
+        info!(self.log, "broadcast ended"; "bytes_out" => self.hubs.iter().map(|h| h.bytes_out).sum::<u64>());
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Encoded {
+    hub: usize,
+    data: Bytes,
+}
+
+impl Handler<Encoded> for StreamSession {
+    type Result = ();
+    fn handle(&mut self, msg: Encoded, _: &mut Context<Self>) {
+        if let Some(hub) = self.hubs.get_mut(msg.hub) {
+            hub.push(msg.data);
+        }
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct TranscoderDone;
+
+impl Handler<TranscoderDone> for StreamSession {
+    type Result = ();
+    fn handle(&mut self, _: TranscoderDone, ctx: &mut Context<Self>) {
+        self.transcoders_running = self.transcoders_running.saturating_sub(1);
+        if self.transcoders_running == 0 {
+            ctx.stop();
+        }
+    }
+}
+
+/// A listener's start: the burst to send at once, then live chunks, and the now-playing title.
+pub struct Listening {
+    pub variant: Variant,
+    pub burst: Vec<Bytes>,
+    pub live: broadcast::Receiver<Bytes>,
+    pub title: watch::Receiver<String>,
+}
+
+/// Subscribe to a variant; `None` if this session does not produce it.
+#[derive(Message)]
+#[rtype(result = "Option<Listening>")]
+pub struct Listen(pub Variant);
+
+impl Handler<Listen> for StreamSession {
+    type Result = Option<Listening>;
+    fn handle(&mut self, msg: Listen, _: &mut Context<Self>) -> Self::Result {
+        let hub = self.hubs.iter().find(|h| h.variant == msg.0)?;
+        Some(Listening {
+            variant: hub.variant,
+            burst: hub.burst.iter().cloned().collect(),
+            live: hub.tx.as_ref()?.subscribe(),
+            title: self.title.subscribe(),
+        })
+    }
+}
+
+/// Sets the now-playing title (ICY `StreamTitle`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetTitle(pub String);
+
+impl Handler<SetTitle> for StreamSession {
+    type Result = ();
+    fn handle(&mut self, msg: SetTitle, _: &mut Context<Self>) {
+        let _no_listeners_is_fine = self.title.send(msg.0);
+    }
+}
+
+/// Live state for the REST API.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveInfo {
+    pub started_at: i64,
+    pub title: String,
+    pub listeners: u64,
+    pub variants: Vec<VariantInfo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantInfo {
+    pub name: String,
+    pub listeners: u64,
+    pub bytes_out: u64,
+}
+
+#[derive(Message)]
+#[rtype(result = "LiveInfo")]
+pub struct Info;
+
+impl Handler<Info> for StreamSession {
+    type Result = MessageResult<Info>;
+    fn handle(&mut self, _: Info, _: &mut Context<Self>) -> Self::Result {
+        let variants: Vec<VariantInfo> = self
+            .hubs
+            .iter()
+            .map(|h| VariantInfo {
+                name: h.variant.to_string(),
+                listeners: h.listeners() as u64,
+                bytes_out: h.bytes_out,
+            })
+            .collect();
+        MessageResult(LiveInfo {
+            started_at: self.started_at,
+            title: self.title.borrow().clone(),
+            listeners: variants.iter().map(|v| v.listeners).sum(),
+            variants,
+        })
+    }
+}

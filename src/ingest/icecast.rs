@@ -1,0 +1,232 @@
+//! The Icecast source protocol on its own port (`VEZA_INGEST_BIND`, default 8000).
+//!
+//! Source clients send a request head, then raw audio with no length and no chunking until they
+//! close: `PUT /live/MOUNT` with `Expect: 100-continue` (ffmpeg, modern Icecast clients) or the
+//! legacy `SOURCE /live/MOUNT`. HTTP frameworks see an empty body there, so this speaks the
+//! protocol itself: read the head, check it, answer `100 Continue` / `200 OK`, then copy the socket
+//! into the stream session until EOF. Icecast's `GET /admin/metadata?mode=updinfo` is served too.
+
+use super::{open, IngestError};
+use crate::http::AppState;
+use bytes::{Bytes, BytesMut};
+use slog::{debug, info};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use veza_actors::registry::FindStream;
+use veza_actors::stream::SetTitle;
+
+const MAX_HEAD: usize = 16 * 1024;
+
+/// Accepts sources until the listener fails.
+pub async fn serve(listener: TcpListener, state: AppState) {
+    loop {
+        let Ok((tcp, peer)) = listener.accept().await else {
+            continue;
+        };
+        let state = state.clone();
+        actix_web::rt::spawn(async move {
+            if let Err(e) = handle(tcp, &state).await {
+                debug!(state.log, "ingest connection ended"; "peer" => peer.to_string(), "error" => e.to_string());
+            }
+        });
+    }
+}
+
+struct Head {
+    method: String,
+    path: String,
+    headers: HashMap<String, String>,
+}
+
+async fn read_head(tcp: &mut TcpStream) -> std::io::Result<(Head, BytesMut)> {
+    let mut buf = BytesMut::with_capacity(4096);
+    let end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        if buf.len() > MAX_HEAD {
+            return Err(std::io::Error::other("request head too large"));
+        }
+        let n = tokio::time::timeout(Duration::from_secs(10), tcp.read_buf(&mut buf))
+            .await
+            .map_err(|_| std::io::Error::other("timed out reading the request head"))??;
+        if n == 0 {
+            return Err(std::io::Error::other(
+                "closed before the request head ended",
+            ));
+        }
+    };
+    let head = buf.split_to(end + 4);
+    let text = String::from_utf8_lossy(&head);
+    let mut lines = text.split("\r\n");
+    let mut first = lines.next().unwrap_or("").split_whitespace();
+    let method = first.next().unwrap_or("").to_owned();
+    let path = first.next().unwrap_or("").to_owned();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Ok((
+        Head {
+            method,
+            path,
+            headers,
+        },
+        buf,
+    ))
+}
+
+async fn respond(
+    tcp: &mut TcpStream,
+    status: u16,
+    reason: &str,
+    extra: &str,
+    body: &str,
+) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nServer: Veza\r\nConnection: close\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes()).await
+}
+
+async fn refuse(tcp: &mut TcpStream, e: &IngestError) -> std::io::Result<()> {
+    let reason = match e.status() {
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        415 => "Unsupported Media Type",
+        400 => "Bad Request",
+        _ => "Service Unavailable",
+    };
+    let extra = if e.status() == 401 {
+        "WWW-Authenticate: Basic realm=\"Veza\"\r\n"
+    } else {
+        ""
+    };
+    let body =
+        serde_json::json!({"error": {"code": e.code(), "message": e.to_string()}}).to_string();
+    respond(tcp, e.status(), reason, extra, &body).await
+}
+
+fn mount_of(path: &str) -> Option<&str> {
+    let path = path.split('?').next()?;
+    let mount = path
+        .strip_prefix("/live/")
+        .or_else(|| path.strip_prefix('/'))?;
+    (!mount.is_empty() && !mount.contains('/')).then_some(mount)
+}
+
+async fn handle(mut tcp: TcpStream, state: &AppState) -> std::io::Result<()> {
+    let (head, leftover) = read_head(&mut tcp).await?;
+    if head.method == "GET" && head.path.starts_with("/admin/metadata") {
+        return metadata(&mut tcp, state, &head).await;
+    }
+    if head.method != "PUT" && head.method != "SOURCE" {
+        let e =
+            IngestError::BadRequest("this port takes sources: PUT or SOURCE /live/MOUNT".into());
+        return refuse(&mut tcp, &e).await;
+    }
+    let Some(mount) = mount_of(&head.path) else {
+        return refuse(&mut tcp, &IngestError::UnknownMount).await;
+    };
+    let auth = head.headers.get("authorization").map(String::as_str);
+    let content_type = head.headers.get("content-type").map(String::as_str);
+    let source = match open(state, mount, auth, content_type).await {
+        Ok(s) => s,
+        Err(e) => return refuse(&mut tcp, &e).await,
+    };
+    if head
+        .headers
+        .get("expect")
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+    {
+        tcp.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
+    }
+    let ok = if head.method == "SOURCE" {
+        "HTTP/1.0 200 OK\r\nServer: Veza\r\n\r\n"
+    } else {
+        "HTTP/1.1 200 OK\r\nServer: Veza\r\n\r\n"
+    };
+    tcp.write_all(ok.as_bytes()).await?;
+    info!(state.log, "source connected"; "mount" => mount, "method" => &head.method);
+    if !leftover.is_empty() && source.input.send(leftover.freeze()).await.is_err() {
+        return Ok(());
+    }
+    loop {
+        let mut chunk = BytesMut::with_capacity(16 * 1024);
+        // A source that goes silent for a minute is gone.
+        let n = match tokio::time::timeout(Duration::from_secs(60), tcp.read_buf(&mut chunk)).await
+        {
+            Ok(Ok(n)) => n,
+            Ok(Err(_)) | Err(_) => 0,
+        };
+        if n == 0 {
+            break;
+        }
+        // An error here means the session refused the input (not audio): stop reading.
+        if source.input.send(Bytes::from(chunk)).await.is_err() {
+            break;
+        }
+    }
+    info!(state.log, "source disconnected"; "mount" => mount);
+    Ok(())
+}
+
+/// Icecast's `GET /admin/metadata?mount=/MOUNT&mode=updinfo&song=TITLE`, with the source's
+/// credentials.
+async fn metadata(tcp: &mut TcpStream, state: &AppState, head: &Head) -> std::io::Result<()> {
+    let query = head.path.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let params: HashMap<String, String> = serde_urlencoded::from_str(query).unwrap_or_default();
+    let mount = params.get("mount").map(|m| {
+        m.trim_start_matches('/')
+            .trim_start_matches("live/")
+            .to_owned()
+    });
+    let (Some(mount), Some("updinfo"), Some(song)) = (
+        mount,
+        params.get("mode").map(String::as_str),
+        params.get("song"),
+    ) else {
+        return refuse(
+            tcp,
+            &IngestError::BadRequest("use mount=/MOUNT&mode=updinfo&song=TITLE".into()),
+        )
+        .await;
+    };
+    let auth = head.headers.get("authorization").map(String::as_str);
+    if let Err(e) = super::check_key(state, &mount, auth).await {
+        return refuse(tcp, &e).await;
+    }
+    match state.registry.send(FindStream(mount)).await.ok().flatten() {
+        Some(session) => {
+            session.do_send(SetTitle(song.chars().take(255).collect()));
+            let body = "<?xml version=\"1.0\"?>\n<iceresponse><message>Metadata update successful</message><return>1</return></iceresponse>\n";
+            let head = format!("HTTP/1.1 200 OK\r\nServer: Veza\r\nConnection: close\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+            tcp.write_all(head.as_bytes()).await
+        }
+        None => {
+            refuse(
+                tcp,
+                &IngestError::BadRequest("the mount is not live".into()),
+            )
+            .await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mount_of;
+
+    #[test]
+    fn mounts_come_from_the_path() {
+        assert_eq!(mount_of("/live/jazz"), Some("jazz"));
+        assert_eq!(mount_of("/jazz"), Some("jazz"));
+        assert_eq!(mount_of("/live/jazz?x=1"), Some("jazz"));
+        assert_eq!(mount_of("/live/"), None);
+        assert_eq!(mount_of("/live/a/b"), None);
+    }
+}

@@ -1,0 +1,137 @@
+//! Accepting live sources: the checks shared by the Icecast-protocol listener (`icecast.rs`) and the
+//! chunked `PUT /live/{mount}` on the main port, and the start of the stream session.
+
+pub mod icecast;
+
+use crate::auth::opaque;
+use crate::db::{streams, DbError};
+use crate::http::AppState;
+use actix::Addr;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use bytes::Bytes;
+use thiserror::Error;
+use tokio::sync::mpsc;
+use veza_actors::registry::StartBroadcast;
+use veza_actors::stream::decode::extension_for;
+use veza_actors::stream::StreamSession;
+use veza_actors::StreamId;
+
+#[derive(Debug, Error)]
+pub enum IngestError {
+    #[error("wrong or missing credentials: use user `source` and the stream key")]
+    Unauthorized,
+    #[error("no stream has this mount")]
+    UnknownMount,
+    #[error("a source is already live on this mount")]
+    MountInUse,
+    #[error("unsupported Content-Type {0:?}: use audio/mpeg, audio/aac, audio/ogg, audio/wav or audio/flac")]
+    UnsupportedType(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the store is unavailable")]
+    Store(#[from] DbError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl IngestError {
+    pub fn status(&self) -> u16 {
+        match self {
+            IngestError::Unauthorized => 401,
+            IngestError::UnknownMount => 404,
+            IngestError::MountInUse => 403,
+            IngestError::UnsupportedType(_) => 415,
+            IngestError::BadRequest(_) => 400,
+            IngestError::Store(_) | IngestError::Internal(_) => 503,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            IngestError::Unauthorized => "unauthorized",
+            IngestError::UnknownMount => "not_found",
+            IngestError::MountInUse => "forbidden",
+            IngestError::UnsupportedType(_) => "unsupported_media_type",
+            IngestError::BadRequest(_) => "bad_request",
+            IngestError::Store(_) | IngestError::Internal(_) => "unavailable",
+        }
+    }
+}
+
+/// A source that went live: write its bytes into `input`; dropping it ends the broadcast.
+pub struct Source {
+    pub input: mpsc::Sender<Bytes>,
+    pub session: Addr<StreamSession>,
+}
+
+/// The stream key from `Authorization: Basic base64(source:KEY)`.
+fn basic_password(authorization: Option<&str>) -> Option<String> {
+    let encoded = authorization?.trim().strip_prefix("Basic ")?;
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (user, key) = decoded.split_once(':')?;
+    (user == "source" && !key.is_empty()).then(|| key.to_owned())
+}
+
+/// The stream on `mount` if the Basic credentials carry its key.
+pub async fn check_key(
+    state: &AppState,
+    mount: &str,
+    authorization: Option<&str>,
+) -> Result<streams::StreamRow, IngestError> {
+    let key = basic_password(authorization).ok_or(IngestError::Unauthorized)?;
+    let pool = state.pool.clone();
+    let m = mount.to_owned();
+    let row = actix_web::web::block(move || streams::find_by_mount(&mut *pool.get()?, &m))
+        .await
+        .map_err(|e| IngestError::Internal(e.to_string()))??
+        .ok_or(IngestError::UnknownMount)?;
+    if !opaque::matches(&key, &row.key_hash) {
+        return Err(IngestError::Unauthorized);
+    }
+    Ok(row)
+}
+
+/// Checks a source's credentials and format, then starts its broadcast.
+pub async fn open(
+    state: &AppState,
+    mount: &str,
+    authorization: Option<&str>,
+    content_type: Option<&str>,
+) -> Result<Source, IngestError> {
+    let row = check_key(state, mount, authorization).await?;
+    let content_type = content_type.unwrap_or("").to_owned();
+    let extension =
+        extension_for(&content_type).ok_or(IngestError::UnsupportedType(content_type))?;
+    let started = state
+        .registry
+        .send(StartBroadcast {
+            stream_id: StreamId(row.id),
+            mount: row.mount.clone(),
+            title: row.title.clone(),
+            extension,
+        })
+        .await
+        .map_err(|e| IngestError::Internal(e.to_string()))?
+        .map_err(|_| IngestError::MountInUse)?;
+    Ok(Source {
+        input: started.input,
+        session: started.session,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_auth_needs_the_source_user() {
+        let header = format!("Basic {}", STANDARD.encode("source:k3y"));
+        assert_eq!(basic_password(Some(&header)).as_deref(), Some("k3y"));
+        let other = format!("Basic {}", STANDARD.encode("admin:k3y"));
+        assert_eq!(basic_password(Some(&other)), None);
+        assert_eq!(basic_password(Some("Bearer x")), None);
+        assert_eq!(basic_password(Some("Basic !!!")), None);
+        assert_eq!(basic_password(None), None);
+    }
+}
