@@ -10,7 +10,7 @@ echo "binary: $(stat -c %s $bin) bytes ($(( $(stat -c %s $bin) / 1024 / 1024 )) 
 
 dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-(cd "$dir" && VEZA_BIND=127.0.0.1:$port VEZA_LOG_FORMAT=json exec "$OLDPWD/$bin" serve >/dev/null) &
+(cd "$dir" && VEZA_BIND=127.0.0.1:$port VEZA_INGEST_BIND=127.0.0.1:0 VEZA_LOG_FORMAT=json exec "$OLDPWD/$bin" serve >/dev/null) &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do curl -sf "127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done

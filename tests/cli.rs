@@ -62,6 +62,7 @@ fn the_same_binary_serves_on_postgres() {
     let mut child = veza()
         .current_dir(db.dir())
         .env("VEZA_BIND", format!("127.0.0.1:{port}"))
+        .env("VEZA_INGEST_BIND", format!("127.0.0.1:{}", free_port()))
         .env("VEZA_DATABASE_URL", &db.url)
         .env("VEZA_LOG_FORMAT", "json")
         .stdout(Stdio::null())

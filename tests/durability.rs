@@ -17,6 +17,7 @@ fn spawn(db: &TestDb, port: u16) -> Child {
     let mut child = veza()
         .current_dir(db.dir())
         .env("VEZA_BIND", format!("127.0.0.1:{port}"))
+        .env("VEZA_INGEST_BIND", format!("127.0.0.1:{}", free_port()))
         .env("VEZA_DATABASE_URL", &db.url)
         .env("VEZA_JWT_SECRET", common::TEST_SECRET)
         .env("VEZA_WS_SEND_RATE", "100000")
