@@ -6,7 +6,7 @@ set -euo pipefail
 
 want=(pkg-config gcc libc6-dev libpq-dev libsqlite3-dev ca-certificates curl)
 if [ "${1:-build}" = "test" ]; then
-  want+=(postgresql postgresql-client redis-server redis-tools python3)
+  want+=(postgresql postgresql-client redis-server redis-tools python3 ffmpeg)
 fi
 
 missing=()

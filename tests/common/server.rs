@@ -33,8 +33,14 @@ impl TestServer {
         Self::start_with(db, db.config()).await
     }
 
-    pub async fn start_with(db: &TestDb, config: Config) -> Self {
+    pub async fn start_with(db: &TestDb, mut config: Config) -> Self {
+        // The Icecast-protocol ingest listener, on its own random port like the HTTP one.
+        let ingest = std::net::TcpListener::bind("127.0.0.1:0").expect("bind ingest");
+        ingest.set_nonblocking(true).expect("nonblocking");
+        config.ingest_bind = ingest.local_addr().expect("ingest addr");
         let state = db.state_with(config);
+        let ingest = tokio::net::TcpListener::from_std(ingest).expect("tokio listener");
+        actix_rt::spawn(veza::ingest::icecast::serve(ingest, state.clone()));
         let app_state = state.clone();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");

@@ -267,7 +267,8 @@ pub struct SetTitle(pub String);
 impl Handler<SetTitle> for StreamSession {
     type Result = ();
     fn handle(&mut self, msg: SetTitle, _: &mut Context<Self>) {
-        let _no_listeners_is_fine = self.title.send(msg.0);
+        // send_replace: `send` would drop the update while nobody is listening.
+        self.title.send_replace(msg.0);
     }
 }
 

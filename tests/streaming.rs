@@ -1,0 +1,605 @@
+//! Live audio with real clients: ffmpeg broadcasts over the Icecast protocol, ffprobe and plain HTTP
+//! listen. Needs ffmpeg/ffprobe on PATH (scripts/test.sh installs them).
+
+mod common;
+
+use actix_web::web;
+use common::server::{TestServer, TestUser};
+use common::{Kind, TestDb};
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Stream {
+    id: String,
+    mount: String,
+    key: String,
+    ingest_url: String,
+}
+
+/// REST calls through a tiny blocking HTTP client (the server runs in this process).
+async fn http(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let port = server.addr.port();
+    let (method, path, token) = (method.to_owned(), path.to_owned(), token.map(str::to_owned));
+    web::block(move || {
+        let text = body.map(|b| b.to_string());
+        let (status, reply) =
+            common::process::request(port, &method, &path, token.as_deref(), text.as_deref())
+                .expect("HTTP");
+        (status, serde_json::from_str(&reply).unwrap_or(Value::Null))
+    })
+    .await
+    .unwrap()
+}
+
+async fn create_stream(server: &TestServer, user: &TestUser, title: &str) -> Stream {
+    let (status, body) = http(
+        server,
+        "POST",
+        "/api/v2/streams",
+        Some(&user.token),
+        Some(json!({"title": title})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    Stream {
+        id: body["id"].as_str().unwrap().to_owned(),
+        mount: body["mount"].as_str().unwrap().to_owned(),
+        key: body["stream_key"].as_str().unwrap().to_owned(),
+        ingest_url: body["ingest_url"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// A child process that is killed and reaped when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _already_exited_is_fine = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// ffmpeg broadcasting a sine for `seconds` at real-time speed.
+fn broadcast(url: &str, seconds: u32, freq: u32, legacy: bool) -> Running {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args([
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+    ])
+    .arg(format!(
+        "sine=frequency={freq}:sample_rate=48000:duration={seconds}"
+    ))
+    .args([
+        "-ac",
+        "2",
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        "192k",
+        "-content_type",
+        "audio/mpeg",
+    ]);
+    if legacy {
+        cmd.args(["-legacy_icecast", "1"]);
+    }
+    Running(
+        cmd.args(["-f", "mp3", url])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ffmpeg on PATH"),
+    )
+}
+
+/// ffprobe's view of a URL: codec, sample rate, bit rate.
+async fn probe(url: String) -> Value {
+    web::block(move || {
+        let out = Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_name,sample_rate,channels,bit_rate",
+                "-of",
+                "json",
+                &url,
+            ])
+            .output()
+            .expect("ffprobe on PATH");
+        assert!(
+            out.status.success(),
+            "ffprobe {url}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["streams"][0].clone()
+    })
+    .await
+    .unwrap()
+}
+
+async fn wait_live(server: &TestServer, stream: &Stream) {
+    for _ in 0..100 {
+        let (_, body) = http(
+            server,
+            "GET",
+            &format!("/api/v2/streams/{}", stream.id),
+            None,
+            None,
+        )
+        .await;
+        if body["live"] == true {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("stream never went live");
+}
+
+async fn every_mp3_variant_is_what_it_says(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let dj = server.user("deejay").await;
+    let stream = create_stream(&server, &dj, "Jazz Night").await;
+    assert!(
+        stream.ingest_url.starts_with("icecast://source:"),
+        "{}",
+        stream.ingest_url
+    );
+    assert!(stream
+        .ingest_url
+        .ends_with(&format!("/live/{}", stream.mount)));
+    let ffmpeg = broadcast(&stream.ingest_url, 20, 440, false);
+    wait_live(&server, &stream).await;
+    let probes: Vec<_> = ["mp3-64", "mp3-128", "mp3-192", "mp3-320"]
+        .iter()
+        .map(|v| {
+            actix_rt::spawn(probe(format!(
+                "http://{}/live/{}/{v}",
+                server.addr, stream.mount
+            )))
+        })
+        .collect();
+    for (probe, kbps) in probes.into_iter().zip([64, 128, 192, 320]) {
+        let p = probe.await.unwrap();
+        assert_eq!(p["codec_name"], "mp3", "{p}");
+        assert_eq!(p["sample_rate"], "44100", "{p}");
+        assert_eq!(p["channels"], 2, "{p}");
+        let rate: f64 = p["bit_rate"]
+            .as_str()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or_else(|| panic!("no bit_rate for {kbps}k: {p}"));
+        assert!(
+            (rate - kbps as f64 * 1000.0).abs() <= kbps as f64 * 100.0,
+            "{kbps}k variant reports {rate}"
+        );
+    }
+    let (_, info) = http(
+        &server,
+        "GET",
+        &format!("/api/v2/streams/{}", stream.id),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(info["live"], true);
+    // Variants not built yet say so instead of pretending.
+    let (status, body) = http(
+        &server,
+        "GET",
+        &format!("/live/{}/aac-128", stream.mount),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    drop(ffmpeg);
+}
+
+async fn the_legacy_source_method_works_too(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let dj = server.user("deejay").await;
+    let stream = create_stream(&server, &dj, "Old School").await;
+    let ffmpeg = broadcast(&stream.ingest_url, 10, 440, true);
+    wait_live(&server, &stream).await;
+    let p = probe(format!(
+        "http://{}/live/{}/mp3-128",
+        server.addr, stream.mount
+    ))
+    .await;
+    assert_eq!(p["codec_name"], "mp3");
+    drop(ffmpeg);
+}
+
+/// Opens a source by hand on the ingest port; returns the status line.
+async fn raw_source(
+    server: &TestServer,
+    mount: &str,
+    auth: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> String {
+    let addr = server.state.config.ingest_bind;
+    let (mount, auth, content_type, body) = (
+        mount.to_owned(),
+        auth.map(str::to_owned),
+        content_type.map(str::to_owned),
+        body.to_vec(),
+    );
+    web::block(move || {
+        use std::io::{Read, Write};
+        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut head = format!("PUT /live/{mount} HTTP/1.1\r\nHost: x\r\n");
+        if let Some(a) = auth {
+            head.push_str(&format!("Authorization: Basic {}\r\n", base64_encode(&a)));
+        }
+        if let Some(c) = content_type {
+            head.push_str(&format!("Content-Type: {c}\r\n"));
+        }
+        head.push_str("\r\n");
+        tcp.write_all(head.as_bytes()).unwrap();
+        let _ = tcp.write_all(&body);
+        let _ = tcp.shutdown(std::net::Shutdown::Write);
+        let mut reply = String::new();
+        let _ = tcp.read_to_string(&mut reply);
+        reply.lines().next().unwrap_or("").to_owned()
+    })
+    .await
+    .unwrap()
+}
+
+fn base64_encode(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+async fn bad_sources_are_refused_and_others_keep_playing(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let dj = server.user("deejay").await;
+    let good = create_stream(&server, &dj, "Good").await;
+    let other = create_stream(&server, &dj, "Other").await;
+    let ffmpeg = broadcast(&good.ingest_url, 15, 440, false);
+    wait_live(&server, &good).await;
+
+    let wrong = format!("source:{}", "not-the-key");
+    assert!(
+        raw_source(&server, &other.mount, Some(&wrong), Some("audio/mpeg"), b"")
+            .await
+            .contains(" 401 ")
+    );
+    assert!(
+        raw_source(&server, &other.mount, None, Some("audio/mpeg"), b"")
+            .await
+            .contains(" 401 ")
+    );
+    let right = format!("source:{}", other.key);
+    assert!(raw_source(
+        &server,
+        "no-such-mount",
+        Some(&right),
+        Some("audio/mpeg"),
+        b""
+    )
+    .await
+    .contains(" 404 "));
+    assert!(
+        raw_source(&server, &other.mount, Some(&right), Some("video/mp4"), b"")
+            .await
+            .contains(" 415 ")
+    );
+    assert!(raw_source(&server, &other.mount, Some(&right), None, b"")
+        .await
+        .contains(" 415 "));
+    // A second source on a live mount.
+    let good_auth = format!("source:{}", good.key);
+    assert!(raw_source(
+        &server,
+        &good.mount,
+        Some(&good_auth),
+        Some("audio/mpeg"),
+        b""
+    )
+    .await
+    .contains(" 403 "));
+    // Garbage: accepted at first (it claims to be MP3), then ended cleanly.
+    let garbage: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let status = raw_source(
+        &server,
+        &other.mount,
+        Some(&right),
+        Some("audio/mpeg"),
+        &garbage,
+    )
+    .await;
+    assert!(status.contains(" 200 "), "{status}");
+    // The good stream never noticed.
+    let p = probe(format!(
+        "http://{}/live/{}/mp3-128",
+        server.addr, good.mount
+    ))
+    .await;
+    assert_eq!(p["codec_name"], "mp3");
+    drop(ffmpeg);
+}
+
+async fn icy_metadata_carries_the_title(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let dj = server.user("deejay").await;
+    let stream = create_stream(&server, &dj, "Talk Show").await;
+    let ffmpeg = broadcast(&stream.ingest_url, 15, 440, false);
+    wait_live(&server, &stream).await;
+    // Icecast's own metadata call, on the ingest port, with the source credentials.
+    let addr = server.state.config.ingest_bind;
+    let auth = base64_encode(&format!("source:{}", stream.key));
+    let mount = stream.mount.clone();
+    let reply = web::block(move || {
+        use std::io::{Read, Write};
+        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+        let req = format!("GET /admin/metadata?mount=/live/{mount}&mode=updinfo&song=Miles%20Davis%20-%20So%20What HTTP/1.0\r\nAuthorization: Basic {auth}\r\n\r\n");
+        tcp.write_all(req.as_bytes()).unwrap();
+        let mut reply = String::new();
+        tcp.read_to_string(&mut reply).unwrap();
+        reply
+    })
+    .await
+    .unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    // A listener asking for ICY metadata gets StreamTitle blocks every icy-metaint bytes.
+    let port = server.addr.port();
+    let path = format!("/live/{}/mp3-128", stream.mount);
+    let titles = web::block(move || {
+        use std::io::{Read, Write};
+        let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            tcp,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nIcy-MetaData: 1\r\n\r\n"
+        )
+        .unwrap();
+        let mut data = Vec::new();
+        let mut buf = [0u8; 8192];
+        while data.len() < 80_000 {
+            let n = tcp.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            data.extend_from_slice(&buf[..n]);
+        }
+        let split = data.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&data[..split]).to_lowercase();
+        assert!(head.contains("icy-metaint: 16000"), "{head}");
+        // The body is chunked by HTTP/1.1; undo that, then walk the ICY blocks.
+        let body = dechunk(&data[split + 4..]);
+        let mut titles = Vec::new();
+        let mut i = 16_000;
+        while i < body.len() {
+            let len = body[i] as usize * 16;
+            if len > 0 && i + 1 + len <= body.len() {
+                titles.push(
+                    String::from_utf8_lossy(&body[i + 1..i + 1 + len])
+                        .trim_end_matches('\0')
+                        .to_owned(),
+                );
+            }
+            i += 1 + len + 16_000;
+        }
+        titles
+    })
+    .await
+    .unwrap();
+    assert!(
+        titles
+            .iter()
+            .any(|t| t == "StreamTitle='Miles Davis - So What';"),
+        "{titles:?}"
+    );
+    // The REST equivalent, owner only.
+    let (status, _) = http(
+        &server,
+        "PUT",
+        &format!("/api/v2/streams/{}/metadata", stream.id),
+        Some(&dj.token),
+        Some(json!({"title": "Next"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let stranger = server.user("stranger").await;
+    let (status, _) = http(
+        &server,
+        "PUT",
+        &format!("/api/v2/streams/{}/metadata", stream.id),
+        Some(&stranger.token),
+        Some(json!({"title": "Hijack"})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (_, info) = http(
+        &server,
+        "GET",
+        &format!("/api/v2/streams/{}", stream.id),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(info["now_playing"], "Next");
+    drop(ffmpeg);
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..line_end]).trim(), 16)
+            .unwrap_or(0);
+        let start = line_end + 2;
+        if size == 0 || start + size > data.len() {
+            out.extend_from_slice(&data[start..data.len().min(start + size)]);
+            break;
+        }
+        out.extend_from_slice(&data[start..start + size]);
+        data = &data[(start + size + 2).min(data.len())..];
+    }
+    out
+}
+
+async fn stream_keys_rotate_for_the_owner_only(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let dj = server.user("deejay").await;
+    let stranger = server.user("stranger").await;
+    let stream = create_stream(&server, &dj, "Rotating").await;
+    let (status, _) = http(
+        &server,
+        "POST",
+        &format!("/api/v2/streams/{}/key", stream.id),
+        Some(&stranger.token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, body) = http(
+        &server,
+        "POST",
+        &format!("/api/v2/streams/{}/key", stream.id),
+        Some(&dj.token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let new_key = body["stream_key"].as_str().unwrap().to_owned();
+    assert_ne!(new_key, stream.key);
+    let old = format!("source:{}", stream.key);
+    assert!(
+        raw_source(&server, &stream.mount, Some(&old), Some("audio/mpeg"), b"")
+            .await
+            .contains(" 401 ")
+    );
+    let (status, _) = http(
+        &server,
+        "POST",
+        "/api/v2/streams",
+        None,
+        Some(json!({"title": "x"})),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = http(
+        &server,
+        "POST",
+        "/api/v2/streams",
+        Some(&dj.token),
+        Some(json!({"title": ""})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, list) = http(&server, "GET", "/api/v2/streams", None, None).await;
+    assert_eq!(status, 200);
+    assert!(
+        list["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s.get("stream_key").is_none()),
+        "keys are never listed"
+    );
+}
+
+async fn two_broadcasts_at_once_do_not_interfere(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let dj = server.user("deejay").await;
+    let a = create_stream(&server, &dj, "Channel A").await;
+    let b = create_stream(&server, &dj, "Channel B").await;
+    let fa = broadcast(&a.ingest_url, 15, 440, false);
+    let fb = broadcast(&b.ingest_url, 15, 1000, false);
+    wait_live(&server, &a).await;
+    wait_live(&server, &b).await;
+    // Each mount carries its own tone: decode a second of each and find the dominant frequency.
+    for (stream, freq) in [(&a, 440.0), (&b, 1000.0)] {
+        let url = format!("http://{}/live/{}/mp3-320", server.addr, stream.mount);
+        let found = web::block(move || dominant_frequency(&url)).await.unwrap();
+        assert!(
+            (found - freq).abs() < 15.0,
+            "{} carries {found} Hz, expected {freq}",
+            stream.mount
+        );
+    }
+    let (_, status) = http(&server, "GET", "/api/v2/status", None, None).await;
+    assert_eq!(status["live_streams"], 2);
+    drop((fa, fb));
+}
+
+/// Decodes one second of a URL with ffmpeg to mono s16 at 8 kHz and finds the loudest frequency by
+/// counting zero crossings (enough for a pure tone).
+fn dominant_frequency(url: &str) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args([
+            "-v", "error", "-i", url, "-t", "1.5", "-ac", "1", "-ar", "8000", "-f", "s16le", "-",
+        ])
+        .output()
+        .expect("ffmpeg");
+    let samples: Vec<i16> = out
+        .stdout
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let tail = &samples[samples.len() / 3..];
+    let crossings = tail.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+    crossings as f64 / 2.0 / (tail.len() as f64 / 8000.0)
+}
+
+async fn a_chunked_put_on_the_main_port_works(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let dj = server.user("deejay").await;
+    let stream = create_stream(&server, &dj, "Curl Radio").await;
+    let script = format!(
+        "ffmpeg -hide_banner -loglevel error -re -f lavfi -i sine=frequency=440:sample_rate=44100:duration=10 -ac 2 -c:a libmp3lame -b:a 128k -f mp3 - \
+         | curl -sS -T - -H 'Content-Type: audio/mpeg' -u source:{} http://{}/live/{}",
+        stream.key, server.addr, stream.mount
+    );
+    let pipeline = Running(
+        Command::new("sh")
+            .args(["-c", &script])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("sh"),
+    );
+    wait_live(&server, &stream).await;
+    let p = probe(format!(
+        "http://{}/live/{}/mp3-64",
+        server.addr, stream.mount
+    ))
+    .await;
+    assert_eq!(
+        (p["codec_name"].as_str(), p["sample_rate"].as_str()),
+        (Some("mp3"), Some("44100")),
+        "{p}"
+    );
+    drop(pipeline);
+}
+
+on_both_backends!(
+    a_chunked_put_on_the_main_port_works,
+    every_mp3_variant_is_what_it_says,
+    the_legacy_source_method_works_too,
+    bad_sources_are_refused_and_others_keep_playing,
+    icy_metadata_carries_the_title,
+    stream_keys_rotate_for_the_owner_only,
+    two_broadcasts_at_once_do_not_interfere,
+);
