@@ -4,7 +4,7 @@
 #   scripts/deps.sh test    that, plus the services and tools the test suite talks to
 set -euo pipefail
 
-want=(pkg-config gcc libc6-dev libpq-dev libsqlite3-dev ca-certificates curl)
+want=(pkg-config gcc g++ make libc6-dev libpq-dev libsqlite3-dev libopus-dev ca-certificates curl)
 if [ "${1:-build}" = "test" ]; then
   want+=(postgresql postgresql-client redis-server redis-tools python3 ffmpeg)
 fi

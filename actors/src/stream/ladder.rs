@@ -34,9 +34,9 @@ impl Variant {
         }
     }
 
-    /// Whether this build can encode it (AAC and Opus encoders are not in yet).
+    /// Whether this build can encode it (the AAC encoder is not in yet).
     pub fn supported(&self) -> bool {
-        matches!(self.codec, Codec::Mp3)
+        matches!(self.codec, Codec::Mp3 | Codec::Opus)
     }
 }
 

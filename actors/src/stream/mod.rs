@@ -10,6 +10,7 @@
 pub mod decode;
 pub mod icy;
 pub mod ladder;
+mod opus_ogg;
 pub mod transcoder;
 
 use crate::ids::{now_ms, StreamId};
@@ -44,6 +45,8 @@ impl Default for StreamConfig {
 
 struct Hub {
     variant: Variant,
+    /// Sent to every listener before anything else (Ogg header pages).
+    header: Option<Bytes>,
     burst: VecDeque<Bytes>,
     burst_bytes: usize,
     burst_limit: usize,
@@ -120,6 +123,7 @@ impl StreamSession {
             .iter()
             .map(|v| Hub {
                 variant: *v,
+                header: None,
                 burst: VecDeque::new(),
                 burst_bytes: 0,
                 burst_limit: (v.kbps as u64 * 1000 / 8 * config.burst_ms / 1000) as usize,
@@ -151,7 +155,9 @@ impl StreamSession {
                 .name(format!("transcode-{variant}"))
                 .spawn(move || {
                     let result = transcoder::encoder_for(variant).and_then(|encoder| {
-                        transcoder::run(encoder, pcm_rx, |data| addr.do_send(Encoded { hub: index, data }))
+                        transcoder::run(encoder, pcm_rx, |data, header| {
+                            addr.do_send(Encoded { hub: index, data, header })
+                        })
                     });
                     if let Err(e) = &result {
                         warn!(tlog, "transcoder stopped"; "variant" => variant.to_string(), "error" => e.to_string());
@@ -208,13 +214,18 @@ impl Actor for StreamSession {
 struct Encoded {
     hub: usize,
     data: Bytes,
+    header: bool,
 }
 
 impl Handler<Encoded> for StreamSession {
     type Result = ();
     fn handle(&mut self, msg: Encoded, _: &mut Context<Self>) {
         if let Some(hub) = self.hubs.get_mut(msg.hub) {
-            hub.push(msg.data);
+            if msg.header {
+                hub.header = Some(msg.data);
+            } else {
+                hub.push(msg.data);
+            }
         }
     }
 }
@@ -252,7 +263,7 @@ impl Handler<Listen> for StreamSession {
         let hub = self.hubs.iter().find(|h| h.variant == msg.0)?;
         Some(Listening {
             variant: hub.variant,
-            burst: hub.burst.iter().cloned().collect(),
+            burst: hub.header.iter().chain(hub.burst.iter()).cloned().collect(),
             live: hub.tx.as_ref()?.subscribe(),
             title: self.title.subscribe(),
         })

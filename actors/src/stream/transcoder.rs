@@ -23,6 +23,10 @@ pub enum EncodeError {
 
 /// Something that turns PCM into one variant's bytes.
 pub trait Encoder: Send {
+    /// Bytes every listener needs before any audio (Ogg's header pages); none for MP3.
+    fn header(&self) -> Option<Bytes> {
+        None
+    }
     fn encode(&mut self, block: &PcmBlock, out: &mut Vec<u8>) -> Result<(), EncodeError>;
     fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), EncodeError>;
 }
@@ -110,26 +114,31 @@ impl Encoder for Mp3Encoder {
 pub fn encoder_for(variant: Variant) -> Result<Box<dyn Encoder>, EncodeError> {
     match variant.codec {
         Codec::Mp3 => Ok(Box::new(Mp3Encoder::new(variant))),
+        Codec::Opus => Ok(Box::new(super::opus_ogg::OpusOggEncoder::new(variant)?)),
         _ => Err(EncodeError::Unsupported(variant)),
     }
 }
 
-/// The thread body: encodes every block until the decoder hangs up, hands chunks to `emit`.
+/// The thread body: encodes every block until the decoder hangs up, hands chunks to `emit` (the
+/// stream header first, flagged `true`, if the format has one).
 pub fn run(
     mut encoder: Box<dyn Encoder>,
     input: Receiver<Arc<PcmBlock>>,
-    mut emit: impl FnMut(Bytes),
+    mut emit: impl FnMut(Bytes, bool),
 ) -> Result<(), EncodeError> {
+    if let Some(header) = encoder.header() {
+        emit(header, true);
+    }
     let mut out = Vec::with_capacity(16 * 1024);
     while let Ok(block) = input.recv() {
         encoder.encode(&block, &mut out)?;
         if !out.is_empty() {
-            emit(Bytes::from(std::mem::take(&mut out)));
+            emit(Bytes::from(std::mem::take(&mut out)), false);
         }
     }
     encoder.finish(&mut out)?;
     if !out.is_empty() {
-        emit(Bytes::from(out));
+        emit(Bytes::from(out), false);
     }
     Ok(())
 }
