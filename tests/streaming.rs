@@ -224,11 +224,32 @@ async fn every_variant_is_what_it_says(kind: Kind) {
     )
     .await;
     assert_eq!(info["live"], true);
-    // Variants not built yet say so instead of pretending.
+    // AAC-LC in ADTS at the input's rate (48 kHz here).
+    let aac = probe(format!(
+        "http://{}/live/{}/aac-128",
+        server.addr, stream.mount
+    ))
+    .await;
+    assert_eq!(
+        (
+            aac["codec_name"].as_str(),
+            aac["sample_rate"].as_str(),
+            aac["channels"].as_i64()
+        ),
+        (Some("aac"), Some("48000"), Some(2)),
+        "{aac}"
+    );
+    if let Some(rate) = aac["bit_rate"].as_str().and_then(|r| r.parse::<f64>().ok()) {
+        assert!(
+            (rate - 128_000.0).abs() <= 12_800.0,
+            "aac-128 reports {rate}"
+        );
+    }
+    // A variant outside the ladder is a 404, not a guess.
     let (status, body) = http(
         &server,
         "GET",
-        &format!("/live/{}/aac-128", stream.mount),
+        &format!("/live/{}/aac-256", stream.mount),
         None,
         None,
     )

@@ -26,7 +26,7 @@ impl Variant {
         }
     }
 
-    /// The output sample rate of this variant.
+    /// The output sample rate of this variant (AAC: nominal; it follows the input, 44.1 or 48 kHz).
     pub fn sample_rate(&self) -> u32 {
         match self.codec {
             Codec::Opus => 48_000,
@@ -34,9 +34,9 @@ impl Variant {
         }
     }
 
-    /// Whether this build can encode it (the AAC encoder is not in yet).
+    /// Whether this build can encode it (all three codecs now; kept for ladders of the future).
     pub fn supported(&self) -> bool {
-        matches!(self.codec, Codec::Mp3 | Codec::Opus)
+        matches!(self.codec, Codec::Mp3 | Codec::Opus | Codec::Aac)
     }
 }
 

@@ -7,6 +7,7 @@
 //! broadcast channel to the listeners. A listener that falls further behind than that channel holds
 //! is dropped, never buffered for.
 
+mod aac;
 pub mod decode;
 pub mod icy;
 pub mod ladder;

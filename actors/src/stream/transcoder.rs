@@ -115,7 +115,7 @@ pub fn encoder_for(variant: Variant) -> Result<Box<dyn Encoder>, EncodeError> {
     match variant.codec {
         Codec::Mp3 => Ok(Box::new(Mp3Encoder::new(variant))),
         Codec::Opus => Ok(Box::new(super::opus_ogg::OpusOggEncoder::new(variant)?)),
-        _ => Err(EncodeError::Unsupported(variant)),
+        Codec::Aac => Ok(Box::new(super::aac::AacEncoder::new(variant))),
     }
 }
 
