@@ -645,7 +645,66 @@ async fn a_chunked_put_on_the_main_port_works(kind: Kind) {
     drop(pipeline);
 }
 
+async fn a_linked_room_hears_stream_state_and_now_playing(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let dj = server.user("deejay").await;
+    let room = server.room(&dj, "radio room", false).await;
+    let (status, body) = http(
+        &server,
+        "POST",
+        "/api/v2/streams",
+        Some(&dj.token),
+        Some(json!({"title": "Live Room", "room_id": room})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["room_id"], room.as_str());
+    let (id, ingest) = (
+        body["id"].as_str().unwrap().to_owned(),
+        body["ingest_url"].as_str().unwrap().to_owned(),
+    );
+    let mut ws = server.ws(&dj).await;
+    ws.join(&room).await;
+    let ffmpeg = broadcast(&ingest, 4, 440, false);
+    let on = ws.recv_type("stream_state").await;
+    assert_eq!(
+        (
+            on["room"].as_str(),
+            on["stream"]["id"].as_str(),
+            on["stream"]["live"].as_bool()
+        ),
+        (Some(room.as_str()), Some(id.as_str()), Some(true)),
+        "{on}"
+    );
+    let (status, _) = http(
+        &server,
+        "PUT",
+        &format!("/api/v2/streams/{id}/metadata"),
+        Some(&dj.token),
+        Some(json!({"title": "Track 1"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let playing = ws.recv_type("now_playing").await;
+    assert_eq!(playing["title"], "Track 1");
+    let off = ws.recv_type("stream_state").await;
+    assert_eq!(off["stream"]["live"], false, "{off}");
+    drop(ffmpeg);
+    // A room id that does not exist is refused at creation.
+    let (status, _) = http(
+        &server,
+        "POST",
+        "/api/v2/streams",
+        Some(&dj.token),
+        Some(json!({"title": "x", "room_id": "123"})),
+    )
+    .await;
+    assert_eq!(status, 422);
+}
+
 on_both_backends!(
+    a_linked_room_hears_stream_state_and_now_playing,
     a_chunked_put_on_the_main_port_works,
     every_variant_is_what_it_says,
     the_legacy_source_method_works_too,

@@ -281,6 +281,32 @@ pub mod event {
         )
     }
 
+    /// A linked stream went live or off air.
+    pub fn stream_state(
+        room: crate::ids::RoomId,
+        stream: crate::ids::StreamId,
+        mount: &str,
+        title: &str,
+        live: bool,
+    ) -> ByteString {
+        frame(
+            json!({"type": "stream_state", "room": room, "stream": {"id": stream, "mount": mount, "title": title, "live": live}}),
+            None,
+        )
+    }
+
+    /// A linked stream's now-playing title changed.
+    pub fn now_playing(
+        room: crate::ids::RoomId,
+        stream: crate::ids::StreamId,
+        title: &str,
+    ) -> ByteString {
+        frame(
+            json!({"type": "now_playing", "room": room, "stream": stream, "title": title}),
+            None,
+        )
+    }
+
     /// A reply meant for one person only (e.g. `/help`); not stored, no seq.
     pub fn notice(
         room: crate::ids::RoomId,

@@ -8,7 +8,7 @@ use crate::persistence::Persistence;
 use crate::protocol::ProtoError;
 use crate::reader::Readers;
 use crate::room::{Room, RoomConfig};
-use crate::stream::{BroadcastEnded, StreamConfig, StreamSession};
+use crate::stream::{BroadcastEnded, NotifyRoom, StreamConfig, StreamSession};
 use crate::StreamId;
 use actix::prelude::*;
 use serde::Serialize;
@@ -199,6 +199,8 @@ impl Handler<PeekRoom> for Registry {
 #[rtype(result = "Result<crate::stream::Started, MountInUse>")]
 pub struct StartBroadcast {
     pub stream_id: StreamId,
+    /// The room that hears `stream_state` and `now_playing` from this stream.
+    pub room: Option<RoomId>,
     pub mount: String,
     pub title: String,
     /// The source container (`mp3`, `aac`, `ogg`, `wav`, `flac`).
@@ -216,11 +218,15 @@ impl Handler<StartBroadcast> for Registry {
             return Err(MountInUse);
         }
         let started = StreamSession::start(
-            msg.stream_id,
-            msg.mount.clone(),
-            msg.title,
-            msg.extension,
+            crate::stream::SessionParams {
+                stream_id: msg.stream_id,
+                room: msg.room,
+                mount: msg.mount.clone(),
+                title: msg.title,
+                extension: msg.extension,
+            },
             self.deps.streams.clone(),
+            ctx.address().recipient(),
             ctx.address().recipient(),
             self.deps.log.clone(),
         );
@@ -248,5 +254,15 @@ impl Handler<FindStream> for Registry {
     type Result = Option<Addr<StreamSession>>;
     fn handle(&mut self, msg: FindStream, _: &mut Context<Self>) -> Self::Result {
         self.streams.get(&msg.0).filter(|a| a.connected()).cloned()
+    }
+}
+
+impl Handler<NotifyRoom> for Registry {
+    type Result = ();
+    fn handle(&mut self, msg: NotifyRoom, _: &mut Context<Self>) {
+        // A room that is not running has nobody online to tell.
+        if let Some(room) = self.rooms.get(&msg.room) {
+            room.do_send(crate::room::StreamNotice(msg.frame));
+        }
     }
 }

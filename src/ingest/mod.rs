@@ -107,6 +107,7 @@ pub async fn open(
         .registry
         .send(StartBroadcast {
             stream_id: StreamId(row.id),
+            room: row.room_id.map(veza_actors::RoomId),
             mount: row.mount.clone(),
             title: row.title.clone(),
             extension,

@@ -866,3 +866,15 @@ impl Handler<Evict> for Room {
         self.evict_all();
     }
 }
+
+/// An event from a stream linked to this room (`stream_state`, `now_playing`), for every member.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StreamNotice(pub ByteString);
+
+impl Handler<StreamNotice> for Room {
+    type Result = ();
+    fn handle(&mut self, msg: StreamNotice, _: &mut Context<Self>) {
+        self.broadcast(msg.0);
+    }
+}

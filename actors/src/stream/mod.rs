@@ -14,9 +14,11 @@ pub mod ladder;
 mod opus_ogg;
 pub mod transcoder;
 
-use crate::ids::{now_ms, StreamId};
+use crate::ids::{now_ms, RoomId, StreamId};
+use crate::protocol::event;
 use actix::prelude::*;
 use bytes::Bytes;
+use bytestring::ByteString;
 use ladder::Variant;
 use serde::Serialize;
 use slog::{info, warn, Logger};
@@ -79,6 +81,8 @@ impl Hub {
 pub struct StreamSession {
     pub stream_id: StreamId,
     pub mount: String,
+    room: Option<RoomId>,
+    notify: Recipient<NotifyRoom>,
     hubs: Vec<Hub>,
     title: watch::Sender<String>,
     started_at: i64,
@@ -94,6 +98,24 @@ pub struct BroadcastEnded {
     pub mount: String,
 }
 
+/// Asks the registry to pass an event to a room's members.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct NotifyRoom {
+    pub room: RoomId,
+    pub frame: ByteString,
+}
+
+/// Who a new session is.
+pub struct SessionParams {
+    pub stream_id: StreamId,
+    pub room: Option<RoomId>,
+    pub mount: String,
+    pub title: String,
+    /// The source container (`mp3`, `aac`, `ogg`, `wav`, `flac`).
+    pub extension: &'static str,
+}
+
 /// What `start` returns: the actor and where the ingest writes the source's bytes.
 pub struct Started {
     pub session: Addr<StreamSession>,
@@ -104,14 +126,19 @@ impl StreamSession {
     /// Starts a session for a source of the given container (`mp3`, `aac`, `ogg`, `wav`, `flac`),
     /// with its decoder and transcoder threads.
     pub fn start(
-        stream_id: StreamId,
-        mount: String,
-        title: String,
-        extension: &'static str,
+        params: SessionParams,
         config: Arc<StreamConfig>,
         on_end: Recipient<BroadcastEnded>,
+        notify: Recipient<NotifyRoom>,
         log: Logger,
     ) -> Started {
+        let SessionParams {
+            stream_id,
+            room,
+            mount,
+            title,
+            extension,
+        } = params;
         let (input, rx) = mpsc::channel::<Bytes>(64);
         let log = log.new(slog::o!("mount" => mount.clone()));
         let variants: Vec<Variant> = config
@@ -136,6 +163,8 @@ impl StreamSession {
         let session = StreamSession {
             stream_id,
             mount: mount.clone(),
+            room,
+            notify,
             hubs,
             title: title_tx,
             started_at: now_ms() as i64,
@@ -193,6 +222,7 @@ impl Actor for StreamSession {
     type Context = Context<Self>;
 
     fn started(&mut self, _ctx: &mut Context<Self>) {
+        self.tell_room(true);
         info!(self.log, "broadcast started"; "variants" => self.hubs.iter().map(|h| h.variant.to_string()).collect::<Vec<_>>().join(","));
     }
 
@@ -201,12 +231,28 @@ impl Actor for StreamSession {
         for hub in &mut self.hubs {
             hub.tx = None;
         }
+        self.tell_room(false);
         if let Some(on_end) = self.on_end.take() {
             on_end.do_send(BroadcastEnded {
                 mount: self.mount.clone(),
             });
         }
         info!(self.log, "broadcast ended"; "bytes_out" => self.hubs.iter().map(|h| h.bytes_out).sum::<u64>());
+    }
+}
+
+impl StreamSession {
+    fn tell_room(&self, live: bool) {
+        if let Some(room) = self.room {
+            let frame = event::stream_state(
+                room,
+                self.stream_id,
+                &self.mount,
+                &self.title.borrow(),
+                live,
+            );
+            self.notify.do_send(NotifyRoom { room, frame });
+        }
     }
 }
 
@@ -280,7 +326,11 @@ impl Handler<SetTitle> for StreamSession {
     type Result = ();
     fn handle(&mut self, msg: SetTitle, _: &mut Context<Self>) {
         // send_replace: `send` would drop the update while nobody is listening.
-        self.title.send_replace(msg.0);
+        self.title.send_replace(msg.0.clone());
+        if let Some(room) = self.room {
+            let frame = event::now_playing(room, self.stream_id, &msg.0);
+            self.notify.do_send(NotifyRoom { room, frame });
+        }
     }
 }
 
