@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::server::{config_with, TestServer};
+use common::server::{config_with, Duo, TestServer};
 use common::{Kind, TestDb};
 use serde_json::json;
 use std::time::Duration;
@@ -11,13 +11,9 @@ use std::time::Duration;
 async fn oversized_frames_close_with_1009(kind: Kind) {
     let db = TestDb::new(kind);
     let server = TestServer::start(&db).await;
-    let alice = server.user("alice").await;
-    let bob = server.user("bob").await;
-    let room = server.room(&alice, "general", false).await;
-    let mut a = server.ws(&alice).await;
-    let mut b = server.ws(&bob).await;
-    a.join(&room).await;
-    b.join(&room).await;
+    let Duo {
+        room, mut a, mut b, ..
+    } = server.duo().await;
     a.send_raw(&format!(
         "{{\"type\":\"ping\",\"pad\":\"{}\"}}",
         "x".repeat(70 * 1024)
@@ -68,13 +64,9 @@ async fn a_silent_client_is_removed_everywhere_after_the_timeout(kind: Kind) {
         ],
     );
     let server = TestServer::start_with(&db, config).await;
-    let alice = server.user("alice").await;
-    let bob = server.user("bob").await;
-    let room = server.room(&alice, "general", false).await;
-    let mut a = server.ws(&alice).await;
-    let mut b = server.ws(&bob).await;
-    a.join(&room).await;
-    b.join(&room).await;
+    let Duo {
+        room, mut a, mut b, ..
+    } = server.duo().await;
     assert_eq!(server.connections().await, 2);
     assert_eq!(server.online_in(&room).await, 2);
     // Bob goes silent; Alice keeps talking (app-level pings) and hears him leave.
@@ -155,13 +147,9 @@ async fn a_slow_consumer_is_cut_off_while_others_keep_receiving(kind: Kind) {
 async fn a_crashing_room_restarts_and_users_stay_connected(kind: Kind) {
     let db = TestDb::new(kind);
     let server = TestServer::start(&db).await;
-    let alice = server.user("alice").await;
-    let bob = server.user("bob").await;
-    let room = server.room(&alice, "general", false).await;
-    let mut a = server.ws(&alice).await;
-    let mut b = server.ws(&bob).await;
-    a.join(&room).await;
-    b.join(&room).await;
+    let Duo {
+        room, mut a, mut b, ..
+    } = server.duo().await;
     a.say(&room, "before", "a1").await;
     b.recv_type("message").await;
     let id = veza_actors::RoomId(room.parse().unwrap());

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::server::{TestServer, Ws};
+use common::server::{Duo, TestServer, Ws};
 use common::{Kind, TestDb};
 use serde_json::{json, Value};
 
@@ -26,13 +26,13 @@ async fn command(ws: &mut Ws, room: &str, body: &str, client_id: &str) -> Value 
 async fn edit_delete_react_by_author_and_by_others(kind: Kind) {
     let db = TestDb::new(kind);
     let server = TestServer::start(&db).await;
-    let alice = server.user("alice").await;
-    let bob = server.user("bob").await;
-    let room = server.room(&alice, "general", false).await;
-    let mut a = server.ws(&alice).await;
-    let mut b = server.ws(&bob).await;
-    a.join(&room).await;
-    b.join(&room).await;
+    let Duo {
+        alice,
+        room,
+        mut a,
+        mut b,
+        ..
+    } = server.duo().await;
     let msg = b.say(&room, "typo hree", "b1").await;
     let id = msg["id"].as_str().unwrap().to_owned();
     a.recv_type("message").await;

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::server::TestServer;
+use common::server::{Duo, TestServer};
 use common::{Kind, TestDb};
 use serde_json::json;
 
@@ -62,13 +62,13 @@ async fn a_resend_with_the_same_client_id_is_not_duplicated(kind: Kind) {
 async fn reconnect_with_since_recovers_everything_in_order(kind: Kind) {
     let db = TestDb::new(kind);
     let server = TestServer::start(&db).await;
-    let alice = server.user("alice").await;
-    let bob = server.user("bob").await;
-    let room = server.room(&alice, "general", false).await;
-    let mut a = server.ws(&alice).await;
-    let mut b = server.ws(&bob).await;
-    a.join(&room).await;
-    b.join(&room).await;
+    let Duo {
+        bob,
+        room,
+        mut a,
+        mut b,
+        ..
+    } = server.duo().await;
     a.say(&room, "before bob leaves", "a-0").await;
     b.recv_type("message").await;
     b.close().await;

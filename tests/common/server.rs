@@ -278,3 +278,31 @@ pub fn config_with(db: &TestDb, pairs: &[(&str, &str)]) -> Config {
     })
     .expect("test config")
 }
+
+/// Alice and Bob, both online in a fresh public room "general" that Alice owns.
+pub struct Duo {
+    pub alice: TestUser,
+    pub bob: TestUser,
+    pub room: String,
+    pub a: Ws,
+    pub b: Ws,
+}
+
+impl TestServer {
+    pub async fn duo(&self) -> Duo {
+        let alice = self.user("alice").await;
+        let bob = self.user("bob").await;
+        let room = self.room(&alice, "general", false).await;
+        let mut a = self.ws(&alice).await;
+        let mut b = self.ws(&bob).await;
+        a.join(&room).await;
+        b.join(&room).await;
+        Duo {
+            alice,
+            bob,
+            room,
+            a,
+            b,
+        }
+    }
+}
