@@ -4,148 +4,12 @@
 mod common;
 
 use actix_web::web;
-use common::server::{TestServer, TestUser};
+use common::audio::*;
+use common::server::TestServer;
 use common::{Kind, TestDb};
-use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
+use serde_json::json;
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-struct Stream {
-    id: String,
-    mount: String,
-    key: String,
-    ingest_url: String,
-}
-
-/// REST calls through a tiny blocking HTTP client (the server runs in this process).
-async fn http(
-    server: &TestServer,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let port = server.addr.port();
-    let (method, path, token) = (method.to_owned(), path.to_owned(), token.map(str::to_owned));
-    web::block(move || {
-        let text = body.map(|b| b.to_string());
-        let (status, reply) =
-            common::process::request(port, &method, &path, token.as_deref(), text.as_deref())
-                .expect("HTTP");
-        (status, serde_json::from_str(&reply).unwrap_or(Value::Null))
-    })
-    .await
-    .unwrap()
-}
-
-async fn create_stream(server: &TestServer, user: &TestUser, title: &str) -> Stream {
-    let (status, body) = http(
-        server,
-        "POST",
-        "/api/v2/streams",
-        Some(&user.token),
-        Some(json!({"title": title})),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    Stream {
-        id: body["id"].as_str().unwrap().to_owned(),
-        mount: body["mount"].as_str().unwrap().to_owned(),
-        key: body["stream_key"].as_str().unwrap().to_owned(),
-        ingest_url: body["ingest_url"].as_str().unwrap().to_owned(),
-    }
-}
-
-/// A child process that is killed and reaped when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _already_exited_is_fine = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// ffmpeg broadcasting a sine for `seconds` at real-time speed.
-fn broadcast(url: &str, seconds: u32, freq: u32, legacy: bool) -> Running {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args([
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-re",
-        "-f",
-        "lavfi",
-        "-i",
-    ])
-    .arg(format!(
-        "sine=frequency={freq}:sample_rate=48000:duration={seconds}"
-    ))
-    .args([
-        "-ac",
-        "2",
-        "-c:a",
-        "libmp3lame",
-        "-b:a",
-        "192k",
-        "-content_type",
-        "audio/mpeg",
-    ]);
-    if legacy {
-        cmd.args(["-legacy_icecast", "1"]);
-    }
-    Running(
-        cmd.args(["-f", "mp3", url])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ffmpeg on PATH"),
-    )
-}
-
-/// ffprobe's view of a URL: codec, sample rate, bit rate.
-async fn probe(url: String) -> Value {
-    web::block(move || {
-        let out = Command::new("ffprobe")
-            .args([
-                "-v",
-                "error",
-                "-show_entries",
-                "stream=codec_name,sample_rate,channels,bit_rate",
-                "-of",
-                "json",
-                &url,
-            ])
-            .output()
-            .expect("ffprobe on PATH");
-        assert!(
-            out.status.success(),
-            "ffprobe {url}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()["streams"][0].clone()
-    })
-    .await
-    .unwrap()
-}
-
-async fn wait_live(server: &TestServer, stream: &Stream) {
-    for _ in 0..100 {
-        let (_, body) = http(
-            server,
-            "GET",
-            &format!("/api/v2/streams/{}", stream.id),
-            None,
-            None,
-        )
-        .await;
-        if body["live"] == true {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("stream never went live");
-}
 
 async fn every_variant_is_what_it_says(kind: Kind) {
     let db = TestDb::new(kind);
@@ -593,25 +457,6 @@ async fn two_broadcasts_at_once_do_not_interfere(kind: Kind) {
     let (_, status) = http(&server, "GET", "/api/v2/status", None, None).await;
     assert_eq!(status["live_streams"], 2);
     drop((fa, fb));
-}
-
-/// Decodes one second of a URL with ffmpeg to mono s16 at 8 kHz and finds the loudest frequency by
-/// counting zero crossings (enough for a pure tone).
-fn dominant_frequency(url: &str) -> f64 {
-    let out = Command::new("ffmpeg")
-        .args([
-            "-v", "error", "-i", url, "-t", "1.5", "-ac", "1", "-ar", "8000", "-f", "s16le", "-",
-        ])
-        .output()
-        .expect("ffmpeg");
-    let samples: Vec<i16> = out
-        .stdout
-        .chunks_exact(2)
-        .map(|c| i16::from_le_bytes([c[0], c[1]]))
-        .collect();
-    let tail = &samples[samples.len() / 3..];
-    let crossings = tail.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
-    crossings as f64 / 2.0 / (tail.len() as f64 / 8000.0)
 }
 
 async fn a_chunked_put_on_the_main_port_works(kind: Kind) {

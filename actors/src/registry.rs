@@ -205,6 +205,7 @@ pub struct StartBroadcast {
     pub title: String,
     /// The source container (`mp3`, `aac`, `ogg`, `wav`, `flac`).
     pub extension: &'static str,
+    pub effects: crate::stream::effects::EffectsSpec,
 }
 
 /// Another source is already live on that mount.
@@ -224,6 +225,7 @@ impl Handler<StartBroadcast> for Registry {
                 mount: msg.mount.clone(),
                 title: msg.title,
                 extension: msg.extension,
+                effects: msg.effects,
             },
             self.deps.streams.clone(),
             ctx.address().recipient(),

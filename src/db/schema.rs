@@ -130,6 +130,7 @@ diesel::table! {
         scheduled_at -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        effects -> Text,
     }
 }
 

@@ -16,6 +16,7 @@ pub struct StreamRow {
     pub scheduled_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub effects: String,
 }
 
 #[derive(Debug, Insertable)]
@@ -71,6 +72,18 @@ pub fn set_key_hash(
 ) -> Result<(), DbError> {
     diesel::update(streams::table.find(id))
         .set((streams::key_hash.eq(key_hash), streams::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_effects(
+    conn: &mut DbConnection,
+    id: i64,
+    effects: &str,
+    now: i64,
+) -> Result<(), DbError> {
+    diesel::update(streams::table.find(id))
+        .set((streams::effects.eq(effects), streams::updated_at.eq(now)))
         .execute(conn)?;
     Ok(())
 }

@@ -89,6 +89,11 @@ pub fn app(
                 .service(
                     web::resource("/streams/{id}/metadata")
                         .route(web::put().to(routes::streams::metadata)),
+                )
+                .service(
+                    web::resource("/streams/{id}/effects")
+                        .route(web::get().to(routes::effects::show))
+                        .route(web::put().to(routes::effects::replace)),
                 ),
         )
 }

@@ -111,6 +111,8 @@ pub async fn open(
             mount: row.mount.clone(),
             title: row.title.clone(),
             extension,
+            // A chain that no longer parses (an older format) starts the show dry, not off air.
+            effects: serde_json::from_str(&row.effects).unwrap_or_default(),
         })
         .await
         .map_err(|e| IngestError::Internal(e.to_string()))?

@@ -16,6 +16,7 @@ use veza::config::Config;
 use veza::db::{migrations, DbPool};
 use veza::http::AppState;
 
+pub mod audio;
 pub mod process;
 pub mod server;
 

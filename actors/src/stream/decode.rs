@@ -87,12 +87,14 @@ pub struct DecodeSummary {
     pub rate: u32,
 }
 
-/// Decodes until the input ends, sending every block to every sink. A sink whose receiver is gone
-/// is skipped; a full sink blocks (the transcoders set the pace, and the ingest is throttled).
+/// Decodes until the input ends, passing every block through `process` (the effects chain) and
+/// then to every sink. A sink whose receiver is gone is skipped; a full sink blocks (the
+/// transcoders set the pace, and the ingest is throttled).
 pub fn run(
     input: impl Read + Send + Sync + 'static,
     extension: &str,
     sinks: &[SyncSender<Arc<PcmBlock>>],
+    mut process: impl FnMut(u32, &mut [f32]),
 ) -> Result<DecodeSummary, DecodeError> {
     let mut hint = Hint::new();
     hint.with_extension(extension);
@@ -163,7 +165,7 @@ pub fn run(
         };
         buf.copy_interleaved_ref(audio);
         let samples = buf.samples();
-        let stereo: Vec<f32> = match channels {
+        let mut stereo: Vec<f32> = match channels {
             2 => samples[..frames * 2].to_vec(),
             1 => samples[..frames].iter().flat_map(|s| [*s, *s]).collect(),
             n => samples[..frames * n]
@@ -171,6 +173,7 @@ pub fn run(
                 .flat_map(|c| [c[0], c[1]])
                 .collect(),
         };
+        process(spec.rate, &mut stereo);
         summary.frames += frames as u64;
         summary.rate = spec.rate;
         let block = Arc::new(PcmBlock {

@@ -9,6 +9,7 @@
 
 mod aac;
 pub mod decode;
+pub mod effects;
 pub mod icy;
 pub mod ladder;
 mod opus_ogg;
@@ -85,6 +86,7 @@ pub struct StreamSession {
     notify: Recipient<NotifyRoom>,
     hubs: Vec<Hub>,
     title: watch::Sender<String>,
+    effects: watch::Sender<Arc<effects::EffectsSpec>>,
     started_at: i64,
     transcoders_running: usize,
     on_end: Option<Recipient<BroadcastEnded>>,
@@ -114,6 +116,8 @@ pub struct SessionParams {
     pub title: String,
     /// The source container (`mp3`, `aac`, `ogg`, `wav`, `flac`).
     pub extension: &'static str,
+    /// The effects chain to start with.
+    pub effects: effects::EffectsSpec,
 }
 
 /// What `start` returns: the actor and where the ingest writes the source's bytes.
@@ -138,6 +142,7 @@ impl StreamSession {
             mount,
             title,
             extension,
+            effects,
         } = params;
         let (input, rx) = mpsc::channel::<Bytes>(64);
         let log = log.new(slog::o!("mount" => mount.clone()));
@@ -160,6 +165,7 @@ impl StreamSession {
             })
             .collect();
         let (title_tx, _) = watch::channel(title);
+        let (effects_tx, effects_rx) = watch::channel(Arc::new(effects));
         let session = StreamSession {
             stream_id,
             mount: mount.clone(),
@@ -167,6 +173,7 @@ impl StreamSession {
             notify,
             hubs,
             title: title_tx,
+            effects: effects_tx,
             started_at: now_ms() as i64,
             transcoders_running: variants.len(),
             on_end: Some(on_end),
@@ -203,7 +210,9 @@ impl StreamSession {
         let spawned = std::thread::Builder::new()
             .name(format!("decode-{mount}"))
             .spawn(move || {
-                match decode::run(decode::ChannelReader::new(rx), extension, &sinks) {
+                let mut chain = effects::Processor::new(effects_rx);
+                let input = decode::ChannelReader::new(rx);
+                match decode::run(input, extension, &sinks, |rate, pcm| chain.process(rate, pcm)) {
                     Ok(summary) => info!(dlog, "source ended"; "seconds" => summary.frames as f64 / summary.rate.max(1) as f64),
                     Err(e) => warn!(dlog, "source rejected"; "error" => e.to_string()),
                 }
@@ -331,6 +340,18 @@ impl Handler<SetTitle> for StreamSession {
             let frame = event::now_playing(room, self.stream_id, &msg.0);
             self.notify.do_send(NotifyRoom { room, frame });
         }
+    }
+}
+
+/// Replaces the effects chain; the decoder thread crossfades to it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetEffects(pub effects::EffectsSpec);
+
+impl Handler<SetEffects> for StreamSession {
+    type Result = ();
+    fn handle(&mut self, msg: SetEffects, _: &mut Context<Self>) {
+        self.effects.send_replace(Arc::new(msg.0));
     }
 }
 

@@ -97,7 +97,10 @@ fn stream_json(
     })
 }
 
-async fn live_info(state: &AppState, mount: &str) -> Option<veza_actors::stream::LiveInfo> {
+pub(crate) async fn live_info(
+    state: &AppState,
+    mount: &str,
+) -> Option<veza_actors::stream::LiveInfo> {
     let session = state
         .registry
         .send(FindStream(mount.to_owned()))
@@ -193,7 +196,7 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
     Ok(HttpResponse::Ok().json(json!({"streams": out})))
 }
 
-async fn load(state: &AppState, id: &str) -> Result<StreamRow, ApiError> {
+pub(crate) async fn load(state: &AppState, id: &str) -> Result<StreamRow, ApiError> {
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::not_found("no such stream"))?;
@@ -213,7 +216,10 @@ pub async fn show(
     Ok(HttpResponse::Ok().json(stream_json(&state, &row, live.as_ref())))
 }
 
-fn owner_only(who: &crate::auth::Authenticated, row: &StreamRow) -> Result<(), ApiError> {
+pub(crate) fn owner_only(
+    who: &crate::auth::Authenticated,
+    row: &StreamRow,
+) -> Result<(), ApiError> {
     if who.user_id == row.owner_id || who.role == Role::Admin {
         Ok(())
     } else {

@@ -53,7 +53,7 @@ fn main() {
             .expect("transcode");
         }));
     }
-    let summary = decode::run(file, &extension, &sinks).expect("decode");
+    let summary = decode::run(file, &extension, &sinks, |_, _| {}).expect("decode");
     drop(sinks);
     for t in threads {
         t.join().expect("transcoder thread");

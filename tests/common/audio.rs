@@ -1,0 +1,202 @@
+//! Live-audio test helpers: REST calls, ffmpeg as a broadcaster, ffprobe/ffmpeg as listeners.
+
+use super::server::{TestServer, TestUser};
+use actix_web::web;
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub struct Stream {
+    pub id: String,
+    pub mount: String,
+    pub key: String,
+    pub ingest_url: String,
+}
+
+/// REST calls through a tiny blocking HTTP client (the server runs in this process).
+pub async fn http(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let port = server.addr.port();
+    let (method, path, token) = (method.to_owned(), path.to_owned(), token.map(str::to_owned));
+    web::block(move || {
+        let text = body.map(|b| b.to_string());
+        let (status, reply) =
+            super::process::request(port, &method, &path, token.as_deref(), text.as_deref())
+                .expect("HTTP");
+        (status, serde_json::from_str(&reply).unwrap_or(Value::Null))
+    })
+    .await
+    .unwrap()
+}
+
+pub async fn create_stream(server: &TestServer, user: &TestUser, title: &str) -> Stream {
+    let (status, body) = http(
+        server,
+        "POST",
+        "/api/v2/streams",
+        Some(&user.token),
+        Some(json!({"title": title})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    Stream {
+        id: body["id"].as_str().unwrap().to_owned(),
+        mount: body["mount"].as_str().unwrap().to_owned(),
+        key: body["stream_key"].as_str().unwrap().to_owned(),
+        ingest_url: body["ingest_url"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// A child process that is killed and reaped when dropped.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _already_exited_is_fine = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// ffmpeg broadcasting any lavfi source (e.g. `anoisesrc=...`) as 192k MP3 at real-time speed.
+pub fn broadcast_lavfi(url: &str, source: &str) -> Running {
+    Running(
+        Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-re",
+                "-f",
+                "lavfi",
+                "-i",
+                source,
+            ])
+            .args(["-ac", "2", "-c:a", "libmp3lame", "-b:a", "192k"])
+            .args(["-content_type", "audio/mpeg", "-f", "mp3", url])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ffmpeg on PATH"),
+    )
+}
+
+/// Decodes `seconds` of a URL with ffmpeg to mono f32 samples at `rate`.
+pub fn decode_mono(url: &str, seconds: f32, rate: u32) -> Vec<f32> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i", url, "-t"])
+        .arg(seconds.to_string())
+        .args(["-ac", "1", "-ar"])
+        .arg(rate.to_string())
+        .args(["-f", "f32le", "-"])
+        .output()
+        .expect("ffmpeg");
+    out.stdout
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// ffmpeg broadcasting a sine for `seconds` at real-time speed.
+pub fn broadcast(url: &str, seconds: u32, freq: u32, legacy: bool) -> Running {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args([
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+    ])
+    .arg(format!(
+        "sine=frequency={freq}:sample_rate=48000:duration={seconds}"
+    ))
+    .args([
+        "-ac",
+        "2",
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        "192k",
+        "-content_type",
+        "audio/mpeg",
+    ]);
+    if legacy {
+        cmd.args(["-legacy_icecast", "1"]);
+    }
+    Running(
+        cmd.args(["-f", "mp3", url])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ffmpeg on PATH"),
+    )
+}
+
+/// ffprobe's view of a URL: codec, sample rate, bit rate.
+pub async fn probe(url: String) -> Value {
+    web::block(move || {
+        let out = Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_name,sample_rate,channels,bit_rate",
+                "-of",
+                "json",
+                &url,
+            ])
+            .output()
+            .expect("ffprobe on PATH");
+        assert!(
+            out.status.success(),
+            "ffprobe {url}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["streams"][0].clone()
+    })
+    .await
+    .unwrap()
+}
+
+pub async fn wait_live(server: &TestServer, stream: &Stream) {
+    for _ in 0..100 {
+        let (_, body) = http(
+            server,
+            "GET",
+            &format!("/api/v2/streams/{}", stream.id),
+            None,
+            None,
+        )
+        .await;
+        if body["live"] == true {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("stream never went live");
+}
+
+/// Decodes one second of a URL with ffmpeg to mono s16 at 8 kHz and finds the loudest frequency by
+/// counting zero crossings (enough for a pure tone).
+pub fn dominant_frequency(url: &str) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args([
+            "-v", "error", "-i", url, "-t", "1.5", "-ac", "1", "-ar", "8000", "-f", "s16le", "-",
+        ])
+        .output()
+        .expect("ffmpeg");
+    let samples: Vec<i16> = out
+        .stdout
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let tail = &samples[samples.len() / 3..];
+    let crossings = tail.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+    crossings as f64 / 2.0 / (tail.len() as f64 / 8000.0)
+}
