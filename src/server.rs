@@ -21,6 +21,7 @@ use veza_actors::registry::CloseAll;
 use veza_actors::registry::RoomDeps;
 use veza_actors::room::RoomConfig;
 use veza_actors::store::{ChatStore, StoreFactory};
+use veza_actors::stream::hls::HlsConfig;
 use veza_actors::stream::StreamConfig;
 use veza_actors::{IdGenerator, Registry};
 
@@ -128,6 +129,11 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         streams: Arc::new(StreamConfig {
             ladder: config.stream_ladder.clone(),
             burst_ms: config.stream_burst_ms,
+            hls: Some(HlsConfig {
+                root: config.data_dir.join("hls"),
+                segment_seconds: config.hls_segment_seconds,
+                dvr_seconds: config.hls_dvr_seconds,
+            }),
             ..StreamConfig::default()
         }),
         log: log.clone(),

@@ -46,6 +46,8 @@ pub const KEYS: &[ConfigKey] = &[
     ConfigKey { name: "ingest_advertise", default: None, doc: "HOST:PORT put in ingest_url for broadcasters; unset: ingest_bind." },
     ConfigKey { name: "stream_ladder", default: Some("mp3-64,mp3-128,mp3-192,mp3-320,aac-128,opus-96"), doc: "Variants each live input is transcoded to (codec-kbps, comma-separated)." },
     ConfigKey { name: "stream_burst_ms", default: Some("2000"), doc: "Audio sent at once to a new progressive listener, in ms." },
+    ConfigKey { name: "hls_segment_seconds", default: Some("2"), doc: "HLS target segment duration in seconds (segments end on the first frame boundary after it)." },
+    ConfigKey { name: "hls_dvr_seconds", default: Some("7200"), doc: "How far back HLS listeners can rewind and clips can reach (segments kept on disk under data_dir/hls)." },
     ConfigKey { name: "streams_require_broadcaster", default: Some("false"), doc: "Only the broadcaster and admin roles may create streams." },
 ];
 

@@ -87,6 +87,8 @@ pub struct Config {
     pub stream_ladder: Vec<veza_actors::stream::ladder::Variant>,
     pub stream_burst_ms: u64,
     pub streams_require_broadcaster: bool,
+    pub hls_segment_seconds: u32,
+    pub hls_dvr_seconds: u32,
 }
 
 /// Where a value came from, for error messages.
@@ -249,6 +251,13 @@ impl Config {
                 "streams_require_broadcaster",
                 &[("true", true), ("false", false), ("1", true), ("0", false)],
             )?,
+            hls_segment_seconds: parse_range(
+                get("hls_segment_seconds"),
+                "hls_segment_seconds",
+                1,
+                10,
+            )?,
+            hls_dvr_seconds: parse_range(get("hls_dvr_seconds"), "hls_dvr_seconds", 10, 86_400)?,
         };
         if config.ws_timeout_ms <= config.ws_heartbeat_ms {
             return Err(invalid(

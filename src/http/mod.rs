@@ -49,6 +49,17 @@ pub fn app(
         .route("/ws", web::get().to(routes::ws::upgrade))
         .service(web::resource("/live/{mount}").route(web::put().to(routes::live::source)))
         .service(
+            web::resource("/hls/{mount}/master.m3u8").route(web::get().to(routes::hls::master)),
+        )
+        .service(
+            web::resource("/hls/{mount}/{variant}/index.m3u8")
+                .route(web::get().to(routes::hls::media)),
+        )
+        .service(
+            web::resource("/hls/{mount}/{variant}/{segment}")
+                .route(web::get().to(routes::hls::segment)),
+        )
+        .service(
             web::resource("/live/{mount}/{variant}").route(web::get().to(routes::live::listen)),
         )
         .service(

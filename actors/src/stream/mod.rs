@@ -10,9 +10,11 @@
 mod aac;
 pub mod decode;
 pub mod effects;
+pub mod hls;
 pub mod icy;
 pub mod ladder;
 mod opus_ogg;
+mod output;
 pub mod transcoder;
 
 use crate::ids::{now_ms, RoomId, StreamId};
@@ -23,8 +25,9 @@ use bytestring::ByteString;
 use ladder::Variant;
 use serde::Serialize;
 use slog::{info, warn, Logger};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, watch};
 
 /// Stream settings shared by every session.
@@ -35,6 +38,8 @@ pub struct StreamConfig {
     pub burst_ms: u64,
     /// Encoded chunks a listener may lag behind before it is dropped.
     pub listener_queue: usize,
+    /// HLS segments and DVR window; `None` turns HLS off.
+    pub hls: Option<hls::HlsConfig>,
 }
 
 impl Default for StreamConfig {
@@ -43,6 +48,7 @@ impl Default for StreamConfig {
             ladder: ladder::parse_ladder(ladder::DEFAULT_LADDER).unwrap_or_default(),
             burst_ms: 2000,
             listener_queue: 512,
+            hls: None,
         }
     }
 }
@@ -56,6 +62,14 @@ struct Hub {
     burst_limit: usize,
     tx: Option<broadcast::Sender<Bytes>>,
     bytes_out: u64,
+    /// The live HLS playlist and segment index of this variant, if it is in HLS.
+    hls: Option<HubHls>,
+}
+
+#[derive(Default)]
+struct HubHls {
+    playlist: Bytes,
+    segments: VecDeque<hls::Segment>,
 }
 
 impl Hub {
@@ -89,6 +103,9 @@ pub struct StreamSession {
     effects: watch::Sender<Arc<effects::EffectsSpec>>,
     started_at: i64,
     transcoders_running: usize,
+    dvr_seconds: f64,
+    /// HLS clients (by the `sid` in their playlist URLs) and when they last polled.
+    hls_clients: HashMap<String, Instant>,
     on_end: Option<Recipient<BroadcastEnded>>,
     log: Logger,
 }
@@ -162,6 +179,7 @@ impl StreamSession {
                 burst_limit: (v.kbps as u64 * 1000 / 8 * config.burst_ms / 1000) as usize,
                 tx: Some(broadcast::channel(config.listener_queue.max(16)).0),
                 bytes_out: 0,
+                hls: (config.hls.is_some() && hls::playlist::in_hls(v)).then(HubHls::default),
             })
             .collect();
         let (title_tx, _) = watch::channel(title);
@@ -176,31 +194,37 @@ impl StreamSession {
             effects: effects_tx,
             started_at: now_ms() as i64,
             transcoders_running: variants.len(),
+            dvr_seconds: config
+                .hls
+                .as_ref()
+                .map(|h| f64::from(h.dvr_seconds))
+                .unwrap_or(0.0),
+            hls_clients: HashMap::new(),
             on_end: Some(on_end),
             log: log.clone(),
         }
         .start();
 
         let mut sinks = Vec::new();
+        let started_wall_ms = now_ms() as i64;
         for (index, variant) in variants.iter().enumerate() {
             let (pcm_tx, pcm_rx) = std::sync::mpsc::sync_channel(32);
             sinks.push(pcm_tx);
-            let addr = session.clone();
-            let tlog = log.clone();
-            let variant = *variant;
-            let spawned = std::thread::Builder::new()
-                .name(format!("transcode-{variant}"))
-                .spawn(move || {
-                    let result = transcoder::encoder_for(variant).and_then(|encoder| {
-                        transcoder::run(encoder, pcm_rx, |data, header| {
-                            addr.do_send(Encoded { hub: index, data, header })
-                        })
-                    });
-                    if let Err(e) = &result {
-                        warn!(tlog, "transcoder stopped"; "variant" => variant.to_string(), "error" => e.to_string());
-                    }
-                    addr.do_send(TranscoderDone);
-                });
+            let spawned = output::spawn(
+                output::OutputParams {
+                    hub: index,
+                    variant: *variant,
+                    session: session.clone(),
+                    hls: config
+                        .hls
+                        .clone()
+                        .filter(|_| hls::playlist::in_hls(variant)),
+                    mount: mount.clone(),
+                    started_wall_ms,
+                    log: log.clone(),
+                },
+                pcm_rx,
+            );
             if spawned.is_err() {
                 session.do_send(TranscoderDone);
             }
@@ -286,6 +310,78 @@ impl Handler<Encoded> for StreamSession {
     }
 }
 
+/// A variant's segmenter finished a segment; `playlist` is the live media playlist after it.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Segmented {
+    hub: usize,
+    segment: hls::Segment,
+    playlist: Bytes,
+}
+
+impl Handler<Segmented> for StreamSession {
+    type Result = ();
+    fn handle(&mut self, msg: Segmented, _: &mut Context<Self>) {
+        let dvr = self.dvr_seconds;
+        if let Some(hls) = self.hubs.get_mut(msg.hub).and_then(|h| h.hls.as_mut()) {
+            let edge = msg.segment.end();
+            hls.segments.push_back(msg.segment);
+            while hls.segments.front().is_some_and(|s| edge - s.end() > dvr) {
+                hls.segments.pop_front();
+            }
+            hls.playlist = msg.playlist;
+        }
+    }
+}
+
+/// HLS clients count as listening while they poll at least this often.
+const HLS_CLIENT_TTL: Duration = Duration::from_secs(10);
+
+/// The variants in this session's HLS master playlist.
+#[derive(Message)]
+#[rtype(result = "Vec<Variant>")]
+pub struct HlsVariants;
+
+impl Handler<HlsVariants> for StreamSession {
+    type Result = MessageResult<HlsVariants>;
+    fn handle(&mut self, _: HlsVariants, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(
+            self.hubs
+                .iter()
+                .filter(|h| h.hls.is_some())
+                .map(|h| h.variant)
+                .collect(),
+        )
+    }
+}
+
+/// A variant's live media playlist (`None`: not in HLS); `client` is the poller's `sid`.
+#[derive(Message)]
+#[rtype(result = "Option<Bytes>")]
+pub struct HlsPlaylist {
+    pub variant: Variant,
+    pub client: Option<String>,
+}
+
+impl Handler<HlsPlaylist> for StreamSession {
+    type Result = Option<Bytes>;
+    fn handle(&mut self, msg: HlsPlaylist, _: &mut Context<Self>) -> Self::Result {
+        let hub = self.hubs.iter().find(|h| h.variant == msg.variant)?;
+        let hls = hub.hls.as_ref()?;
+        if let Some(client) = msg.client {
+            let now = Instant::now();
+            if self.hls_clients.len() > 100_000 {
+                self.hls_clients
+                    .retain(|_, seen| now - *seen < HLS_CLIENT_TTL);
+            }
+            if self.hls_clients.len() <= 100_000 {
+                self.hls_clients.insert(client, now);
+            }
+        }
+        Some(hls.playlist.clone())
+    }
+}
+
 #[derive(Message)]
 #[rtype(result = "()")]
 struct TranscoderDone;
@@ -360,7 +456,9 @@ impl Handler<SetEffects> for StreamSession {
 pub struct LiveInfo {
     pub started_at: i64,
     pub title: String,
+    /// Progressive and HLS listeners together.
     pub listeners: u64,
+    pub hls_listeners: u64,
     pub variants: Vec<VariantInfo>,
 }
 
@@ -387,10 +485,15 @@ impl Handler<Info> for StreamSession {
                 bytes_out: h.bytes_out,
             })
             .collect();
+        let now = Instant::now();
+        self.hls_clients
+            .retain(|_, seen| now - *seen < HLS_CLIENT_TTL);
+        let hls_listeners = self.hls_clients.len() as u64;
         MessageResult(LiveInfo {
             started_at: self.started_at,
             title: self.title.borrow().clone(),
-            listeners: variants.iter().map(|v| v.listeners).sum(),
+            listeners: variants.iter().map(|v| v.listeners).sum::<u64>() + hls_listeners,
+            hls_listeners,
             variants,
         })
     }

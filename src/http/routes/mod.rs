@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod effects;
 pub mod health;
+pub mod hls;
 pub mod live;
 pub mod rooms;
 pub mod status;

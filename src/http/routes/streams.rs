@@ -89,10 +89,12 @@ fn stream_json(
         "created_at": row.created_at,
         "live": live.is_some(),
         "listeners": live.map(|l| l.listeners).unwrap_or(0),
+        "hls_listeners": live.map(|l| l.hls_listeners).unwrap_or(0),
         "now_playing": live.map(|l| l.title.clone()),
         "live_since": live.map(|l| l.started_at),
         "variants": live.map(|l| serde_json::to_value(&l.variants).unwrap_or_default())
             .unwrap_or_else(|| json!(variants.iter().map(|v| json!({"name": v, "listeners": 0})).collect::<Vec<_>>())),
+        "hls": format!("/hls/{}/master.m3u8", row.mount),
         "listen": variants.iter().map(|v| (v.clone(), json!(format!("/live/{}/{v}", row.mount)))).collect::<serde_json::Map<_, _>>(),
     })
 }

@@ -1,0 +1,185 @@
+//! HLS with real clients: ffmpeg broadcasts, plain HTTP reads the playlists and segments, ffmpeg
+//! plays the master playlist live and the whole DVR window once the broadcast has ended.
+
+mod common;
+
+use actix_web::web;
+use common::audio::*;
+use common::server::TestServer;
+use common::{Kind, TestDb};
+use std::process::Command;
+use std::time::Duration;
+
+/// GET through the blocking raw client: status and body as text.
+async fn get_text(server: &TestServer, path: &str) -> (u16, String) {
+    let port = server.addr.port();
+    let path = path.to_owned();
+    web::block(move || common::process::request(port, "GET", &path, None, None).expect("HTTP"))
+        .await
+        .unwrap()
+}
+
+async fn get_bytes(server: &TestServer, path: &str) -> Vec<u8> {
+    let url = format!("http://{}{path}", server.addr);
+    web::block(move || {
+        let out = Command::new("curl")
+            .args(["-sSf", &url])
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "GET {url}");
+        out.stdout
+    })
+    .await
+    .unwrap()
+}
+
+/// ffmpeg reads `url` for up to `seconds` (0 = all) and decodes it; returns (ok, stderr, seconds decoded).
+async fn ffmpeg_decode(url: String, seconds: u32) -> (bool, String, f64) {
+    web::block(move || {
+        let mut cmd = Command::new("ffmpeg");
+        cmd.args(["-hide_banner", "-v", "error", "-i", &url]);
+        if seconds > 0 {
+            cmd.args(["-t", &seconds.to_string()]);
+        }
+        let out = cmd
+            .args(["-ac", "1", "-ar", "8000", "-f", "s16le", "-"])
+            .output()
+            .expect("ffmpeg");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            out.stdout.len() as f64 / 2.0 / 8000.0,
+        )
+    })
+    .await
+    .unwrap()
+}
+
+async fn hls_plays_live_and_the_dvr_window_after_the_end(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let dj = server.user("deejay").await;
+    let stream = create_stream(&server, &dj, "HLS Radio").await;
+    let ffmpeg = broadcast(&stream.ingest_url, 9, 440, false);
+    wait_live(&server, &stream).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let (status, master) = get_text(&server, &format!("/hls/{}/master.m3u8", stream.mount)).await;
+    assert_eq!(status, 200, "{master}");
+    assert!(master.starts_with("#EXTM3U\n"), "{master}");
+    assert_eq!(
+        master.matches("#EXT-X-STREAM-INF:").count(),
+        5,
+        "4 MP3 + 1 AAC: {master}"
+    );
+    assert!(master.contains("BANDWIDTH=129000,CODECS=\"mp4a.40.34\"\nmp3-128/index.m3u8?sid="));
+    assert!(master.contains("CODECS=\"mp4a.40.2\"\naac-128/index.m3u8?sid="));
+    assert!(!master.contains("opus"));
+
+    for (variant, ext) in [("mp3-128", "mp3"), ("aac-128", "aac")] {
+        let (status, media) = get_text(
+            &server,
+            &format!("/hls/{}/{variant}/index.m3u8?sid=probe1", stream.mount),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert!(media.contains("#EXT-X-TARGETDURATION:2\n"), "{media}");
+        assert!(media.contains("#EXT-X-MEDIA-SEQUENCE:0\n"), "{media}");
+        assert!(media.contains("#EXT-X-PROGRAM-DATE-TIME:20"), "{media}");
+        assert!(!media.contains("ENDLIST"));
+        let durations: Vec<f64> = media
+            .lines()
+            .filter_map(|l| l.strip_prefix("#EXTINF:"))
+            .map(|l| l.trim_end_matches(',').parse().unwrap())
+            .collect();
+        assert!(!durations.is_empty(), "{media}");
+        assert!(
+            durations.iter().all(|d| (1.9..2.1).contains(d)),
+            "{durations:?}"
+        );
+        let segment = get_bytes(
+            &server,
+            &format!("/hls/{}/{variant}/seg-0.{ext}", stream.mount),
+        )
+        .await;
+        assert_eq!(&segment[..3], b"ID3");
+        assert_eq!(
+            &segment[20..65],
+            b"com.apple.streaming.transportStreamTimestamp\0"
+        );
+        assert_eq!(
+            &segment[65..73],
+            &0u64.to_be_bytes(),
+            "the first segment starts at 0"
+        );
+        assert_eq!(segment[73], 0xFF, "frames right after the tag");
+    }
+    let (_, body) = http(
+        &server,
+        "GET",
+        &format!("/api/v2/streams/{}", stream.id),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(body["hls_listeners"], 1, "{body}");
+
+    // ffmpeg plays the master playlist live for several seconds without an error.
+    let url = format!("http://{}/hls/{}/master.m3u8", server.addr, stream.mount);
+    let (ok, errors, seconds) = ffmpeg_decode(url, 4).await;
+    assert!(ok && errors.trim().is_empty(), "ffmpeg: {errors}");
+    assert!(seconds > 3.5, "decoded {seconds} s");
+
+    // Bad names never reach the disk.
+    for bad in ["seg-0.ts", "..%2f..%2fveza.db", "index.m3u8x"] {
+        let (status, _) = get_text(&server, &format!("/hls/{}/mp3-128/{bad}", stream.mount)).await;
+        assert_eq!(status, 404, "{bad}");
+    }
+    let (status, _) = get_text(
+        &server,
+        &format!("/hls/{}/opus-96/index.m3u8", stream.mount),
+    )
+    .await;
+    assert_eq!(status, 404, "Opus is progressive only");
+
+    // After the end (the source's 9 s run out): ENDLIST, and the whole broadcast is there to
+    // rewind through.
+    for _ in 0..150 {
+        let (_, body) = http(
+            &server,
+            "GET",
+            &format!("/api/v2/streams/{}", stream.id),
+            None,
+            None,
+        )
+        .await;
+        if body["live"] == false {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, media) = get_text(
+        &server,
+        &format!("/hls/{}/mp3-128/index.m3u8", stream.mount),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(media.ends_with("#EXT-X-ENDLIST\n"), "{media}");
+    let url = format!(
+        "http://{}/hls/{}/mp3-128/index.m3u8",
+        server.addr, stream.mount
+    );
+    let (ok, errors, seconds) = ffmpeg_decode(url, 0).await;
+    assert!(ok, "ffmpeg: {errors}");
+    assert!(
+        (seconds - 9.0).abs() < 0.2,
+        "the DVR window holds the broadcast: {seconds} s"
+    );
+    drop(ffmpeg);
+    let (status, _) = get_text(&server, &format!("/hls/{}/master.m3u8", stream.mount)).await;
+    assert_eq!(status, 200);
+    let (status, _) = get_text(&server, "/hls/no-such-mount/master.m3u8").await;
+    assert_eq!(status, 404);
+}
+
+on_both_backends!(hls_plays_live_and_the_dvr_window_after_the_end);
