@@ -7,6 +7,7 @@ use actix_web::web;
 use common::audio::*;
 use common::server::TestServer;
 use common::{Kind, TestDb};
+use serde_json::json;
 use std::process::Command;
 use std::time::Duration;
 
@@ -182,4 +183,165 @@ async fn hls_plays_live_and_the_dvr_window_after_the_end(kind: Kind) {
     assert_eq!(status, 404);
 }
 
-on_both_backends!(hls_plays_live_and_the_dvr_window_after_the_end);
+/// ffprobe's duration of a file, in seconds.
+fn probe_duration(path: &std::path::Path) -> f64 {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(-1.0)
+}
+
+async fn clips_are_cut_from_the_dvr_window(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let dj = server.user("deejay").await;
+    let listener = server.user("listener").await;
+    let stream = create_stream(&server, &dj, "Clip Show").await;
+    let clips = format!("/api/v2/streams/{}/clips", stream.id);
+    // Not live yet: nothing to cut from.
+    let (status, body) = http(
+        &server,
+        "POST",
+        &clips,
+        Some(&listener.token),
+        Some(json!({"from": 3, "to": 0})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("not_live")),
+        "{body}"
+    );
+
+    let ffmpeg = broadcast(&stream.ingest_url, 30, 440, false);
+    wait_live(&server, &stream).await;
+    tokio::time::sleep(Duration::from_secs(7)).await;
+
+    // Bad ranges are 422 and leave nothing behind.
+    for bad in [
+        json!({"from": 1, "to": 2}),
+        json!({"from": 2, "to": 2}),
+        json!({"from": 3, "to": -1}),
+        json!({"from": "3", "to": 0}),
+        json!({"to": 0}),
+        json!({"from": 3600, "to": 0}),
+    ] {
+        let (status, body) = http(
+            &server,
+            "POST",
+            &clips,
+            Some(&listener.token),
+            Some(bad.clone()),
+        )
+        .await;
+        assert_eq!(status, 422, "{bad} -> {body}");
+    }
+    let (status, _) = http(
+        &server,
+        "POST",
+        &clips,
+        None,
+        Some(json!({"from": 3, "to": 0})),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = http(
+        &server,
+        "POST",
+        "/api/v2/streams/1/clips",
+        Some(&listener.token),
+        Some(json!({"from": 3, "to": 0})),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // The last 3 s: its end is not segmented yet, so the clip answers 202 first.
+    let (status, body) = http(
+        &server,
+        "POST",
+        &clips,
+        Some(&listener.token),
+        Some(json!({"from": 3, "to": 0})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let url = body["url"].as_str().unwrap().to_owned();
+    assert!(
+        (body["duration"].as_f64().unwrap() - 3.0).abs() < 0.01,
+        "{body}"
+    );
+    let (status, pending) = http(&server, "GET", &url, None, None).await;
+    assert_eq!(
+        (status, pending["status"].as_str()),
+        (202, Some("processing"))
+    );
+    // And a range in the past: [now-6.5, now-2].
+    let (status, body) = http(
+        &server,
+        "POST",
+        &clips,
+        Some(&listener.token),
+        Some(json!({"from": 6.5, "to": 2})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let older = body["url"].as_str().unwrap().to_owned();
+
+    for (url, expected) in [(url, 3.0), (older, 4.5)] {
+        let file = db.dir().join(format!("clip-{expected}.mp3"));
+        let full = format!("http://{}{url}", server.addr);
+        let target = file.clone();
+        let got = web::block(move || {
+            for _ in 0..100 {
+                let out = Command::new("curl")
+                    .args(["-s", "-o"])
+                    .arg(&target)
+                    .args(["-w", "%{http_code} %{content_type}", &full])
+                    .output()
+                    .expect("curl");
+                let status = String::from_utf8_lossy(&out.stdout).into_owned();
+                if status.starts_with("200") {
+                    return status;
+                }
+                assert!(status.starts_with("202"), "{status}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            panic!("the clip never became ready");
+        })
+        .await
+        .unwrap();
+        assert_eq!(got, "200 audio/mpeg");
+        let duration = web::block(move || probe_duration(&file)).await.unwrap();
+        assert!(
+            (duration - expected).abs() < 0.1,
+            "clip of {expected} s lasts {duration} s"
+        );
+    }
+    let (status, _) = http(
+        &server,
+        "GET",
+        &format!("/api/v2/streams/{}/clips/123", stream.id),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    drop(ffmpeg);
+}
+
+on_both_backends!(
+    hls_plays_live_and_the_dvr_window_after_the_end,
+    clips_are_cut_from_the_dvr_window,
+);

@@ -102,6 +102,14 @@ pub fn app(
                         .route(web::put().to(routes::streams::metadata)),
                 )
                 .service(
+                    web::resource("/streams/{id}/clips")
+                        .route(web::post().to(routes::clips::create)),
+                )
+                .service(
+                    web::resource("/streams/{id}/clips/{clip}")
+                        .route(web::get().to(routes::clips::fetch)),
+                )
+                .service(
                     web::resource("/streams/{id}/effects")
                         .route(web::get().to(routes::effects::show))
                         .route(web::put().to(routes::effects::replace)),

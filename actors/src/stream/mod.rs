@@ -8,6 +8,7 @@
 //! is dropped, never buffered for.
 
 mod aac;
+pub mod clip;
 pub mod decode;
 pub mod effects;
 pub mod hls;
@@ -66,8 +67,9 @@ struct Hub {
     hls: Option<HubHls>,
 }
 
-#[derive(Default)]
 struct HubHls {
+    /// Where the segments are written.
+    dir: std::path::PathBuf,
     playlist: Bytes,
     segments: VecDeque<hls::Segment>,
 }
@@ -104,6 +106,10 @@ pub struct StreamSession {
     started_at: i64,
     transcoders_running: usize,
     dvr_seconds: f64,
+    /// Stream time (seconds since the start) of the newest encoded audio.
+    edge: f64,
+    /// Clips waiting for their end to be segmented.
+    pending_clips: Vec<clip::Pending>,
     /// HLS clients (by the `sid` in their playlist URLs) and when they last polled.
     hls_clients: HashMap<String, Instant>,
     on_end: Option<Recipient<BroadcastEnded>>,
@@ -179,7 +185,15 @@ impl StreamSession {
                 burst_limit: (v.kbps as u64 * 1000 / 8 * config.burst_ms / 1000) as usize,
                 tx: Some(broadcast::channel(config.listener_queue.max(16)).0),
                 bytes_out: 0,
-                hls: (config.hls.is_some() && hls::playlist::in_hls(v)).then(HubHls::default),
+                hls: config
+                    .hls
+                    .as_ref()
+                    .filter(|_| hls::playlist::in_hls(v))
+                    .map(|h| HubHls {
+                        dir: h.variant_dir(&mount, v),
+                        playlist: Bytes::new(),
+                        segments: VecDeque::new(),
+                    }),
             })
             .collect();
         let (title_tx, _) = watch::channel(title);
@@ -200,6 +214,8 @@ impl StreamSession {
                 .map(|h| f64::from(h.dvr_seconds))
                 .unwrap_or(0.0),
             hls_clients: HashMap::new(),
+            edge: 0.0,
+            pending_clips: Vec::new(),
             on_end: Some(on_end),
             log: log.clone(),
         }
@@ -264,6 +280,7 @@ impl Actor for StreamSession {
         for hub in &mut self.hubs {
             hub.tx = None;
         }
+        self.cut_ready_clips(true);
         self.tell_room(false);
         if let Some(on_end) = self.on_end.take() {
             on_end.do_send(BroadcastEnded {
@@ -295,11 +312,14 @@ struct Encoded {
     hub: usize,
     data: Bytes,
     header: bool,
+    /// Seconds of input this variant has encoded so far.
+    edge: f64,
 }
 
 impl Handler<Encoded> for StreamSession {
     type Result = ();
     fn handle(&mut self, msg: Encoded, _: &mut Context<Self>) {
+        self.edge = self.edge.max(msg.edge);
         if let Some(hub) = self.hubs.get_mut(msg.hub) {
             if msg.header {
                 hub.header = Some(msg.data);
@@ -331,6 +351,93 @@ impl Handler<Segmented> for StreamSession {
             }
             hls.playlist = msg.playlist;
         }
+        self.cut_ready_clips(false);
+    }
+}
+
+impl StreamSession {
+    /// Starts the cut of every pending clip whose end is segmented (all of them once `ended`).
+    fn cut_ready_clips(&mut self, ended: bool) {
+        let mut waiting = Vec::new();
+        for pending in std::mem::take(&mut self.pending_clips) {
+            let Some((hub, hls)) = self
+                .hubs
+                .get(pending.hub)
+                .and_then(|h| h.hls.as_ref().map(|s| (h, s)))
+            else {
+                continue;
+            };
+            let segmented_to = hls.segments.back().map(|s| s.end()).unwrap_or(0.0);
+            if !ended && segmented_to < pending.end {
+                waiting.push(pending);
+                continue;
+            }
+            let segments = hls
+                .segments
+                .iter()
+                .filter(|s| s.end() > pending.start && s.start < pending.end)
+                .cloned()
+                .collect();
+            clip::spawn_cut(
+                hls.dir.clone(),
+                hub.variant.codec,
+                segments,
+                pending,
+                self.log.clone(),
+            );
+        }
+        self.pending_clips = waiting;
+    }
+}
+
+/// Cut `[from, to]` seconds back from now into `dest` (an MP3 file), once that audio is segmented.
+#[derive(Message)]
+#[rtype(result = "Result<ClipPlanned, clip::ClipRefused>")]
+pub struct CutClip {
+    pub from: f64,
+    pub to: f64,
+    pub dest: std::path::PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClipPlanned {
+    pub variant: Variant,
+    /// Stream times (seconds since the broadcast began).
+    pub start: f64,
+    pub end: f64,
+}
+
+impl Handler<CutClip> for StreamSession {
+    type Result = Result<ClipPlanned, clip::ClipRefused>;
+    fn handle(&mut self, msg: CutClip, _: &mut Context<Self>) -> Self::Result {
+        // The best MP3 variant in HLS: its segments are the DVR buffer clips come from.
+        let (index, hub) = self
+            .hubs
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.hls.is_some() && h.variant.codec == ladder::Codec::Mp3)
+            .max_by_key(|(_, h)| h.variant.kbps)
+            .ok_or(clip::ClipRefused::NoSource)?;
+        let oldest = hub
+            .hls
+            .as_ref()
+            .and_then(|h| h.segments.front())
+            .map(|s| s.start)
+            .unwrap_or(0.0);
+        let (start, end) = clip::plan(msg.from, msg.to, self.edge, oldest)?;
+        let planned = ClipPlanned {
+            variant: hub.variant,
+            start,
+            end,
+        };
+        self.pending_clips.push(clip::Pending {
+            hub: index,
+            start,
+            end,
+            dest: msg.dest,
+        });
+        self.cut_ready_clips(false);
+        Ok(planned)
     }
 }
 

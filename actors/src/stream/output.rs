@@ -66,11 +66,16 @@ fn run(params: OutputParams, pcm: Receiver<Arc<PcmBlock>>) {
         }
     };
     let result = transcoder::encoder_for(variant).and_then(|encoder| {
-        transcoder::run(encoder, pcm, |data, header| {
+        transcoder::run(encoder, pcm, |data, header, edge| {
             if !header {
                 segment(&mut segmenter, &data);
             }
-            session.do_send(Encoded { hub, data, header });
+            session.do_send(Encoded {
+                hub,
+                data,
+                header,
+                edge,
+            });
         })
     });
     if let Err(e) = &result {

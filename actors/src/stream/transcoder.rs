@@ -120,25 +120,28 @@ pub fn encoder_for(variant: Variant) -> Result<Box<dyn Encoder>, EncodeError> {
 }
 
 /// The thread body: encodes every block until the decoder hangs up, hands chunks to `emit` (the
-/// stream header first, flagged `true`, if the format has one).
+/// stream header first, flagged `true`, if the format has one) with the seconds of input consumed
+/// so far (the live edge of this variant).
 pub fn run(
     mut encoder: Box<dyn Encoder>,
     input: Receiver<Arc<PcmBlock>>,
-    mut emit: impl FnMut(Bytes, bool),
+    mut emit: impl FnMut(Bytes, bool, f64),
 ) -> Result<(), EncodeError> {
     if let Some(header) = encoder.header() {
-        emit(header, true);
+        emit(header, true, 0.0);
     }
     let mut out = Vec::with_capacity(16 * 1024);
+    let mut consumed = 0.0;
     while let Ok(block) = input.recv() {
         encoder.encode(&block, &mut out)?;
+        consumed += (block.samples.len() / 2) as f64 / f64::from(block.rate.max(1));
         if !out.is_empty() {
-            emit(Bytes::from(std::mem::take(&mut out)), false);
+            emit(Bytes::from(std::mem::take(&mut out)), false, consumed);
         }
     }
     encoder.finish(&mut out)?;
     if !out.is_empty() {
-        emit(Bytes::from(out), false);
+        emit(Bytes::from(out), false, consumed);
     }
     Ok(())
 }

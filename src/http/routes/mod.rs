@@ -1,6 +1,7 @@
 //! Routes, one file per feature.
 
 pub mod auth;
+pub mod clips;
 pub mod effects;
 pub mod health;
 pub mod hls;

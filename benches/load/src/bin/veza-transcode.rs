@@ -47,7 +47,7 @@ fn main() {
         let counter = bytes.clone();
         threads.push(std::thread::spawn(move || {
             let encoder = transcoder::encoder_for(variant).expect("encoder");
-            transcoder::run(encoder, rx, |chunk, _header| {
+            transcoder::run(encoder, rx, |chunk, _header, _edge| {
                 counter.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
             })
             .expect("transcode");

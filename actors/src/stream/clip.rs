@@ -1,0 +1,156 @@
+//! Clips: a `[from, to]` range counted back from the live edge, cut at frame accuracy from the DVR
+//! segments of the best MP3 variant into one MP3 file. The cut runs on its own thread once the
+//! range's end has been segmented; a `.pending` file marks a clip being made.
+
+use super::hls::frames::FrameSplitter;
+use super::hls::playlist::segment_name;
+use super::hls::{strip_id3, Segment};
+use super::ladder::Codec;
+use slog::{info, warn, Logger};
+use std::io;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq)]
+pub enum ClipRefused {
+    #[error("from and to count seconds back from now: from must be greater than to, and to >= 0")]
+    BadRange,
+    #[error("the DVR window holds the last {available:.1} s of this broadcast")]
+    OutOfWindow { available: f64 },
+    #[error("this stream has no MP3 variant in HLS to cut clips from")]
+    NoSource,
+}
+
+/// A clip waiting for its end to be segmented.
+pub struct Pending {
+    pub hub: usize,
+    pub start: f64,
+    pub end: f64,
+    pub dest: PathBuf,
+}
+
+/// The marker that says a clip is being made.
+pub fn pending_marker(dest: &Path) -> PathBuf {
+    dest.with_extension("pending")
+}
+
+/// Turns `from`/`to` (seconds back from `edge`) into stream times, if the DVR window (which
+/// starts at `oldest`) holds them.
+pub fn plan(from: f64, to: f64, edge: f64, oldest: f64) -> Result<(f64, f64), ClipRefused> {
+    if !(from.is_finite() && to.is_finite() && to >= 0.0 && from > to) {
+        return Err(ClipRefused::BadRange);
+    }
+    let available = (edge - oldest).max(0.0);
+    // A frame of slack: "the last 30 s" 30 s after the start is fine.
+    if from > available + 0.05 {
+        return Err(ClipRefused::OutOfWindow { available });
+    }
+    Ok(((edge - from).max(oldest), edge - to))
+}
+
+/// Writes the frames whose midpoint lies in `[start, end]` from `segments` (files in `dir`) to
+/// `dest`; returns the seconds written.
+pub fn cut(
+    dir: &Path,
+    codec: Codec,
+    segments: &[Segment],
+    start: f64,
+    end: f64,
+    dest: &Path,
+) -> io::Result<f64> {
+    let mut out = Vec::new();
+    let mut seconds = 0.0;
+    for segment in segments.iter().filter(|s| s.end() > start && s.start < end) {
+        let data = std::fs::read(dir.join(segment_name(segment.seq, codec)))?;
+        let mut splitter = FrameSplitter::new(codec);
+        let mut t = segment.start;
+        splitter.push(strip_id3(&data), |frame, info| {
+            let d = f64::from(info.samples) / f64::from(info.rate);
+            let mid = t + d / 2.0;
+            if mid >= start && mid <= end {
+                out.extend_from_slice(frame);
+                seconds += d;
+            }
+            t += d;
+        });
+    }
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let tmp = dest.with_extension("tmp");
+    std::fs::write(&tmp, &out)?;
+    std::fs::rename(&tmp, dest)?;
+    Ok(seconds)
+}
+
+/// Cuts on a thread of its own (file reads and writes never run on an arbiter).
+pub fn spawn_cut(
+    dir: PathBuf,
+    codec: Codec,
+    segments: Vec<Segment>,
+    pending: Pending,
+    log: Logger,
+) {
+    let thread_log = log.clone();
+    let spawned = std::thread::Builder::new()
+        .name("clip".into())
+        .spawn(move || {
+            let result = cut(&dir, codec, &segments, pending.start, pending.end, &pending.dest);
+            let log = thread_log;
+            match result {
+                Ok(seconds) => info!(log, "clip ready"; "file" => pending.dest.display().to_string(), "seconds" => seconds),
+                Err(e) => warn!(log, "clip failed"; "file" => pending.dest.display().to_string(), "error" => e.to_string()),
+            }
+            let _gone_is_fine = std::fs::remove_file(pending_marker(&pending.dest));
+        });
+    if let Err(e) = spawned {
+        warn!(log, "could not start a clip thread"; "error" => e.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_count_back_from_the_edge_within_the_window() {
+        assert_eq!(plan(30.0, 0.0, 100.0, 10.0), Ok((70.0, 100.0)));
+        assert_eq!(plan(30.0, 10.0, 100.0, 10.0), Ok((70.0, 90.0)));
+        assert_eq!(plan(10.0, 10.0, 100.0, 0.0), Err(ClipRefused::BadRange));
+        assert_eq!(plan(5.0, -1.0, 100.0, 0.0), Err(ClipRefused::BadRange));
+        assert_eq!(plan(f64::NAN, 0.0, 100.0, 0.0), Err(ClipRefused::BadRange));
+        assert_eq!(
+            plan(95.0, 0.0, 100.0, 10.0),
+            Err(ClipRefused::OutOfWindow { available: 90.0 })
+        );
+    }
+
+    #[test]
+    fn a_cut_keeps_the_frames_inside_the_range() {
+        let dir = std::env::temp_dir().join(format!("veza-clip-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut frame = vec![0u8; 417];
+        frame[..4].copy_from_slice(&[0xFF, 0xFB, 0x90, 0x64]);
+        let d = 1152.0 / 44100.0;
+        let segments: Vec<Segment> = (0..3)
+            .map(|i| Segment {
+                seq: i,
+                start: i as f64 * 77.0 * d,
+                duration: 77.0 * d,
+                wall_ms: 0,
+            })
+            .collect();
+        for s in &segments {
+            let mut data = super::super::hls::id3::timestamp_tag(0);
+            data.extend(frame.repeat(77));
+            std::fs::write(dir.join(segment_name(s.seq, Codec::Mp3)), data).unwrap();
+        }
+        let dest = dir.join("clips").join("1.mp3");
+        let seconds = cut(&dir, Codec::Mp3, &segments, 1.0, 4.5, &dest).unwrap();
+        assert!((seconds - 3.5).abs() < d, "{seconds}");
+        let written = std::fs::read(&dest).unwrap();
+        assert_eq!(written.len() % 417, 0);
+        assert!((written.len() / 417) as f64 * d - 3.5 < d);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
