@@ -22,6 +22,7 @@ use veza_actors::registry::RoomDeps;
 use veza_actors::room::RoomConfig;
 use veza_actors::store::{ChatStore, StoreFactory};
 use veza_actors::stream::hls::HlsConfig;
+use veza_actors::stream::recording::RecordingConfig;
 use veza_actors::stream::StreamConfig;
 use veza_actors::{IdGenerator, Registry};
 
@@ -134,6 +135,7 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
                 segment_seconds: config.hls_segment_seconds,
                 dvr_seconds: config.hls_dvr_seconds,
             }),
+            recording: recording_config(&config),
             ..StreamConfig::default()
         }),
         log: log.clone(),
@@ -172,6 +174,10 @@ pub async fn serve(config: Config, log: Logger) -> Result<(), StartupError> {
         actix_web::rt::task::spawn_blocking(move || {
             let pool = open_store(&config, &log)?;
             let secret = jwt_secret(&config, &log)?;
+            // Recordings a previous run stopped processing half-way are finished now.
+            if let Some(recording) = recording_config(&config) {
+                veza_actors::stream::recording::resume_pending(&recording, &log);
+            }
             Ok::<_, StartupError>((pool, secret))
         })
         .await
@@ -238,4 +244,14 @@ async fn wait_for_signal() -> &'static str {
         Either::Right(_) => "SIGINT",
     };
     which
+}
+
+/// Where and how broadcasts are recorded; `None` when recordings are off.
+pub fn recording_config(config: &Config) -> Option<RecordingConfig> {
+    config.recordings.then(|| RecordingConfig {
+        root: config.data_dir.join("recordings"),
+        target_lufs: config.recording_target_lufs,
+        silence_dbfs: config.recording_silence_dbfs,
+        kbps: 192,
+    })
 }

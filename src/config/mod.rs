@@ -89,6 +89,9 @@ pub struct Config {
     pub streams_require_broadcaster: bool,
     pub hls_segment_seconds: u32,
     pub hls_dvr_seconds: u32,
+    pub recordings: bool,
+    pub recording_target_lufs: f64,
+    pub recording_silence_dbfs: f64,
 }
 
 /// Where a value came from, for error messages.
@@ -258,6 +261,23 @@ impl Config {
                 10,
             )?,
             hls_dvr_seconds: parse_range(get("hls_dvr_seconds"), "hls_dvr_seconds", 10, 86_400)?,
+            recordings: choose(
+                get("recordings"),
+                "recordings",
+                &[("true", true), ("false", false), ("1", true), ("0", false)],
+            )?,
+            recording_target_lufs: parse_range(
+                get("recording_target_lufs"),
+                "recording_target_lufs",
+                -40.0,
+                -5.0,
+            )?,
+            recording_silence_dbfs: parse_range(
+                get("recording_silence_dbfs"),
+                "recording_silence_dbfs",
+                -90.0,
+                -20.0,
+            )?,
         };
         if config.ws_timeout_ms <= config.ws_heartbeat_ms {
             return Err(invalid(
@@ -377,7 +397,7 @@ where
     T::Err: std::fmt::Display,
 {
     let value: T = parse(sourced, key)?;
-    if value < min || value > max {
+    if !(value >= min && value <= max) {
         return Err(invalid(
             sourced,
             key,

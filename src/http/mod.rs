@@ -110,6 +110,18 @@ pub fn app(
                         .route(web::get().to(routes::clips::fetch)),
                 )
                 .service(
+                    web::resource("/streams/{id}/recording")
+                        .route(web::get().to(routes::recordings::latest)),
+                )
+                .service(
+                    web::resource("/streams/{id}/recordings")
+                        .route(web::get().to(routes::recordings::list)),
+                )
+                .service(
+                    web::resource("/streams/{id}/recordings/{rec}")
+                        .route(web::get().to(routes::recordings::show)),
+                )
+                .service(
                     web::resource("/streams/{id}/effects")
                         .route(web::get().to(routes::effects::show))
                         .route(web::put().to(routes::effects::replace)),

@@ -96,6 +96,24 @@ pub fn run(
     sinks: &[SyncSender<Arc<PcmBlock>>],
     mut process: impl FnMut(u32, &mut [f32]),
 ) -> Result<DecodeSummary, DecodeError> {
+    each_block(input, extension, |rate, mut stereo| {
+        process(rate, &mut stereo);
+        let block = Arc::new(PcmBlock {
+            rate,
+            samples: stereo,
+        });
+        for sink in sinks {
+            let _transcoder_gone_is_skipped = sink.send(block.clone());
+        }
+    })
+}
+
+/// Decodes `input` to the end, handing every block to `block` as interleaved stereo at its rate.
+pub fn each_block(
+    input: impl Read + Send + Sync + 'static,
+    extension: &str,
+    mut block: impl FnMut(u32, Vec<f32>),
+) -> Result<DecodeSummary, DecodeError> {
     let mut hint = Hint::new();
     hint.with_extension(extension);
     let source = MediaSourceStream::new(
@@ -165,7 +183,7 @@ pub fn run(
         };
         buf.copy_interleaved_ref(audio);
         let samples = buf.samples();
-        let mut stereo: Vec<f32> = match channels {
+        let stereo: Vec<f32> = match channels {
             2 => samples[..frames * 2].to_vec(),
             1 => samples[..frames].iter().flat_map(|s| [*s, *s]).collect(),
             n => samples[..frames * n]
@@ -173,16 +191,9 @@ pub fn run(
                 .flat_map(|c| [c[0], c[1]])
                 .collect(),
         };
-        process(spec.rate, &mut stereo);
         summary.frames += frames as u64;
         summary.rate = spec.rate;
-        let block = Arc::new(PcmBlock {
-            rate: spec.rate,
-            samples: stereo,
-        });
-        for sink in sinks {
-            let _transcoder_gone_is_skipped = sink.send(block.clone());
-        }
+        block(spec.rate, stereo);
     }
     Ok(summary)
 }

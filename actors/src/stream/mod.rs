@@ -16,6 +16,7 @@ pub mod icy;
 pub mod ladder;
 mod opus_ogg;
 mod output;
+pub mod recording;
 pub mod transcoder;
 
 use crate::ids::{now_ms, RoomId, StreamId};
@@ -41,6 +42,8 @@ pub struct StreamConfig {
     pub listener_queue: usize,
     /// HLS segments and DVR window; `None` turns HLS off.
     pub hls: Option<hls::HlsConfig>,
+    /// Archive and post-process every broadcast; `None` turns recordings off.
+    pub recording: Option<recording::RecordingConfig>,
 }
 
 impl Default for StreamConfig {
@@ -50,6 +53,7 @@ impl Default for StreamConfig {
             burst_ms: 2000,
             listener_queue: 512,
             hls: None,
+            recording: None,
         }
     }
 }
@@ -108,6 +112,8 @@ pub struct StreamSession {
     dvr_seconds: f64,
     /// Stream time (seconds since the start) of the newest encoded audio.
     edge: f64,
+    /// Where this broadcast is archived, if it is.
+    recording: Option<recording::RecordingConfig>,
     /// Clips waiting for their end to be segmented.
     pending_clips: Vec<clip::Pending>,
     /// HLS clients (by the `sid` in their playlist URLs) and when they last polled.
@@ -196,6 +202,20 @@ impl StreamSession {
                     }),
             })
             .collect();
+        let started_wall_ms = now_ms() as i64;
+        // The best MP3 variant is archived for the recording.
+        let archive_hub = variants
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.codec == ladder::Codec::Mp3)
+            .max_by_key(|(_, v)| v.kbps)
+            .map(|(i, _)| i);
+        let recording = config.recording.clone().filter(|r| {
+            archive_hub.is_some()
+                && recording::mark_pending(&r.root, stream_id.0, started_wall_ms)
+                    .map_err(|e| warn!(log, "recording off for this broadcast"; "error" => e.to_string()))
+                    .is_ok()
+        });
         let (title_tx, _) = watch::channel(title);
         let (effects_tx, effects_rx) = watch::channel(Arc::new(effects));
         let session = StreamSession {
@@ -206,7 +226,7 @@ impl StreamSession {
             hubs,
             title: title_tx,
             effects: effects_tx,
-            started_at: now_ms() as i64,
+            started_at: started_wall_ms,
             transcoders_running: variants.len(),
             dvr_seconds: config
                 .hls
@@ -215,6 +235,7 @@ impl StreamSession {
                 .unwrap_or(0.0),
             hls_clients: HashMap::new(),
             edge: 0.0,
+            recording: recording.clone(),
             pending_clips: Vec::new(),
             on_end: Some(on_end),
             log: log.clone(),
@@ -222,7 +243,6 @@ impl StreamSession {
         .start();
 
         let mut sinks = Vec::new();
-        let started_wall_ms = now_ms() as i64;
         for (index, variant) in variants.iter().enumerate() {
             let (pcm_tx, pcm_rx) = std::sync::mpsc::sync_channel(32);
             sinks.push(pcm_tx);
@@ -237,6 +257,10 @@ impl StreamSession {
                         .filter(|_| hls::playlist::in_hls(variant)),
                     mount: mount.clone(),
                     started_wall_ms,
+                    archive: recording
+                        .as_ref()
+                        .filter(|_| archive_hub == Some(index))
+                        .map(|r| recording::source_path(&r.root, stream_id.0, started_wall_ms)),
                     log: log.clone(),
                 },
                 pcm_rx,
@@ -281,6 +305,15 @@ impl Actor for StreamSession {
             hub.tx = None;
         }
         self.cut_ready_clips(true);
+        if let Some(config) = self.recording.take() {
+            recording::spawn_processing(
+                config,
+                self.stream_id.0,
+                self.started_at,
+                now_ms() as i64,
+                self.log.clone(),
+            );
+        }
         self.tell_room(false);
         if let Some(on_end) = self.on_end.take() {
             on_end.do_send(BroadcastEnded {

@@ -8,6 +8,8 @@ use crate::stream::decode::PcmBlock;
 use actix::Addr;
 use bytes::Bytes;
 use slog::{warn, Logger};
+use std::io::Write;
+use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
@@ -18,6 +20,8 @@ pub(super) struct OutputParams {
     pub hls: Option<HlsConfig>,
     pub mount: String,
     pub started_wall_ms: i64,
+    /// Append everything encoded to this file (the recording's archive).
+    pub archive: Option<PathBuf>,
     pub log: Logger,
 }
 
@@ -38,8 +42,15 @@ fn run(params: OutputParams, pcm: Receiver<Arc<PcmBlock>>) {
         hls,
         mount,
         started_wall_ms,
+        archive,
         log,
     } = params;
+    let mut archive = archive.and_then(|path| {
+        std::fs::File::create(&path)
+            .map(std::io::BufWriter::new)
+            .map_err(|e| warn!(log, "not archiving this broadcast"; "file" => path.display().to_string(), "error" => e.to_string()))
+            .ok()
+    });
     let mut segmenter = hls.and_then(|config| {
         Segmenter::new(&config, &mount, variant, started_wall_ms)
             .map_err(|e| warn!(log, "HLS off for this variant"; "variant" => variant.to_string(), "error" => e.to_string()))
@@ -69,6 +80,12 @@ fn run(params: OutputParams, pcm: Receiver<Arc<PcmBlock>>) {
         transcoder::run(encoder, pcm, |data, header, edge| {
             if !header {
                 segment(&mut segmenter, &data);
+                if let Some(file) = archive.as_mut() {
+                    if let Err(e) = file.write_all(&data) {
+                        warn!(log, "archive write failed; the recording stops here"; "error" => e.to_string());
+                        archive = None;
+                    }
+                }
             }
             session.do_send(Encoded {
                 hub,
@@ -78,6 +95,10 @@ fn run(params: OutputParams, pcm: Receiver<Arc<PcmBlock>>) {
             });
         })
     });
+    if let Some(Err(e)) = archive.as_mut().map(|f| f.flush()) {
+        warn!(log, "archive flush failed"; "error" => e.to_string());
+    }
+    drop(archive);
     if let Err(e) = &result {
         warn!(log, "transcoder stopped"; "variant" => variant.to_string(), "error" => e.to_string());
     }

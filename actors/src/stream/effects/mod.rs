@@ -4,7 +4,7 @@
 //! switching never clicks and never leaves a gap.
 
 mod biquad;
-mod dynamics;
+pub(crate) mod dynamics;
 mod echo;
 mod reverb;
 pub mod spec;
