@@ -48,6 +48,7 @@ pub fn app(
         .route("/health", web::get().to(routes::health::health))
         .route("/ws", web::get().to(routes::ws::upgrade))
         .service(web::resource("/live/{mount}").route(web::put().to(routes::live::source)))
+        .service(web::resource("/live/{mount}/ws").route(web::get().to(routes::live_ws::source)))
         .service(
             web::resource("/hls/{mount}/master.m3u8").route(web::get().to(routes::hls::master)),
         )

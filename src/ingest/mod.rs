@@ -79,7 +79,18 @@ pub async fn check_key(
     mount: &str,
     authorization: Option<&str>,
 ) -> Result<streams::StreamRow, IngestError> {
-    let key = basic_password(authorization).ok_or(IngestError::Unauthorized)?;
+    check_stream_key(state, mount, basic_password(authorization)).await
+}
+
+/// The stream on `mount` if `key` is its stream key.
+pub async fn check_stream_key(
+    state: &AppState,
+    mount: &str,
+    key: Option<String>,
+) -> Result<streams::StreamRow, IngestError> {
+    let key = key
+        .filter(|k| !k.is_empty())
+        .ok_or(IngestError::Unauthorized)?;
     let pool = state.pool.clone();
     let m = mount.to_owned();
     let row = actix_web::web::block(move || streams::find_by_mount(&mut *pool.get()?, &m))
@@ -99,7 +110,18 @@ pub async fn open(
     authorization: Option<&str>,
     content_type: Option<&str>,
 ) -> Result<Source, IngestError> {
-    let row = check_key(state, mount, authorization).await?;
+    open_with_key(state, mount, basic_password(authorization), content_type).await
+}
+
+/// [`open`] with the stream key itself (the WebSocket ingest takes it from the query string,
+/// since browsers cannot set an Authorization header on a WebSocket).
+pub async fn open_with_key(
+    state: &AppState,
+    mount: &str,
+    key: Option<String>,
+    content_type: Option<&str>,
+) -> Result<Source, IngestError> {
+    let row = check_stream_key(state, mount, key).await?;
     let content_type = content_type.unwrap_or("").to_owned();
     let extension =
         extension_for(&content_type).ok_or(IngestError::UnsupportedType(content_type))?;

@@ -6,6 +6,7 @@ pub mod effects;
 pub mod health;
 pub mod hls;
 pub mod live;
+pub mod live_ws;
 pub mod recordings;
 pub mod rooms;
 pub mod status;
