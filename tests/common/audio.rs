@@ -62,6 +62,39 @@ impl Drop for Running {
     }
 }
 
+/// ffmpeg broadcasting a sine in any format: `encode` are the codec and muxer arguments (e.g.
+/// `["-c:a", "flac", "-f", "flac"]`), `content_type` what the source announces.
+pub fn broadcast_as(
+    url: &str,
+    freq: u32,
+    seconds: u32,
+    encode: &[&str],
+    content_type: &str,
+) -> Running {
+    Running(
+        Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-re",
+                "-f",
+                "lavfi",
+                "-i",
+            ])
+            .arg(format!(
+                "sine=frequency={freq}:sample_rate=48000:duration={seconds}"
+            ))
+            .args(["-ac", "2"])
+            .args(encode)
+            .args(["-content_type", content_type, url])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ffmpeg on PATH"),
+    )
+}
+
 /// ffmpeg broadcasting any lavfi source (e.g. `anoisesrc=...`) as 192k MP3 at real-time speed.
 pub fn broadcast_lavfi(url: &str, source: &str) -> Running {
     Running(

@@ -70,9 +70,20 @@ impl Encoder for AacEncoder {
         Ok(())
     }
 
-    fn finish(&mut self, _out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        // The binding has no flush: the last (< 1024-sample) frame of a broadcast is dropped.
-        Ok(())
+    fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        // The binding cannot signal end of input, so flush by hand: pad the last partial frame with
+        // silence, then push two silent frames through to drain the encoder's look-ahead.
+        let Some((rate, _)) = self.fdk.as_ref() else {
+            return Ok(());
+        };
+        let rate = *rate;
+        let padding = (FRAME_SAMPLES - self.pending.len() % FRAME_SAMPLES) % FRAME_SAMPLES
+            + 2 * FRAME_SAMPLES;
+        let silence = PcmBlock {
+            rate,
+            samples: vec![0.0; padding],
+        };
+        self.encode(&silence, out)
     }
 }
 
@@ -107,6 +118,31 @@ mod tests {
             out.len().abs_diff(expected) < expected / 5,
             "{} bytes for {expected}",
             out.len()
+        );
+    }
+
+    #[test]
+    fn finishing_flushes_every_sample_out() {
+        let mut enc = AacEncoder::new("aac-128".parse().unwrap());
+        let rate = 44_100u32;
+        // 1.5 s: not a whole number of 1024-sample frames.
+        let samples: Vec<f32> = (0..rate as usize * 3 / 2)
+            .flat_map(|i| {
+                let s = (i as f32 * 440.0 * std::f32::consts::TAU / rate as f32).sin() * 0.5;
+                [s, s]
+            })
+            .collect();
+        let mut out = Vec::new();
+        enc.encode(&PcmBlock { rate, samples }, &mut out).unwrap();
+        enc.finish(&mut out).unwrap();
+        let mut frames = 0u32;
+        let mut splitter =
+            crate::stream::hls::frames::FrameSplitter::new(crate::stream::ladder::Codec::Aac);
+        splitter.push(&out, |_, info| frames += info.samples);
+        assert!(
+            frames >= rate * 3 / 2 + 1024,
+            "{frames} samples out for {} in (plus the encoder delay)",
+            rate * 3 / 2
         );
     }
 }

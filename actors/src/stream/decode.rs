@@ -110,6 +110,34 @@ pub fn run(
 
 /// Decodes `input` to the end, handing every block to `block` as interleaved stereo at its rate.
 pub fn each_block(
+    mut input: impl Read + Send + Sync + 'static,
+    extension: &str,
+    block: impl FnMut(u32, Vec<f32>),
+) -> Result<DecodeSummary, DecodeError> {
+    if extension != "ogg" {
+        return with_symphonia(input, extension, block);
+    }
+    // Ogg carries Vorbis (symphonia) or Opus (libopus): look at the first page to tell.
+    let mut head = Vec::with_capacity(512);
+    let mut buf = [0u8; 512];
+    while head.len() < 64 {
+        match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(DecodeError::Unreadable("ogg".into(), e.to_string())),
+        }
+    }
+    let is_opus = super::ogg_opus_in::is_ogg_opus(&head);
+    let input = std::io::Cursor::new(head).chain(input);
+    if is_opus {
+        super::ogg_opus_in::each_block(input, block)
+    } else {
+        with_symphonia(input, extension, block)
+    }
+}
+
+fn with_symphonia(
     input: impl Read + Send + Sync + 'static,
     extension: &str,
     mut block: impl FnMut(u32, Vec<f32>),

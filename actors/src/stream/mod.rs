@@ -14,6 +14,7 @@ pub mod effects;
 pub mod hls;
 pub mod icy;
 pub mod ladder;
+mod ogg_opus_in;
 mod opus_ogg;
 mod output;
 pub mod recording;
@@ -38,7 +39,7 @@ pub struct StreamConfig {
     pub ladder: Vec<Variant>,
     /// Audio sent to a new listener at once, in milliseconds.
     pub burst_ms: u64,
-    /// Encoded chunks a listener may lag behind before it is dropped.
+    /// Encoded chunks (~0.2 s each) a listener may lag behind before it is dropped.
     pub listener_queue: usize,
     /// HLS segments and DVR window; `None` turns HLS off.
     pub hls: Option<hls::HlsConfig>,
@@ -51,7 +52,7 @@ impl Default for StreamConfig {
         Self {
             ladder: ladder::parse_ladder(ladder::DEFAULT_LADDER).unwrap_or_default(),
             burst_ms: 2000,
-            listener_queue: 512,
+            listener_queue: 150,
             hls: None,
             recording: None,
         }
