@@ -253,6 +253,89 @@ async fn bad_sources_are_refused_and_others_keep_playing(kind: Kind) {
     drop(ffmpeg);
 }
 
+/// Listens to `path` with `Icy-MetaData: 1` until 80 kB arrived; returns the titles in the ICY
+/// blocks. `chunked`: the answer is HTTP/1.1 chunked (the main port), else raw (the Icecast port).
+fn icy_titles(addr: std::net::SocketAddr, path: &str, chunked: bool) -> Vec<String> {
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    let version = if chunked { "1.1" } else { "1.0" };
+    write!(
+        tcp,
+        "GET {path} HTTP/{version}\r\nHost: x\r\nIcy-MetaData: 1\r\n\r\n"
+    )
+    .unwrap();
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    while data.len() < 80_000 {
+        let n = tcp.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        data.extend_from_slice(&buf[..n]);
+    }
+    let split = data.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&data[..split]).to_lowercase();
+    assert!(head.contains("icy-metaint: 16000"), "{head}");
+    let body = if chunked {
+        dechunk(&data[split + 4..])
+    } else {
+        data[split + 4..].to_vec()
+    };
+    let mut titles = Vec::new();
+    let mut i = 16_000;
+    while i < body.len() {
+        let len = body[i] as usize * 16;
+        if len > 0 && i + 1 + len <= body.len() {
+            titles.push(
+                String::from_utf8_lossy(&body[i + 1..i + 1 + len])
+                    .trim_end_matches('\0')
+                    .to_owned(),
+            );
+        }
+        i += 1 + len + 16_000;
+    }
+    titles
+}
+
+async fn listeners_are_served_on_the_icecast_port_too(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let dj = server.user("deejay").await;
+    let stream = create_stream(&server, &dj, "Icecast Port").await;
+    let ffmpeg = broadcast(&stream.ingest_url, 15, 440, false);
+    wait_live(&server, &stream).await;
+    let ingest = server.state.config.ingest_bind;
+    for (variant, codec) in [("mp3-128", "mp3"), ("aac-128", "aac"), ("opus-96", "opus")] {
+        let p = probe(format!("http://{ingest}/live/{}/{variant}", stream.mount)).await;
+        assert_eq!(p["codec_name"].as_str(), Some(codec), "{variant}: {p}");
+    }
+    let (status, _) = http(
+        &server,
+        "PUT",
+        &format!("/api/v2/streams/{}/metadata", stream.id),
+        Some(&dj.token),
+        Some(json!({"title": "On port 8000"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let path = format!("/live/{}/mp3-128", stream.mount);
+    let titles = web::block(move || icy_titles(ingest, &path, false))
+        .await
+        .unwrap();
+    assert!(
+        titles.iter().any(|t| t == "StreamTitle='On port 8000';"),
+        "{titles:?}"
+    );
+    // Unknown mounts and variants are 404 there too.
+    let (status, _) = web::block(move || {
+        common::process::request(ingest.port(), "GET", "/live/nope/mp3-128", None, None).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 404);
+    drop(ffmpeg);
+}
+
 async fn icy_metadata_carries_the_title(kind: Kind) {
     let db = TestDb::new(kind);
     let server = TestServer::start(&db).await;
@@ -277,47 +360,11 @@ async fn icy_metadata_carries_the_title(kind: Kind) {
     .unwrap();
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     // A listener asking for ICY metadata gets StreamTitle blocks every icy-metaint bytes.
-    let port = server.addr.port();
+    let main: std::net::SocketAddr = ([127, 0, 0, 1], server.addr.port()).into();
     let path = format!("/live/{}/mp3-128", stream.mount);
-    let titles = web::block(move || {
-        use std::io::{Read, Write};
-        let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        write!(
-            tcp,
-            "GET {path} HTTP/1.1\r\nHost: x\r\nIcy-MetaData: 1\r\n\r\n"
-        )
+    let titles = web::block(move || icy_titles(main, &path, true))
+        .await
         .unwrap();
-        let mut data = Vec::new();
-        let mut buf = [0u8; 8192];
-        while data.len() < 80_000 {
-            let n = tcp.read(&mut buf).unwrap();
-            if n == 0 {
-                break;
-            }
-            data.extend_from_slice(&buf[..n]);
-        }
-        let split = data.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-        let head = String::from_utf8_lossy(&data[..split]).to_lowercase();
-        assert!(head.contains("icy-metaint: 16000"), "{head}");
-        // The body is chunked by HTTP/1.1; undo that, then walk the ICY blocks.
-        let body = dechunk(&data[split + 4..]);
-        let mut titles = Vec::new();
-        let mut i = 16_000;
-        while i < body.len() {
-            let len = body[i] as usize * 16;
-            if len > 0 && i + 1 + len <= body.len() {
-                titles.push(
-                    String::from_utf8_lossy(&body[i + 1..i + 1 + len])
-                        .trim_end_matches('\0')
-                        .to_owned(),
-                );
-            }
-            i += 1 + len + 16_000;
-        }
-        titles
-    })
-    .await
-    .unwrap();
     assert!(
         titles
             .iter()
@@ -549,6 +596,7 @@ async fn a_linked_room_hears_stream_state_and_now_playing(kind: Kind) {
 }
 
 on_both_backends!(
+    listeners_are_served_on_the_icecast_port_too,
     a_linked_room_hears_stream_state_and_now_playing,
     a_chunked_put_on_the_main_port_works,
     every_variant_is_what_it_says,

@@ -4,7 +4,8 @@
 //! close: `PUT /live/MOUNT` with `Expect: 100-continue` (ffmpeg, modern Icecast clients) or the
 //! legacy `SOURCE /live/MOUNT`. HTTP frameworks see an empty body there, so this speaks the
 //! protocol itself: read the head, check it, answer `100 Continue` / `200 OK`, then copy the socket
-//! into the stream session until EOF. Icecast's `GET /admin/metadata?mode=updinfo` is served too.
+//! into the stream session until EOF. Icecast's `GET /admin/metadata?mode=updinfo` is served too,
+//! and listeners (`GET /live/MOUNT/VARIANT`, see `listeners.rs`), as on an Icecast server.
 
 use super::{open, IngestError};
 use crate::http::AppState;
@@ -34,10 +35,10 @@ pub async fn serve(listener: TcpListener, state: AppState) {
     }
 }
 
-struct Head {
-    method: String,
-    path: String,
-    headers: HashMap<String, String>,
+pub struct Head {
+    pub method: String,
+    pub path: String,
+    pub headers: HashMap<String, String>,
 }
 
 async fn read_head(tcp: &mut TcpStream) -> std::io::Result<(Head, BytesMut)> {
@@ -124,9 +125,15 @@ async fn handle(mut tcp: TcpStream, state: &AppState) -> std::io::Result<()> {
     if head.method == "GET" && head.path.starts_with("/admin/metadata") {
         return metadata(&mut tcp, state, &head).await;
     }
+    if head.method == "GET" {
+        if let Some((mount, variant)) = super::listeners::listen_path(&head.path) {
+            drop(leftover);
+            return super::listeners::serve(tcp, state, &head, mount, variant).await;
+        }
+    }
     if head.method != "PUT" && head.method != "SOURCE" {
         let e =
-            IngestError::BadRequest("this port takes sources: PUT or SOURCE /live/MOUNT".into());
+            IngestError::BadRequest("this port takes sources (PUT or SOURCE /live/MOUNT) and listeners (GET /live/MOUNT/VARIANT)".into());
         return refuse(&mut tcp, &e).await;
     }
     let Some(mount) = mount_of(&head.path) else {

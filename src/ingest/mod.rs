@@ -2,6 +2,7 @@
 //! chunked `PUT /live/{mount}` on the main port, and the start of the stream session.
 
 pub mod icecast;
+pub mod listeners;
 
 use crate::auth::opaque;
 use crate::db::{streams, DbError};

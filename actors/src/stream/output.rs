@@ -6,12 +6,15 @@ use super::ladder::Variant;
 use super::{transcoder, Encoded, Segmented, StreamSession, TranscoderDone};
 use crate::stream::decode::PcmBlock;
 use actix::Addr;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use slog::{warn, Logger};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
+
+/// How much audio is gathered before it goes to listeners.
+const COALESCE_SECONDS: f64 = 0.2;
 
 pub(super) struct OutputParams {
     pub hub: usize,
@@ -76,6 +79,10 @@ fn run(params: OutputParams, pcm: Receiver<Arc<PcmBlock>>) {
             }
         }
     };
+    // Listeners get the audio in pieces of ~COALESCE_SECONDS, not one per encoder call (an MP3
+    // frame is 26 ms): five writes a second per listener instead of ~40.
+    let mut pending = BytesMut::new();
+    let mut pending_since = 0.0;
     let result = transcoder::encoder_for(variant).and_then(|encoder| {
         transcoder::run(encoder, pcm, |data, header, edge| {
             if !header {
@@ -87,14 +94,35 @@ fn run(params: OutputParams, pcm: Receiver<Arc<PcmBlock>>) {
                     }
                 }
             }
-            session.do_send(Encoded {
-                hub,
-                data,
-                header,
-                edge,
-            });
+            if header {
+                session.do_send(Encoded {
+                    hub,
+                    data,
+                    header,
+                    edge,
+                });
+                return;
+            }
+            pending.extend_from_slice(&data);
+            if edge - pending_since >= COALESCE_SECONDS {
+                pending_since = edge;
+                session.do_send(Encoded {
+                    hub,
+                    data: pending.split().freeze(),
+                    header,
+                    edge,
+                });
+            }
         })
     });
+    if !pending.is_empty() {
+        session.do_send(Encoded {
+            hub,
+            data: pending.split().freeze(),
+            header: false,
+            edge: pending_since,
+        });
+    }
     if let Some(Err(e)) = archive.as_mut().map(|f| f.flush()) {
         warn!(log, "archive flush failed"; "error" => e.to_string());
     }

@@ -92,7 +92,13 @@ pub async fn listen(
         (burst.into_iter(), live, icy, title),
         |(mut burst, mut live, mut icy, title)| async move {
             let chunk = match burst.next() {
-                Some(c) => c,
+                Some(c) => {
+                    // One burst chunk per poll: actix then flushes each to the socket instead of
+                    // copying the whole burst into its write buffer (which would keep that
+                    // capacity for the life of the connection).
+                    tokio::task::yield_now().await;
+                    c
+                }
                 None => match live.recv().await {
                     Ok(c) => c,
                     // Lagged: this listener cannot keep up; drop it rather than buffer for it.

@@ -1,0 +1,121 @@
+//! Listeners on the Icecast port, as Icecast serves them: `GET /live/MOUNT/VARIANT` answered with
+//! an HTTP/1.0 head (`icy-*` headers, no chunking), then the shared encoded chunks written straight
+//! to the socket. No per-listener copy or HTTP framework buffers: this is the cheap path for
+//! thousands of listeners (`/live/MOUNT/VARIANT` on the main port is the same stream through
+//! actix-web).
+
+use super::icecast::Head;
+use crate::http::AppState;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::broadcast::error::RecvError;
+use veza_actors::registry::FindStream;
+use veza_actors::stream::icy::{IcyInterleaver, METAINT};
+use veza_actors::stream::ladder::Variant;
+use veza_actors::stream::{Listen, Listening};
+
+/// A listener whose socket takes no data for this long is gone.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `(mount, variant)` from `/live/MOUNT/VARIANT`.
+pub fn listen_path(path: &str) -> Option<(&str, &str)> {
+    let path = path.split('?').next()?;
+    let (mount, variant) = path.strip_prefix("/live/")?.split_once('/')?;
+    (!mount.is_empty() && !variant.is_empty() && !variant.contains('/')).then_some((mount, variant))
+}
+
+async fn not_found(tcp: &mut TcpStream, message: &str) -> std::io::Result<()> {
+    let body = serde_json::json!({"error": {"code": "not_found", "message": message}}).to_string();
+    let head = format!(
+        "HTTP/1.0 404 Not Found\r\nServer: Veza\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes()).await
+}
+
+async fn write(tcp: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
+    tokio::time::timeout(WRITE_TIMEOUT, tcp.write_all(data))
+        .await
+        .map_err(|_| std::io::Error::other("listener stopped reading"))?
+}
+
+pub async fn serve(
+    mut tcp: TcpStream,
+    state: &AppState,
+    head: &Head,
+    mount: &str,
+    variant: &str,
+) -> std::io::Result<()> {
+    let Ok(variant) = variant.parse::<Variant>() else {
+        return not_found(&mut tcp, "no such variant").await;
+    };
+    let session = state
+        .registry
+        .send(FindStream(mount.to_owned()))
+        .await
+        .ok()
+        .flatten();
+    let Some(session) = session else {
+        return not_found(&mut tcp, "this mount is not live").await;
+    };
+    let Some(Listening {
+        burst,
+        mut live,
+        title,
+        variant,
+    }) = session.send(Listen(variant)).await.ok().flatten()
+    else {
+        return not_found(&mut tcp, "this variant is not produced for this stream").await;
+    };
+    let wants_icy = head.headers.get("icy-metadata").map(String::as_str) == Some("1");
+    let mut icy = wants_icy.then(|| IcyInterleaver::new(METAINT));
+    let name: String = title.borrow().chars().filter(|c| !c.is_control()).collect();
+    let mut response = format!(
+        "HTTP/1.0 200 OK\r\nServer: Veza\r\nContent-Type: {}\r\nCache-Control: no-cache, no-store\r\n\
+         icy-name: {name}\r\nicy-br: {}\r\nicy-sr: {}\r\nicy-pub: 0\r\n",
+        variant.content_type(),
+        variant.kbps,
+        variant.sample_rate()
+    );
+    if wants_icy {
+        response.push_str(&format!("icy-metaint: {METAINT}\r\n"));
+    }
+    response.push_str("\r\n");
+    drop(session);
+    write(&mut tcp, response.as_bytes()).await?;
+    for chunk in burst {
+        match icy.as_mut() {
+            Some(i) => write(&mut tcp, &i.process(chunk, &title.borrow())).await?,
+            None => write(&mut tcp, &chunk).await?,
+        }
+    }
+    loop {
+        let chunk = match live.recv().await {
+            Ok(c) => c,
+            // Lagged: this listener cannot keep up; drop it rather than buffer for it.
+            Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return Ok(()),
+        };
+        match icy.as_mut() {
+            Some(i) => write(&mut tcp, &i.process(chunk, &title.borrow())).await?,
+            None => write(&mut tcp, &chunk).await?,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen_path;
+
+    #[test]
+    fn listener_paths_name_a_mount_and_a_variant() {
+        assert_eq!(listen_path("/live/jazz/mp3-128"), Some(("jazz", "mp3-128")));
+        assert_eq!(
+            listen_path("/live/jazz/mp3-128?x"),
+            Some(("jazz", "mp3-128"))
+        );
+        assert_eq!(listen_path("/live/jazz"), None);
+        assert_eq!(listen_path("/live/jazz/a/b"), None);
+        assert_eq!(listen_path("/jazz/mp3-128"), None);
+    }
+}
