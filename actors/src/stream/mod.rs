@@ -247,8 +247,8 @@ impl StreamSession {
         for (index, variant) in variants.iter().enumerate() {
             let (pcm_tx, pcm_rx) = std::sync::mpsc::sync_channel(32);
             sinks.push(pcm_tx);
-            let spawned = output::spawn(
-                output::OutputParams {
+            let spawned = output::Transcoder::spawn(
+                output::TranscoderParams {
                     hub: index,
                     variant: *variant,
                     session: session.clone(),
