@@ -1,12 +1,26 @@
 #!/usr/bin/env bash
-# Audio transcoding cost: Veza's live path (decode once, one encoder thread per rung) against ffmpeg
-# encoding the same rungs from the same 60 s input, in one run. Prints CPU seconds per 60 s of audio
-# and the ratio, for the MP3 rungs (same library, LAME, on both sides) and for the whole default
-# ladder (Debian's ffmpeg has no libfdk_aac, so its AAC rung uses ffmpeg's native encoder).
+# Live-audio benchmarks, printed as figures and ratios against baselines run in the same command:
+#  (a) transcoding cost: Veza's live path (decode once, one encoder thread per rung) against ffmpeg
+#      encoding the same rungs from the same 60 s input. CPU seconds per 60 s of audio and the
+#      ratio, for the MP3 rungs (same library, LAME, on both sides) and for the whole default
+#      ladder (Debian's ffmpeg has no libfdk_aac, so its AAC rung uses ffmpeg's native encoder).
+#  (b) how many concurrent broadcasts stay real time on this machine (scripts/bench_audio_live.py).
+#  (c) N progressive listeners of one stream on Veza (Icecast port and main HTTP port) and on
+#      Debian's icecast2 relaying the same audio, side by side (scripts/bench_audio_live.py).
+# Environment: PARTS="a b c", BROADCASTS="1 10 20 ...", LISTENERS="1000 5000".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh test
-cargo build --release --locked -p veza-bench --bin veza-transcode 2>&1 | tail -n 1
+PARTS=${PARTS:-a b c}
+BROADCASTS=${BROADCASTS:-1 10 20 30 40 50 60}
+LISTENERS=${LISTENERS:-1000 5000}
+if [[ $PARTS == *c* ]] && ! command -v icecast2 >/dev/null; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq icecast2
+fi
+cargo build --release --locked -p veza-bench --bin veza-transcode --bin veza-listen 2>&1 | tail -n 1
+cargo build --release --locked -p veza --bin veza 2>&1 | tail -n 1
+ulimit -n "$(ulimit -Hn)"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 LADDER=${LADDER:-mp3-64,mp3-128,mp3-192,mp3-320}
 ffmpeg -loglevel error -f lavfi -i "sine=frequency=440:sample_rate=44100:duration=60" \
@@ -14,8 +28,11 @@ ffmpeg -loglevel error -f lavfi -i "sine=frequency=440:sample_rate=44100:duratio
        -filter_complex "[0:a][1:a]amix=inputs=2,aformat=channel_layouts=stereo" \
        -c:a libmp3lame -b:a 192k "$work/in.mp3"
 
+ffmpeg -loglevel error -i "$work/in.mp3" -c:a libmp3lame -b:a 128k "$work/in128.mp3"
+
 FULL=${FULL:-mp3-64,mp3-128,mp3-192,mp3-320,aac-128,opus-96}
 
+if [[ $PARTS == *a* ]]; then
 python3 - "$work" "$LADDER" "$FULL" <<'PY'
 import json, resource, subprocess, sys, time
 work, ladder, full = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -48,3 +65,12 @@ for rungs in (ladder, full):
     print(f"  veza:   {vz:.2f} CPU s per {audio:.0f} s of audio ({vz/audio*100:.1f} % of a core)")
     print(f"  ratio veza/ffmpeg: {vz/ff:.2f}x   (target <= 1.1x with the same libraries; real time needs < 25 % of a core)")
 PY
+fi
+if [[ $PARTS == *b* ]]; then
+  # shellcheck disable=SC2086
+  python3 scripts/bench_audio_live.py "$work" broadcasts $BROADCASTS
+fi
+if [[ $PARTS == *c* ]]; then
+  # shellcheck disable=SC2086
+  python3 scripts/bench_audio_live.py "$work" listeners $LISTENERS
+fi
