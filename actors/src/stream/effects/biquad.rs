@@ -16,10 +16,11 @@ pub struct Biquad {
 
 impl Biquad {
     pub fn new(band: &EqBand, rate: u32) -> Self {
-        let a = 10f32.powf(band.gain_db / 40.0);
-        let w0 = TAU * band.freq.min(rate as f32 * 0.45) / rate as f32;
+        let (gain_db, freq, q) = (band.gain_db as f32, band.freq as f32, band.q as f32);
+        let a = 10f32.powf(gain_db / 40.0);
+        let w0 = TAU * freq.min(rate as f32 * 0.45) / rate as f32;
         let (sin, cos) = w0.sin_cos();
-        let alpha = sin / (2.0 * band.q);
+        let alpha = sin / (2.0 * q);
         let sq = 2.0 * a.sqrt() * alpha;
         let (b0, b1, b2, a0, a1, a2) = match band.kind {
             BandKind::Peak => (

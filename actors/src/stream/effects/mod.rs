@@ -26,21 +26,26 @@ enum Stage {
 
 impl Stage {
     fn new(effect: &Effect, rate: u32) -> Self {
+        // The spec is f64 (it is JSON); the DSP runs in f32.
+        let f = |v: f64| v as f32;
         match *effect {
-            Effect::Gain { db } => Stage::Gain(dynamics::Gain::new(db)),
-            Effect::Eq { ref bands } => {
-                Stage::Eq(bands.iter().map(|b| biquad::Biquad::new(b, rate)).collect())
-            }
+            Effect::Gain { db } => Stage::Gain(dynamics::Gain::new(f(db))),
+            Effect::Eq { ref bands } => Stage::Eq(
+                bands
+                    .iter()
+                    .map(|b| biquad::Biquad::new(b, rate))
+                    .collect(),
+            ),
             Effect::Echo {
                 delay_ms,
                 feedback,
                 mix,
-            } => Stage::Echo(echo::Echo::new(delay_ms, feedback, mix, rate)),
+            } => Stage::Echo(echo::Echo::new(f(delay_ms), f(feedback), f(mix), rate)),
             Effect::Reverb {
                 room_size,
                 damping,
                 mix,
-            } => Stage::Reverb(reverb::Reverb::new(room_size, damping, mix, rate)),
+            } => Stage::Reverb(reverb::Reverb::new(f(room_size), f(damping), f(mix), rate)),
             Effect::Compressor {
                 threshold_db,
                 ratio,
@@ -48,11 +53,11 @@ impl Stage {
                 release_ms,
                 makeup_db,
             } => Stage::Compressor(dynamics::Compressor::new(
-                threshold_db,
-                ratio,
-                attack_ms,
-                release_ms,
-                makeup_db,
+                f(threshold_db),
+                f(ratio),
+                f(attack_ms),
+                f(release_ms),
+                f(makeup_db),
                 rate,
             )),
         }

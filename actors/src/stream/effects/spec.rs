@@ -19,37 +19,37 @@ pub struct EffectsSpec {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Effect {
     /// Level change in dB.
-    Gain { db: f32 },
+    Gain { db: f64 },
     /// Parametric EQ: one biquad per band.
     Eq { bands: Vec<EqBand> },
     /// A delay line with feedback; `mix` is the wet share (0 = dry only, 1 = echo only).
     Echo {
-        delay_ms: f32,
+        delay_ms: f64,
         #[serde(default)]
-        feedback: f32,
+        feedback: f64,
         #[serde(default = "half")]
-        mix: f32,
+        mix: f64,
     },
     /// Freeverb-style room: `room_size` and `damping` in 0..=1, `mix` the wet share.
     Reverb {
         #[serde(default = "half")]
-        room_size: f32,
+        room_size: f64,
         #[serde(default = "half")]
-        damping: f32,
+        damping: f64,
         #[serde(default = "quarter")]
-        mix: f32,
+        mix: f64,
     },
     /// Feed-forward compressor on the louder channel (stereo-linked).
     Compressor {
-        threshold_db: f32,
+        threshold_db: f64,
         #[serde(default = "four")]
-        ratio: f32,
+        ratio: f64,
         #[serde(default = "five")]
-        attack_ms: f32,
+        attack_ms: f64,
         #[serde(default = "hundred")]
-        release_ms: f32,
+        release_ms: f64,
         #[serde(default)]
-        makeup_db: f32,
+        makeup_db: f64,
     },
 }
 
@@ -58,10 +58,10 @@ pub enum Effect {
 pub struct EqBand {
     #[serde(default)]
     pub kind: BandKind,
-    pub freq: f32,
-    pub gain_db: f32,
+    pub freq: f64,
+    pub gain_db: f64,
     #[serde(default = "q_default")]
-    pub q: f32,
+    pub q: f64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,31 +73,31 @@ pub enum BandKind {
     HighShelf,
 }
 
-fn half() -> f32 {
+fn half() -> f64 {
     0.5
 }
-fn quarter() -> f32 {
+fn quarter() -> f64 {
     0.25
 }
-fn four() -> f32 {
+fn four() -> f64 {
     4.0
 }
-fn five() -> f32 {
+fn five() -> f64 {
     5.0
 }
-fn hundred() -> f32 {
+fn hundred() -> f64 {
     100.0
 }
-fn q_default() -> f32 {
+fn q_default() -> f64 {
     0.707
 }
 
 /// Longest echo delay: bounds the delay line (2 s of stereo at 48 kHz = 768 KiB).
-pub const MAX_ECHO_MS: f32 = 2000.0;
+pub const MAX_ECHO_MS: f64 = 2000.0;
 pub const MAX_EFFECTS: usize = 16;
 pub const MAX_BANDS: usize = 10;
 
-fn within(name: &str, value: f32, lo: f32, hi: f32) -> Result<(), InvalidEffect> {
+fn within(name: &str, value: f64, lo: f64, hi: f64) -> Result<(), InvalidEffect> {
     if value.is_finite() && (lo..=hi).contains(&value) {
         Ok(())
     } else {
