@@ -595,7 +595,57 @@ async fn a_linked_room_hears_stream_state_and_now_playing(kind: Kind) {
     assert_eq!(status, 422);
 }
 
+async fn a_crashed_session_ends_only_its_own_broadcast(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let dj = server.user("deejay").await;
+    let a = create_stream(&server, &dj, "Crashes").await;
+    let b = create_stream(&server, &dj, "Keeps Going").await;
+    let fa = broadcast(&a.ingest_url, 20, 440, false);
+    let fb = broadcast(&b.ingest_url, 20, 1000, false);
+    wait_live(&server, &a).await;
+    wait_live(&server, &b).await;
+    let session = server
+        .state
+        .registry
+        .send(veza_actors::registry::FindStream(a.mount.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    session.do_send(veza_actors::stream::Poison);
+    // A is off air (and its source dropped), B plays on, the server answers.
+    let mut off = false;
+    for _ in 0..50 {
+        let (_, body) = http(
+            &server,
+            "GET",
+            &format!("/api/v2/streams/{}", a.id),
+            None,
+            None,
+        )
+        .await;
+        if body["live"] == false {
+            off = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(off, "the crashed broadcast should be off air");
+    let url = format!("http://{}/live/{}/mp3-128", server.addr, b.mount);
+    let found = web::block(move || dominant_frequency(&url)).await.unwrap();
+    assert!((found - 1000.0).abs() < 15.0, "B carries {found} Hz");
+    // The mount is free again: the broadcaster reconnects and is live with a fresh session.
+    drop(fa);
+    let again = broadcast(&a.ingest_url, 10, 660, false);
+    wait_live(&server, &a).await;
+    let url = format!("http://{}/live/{}/mp3-128", server.addr, a.mount);
+    let found = web::block(move || dominant_frequency(&url)).await.unwrap();
+    assert!((found - 660.0).abs() < 15.0, "A is back with {found} Hz");
+    drop((again, fb));
+}
+
 on_both_backends!(
+    a_crashed_session_ends_only_its_own_broadcast,
     listeners_are_served_on_the_icecast_port_too,
     a_linked_room_hears_stream_state_and_now_playing,
     a_chunked_put_on_the_main_port_works,

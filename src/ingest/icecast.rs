@@ -170,7 +170,8 @@ async fn handle(mut tcp: TcpStream, state: &AppState) -> std::io::Result<()> {
             Ok(Ok(n)) => n,
             Ok(Err(_)) | Err(_) => 0,
         };
-        if n == 0 {
+        // A session that is gone (it crashed) ends the source too: the client may reconnect.
+        if n == 0 || !source.session.connected() {
             break;
         }
         // An error here means the session refused the input (not audio): stop reading.

@@ -592,6 +592,20 @@ impl Handler<SetEffects> for StreamSession {
     }
 }
 
+/// Makes the session panic inside a handler. Only for tests of crash isolation; not reachable
+/// from any request. (A panicking actor's task is dropped by its arbiter: its listeners' channels
+/// close, its address disconnects, the ingest drops the source, and nothing else is touched.)
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Poison;
+
+impl Handler<Poison> for StreamSession {
+    type Result = ();
+    fn handle(&mut self, _: Poison, _: &mut Context<Self>) {
+        panic!("stream session poisoned on purpose");
+    }
+}
+
 /// Live state for the REST API.
 #[derive(Debug, Clone, Serialize)]
 pub struct LiveInfo {

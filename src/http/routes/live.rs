@@ -43,6 +43,9 @@ pub async fn source(
     let mut bytes = 0u64;
     while let Some(chunk) = body.next().await {
         let Ok(chunk) = chunk else { break };
+        if !source.session.connected() {
+            break;
+        }
         bytes += chunk.len() as u64;
         if source.input.send(chunk).await.is_err() {
             // The session refused the input (not decodable audio).

@@ -64,7 +64,7 @@ pub async fn source(
         while let Some(message) = stream.next().await {
             match message {
                 Ok(Message::Binary(bytes)) => {
-                    if source.input.send(bytes).await.is_err() {
+                    if !source.session.connected() || source.input.send(bytes).await.is_err() {
                         close = Some(CloseReason {
                             code: CloseCode::Unsupported,
                             description: Some(

@@ -30,12 +30,9 @@ impl Stage {
         let f = |v: f64| v as f32;
         match *effect {
             Effect::Gain { db } => Stage::Gain(dynamics::Gain::new(f(db))),
-            Effect::Eq { ref bands } => Stage::Eq(
-                bands
-                    .iter()
-                    .map(|b| biquad::Biquad::new(b, rate))
-                    .collect(),
-            ),
+            Effect::Eq { ref bands } => {
+                Stage::Eq(bands.iter().map(|b| biquad::Biquad::new(b, rate)).collect())
+            }
             Effect::Echo {
                 delay_ms,
                 feedback,
