@@ -138,6 +138,13 @@ impl Connection {
             Err((e, reference)) => return self.error(e, reference.as_ref()),
         };
         let r = reference.as_ref();
+        let needed = crate::permission::required_by(&frame);
+        if !self.user.grants.allows(needed) {
+            return self.error(
+                ProtoError::forbidden(format!("this needs the {} permission", needed.name())),
+                r,
+            );
+        }
         let limited = matches!(
             frame,
             ClientFrame::Send { .. }

@@ -6,6 +6,7 @@ pub mod connection;
 pub mod ids;
 pub mod model;
 pub mod outbox;
+pub mod permission;
 pub mod persistence;
 pub mod protocol;
 pub mod ratelimit;

@@ -6,6 +6,7 @@ pub mod error;
 pub mod jwt;
 pub mod opaque;
 pub mod password;
+pub mod permission;
 pub mod role;
 pub mod service;
 pub mod validation;

@@ -57,3 +57,42 @@ pub fn recent(
     }
     Ok(query.load(conn)?)
 }
+
+/// Filters for the admin audit query; `before` pages back by id (newest first).
+#[derive(Debug, Default, Clone)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub actor_id: Option<i64>,
+    pub target_id: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+pub fn query(conn: &mut DbConnection, f: &AuditFilter) -> Result<Vec<AuditEntry>, DbError> {
+    let mut q = audit_log::table
+        .select(AuditEntry::as_select())
+        .order(audit_log::id.desc())
+        .limit(f.limit)
+        .into_boxed();
+    if let Some(action) = &f.action {
+        q = q.filter(audit_log::action.eq(action.clone()));
+    }
+    if let Some(actor) = f.actor_id {
+        q = q.filter(audit_log::actor_id.eq(actor));
+    }
+    if let Some(target) = &f.target_id {
+        q = q.filter(audit_log::target_id.eq(target.clone()));
+    }
+    if let Some(since) = f.since {
+        q = q.filter(audit_log::created_at.ge(since));
+    }
+    if let Some(until) = f.until {
+        q = q.filter(audit_log::created_at.lt(until));
+    }
+    if let Some(before) = f.before {
+        q = q.filter(audit_log::id.lt(before));
+    }
+    Ok(q.load(conn)?)
+}

@@ -130,3 +130,21 @@ pub fn find_with_user(
         .first(conn)
         .optional()?)
 }
+
+/// Revokes every open session of a user (and their refresh tokens); returns how many.
+pub fn revoke_all_for_user(
+    conn: &mut DbConnection,
+    user_id: i64,
+    now: i64,
+    reason: &str,
+) -> Result<usize, DbError> {
+    let open: Vec<i64> = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .select(sessions::id)
+        .load(conn)?;
+    for id in &open {
+        revoke_session(conn, *id, now, reason)?;
+    }
+    Ok(open.len())
+}

@@ -74,3 +74,53 @@ pub fn update_role_and_password(
         .execute(conn)?;
     Ok(())
 }
+
+/// Users whose name contains `query` (any case), oldest first, for the admin API.
+pub fn search(
+    conn: &mut DbConnection,
+    query: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<User>, DbError> {
+    let mut q = users::table
+        .select(User::as_select())
+        .order(users::id.asc())
+        .limit(limit)
+        .offset(offset)
+        .into_boxed();
+    if let Some(text) = query.filter(|t| !t.is_empty()) {
+        // LIKE metacharacters in the query are matched literally.
+        let escaped = text
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        q = q.filter(
+            users::username_lower
+                .like(format!("%{escaped}%"))
+                .escape('\\'),
+        );
+    }
+    Ok(q.load(conn)?)
+}
+
+/// Disables or enables an account; `false` if there is no such user.
+pub fn set_disabled(
+    conn: &mut DbConnection,
+    id: i64,
+    disabled: bool,
+    now: i64,
+) -> Result<bool, DbError> {
+    let n = diesel::update(users::table.find(id))
+        .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Changes a user's global role; `false` if there is no such user.
+pub fn set_role(conn: &mut DbConnection, id: i64, role: &str, now: i64) -> Result<bool, DbError> {
+    let n = diesel::update(users::table.find(id))
+        .set((users::role.eq(role), users::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(n == 1)
+}

@@ -5,6 +5,7 @@ pub mod access_log;
 pub mod client_info;
 pub mod error;
 pub mod extract;
+pub mod guard;
 pub mod rate_limit;
 pub mod request_id;
 pub mod routes;
@@ -75,6 +76,24 @@ pub fn app(
                 )
                 .service(web::resource("/auth/logout").route(web::post().to(routes::auth::logout)))
                 .service(web::resource("/users/me").route(web::get().to(routes::users::me)))
+                .service(web::resource("/admin/users").route(web::get().to(routes::admin::users)))
+                .service(
+                    web::resource("/admin/users/{id}/disable")
+                        .route(web::post().to(routes::admin::disable)),
+                )
+                .service(
+                    web::resource("/admin/users/{id}/enable")
+                        .route(web::post().to(routes::admin::enable)),
+                )
+                .service(
+                    web::resource("/admin/users/{id}/role")
+                        .route(web::put().to(routes::admin::set_role)),
+                )
+                .service(
+                    web::resource("/admin/users/{id}/revoke-sessions")
+                        .route(web::post().to(routes::admin::revoke_sessions)),
+                )
+                .service(web::resource("/admin/audit").route(web::get().to(routes::admin::audit)))
                 .service(
                     web::resource("/rooms")
                         .route(web::get().to(routes::rooms::list))

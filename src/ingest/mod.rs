@@ -5,7 +5,9 @@ pub mod icecast;
 pub mod listeners;
 
 use crate::auth::opaque;
-use crate::db::{streams, DbError};
+use crate::auth::permission::grants;
+use crate::auth::Role;
+use crate::db::{streams, users, DbError};
 use crate::http::AppState;
 use actix::Addr;
 use base64::engine::general_purpose::STANDARD;
@@ -13,6 +15,7 @@ use base64::Engine;
 use bytes::Bytes;
 use thiserror::Error;
 use tokio::sync::mpsc;
+use veza_actors::permission::Permission;
 use veza_actors::registry::StartBroadcast;
 use veza_actors::stream::decode::extension_for;
 use veza_actors::stream::StreamSession;
@@ -26,6 +29,10 @@ pub enum IngestError {
     UnknownMount,
     #[error("a source is already live on this mount")]
     MountInUse,
+    #[error(
+        "the stream's owner may not broadcast (disabled, or a role without streams.broadcast)"
+    )]
+    NotAllowed,
     #[error("unsupported Content-Type {0:?}: use audio/mpeg, audio/aac, audio/ogg, audio/wav or audio/flac")]
     UnsupportedType(String),
     #[error("{0}")]
@@ -41,7 +48,7 @@ impl IngestError {
         match self {
             IngestError::Unauthorized => 401,
             IngestError::UnknownMount => 404,
-            IngestError::MountInUse => 403,
+            IngestError::MountInUse | IngestError::NotAllowed => 403,
             IngestError::UnsupportedType(_) => 415,
             IngestError::BadRequest(_) => 400,
             IngestError::Store(_) | IngestError::Internal(_) => 503,
@@ -52,7 +59,7 @@ impl IngestError {
         match self {
             IngestError::Unauthorized => "unauthorized",
             IngestError::UnknownMount => "not_found",
-            IngestError::MountInUse => "forbidden",
+            IngestError::MountInUse | IngestError::NotAllowed => "forbidden",
             IngestError::UnsupportedType(_) => "unsupported_media_type",
             IngestError::BadRequest(_) => "bad_request",
             IngestError::Store(_) | IngestError::Internal(_) => "unavailable",
@@ -94,12 +101,29 @@ pub async fn check_stream_key(
         .ok_or(IngestError::Unauthorized)?;
     let pool = state.pool.clone();
     let m = mount.to_owned();
-    let row = actix_web::web::block(move || streams::find_by_mount(&mut *pool.get()?, &m))
-        .await
-        .map_err(|e| IngestError::Internal(e.to_string()))??
-        .ok_or(IngestError::UnknownMount)?;
+    let (row, owner) = actix_web::web::block(move || {
+        let conn = &mut *pool.get()?;
+        let Some(row) = streams::find_by_mount(conn, &m)? else {
+            return Ok::<_, DbError>(None);
+        };
+        let owner = users::find_by_id(conn, row.owner_id)?;
+        Ok(Some((row, owner)))
+    })
+    .await
+    .map_err(|e| IngestError::Internal(e.to_string()))??
+    .ok_or(IngestError::UnknownMount)?;
     if !opaque::matches(&key, &row.key_hash) {
         return Err(IngestError::Unauthorized);
+    }
+    // The key is right; the owner must still be allowed on air.
+    let allowed = owner.is_some_and(|o| {
+        !o.disabled
+            && o.role
+                .parse::<Role>()
+                .is_ok_and(|role| grants(role, &state.config).allows(Permission::StreamsBroadcast))
+    });
+    if !allowed {
+        return Err(IngestError::NotAllowed);
     }
     Ok(row)
 }

@@ -80,6 +80,21 @@ impl TestServer {
         }
     }
 
+    /// A user with a global role (registered, then given the role in the store; the role is read
+    /// on every request, so the token works with it at once).
+    pub async fn user_with_role(&self, name: &str, role: veza::auth::Role) -> TestUser {
+        let user = self.user(name).await;
+        let pool = self.state.pool.clone();
+        let id = user.id;
+        actix_web::web::block(move || {
+            veza::db::users::set_role(&mut pool.get().unwrap(), id, role.as_str(), 1)
+        })
+        .await
+        .unwrap()
+        .expect("set role");
+        user
+    }
+
     /// Creates a room owned by `owner` straight in the store.
     pub async fn room(&self, owner: &TestUser, name: &str, private: bool) -> String {
         let pool = self.state.pool.clone();
@@ -157,6 +172,16 @@ impl Ws {
             }
             if frame["type"] == "error" && kind != "error" {
                 panic!("expected {kind}, got error {frame}");
+            }
+        }
+    }
+
+    /// The next frame of one of `kinds`.
+    pub async fn recv_type_any(&mut self, kinds: &[&str]) -> Value {
+        loop {
+            let frame = self.recv().await;
+            if kinds.iter().any(|k| frame["type"] == *k) {
+                return frame;
             }
         }
     }

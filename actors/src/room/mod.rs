@@ -62,6 +62,8 @@ pub struct SessionUser {
     /// Power from a global role (admin acts as an owner everywhere, a global moderator as a
     /// moderator); `None` for ordinary users.
     pub global_power: Option<RoomRole>,
+    /// What the session's global role allows (checked per command by the connection).
+    pub grants: crate::permission::Grants,
 }
 
 impl SessionUser {

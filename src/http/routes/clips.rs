@@ -4,7 +4,7 @@
 
 use super::streams::load;
 use crate::http::error::ApiError;
-use crate::http::extract::AuthUser;
+use crate::http::guard::{Authorized, ClipsCreate};
 use crate::http::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
@@ -39,7 +39,7 @@ fn seconds(body: &Value, name: &str) -> Result<f64, ApiError> {
 
 /// `POST /api/v2/streams/{id}/clips` `{"from":30,"to":0}` -> 201 `{id,url,...}`.
 pub async fn create(
-    AuthUser(_who): AuthUser,
+    Authorized(_who, _): Authorized<ClipsCreate>,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Json<Value>,

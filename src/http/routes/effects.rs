@@ -42,7 +42,7 @@ pub async fn replace(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let row = load(&state, &path).await?;
-    owner_only(&who, &row)?;
+    owner_only(&state, &who, &row)?;
     let spec: EffectsSpec =
         serde_json::from_value(body.into_inner()).map_err(|e| invalid(e.to_string()))?;
     spec.validate().map_err(|e| invalid(e.0))?;

@@ -1,5 +1,6 @@
 //! Routes, one file per feature.
 
+pub mod admin;
 pub mod auth;
 pub mod clips;
 pub mod effects;

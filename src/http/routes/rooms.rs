@@ -5,6 +5,7 @@ use crate::db::rooms::RoomRow;
 use crate::db::{messages, rooms, search, DbConnection};
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
+use crate::http::guard::{Authorized, RoomsCreate};
 use crate::http::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -84,7 +85,7 @@ pub fn room_json(row: &RoomRow) -> Value {
 
 /// `POST /api/v2/rooms`.
 pub async fn create(
-    AuthUser(who): AuthUser,
+    Authorized(who, _): Authorized<RoomsCreate>,
     state: web::Data<AppState>,
     body: web::Json<CreateRoom>,
 ) -> Result<HttpResponse, ApiError> {

@@ -1,11 +1,12 @@
 //! `/api/v2/streams`: create (with a stream key and a ready-to-paste ingest URL), list, show with
 //! live state, rotate the key, set the now-playing title.
 
-use crate::auth::{opaque, Role};
+use crate::auth::opaque;
 use crate::db::streams::{self, NewStream, StreamRow};
 use crate::db::{rooms, DbError};
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
+use crate::http::guard::{holds, Authorized, StreamsCreate};
 use crate::http::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -13,6 +14,7 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use veza_actors::ids::now_ms;
+use veza_actors::permission::Permission;
 use veza_actors::registry::FindStream;
 use veza_actors::stream::{Info, SetTitle};
 
@@ -114,19 +116,10 @@ pub(crate) async fn live_info(
 
 /// `POST /api/v2/streams`.
 pub async fn create(
-    AuthUser(who): AuthUser,
+    Authorized(who, _): Authorized<StreamsCreate>,
     state: web::Data<AppState>,
     body: web::Json<CreateStream>,
 ) -> Result<HttpResponse, ApiError> {
-    if state.config.streams_require_broadcaster
-        && !matches!(who.role, Role::Broadcaster | Role::Admin)
-    {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "only broadcasters may create streams",
-        ));
-    }
     let body = body.into_inner();
     let title = body.title.trim().to_owned();
     if title.is_empty() || title.chars().count() > 128 || title.chars().any(char::is_control) {
@@ -218,11 +211,13 @@ pub async fn show(
     Ok(HttpResponse::Ok().json(stream_json(&state, &row, live.as_ref())))
 }
 
+/// The stream's owner, or a holder of `streams.manage`.
 pub(crate) fn owner_only(
+    state: &AppState,
     who: &crate::auth::Authenticated,
     row: &StreamRow,
 ) -> Result<(), ApiError> {
-    if who.user_id == row.owner_id || who.role == Role::Admin {
+    if who.user_id == row.owner_id || holds(state, who, Permission::StreamsManage) {
         Ok(())
     } else {
         Err(ApiError::new(
@@ -241,7 +236,7 @@ pub async fn rotate_key(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let row = load(&state, &path).await?;
-    owner_only(&who, &row)?;
+    owner_only(&state, &who, &row)?;
     let (key, key_hash) = opaque::generate();
     let pool = state.pool.clone();
     let id = row.id;
@@ -278,7 +273,7 @@ pub async fn metadata(
     body: web::Json<Metadata>,
 ) -> Result<HttpResponse, ApiError> {
     let row = load(&state, &path).await?;
-    owner_only(&who, &row)?;
+    owner_only(&state, &who, &row)?;
     let title: String = body
         .title
         .chars()

@@ -1,13 +1,13 @@
 //! `GET /ws`: upgrades an authenticated request to a WebSocket and hands it to a connection actor.
 //! Without a valid token (`Authorization: Bearer` or `?access_token=`) the upgrade is refused with 401.
 
-use crate::auth::Role;
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
 use crate::http::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use veza_actors::connection::Connection;
 use veza_actors::model::RoomRole;
+use veza_actors::permission::Permission;
 use veza_actors::room::SessionUser;
 use veza_actors::UserId;
 
@@ -24,14 +24,18 @@ pub async fn upgrade(
         .max_frame_size(max)
         .aggregate_continuations()
         .max_continuation_size(max);
+    let grants = crate::auth::permission::grants(who.role, &state.config);
     let user = SessionUser {
         id: UserId(who.user_id),
         username: who.username,
-        global_power: match who.role {
-            Role::Admin => Some(RoomRole::Owner),
-            Role::Moderator => Some(RoomRole::Moderator),
-            _ => None,
+        global_power: if grants.allows(Permission::RoomsAdminister) {
+            Some(RoomRole::Owner)
+        } else if grants.allows(Permission::RoomsModerate) {
+            Some(RoomRole::Moderator)
+        } else {
+            None
         },
+        grants,
     };
     Connection::start(
         session,

@@ -1,0 +1,278 @@
+//! `/api/v2/admin/...`: users (list/search, disable/enable, change role, revoke sessions; needs
+//! `users.manage`) and the audit log (filters and paging; needs `audit.read`). Every change is
+//! audited with the admin, the target, IP and user agent.
+
+use crate::auth::Role;
+use crate::db::audit::{self, AuditFilter, NewAuditEntry};
+use crate::db::{sessions, users, DbError};
+use crate::http::client_info::client_info;
+use crate::http::error::ApiError;
+use crate::http::guard::{AuditRead, Authorized, UsersManage};
+use crate::http::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::Connection;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use veza_actors::ids::now_ms;
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        message,
+    )
+}
+
+fn user_id(path: &str) -> Result<i64, ApiError> {
+    path.parse()
+        .map_err(|_| ApiError::not_found("no such user"))
+}
+
+#[derive(Deserialize)]
+pub struct UserQuery {
+    q: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+/// `GET /api/v2/admin/users?q=&limit=&offset=`.
+pub async fn users(
+    _admin: Authorized<UsersManage>,
+    state: web::Data<AppState>,
+    query: web::Query<UserQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let limit = query.limit.unwrap_or(50).clamp(1, 200);
+    let offset = query.offset.unwrap_or(0).max(0);
+    let pool = state.pool.clone();
+    let found =
+        web::block(move || users::search(&mut *pool.get()?, query.q.as_deref(), limit, offset))
+            .await??;
+    let next = (found.len() as i64 == limit).then_some(offset + limit);
+    let list: Vec<Value> = found
+        .into_iter()
+        .map(|u| {
+            json!({
+                "id": u.id.to_string(), "username": u.username, "email": u.email,
+                "role": u.role, "disabled": u.disabled, "created_at": u.created_at,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"users": list, "next_offset": next})))
+}
+
+/// Runs `change` on the target user and records `action` in the audit log, in one transaction.
+async fn change_user(
+    state: &AppState,
+    req: &HttpRequest,
+    admin: i64,
+    target: i64,
+    action: &'static str,
+    details: Option<String>,
+    change: impl FnOnce(&mut crate::db::DbConnection, i64) -> Result<bool, DbError> + Send + 'static,
+) -> Result<(), ApiError> {
+    let pool = state.pool.clone();
+    let ids = state.ids.clone();
+    let client = client_info(req);
+    let found = web::block(move || {
+        let conn = &mut *pool.get()?;
+        conn.transaction(|conn| {
+            let now = now_ms() as i64;
+            if !change(conn, now)? {
+                return Ok(false);
+            }
+            audit::record(
+                conn,
+                &NewAuditEntry {
+                    id: ids.next_id(),
+                    actor_id: Some(admin),
+                    action,
+                    target_type: Some("user"),
+                    target_id: Some(target.to_string()),
+                    ip: client.ip.as_deref(),
+                    user_agent: client.user_agent.as_deref(),
+                    details,
+                    created_at: now,
+                    ..Default::default()
+                },
+            )?;
+            Ok::<_, DbError>(true)
+        })
+    })
+    .await??;
+    if found {
+        Ok(())
+    } else {
+        Err(ApiError::not_found("no such user"))
+    }
+}
+
+async fn set_disabled(
+    admin: i64,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    disabled: bool,
+) -> Result<HttpResponse, ApiError> {
+    let target = user_id(&path)?;
+    if target == admin {
+        return Err(invalid("you cannot disable or enable your own account"));
+    }
+    let action = if disabled {
+        "admin.user_disabled"
+    } else {
+        "admin.user_enabled"
+    };
+    change_user(
+        &state,
+        &req,
+        admin,
+        target,
+        action,
+        None,
+        move |conn, now| users::set_disabled(conn, target, disabled, now),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/v2/admin/users/{id}/disable`: the account's tokens stop working at once.
+pub async fn disable(
+    Authorized(admin, _): Authorized<UsersManage>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    set_disabled(admin.user_id, state, req, path, true).await
+}
+
+/// `POST /api/v2/admin/users/{id}/enable`.
+pub async fn enable(
+    Authorized(admin, _): Authorized<UsersManage>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    set_disabled(admin.user_id, state, req, path, false).await
+}
+
+#[derive(Deserialize)]
+pub struct RoleBody {
+    role: String,
+}
+
+/// `PUT /api/v2/admin/users/{id}/role` `{"role":"moderator"}`: applies to the next request.
+pub async fn set_role(
+    Authorized(admin, _): Authorized<UsersManage>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<RoleBody>,
+) -> Result<HttpResponse, ApiError> {
+    let target = user_id(&path)?;
+    let role: Role = body.role.parse().map_err(invalid)?;
+    if target == admin.user_id {
+        return Err(invalid("you cannot change your own role"));
+    }
+    let details = json!({"role": role.as_str()}).to_string();
+    change_user(
+        &state,
+        &req,
+        admin.user_id,
+        target,
+        "admin.role_changed",
+        Some(details),
+        move |conn, now| users::set_role(conn, target, role.as_str(), now),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({"id": target.to_string(), "role": role.as_str()})))
+}
+
+/// `POST /api/v2/admin/users/{id}/revoke-sessions`: every login of the user ends now.
+pub async fn revoke_sessions(
+    Authorized(admin, _): Authorized<UsersManage>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let target = user_id(&path)?;
+    let revoked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = revoked.clone();
+    change_user(
+        &state,
+        &req,
+        admin.user_id,
+        target,
+        "admin.sessions_revoked",
+        None,
+        move |conn, now| {
+            if users::find_by_id(conn, target)?.is_none() {
+                return Ok(false);
+            }
+            let n = sessions::revoke_all_for_user(conn, target, now, "revoked by an admin")?;
+            count.store(n, std::sync::atomic::Ordering::Relaxed);
+            Ok(true)
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({"revoked": revoked.load(std::sync::atomic::Ordering::Relaxed)})))
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    action: Option<String>,
+    actor_id: Option<String>,
+    target_id: Option<String>,
+    since: Option<i64>,
+    until: Option<i64>,
+    before: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v2/admin/audit?action=&actor_id=&target_id=&since=&until=&before=&limit=`, newest
+/// first; `next_before` pages back.
+pub async fn audit(
+    _reader: Authorized<AuditRead>,
+    state: web::Data<AppState>,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let id = |v: Option<String>, name: &str| -> Result<Option<i64>, ApiError> {
+        v.map(|s| {
+            s.parse()
+                .map_err(|_| invalid(format!("{name} is not an id")))
+        })
+        .transpose()
+    };
+    let filter = AuditFilter {
+        action: q.action.filter(|a| !a.is_empty()),
+        actor_id: id(q.actor_id, "actor_id")?,
+        target_id: q.target_id.filter(|t| !t.is_empty()),
+        since: q.since,
+        until: q.until,
+        before: id(q.before, "before")?,
+        limit: q.limit.unwrap_or(50).clamp(1, 500),
+    };
+    let limit = filter.limit;
+    let pool = state.pool.clone();
+    let entries = web::block(move || audit::query(&mut *pool.get()?, &filter)).await??;
+    let next = (entries.len() as i64 == limit)
+        .then(|| entries.last().map(|e| e.id.to_string()))
+        .flatten();
+    let list: Vec<Value> = entries
+        .into_iter()
+        .map(|e| {
+            json!({
+                "id": e.id.to_string(), "actor_id": e.actor_id.map(|a| a.to_string()),
+                "action": e.action, "target_type": e.target_type, "target_id": e.target_id,
+                "room_id": e.room_id.map(|r| r.to_string()), "ip": e.ip,
+                "user_agent": e.user_agent,
+                "details": e.details.and_then(|d| serde_json::from_str::<Value>(&d).ok()),
+                "created_at": e.created_at,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"entries": list, "next_before": next})))
+}

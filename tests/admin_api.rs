@@ -1,0 +1,195 @@
+//! The admin API: search users, disable/enable (tokens stop at once), change roles (new
+//! permissions at once), revoke sessions, and the audit log with filters and paging.
+
+mod common;
+
+use common::audio::http;
+use common::server::TestServer;
+use common::{Kind, TestDb};
+use serde_json::json;
+use veza::auth::Role;
+
+async fn admins_manage_users_and_read_the_audit_log(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let admin = server.user_with_role("root", Role::Admin).await;
+    let alice = server.user("alice").await;
+    let _al = server.user("al_ice").await;
+    let t = Some(admin.token.as_str());
+
+    // Search by name; LIKE metacharacters are literal.
+    let (status, body) = http(&server, "GET", "/api/v2/admin/users?q=ALI", t, None).await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["alice"], "{body}");
+    let (_, body) = http(&server, "GET", "/api/v2/admin/users?q=_", t, None).await;
+    assert_eq!(
+        body["users"].as_array().unwrap().len(),
+        1,
+        "only al_ice has an underscore: {body}"
+    );
+    let (_, body) = http(&server, "GET", "/api/v2/admin/users?limit=1", t, None).await;
+    assert_eq!(body["next_offset"], 1);
+
+    // Disable: her token stops working at once; enable: she can log in again.
+    let (status, _) = http(
+        &server,
+        "POST",
+        &format!("/api/v2/admin/users/{}/disable", alice.id),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = http(&server, "GET", "/api/v2/users/me", Some(&alice.token), None).await;
+    assert_eq!(status, 401);
+    let (status, _) = http(
+        &server,
+        "POST",
+        &format!("/api/v2/admin/users/{}/enable", alice.id),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, login) = http(
+        &server,
+        "POST",
+        "/api/v2/auth/login",
+        None,
+        Some(json!({"username": "alice", "password": "correct horse battery"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{login}");
+    let fresh = login["access_token"].as_str().unwrap().to_owned();
+
+    // A new role applies to the next request: a moderator may read the audit log.
+    let (status, _) = http(&server, "GET", "/api/v2/admin/audit", Some(&fresh), None).await;
+    assert_eq!(status, 403);
+    let (status, body) = http(
+        &server,
+        "PUT",
+        &format!("/api/v2/admin/users/{}/role", alice.id),
+        t,
+        Some(json!({"role": "moderator"})),
+    )
+    .await;
+    assert_eq!((status, body["role"].as_str()), (200, Some("moderator")));
+    let (status, _) = http(&server, "GET", "/api/v2/admin/audit", Some(&fresh), None).await;
+    assert_eq!(status, 200);
+
+    // Revoke her sessions: the fresh token is dead too.
+    let (status, body) = http(
+        &server,
+        "POST",
+        &format!("/api/v2/admin/users/{}/revoke-sessions", alice.id),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body["revoked"].as_u64().unwrap() >= 1, "{body}");
+    let (status, _) = http(&server, "GET", "/api/v2/users/me", Some(&fresh), None).await;
+    assert_eq!(status, 401);
+
+    // Bad requests.
+    let me = format!("/api/v2/admin/users/{}", admin.id);
+    let (status, _) = http(&server, "POST", &format!("{me}/disable"), t, None).await;
+    assert_eq!(status, 422, "no locking oneself out");
+    let (status, _) = http(
+        &server,
+        "PUT",
+        &format!("{me}/role"),
+        t,
+        Some(json!({"role": "user"})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, _) = http(
+        &server,
+        "PUT",
+        &format!("/api/v2/admin/users/{}/role", alice.id),
+        t,
+        Some(json!({"role": "god"})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, _) = http(&server, "POST", "/api/v2/admin/users/42/disable", t, None).await;
+    assert_eq!(status, 404);
+
+    // The audit log has each action with actor, target, IP and user agent, newest first.
+    let (status, body) = http(
+        &server,
+        "GET",
+        &format!(
+            "/api/v2/admin/audit?target_id={}&actor_id={}",
+            alice.id, admin.id
+        ),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let actions: Vec<&str> = body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            "admin.sessions_revoked",
+            "admin.role_changed",
+            "admin.user_enabled",
+            "admin.user_disabled"
+        ]
+    );
+    let entry = &body["entries"][1];
+    assert_eq!(entry["actor_id"], admin.id.to_string());
+    assert_eq!(entry["details"]["role"], "moderator");
+    assert_eq!(entry["ip"], "127.0.0.1");
+    // Filters and paging.
+    let (_, body) = http(
+        &server,
+        "GET",
+        "/api/v2/admin/audit?action=admin.role_changed",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(body["entries"].as_array().unwrap().len(), 1);
+    let (_, page1) = http(
+        &server,
+        "GET",
+        &format!("/api/v2/admin/audit?actor_id={}&limit=2", admin.id),
+        t,
+        None,
+    )
+    .await;
+    let before = page1["next_before"].as_str().unwrap().to_owned();
+    let (_, page2) = http(
+        &server,
+        "GET",
+        &format!(
+            "/api/v2/admin/audit?actor_id={}&limit=2&before={before}",
+            admin.id
+        ),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(
+        page2["entries"][0]["action"], "admin.user_enabled",
+        "{page2}"
+    );
+    let (status, _) = http(&server, "GET", "/api/v2/admin/audit?before=x", t, None).await;
+    assert_eq!(status, 422);
+}
+
+on_both_backends!(admins_manage_users_and_read_the_audit_log);
