@@ -51,6 +51,9 @@ pub const KEYS: &[ConfigKey] = &[
     ConfigKey { name: "recordings", default: Some("true"), doc: "Archive every broadcast and publish it, loudness-normalised and trimmed, when it ends." },
     ConfigKey { name: "recording_target_lufs", default: Some("-16"), doc: "Integrated loudness (EBU R128, LUFS) recordings are normalised to." },
     ConfigKey { name: "recording_silence_dbfs", default: Some("-50"), doc: "Level (dBFS) below which leading and trailing audio counts as silence and is trimmed." },
+    ConfigKey { name: "cors_origins", default: Some(""), doc: "Origins allowed to call the API from a browser page (comma-separated, e.g. https://radio.example); empty: same origin only." },
+    ConfigKey { name: "trusted_proxies", default: Some(""), doc: "Reverse proxies (IPs or CIDR blocks, comma-separated) whose X-Forwarded-For gives the client's address; empty: the peer address is the client." },
+    ConfigKey { name: "behind_tls_proxy", default: Some("false"), doc: "Clients reach Veza over HTTPS through a proxy: send Strict-Transport-Security." },
     ConfigKey { name: "streams_require_broadcaster", default: Some("false"), doc: "Only the broadcaster and admin roles may create streams." },
 ];
 

@@ -92,6 +92,12 @@ pub struct Config {
     pub recordings: bool,
     pub recording_target_lufs: f64,
     pub recording_silence_dbfs: f64,
+    /// Origins allowed to call the API from a browser (CORS); empty: same origin only.
+    pub cors_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Served over TLS by a proxy in front: send HSTS.
+    pub behind_tls_proxy: bool,
 }
 
 /// Where a value came from, for error messages.
@@ -278,6 +284,40 @@ impl Config {
                 -90.0,
                 -20.0,
             )?,
+            cors_origins: list(get("cors_origins"))
+                .into_iter()
+                .map(|o| {
+                    let o = o.trim_end_matches('/').to_owned();
+                    if o.starts_with("http://") || o.starts_with("https://") {
+                        Ok(o)
+                    } else {
+                        Err(invalid(
+                            get("cors_origins"),
+                            "cors_origins",
+                            format!("{o:?} is not an origin like https://example.org"),
+                        ))
+                    }
+                })
+                .collect::<Result<_, _>>()?,
+            trusted_proxies: list(get("trusted_proxies"))
+                .into_iter()
+                .map(|p| {
+                    p.parse::<ipnet::IpNet>()
+                        .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                        .map_err(|_| {
+                            invalid(
+                                get("trusted_proxies"),
+                                "trusted_proxies",
+                                format!("{p:?} is not an IP address or CIDR block"),
+                            )
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+            behind_tls_proxy: choose(
+                get("behind_tls_proxy"),
+                "behind_tls_proxy",
+                &[("true", true), ("false", false), ("1", true), ("0", false)],
+            )?,
         };
         if config.ws_timeout_ms <= config.ws_heartbeat_ms {
             return Err(invalid(
@@ -389,6 +429,19 @@ where
     let raw = text(sourced, key)?;
     raw.parse::<T>()
         .map_err(|e| invalid(sourced, key, format!("{raw:?}: {e}")))
+}
+
+/// A comma-separated list; empty items dropped.
+fn list(sourced: Option<&Sourced>) -> Vec<String> {
+    sourced
+        .map(|s| {
+            s.value
+                .split(',')
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn parse_range<T>(sourced: Option<&Sourced>, key: &str, min: T, max: T) -> Result<T, ConfigError>

@@ -4,11 +4,11 @@ use crate::auth::ClientInfo;
 use actix_web::http::header;
 use actix_web::HttpRequest;
 
-/// The peer address is used as is: `X-Forwarded-For` is not trusted until trusted proxies can be
-/// configured (the security issue), so a client cannot forge its IP in the audit log.
+/// The address is the peer's, or what a configured trusted proxy forwarded (`client_ip.rs`), so a
+/// client cannot forge its IP in the audit log.
 pub fn client_info(req: &HttpRequest) -> ClientInfo {
     ClientInfo {
-        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        ip: super::client_ip::of(req).map(|ip| ip.to_string()),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)

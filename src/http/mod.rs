@@ -3,12 +3,14 @@
 
 pub mod access_log;
 pub mod client_info;
+pub mod client_ip;
 pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod rate_limit;
 pub mod request_id;
 pub mod routes;
+pub mod security;
 pub mod state;
 
 use actix_web::body::MessageBody;
@@ -43,9 +45,12 @@ pub fn app(
         .app_data(web::QueryConfig::default().error_handler(error::query_error_handler))
         .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
         .wrap(ErrorHandlers::new().default_handler(error::json_errors))
+        .wrap(actix_web::middleware::from_fn(security::middleware))
         .wrap_fn(request_id::middleware)
         .wrap_fn(move |req, srv| access_log::middleware(&log, req, srv))
         .route("/", web::get().to(routes::web::index))
+        .route("/assets/app.js", web::get().to(routes::web::app_js))
+        .route("/assets/app.css", web::get().to(routes::web::app_css))
         .route("/health", web::get().to(routes::health::health))
         .route("/ws", web::get().to(routes::ws::upgrade))
         .service(web::resource("/live/{mount}").route(web::put().to(routes::live::source)))

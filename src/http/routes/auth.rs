@@ -91,10 +91,7 @@ pub async fn logout(
 
 /// Applies the per-IP account-endpoint limit. Clients without a peer address share one bucket.
 fn check_rate(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let ip = crate::http::client_ip::of(req).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     state
         .auth_limiter
         .check(ip, Instant::now())

@@ -1,0 +1,162 @@
+"use strict";
+// All user-supplied text is put into the page with textContent, never as HTML.
+const $ = (id) => document.getElementById(id);
+const state = { access: sessionStorage.getItem("veza.access"), refresh: sessionStorage.getItem("veza.refresh"),
+                user: null, ws: null, room: null, seqs: new Set(), oldest: null, backoff: 500, lastSeq: {} };
+
+async function api(path, options = {}) {
+  const headers = { "Content-Type": "application/json" };
+  if (state.access) headers.Authorization = "Bearer " + state.access;
+  let res = await fetch(path, { ...options, headers });
+  if (res.status === 401 && state.refresh && !options.retried) {
+    if (await refresh()) return api(path, { ...options, retried: true });
+  }
+  const body = res.status === 204 ? null : await res.json().catch(() => null);
+  if (!res.ok) throw new Error(body && body.error ? body.error.message : res.statusText);
+  return body;
+}
+
+function keep(tokens) {
+  state.access = tokens.access_token; state.refresh = tokens.refresh_token; state.user = tokens.user;
+  sessionStorage.setItem("veza.access", state.access); sessionStorage.setItem("veza.refresh", state.refresh);
+}
+
+async function refresh() {
+  const res = await fetch("/api/v2/auth/refresh", { method: "POST", headers: { "Content-Type": "application/json" },
+                                                     body: JSON.stringify({ refresh_token: state.refresh }) });
+  if (!res.ok) { signOut(); return false; }
+  keep(await res.json()); return true;
+}
+
+async function authenticate(path) {
+  $("auth-error").textContent = "";
+  try {
+    keep(await api(path, { method: "POST", body: JSON.stringify({ username: $("username").value, password: $("password").value }) }));
+    start();
+  } catch (e) { $("auth-error").textContent = e.message; }
+}
+
+function signOut() {
+  if (state.refresh) fetch("/api/v2/auth/logout", { method: "POST", headers: { "Content-Type": "application/json" },
+                                                     body: JSON.stringify({ refresh_token: state.refresh }) });
+  sessionStorage.clear(); state.access = state.refresh = null;
+  if (state.ws) state.ws.close();
+  location.reload();
+}
+
+async function start() {
+  try { state.user = await api("/api/v2/users/me"); } catch (e) { return; }
+  $("auth").classList.add("hidden"); $("app").classList.remove("hidden"); $("logout").classList.remove("hidden");
+  $("who").textContent = state.user.username;
+  await loadRooms();
+  connect();
+}
+
+async function loadRooms() {
+  const { rooms } = await api("/api/v2/rooms");
+  const list = $("room-list"); list.replaceChildren();
+  for (const room of rooms) {
+    const li = document.createElement("li");
+    li.textContent = (room.private ? "🔒 " : "# ") + room.name;
+    li.dataset.id = room.id; li.dataset.topic = room.topic || "";
+    li.onclick = () => joinRoom(room.id);
+    if (room.id === state.room) li.classList.add("active");
+    list.append(li);
+  }
+}
+
+function connect() {
+  const proto = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${proto}://${location.host}/ws?access_token=${encodeURIComponent(state.access)}`);
+  state.ws = ws;
+  ws.onopen = () => { state.backoff = 500; if (state.room) send({ type: "join", room: state.room, since: state.lastSeq[state.room] }); };
+  ws.onmessage = (e) => handle(JSON.parse(e.data));
+  ws.onclose = async () => {
+    state.ws = null;
+    await refresh();                       // the access token may have expired
+    setTimeout(connect, state.backoff); state.backoff = Math.min(state.backoff * 2, 10000);
+  };
+}
+
+function send(frame) { if (state.ws && state.ws.readyState === 1) state.ws.send(JSON.stringify(frame)); }
+
+function joinRoom(id) {
+  if (state.room && state.room !== id) send({ type: "leave", room: state.room });
+  state.room = id; state.seqs.clear(); state.oldest = null;
+  $("messages").replaceChildren();
+  for (const li of $("room-list").children) li.classList.toggle("active", li.dataset.id === id);
+  send({ type: "join", room: id });
+}
+
+function render(m, where = "end") {
+  if (m.seq && state.seqs.has(m.seq)) { const old = document.querySelector(`[data-id="${m.id}"]`); if (old) old.replaceWith(line(m)); return; }
+  if (m.seq) { state.seqs.add(m.seq); state.oldest = Math.min(state.oldest ?? m.seq, m.seq); state.lastSeq[m.room] = Math.max(state.lastSeq[m.room] || 0, m.seq); }
+  const box = $("messages"), log = $("log");
+  const stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 30;
+  if (where === "start") box.prepend(line(m)); else box.append(line(m));
+  if (stick && where === "end") log.scrollTop = log.scrollHeight;
+  $("older").classList.toggle("hidden", !(state.oldest > 1));
+}
+
+function line(m) {
+  const div = document.createElement("div");
+  div.className = "msg " + m.kind; div.dataset.id = m.id;
+  const time = document.createElement("span"); time.className = "time";
+  time.textContent = new Date(m.created_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const author = document.createElement("span"); author.className = "author";
+  author.textContent = m.kind === "action" ? "* " + m.author.username : m.author.username;
+  const body = document.createElement("span");
+  body.textContent = m.deleted ? "(deleted)" : m.body + (m.edited_at ? " (edited)" : "");
+  const reactions = (m.reactions || []).map(r => ` ${r.emoji}${r.count}`).join("");
+  div.append(time, author, body, document.createTextNode(reactions));
+  return div;
+}
+
+function notice(text) { const div = document.createElement("div"); div.className = "msg notice"; div.textContent = text; $("messages").append(div); }
+
+function handle(ev) {
+  switch (ev.type) {
+    case "joined": {
+      if (ev.room !== state.room) return;
+      const li = [...$("room-list").children].find(l => l.dataset.id === ev.room);
+      $("topic").textContent = (li && li.dataset.topic) || "No topic.";
+      ev.messages.forEach(m => render(m));
+      $("body").disabled = $("send-btn").disabled = false; $("body").focus();
+      break;
+    }
+    case "message": if (ev.room === state.room) { render(ev.message); if (ev.message.kind === "system") loadRooms(); } break;
+    case "message_updated": case "reaction": if (ev.message.room === state.room) render(ev.message); break;
+    case "message_deleted": { const el = document.querySelector(`[data-id="${ev.message}"] span:nth-child(3)`); if (el) el.textContent = "(deleted)"; break; }
+    case "history": if (ev.room === state.room) ev.messages.slice().reverse().forEach(m => render(m, "start")); break;
+    case "typing": if (ev.room === state.room) {
+      const others = ev.users.filter(u => u.id !== state.user.id).map(u => u.username);
+      $("typing").textContent = others.length ? others.join(", ") + " typing…" : "";
+      clearTimeout(state.typingTimer); state.typingTimer = setTimeout(() => $("typing").textContent = "", 3000);
+    } break;
+    case "notice": notice(ev.body); break;
+    case "left": if (ev.room === state.room) { notice("You are no longer in this room."); $("body").disabled = $("send-btn").disabled = true; } break;
+    case "error": notice("⚠ " + ev.message); break;
+  }
+}
+
+$("auth").onsubmit = (e) => { e.preventDefault(); authenticate("/api/v2/auth/login"); };
+$("register").onclick = () => authenticate("/api/v2/auth/register");
+$("logout").onclick = signOut;
+$("new-room").onsubmit = async (e) => {
+  e.preventDefault();
+  try {
+    const room = await api("/api/v2/rooms", { method: "POST", body: JSON.stringify({ name: $("room-name").value, private: $("room-private").checked }) });
+    $("room-name").value = ""; await loadRooms(); joinRoom(room.id);
+  } catch (err) { notice("⚠ " + err.message); }
+};
+$("send").onsubmit = (e) => {
+  e.preventDefault();
+  const body = $("body").value.trim(); if (!body || !state.room) return;
+  send({ type: "send", room: state.room, body, client_id: crypto.randomUUID ? crypto.randomUUID() : String(Date.now() + Math.random()) });
+  $("body").value = "";
+};
+let lastTyping = 0;
+$("body").oninput = () => { const now = Date.now(); if (now - lastTyping > 2000 && state.room) { lastTyping = now; send({ type: "typing", room: state.room }); } };
+$("older").onclick = () => send({ type: "history", room: state.room, before: state.oldest, limit: 50 });
+
+if (state.access) start();
