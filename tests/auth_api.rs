@@ -203,6 +203,23 @@ async fn bad_access_tokens_are_401(kind: Kind) {
         .unwrap();
     let (status, _, _) = call!(app, me(&foreign));
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // alg "none" (no signature at all), and the right key under another algorithm (HS384): only
+    // HS256 is accepted.
+    let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+    let unsigned = format!(
+        "{none_header}.{}.",
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let (status, _, _) = call!(app, me(&unsigned));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let hs384 = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS384),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(common::TEST_SECRET.as_bytes()),
+    )
+    .unwrap();
+    let (status, _, _) = call!(app, me(&hs384));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Expired (right key, right session, past its lifetime).
     let keys = veza::auth::JwtKeys::new(common::TEST_SECRET.as_bytes());
     let (expired, _) = keys

@@ -373,3 +373,90 @@ mod tests {
         assert!(parse_frame(&ok.to_string()).is_ok());
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::parse_frame;
+    use proptest::prelude::*;
+
+    /// JSON-ish text built from the protocol's own vocabulary, so the parser gets past the
+    /// first check often.
+    fn frameish() -> impl Strategy<Value = String> {
+        let key = prop::sample::select(vec![
+            "type",
+            "room",
+            "body",
+            "client_id",
+            "message",
+            "emoji",
+            "since",
+            "before",
+            "limit",
+            "ref",
+            "thread",
+        ]);
+        let value = prop_oneof![
+            prop::sample::select(vec![
+                "\"join\"",
+                "\"send\"",
+                "\"edit\"",
+                "\"delete\"",
+                "\"react\"",
+                "\"typing\"",
+                "\"history\"",
+                "\"ping\"",
+                "\"leave\"",
+                "null",
+                "true",
+                "[]",
+                "{}",
+                "-1",
+                "1e400",
+                "\"\\u0000\"",
+                "18446744073709551616",
+                "\"12\"",
+            ])
+            .prop_map(str::to_owned),
+            any::<i64>().prop_map(|n| n.to_string()),
+            ".{0,40}".prop_map(|s| serde_json::to_string(&s).unwrap_or_default()),
+        ];
+        prop::collection::vec((key, value), 0..8).prop_map(|pairs| {
+            let body: Vec<String> = pairs
+                .into_iter()
+                .map(|(k, v)| format!("\"{k}\":{v}"))
+                .collect();
+            format!("{{{}}}", body.join(","))
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn arbitrary_text_never_panics_the_decoder(text in ".{0,300}") {
+            let _ = parse_frame(&text);
+        }
+
+        #[test]
+        fn arbitrary_frames_never_panic_the_decoder(text in frameish()) {
+            let _ = parse_frame(&text);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_the_decoder(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            let _ = parse_frame(&String::from_utf8_lossy(&bytes));
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse_frame(&deep).is_err());
+        let deep_obj = format!(
+            "{{\"type\":\"send\",\"body\":{}1{}}}",
+            "[".repeat(50_000),
+            "]".repeat(50_000)
+        );
+        assert!(parse_frame(&deep_obj).is_err());
+    }
+}
