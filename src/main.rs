@@ -117,6 +117,8 @@ fn create_user(config: Config, username: &str, role: Role) -> Result<()> {
         std::sync::Arc::new(IdGenerator::new(config.node_id)),
         config.access_token_ttl_s,
         config.refresh_token_ttl_s,
+        // Creating a user never touches TOTP secrets.
+        veza::auth::totp::SecretBox::derive(b"unused-for-user-creation"),
     );
     let (user, created) = auth
         .upsert_user(username, &password, role)

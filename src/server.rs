@@ -94,6 +94,7 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         ids.clone(),
         config.access_token_ttl_s,
         config.refresh_token_ttl_s,
+        totp_secrets(&config, secret),
     );
     let factory: StoreFactory = {
         let pool = pool.clone();
@@ -254,4 +255,19 @@ pub fn recording_config(config: &Config) -> Option<RecordingConfig> {
         silence_dbfs: config.recording_silence_dbfs,
         kbps: 192,
     })
+}
+
+/// The key TOTP secrets are encrypted with: `totp_key`, or one derived from the JWT secret.
+pub fn totp_secrets(config: &Config, jwt_secret: &str) -> crate::auth::totp::SecretBox {
+    let key = config.totp_key.as_deref().and_then(|hex| {
+        let bytes: Option<Vec<u8>> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+            .collect();
+        <[u8; 32]>::try_from(bytes?).ok()
+    });
+    match key {
+        Some(key) => crate::auth::totp::SecretBox::new(&key),
+        None => crate::auth::totp::SecretBox::derive(jwt_secret.as_bytes()),
+    }
 }

@@ -19,6 +19,13 @@ pub enum AuthError {
     /// A refresh token presented after it was rotated: its whole family is now revoked.
     #[error("refresh token reuse detected; the session has been revoked")]
     TokenReuse,
+    /// The password was right; this account also needs `totp_code` (or `backup_code`).
+    #[error("two-factor login is on for this account: send totp_code (or a backup_code)")]
+    TotpRequired,
+    #[error("the two-factor code is wrong, expired or already used")]
+    InvalidSecondFactor,
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("{0}")]

@@ -9,6 +9,8 @@ pub mod password;
 pub mod permission;
 pub mod role;
 pub mod service;
+pub mod totp;
+pub mod two_factor;
 pub mod validation;
 
 pub use error::AuthError;

@@ -39,9 +39,11 @@ pub struct Authenticated {
 }
 
 pub struct AuthService {
-    pool: DbPool,
+    pub(super) pool: DbPool,
     keys: JwtKeys,
-    ids: Arc<IdGenerator>,
+    pub(super) ids: Arc<IdGenerator>,
+    /// Encrypts TOTP secrets at rest.
+    pub(super) secrets: super::totp::SecretBox,
     access_ttl_s: u64,
     refresh_ttl_s: u64,
 }
@@ -53,11 +55,13 @@ impl AuthService {
         ids: Arc<IdGenerator>,
         access_ttl_s: u64,
         refresh_ttl_s: u64,
+        secrets: super::totp::SecretBox,
     ) -> Self {
         Self {
             pool,
             keys,
             ids,
+            secrets,
             access_ttl_s,
             refresh_ttl_s,
         }
@@ -106,10 +110,12 @@ impl AuthService {
         })
     }
 
+    /// Password, then (for accounts with 2FA on) `totp_code` or `backup_code`.
     pub fn login(
         &self,
         username: &str,
         password: &str,
+        second_factor: (Option<&str>, Option<&str>),
         client: &ClientInfo,
     ) -> Result<Issued, AuthError> {
         let mut conn = self.pool.get()?;
@@ -136,6 +142,23 @@ impl AuthService {
                 Some(detail),
             )?;
             return Err(AuthError::InvalidCredentials);
+        }
+        if let Err(e) = self.check_second_factor(&mut conn, &user, second_factor.0, second_factor.1)
+        {
+            let reason = match e {
+                AuthError::TotpRequired => "totp_missing",
+                _ => "bad_totp",
+            };
+            let detail = serde_json::json!({"reason": reason});
+            self.audit(
+                &mut conn,
+                Some(user.id),
+                "login.failure",
+                Some(user.id),
+                client,
+                Some(detail),
+            )?;
+            return Err(e);
         }
         conn.transaction(|conn| {
             self.audit(
@@ -328,7 +351,7 @@ impl AuthService {
         })
     }
 
-    fn audit(
+    pub(super) fn audit(
         &self,
         conn: &mut DbConnection,
         actor: Option<i64>,

@@ -54,6 +54,7 @@ pub const KEYS: &[ConfigKey] = &[
     ConfigKey { name: "cors_origins", default: Some(""), doc: "Origins allowed to call the API from a browser page (comma-separated, e.g. https://radio.example); empty: same origin only." },
     ConfigKey { name: "trusted_proxies", default: Some(""), doc: "Reverse proxies (IPs or CIDR blocks, comma-separated) whose X-Forwarded-For gives the client's address; empty: the peer address is the client." },
     ConfigKey { name: "behind_tls_proxy", default: Some("false"), doc: "Clients reach Veza over HTTPS through a proxy: send Strict-Transport-Security." },
+    ConfigKey { name: "totp_key", default: None, doc: "64 hex characters (32 bytes) that encrypt TOTP secrets at rest (`openssl rand -hex 32`); unset: derived from jwt_secret." },
     ConfigKey { name: "streams_require_broadcaster", default: Some("false"), doc: "Only the broadcaster and admin roles may create streams." },
 ];
 

@@ -98,6 +98,9 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Served over TLS by a proxy in front: send HSTS.
     pub behind_tls_proxy: bool,
+    /// 32-byte key (64 hex characters) that encrypts TOTP secrets at rest; unset: derived from
+    /// the JWT secret. Never printed.
+    pub totp_key: Option<String>,
 }
 
 /// Where a value came from, for error messages.
@@ -318,6 +321,19 @@ impl Config {
                 "behind_tls_proxy",
                 &[("true", true), ("false", false), ("1", true), ("0", false)],
             )?,
+            totp_key: match get("totp_key").map(|s| s.value.trim().to_owned()) {
+                Some(k) if k.is_empty() => None,
+                Some(k) if k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()) => Some(k),
+                Some(_) => {
+                    return Err(invalid(
+                        get("totp_key"),
+                        "totp_key",
+                        "must be 64 hex characters (32 bytes), e.g. from `openssl rand -hex 32`"
+                            .into(),
+                    ))
+                }
+                None => None,
+            },
         };
         if config.ws_timeout_ms <= config.ws_heartbeat_ms {
             return Err(invalid(
@@ -350,6 +366,9 @@ impl Config {
         if let Some(obj) = value.as_object_mut() {
             if self.jwt_secret.is_some() {
                 obj.insert("jwt_secret".into(), "<set>".into());
+            }
+            if self.totp_key.is_some() {
+                obj.insert("totp_key".into(), "<set>".into());
             }
             if let Some(url) = &self.database_url.split_once('@') {
                 // postgres://user:password@host: keep the host, hide the credentials.

@@ -15,6 +15,7 @@ pub mod schema;
 pub mod search;
 pub mod sessions;
 pub mod streams;
+pub mod two_factor;
 pub mod users;
 
 pub use error::DbError;

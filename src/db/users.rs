@@ -16,6 +16,10 @@ pub struct User {
     pub disabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Encrypted TOTP secret (see `auth::totp::SecretBox`); set from enrolment on.
+    pub totp_secret: Option<String>,
+    pub totp_enabled: bool,
+    pub totp_last_step: Option<i64>,
 }
 
 #[derive(Debug, Insertable)]

@@ -122,6 +122,13 @@ impl From<AuthError> for ApiError {
             ),
             AuthError::InvalidToken(message) => Self::unauthorized(message),
             AuthError::TokenReuse => Self::unauthorized(e.to_string()),
+            AuthError::TotpRequired => {
+                Self::new(StatusCode::UNAUTHORIZED, "totp_required", e.to_string())
+            }
+            AuthError::InvalidSecondFactor => {
+                Self::new(StatusCode::UNAUTHORIZED, "invalid_totp", e.to_string())
+            }
+            AuthError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
             AuthError::Db(db) => db.into(),
             AuthError::Internal(cause) => Self::internal(cause),
         }

@@ -80,6 +80,22 @@ pub fn app(
                     web::resource("/auth/refresh").route(web::post().to(routes::auth::refresh)),
                 )
                 .service(web::resource("/auth/logout").route(web::post().to(routes::auth::logout)))
+                .service(
+                    web::resource("/auth/2fa/enroll")
+                        .route(web::post().to(routes::two_factor::enroll)),
+                )
+                .service(
+                    web::resource("/auth/2fa/confirm")
+                        .route(web::post().to(routes::two_factor::confirm)),
+                )
+                .service(
+                    web::resource("/auth/2fa/disable")
+                        .route(web::post().to(routes::two_factor::disable)),
+                )
+                .service(
+                    web::resource("/auth/2fa/backup-codes")
+                        .route(web::post().to(routes::two_factor::backup_codes)),
+                )
                 .service(web::resource("/users/me").route(web::get().to(routes::users::me)))
                 .service(web::resource("/admin/users").route(web::get().to(routes::admin::users)))
                 .service(

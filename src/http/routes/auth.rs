@@ -22,9 +22,9 @@ pub struct RegisterBody {
 pub struct LoginBody {
     username: String,
     password: String,
-    /// Accepted now so clients can send it; checked once 2FA exists (security issue).
-    #[allow(dead_code)]
+    /// Required (or `backup_code`) when the account has two-factor login on.
     totp_code: Option<String>,
+    backup_code: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -59,9 +59,16 @@ pub async fn login(
     let client = client_info(&req);
     let auth = state.auth.clone();
     let LoginBody {
-        username, password, ..
+        username,
+        password,
+        totp_code,
+        backup_code,
     } = body.into_inner();
-    let issued = web::block(move || auth.login(&username, &password, &client)).await??;
+    let issued = web::block(move || {
+        let second = (totp_code.as_deref(), backup_code.as_deref());
+        auth.login(&username, &password, second, &client)
+    })
+    .await??;
     Ok(HttpResponse::Ok().json(token_body(issued)))
 }
 
@@ -90,7 +97,7 @@ pub async fn logout(
 }
 
 /// Applies the per-IP account-endpoint limit. Clients without a peer address share one bucket.
-fn check_rate(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+pub(crate) fn check_rate(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
     let ip = crate::http::client_ip::of(req).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     state
         .auth_limiter

@@ -12,6 +12,7 @@ pub mod recordings;
 pub mod rooms;
 pub mod status;
 pub mod streams;
+pub mod two_factor;
 pub mod users;
 pub mod web;
 pub mod ws;

@@ -1,0 +1,256 @@
+//! Two-factor login (TOTP): enrol, confirm, login that needs the code, ±1 step, no replay,
+//! one-time backup codes, regeneration, disabling, the secret encrypted at rest, and the audit.
+
+mod common;
+
+use common::audio::http;
+use common::server::TestServer;
+use common::{Kind, TestDb};
+use serde_json::{json, Value};
+use veza::auth::totp;
+
+fn base32_decode(s: &str) -> Vec<u8> {
+    let (mut buffer, mut bits, mut out) = (0u32, 0u32, Vec::new());
+    for c in s.bytes() {
+        let v = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+            .iter()
+            .position(|a| *a == c)
+            .unwrap() as u32;
+        buffer = (buffer << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            out.push((buffer >> (bits - 8)) as u8);
+            bits -= 8;
+        }
+    }
+    out
+}
+
+fn now_step() -> i64 {
+    totp::step_of(veza_actors::ids::now_ms() as i64 / 1000)
+}
+
+fn code(secret: &[u8], step: i64) -> String {
+    format!("{:06}", totp::code_at(secret, step))
+}
+
+async fn login(server: &TestServer, name: &str, extra: Value) -> (u16, Value) {
+    let mut body = json!({"username": name, "password": "correct horse battery"});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    http(server, "POST", "/api/v2/auth/login", None, Some(body)).await
+}
+
+/// Enrols and confirms; returns the secret, the step the confirmation used and the backup codes.
+async fn turn_on(server: &TestServer, token: &str) -> (Vec<u8>, i64, Vec<String>) {
+    let (status, e) = http(server, "POST", "/api/v2/auth/2fa/enroll", Some(token), None).await;
+    assert_eq!(status, 200, "{e}");
+    let secret = base32_decode(e["secret"].as_str().unwrap());
+    assert_eq!(secret.len(), 20);
+    assert!(e["otpauth_uri"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("secret={}", e["secret"].as_str().unwrap())));
+    assert!(e["qr_svg"].as_str().unwrap().contains("<svg"));
+    let (status, body) = http(
+        server,
+        "POST",
+        "/api/v2/auth/2fa/confirm",
+        Some(token),
+        Some(json!({"code": "000000"})),
+    )
+    .await;
+    assert!(
+        status == 401 || code(&secret, now_step()) == "000000",
+        "{body}"
+    );
+    let step = now_step();
+    let (status, body) = http(
+        server,
+        "POST",
+        "/api/v2/auth/2fa/confirm",
+        Some(token),
+        Some(json!({"code": code(&secret, step)})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let codes: Vec<String> = body["backup_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes.len(), 10);
+    (secret, step, codes)
+}
+
+async fn totp_guards_the_login(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let bob = server.user("bob").await;
+    let (secret, step, _) = turn_on(&server, &bob.token).await;
+    let (status, body) = login(&server, "bob", json!({})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("totp_required")),
+        "{body}"
+    );
+    let (status, body) = login(&server, "bob", json!({"totp_code": "12345"})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("invalid_totp"))
+    );
+    // The confirmation's code is spent; the next step's is accepted (+1 step of skew), once.
+    let (status, _) = login(&server, "bob", json!({"totp_code": code(&secret, step)})).await;
+    assert_eq!(status, 401, "a used code cannot be replayed");
+    let (status, body) = login(
+        &server,
+        "bob",
+        json!({"totp_code": code(&secret, step + 1)}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = login(
+        &server,
+        "bob",
+        json!({"totp_code": code(&secret, step + 1)}),
+    )
+    .await;
+    assert_eq!(status, 401, "nor this one");
+    let (status, _) = login(
+        &server,
+        "bob",
+        json!({"totp_code": code(&secret, step - 5)}),
+    )
+    .await;
+    assert_eq!(status, 401, "outside the window");
+    // The wrong password still fails first, whatever the code.
+    let (status, body) = http(
+        &server,
+        "POST",
+        "/api/v2/auth/login",
+        None,
+        Some(json!({"username": "bob", "password": "wrong password!", "totp_code": "123456"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("invalid_credentials"))
+    );
+    // At rest the secret is encrypted: neither the raw bytes nor the base32 form is stored.
+    let pool = server.state.pool.clone();
+    let user = veza::db::users::find_by_id(&mut pool.get().unwrap(), bob.id)
+        .unwrap()
+        .unwrap();
+    let stored = user.totp_secret.unwrap();
+    assert!(!stored.contains(&totp::base32(&secret)));
+    let sealed =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &stored).unwrap();
+    assert!(!sealed.windows(secret.len()).any(|w| w == secret.as_slice()));
+    let opened =
+        veza::server::totp_secrets(&server.state.config, common::TEST_SECRET).open(&stored);
+    assert_eq!(opened.as_deref(), Some(secret.as_slice()));
+    // Audited.
+    let failures =
+        veza::db::audit::recent(&mut pool.get().unwrap(), Some("login.failure"), 20).unwrap();
+    assert!(failures.iter().any(|e| e
+        .details
+        .as_deref()
+        .is_some_and(|d| d.contains("totp_missing"))));
+    assert!(failures
+        .iter()
+        .any(|e| e.details.as_deref().is_some_and(|d| d.contains("bad_totp"))));
+    let enabled =
+        veza::db::audit::recent(&mut pool.get().unwrap(), Some("2fa.enabled"), 5).unwrap();
+    assert_eq!(enabled.len(), 1);
+}
+
+async fn backup_codes_work_once_and_two_factor_can_be_turned_off(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let alice = server.user("alice").await;
+    let t = Some(alice.token.as_str());
+    let (secret, step, old_codes) = turn_on(&server, &alice.token).await;
+    let (status, _) = http(&server, "POST", "/api/v2/auth/2fa/enroll", t, None).await;
+    assert_eq!(status, 409, "already on");
+    // Regenerate with the next code: the old backup codes stop working.
+    let (status, body) = http(
+        &server,
+        "POST",
+        "/api/v2/auth/2fa/backup-codes",
+        t,
+        Some(json!({"code": code(&secret, step + 1)})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let codes: Vec<String> = body["backup_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    let (status, _) = login(&server, "alice", json!({"backup_code": old_codes[0]})).await;
+    assert_eq!(status, 401);
+    // A backup code logs in once (typed in lower case with a space: still the same code).
+    let typed = codes[0].to_lowercase().replace('-', " ");
+    let (status, body) = login(&server, "alice", json!({"backup_code": typed})).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = login(&server, "alice", json!({"backup_code": codes[0]})).await;
+    assert_eq!(status, 401, "one time only");
+    // Disabling needs the password and a code.
+    let (status, _) = http(
+        &server,
+        "POST",
+        "/api/v2/auth/2fa/disable",
+        t,
+        Some(json!({"password": "wrong password!", "code": codes[1]})),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = http(
+        &server,
+        "POST",
+        "/api/v2/auth/2fa/disable",
+        t,
+        Some(json!({"password": "correct horse battery", "code": "000000"})),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = http(
+        &server,
+        "POST",
+        "/api/v2/auth/2fa/disable",
+        t,
+        Some(json!({"password": "correct horse battery", "code": codes[1]})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = login(&server, "alice", json!({})).await;
+    assert_eq!(status, 200, "a password is enough again");
+    let (status, _) = http(
+        &server,
+        "POST",
+        "/api/v2/auth/2fa/disable",
+        t,
+        Some(json!({"password": "correct horse battery", "code": codes[2]})),
+    )
+    .await;
+    assert_eq!(status, 409, "already off");
+    let pool = server.state.pool.clone();
+    let disabled =
+        veza::db::audit::recent(&mut pool.get().unwrap(), Some("2fa.disabled"), 5).unwrap();
+    assert_eq!(disabled.len(), 1);
+    let regenerated = veza::db::audit::recent(
+        &mut pool.get().unwrap(),
+        Some("2fa.backup_codes_regenerated"),
+        5,
+    )
+    .unwrap();
+    assert_eq!(regenerated.len(), 1);
+}
+
+on_both_backends!(
+    totp_guards_the_login,
+    backup_codes_work_once_and_two_factor_can_be_turned_off,
+);
