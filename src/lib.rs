@@ -6,5 +6,6 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod ingest;
+pub mod limits;
 pub mod logging;
 pub mod server;

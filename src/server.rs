@@ -7,7 +7,6 @@ use crate::config::secret::{load_or_create_dev_secret, DevSecret};
 use crate::config::{Config, Environment};
 use crate::db::chat_store::DieselChatStore;
 use crate::db::{migrations, Backend, DbError, DbPool};
-use crate::http::rate_limit::IpRateLimiter;
 use crate::http::{self, AppState};
 use actix::{Arbiter, Supervisor};
 use slog::{info, warn, Logger};
@@ -40,6 +39,8 @@ pub enum StartupError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("cannot use Redis for rate limits: {0}")]
+    Redis(String),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -153,7 +154,8 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         ..ConnectionConfig::default()
     });
     AppState {
-        auth_limiter: Arc::new(IpRateLimiter::new(config.auth_rate_per_minute)),
+        limits: Arc::new(crate::limits::Limits::new(&config, log.clone())),
+        login_throttle: Arc::default(),
         config: Arc::new(config),
         pool,
         auth: Arc::new(auth),
@@ -188,7 +190,11 @@ pub async fn serve(config: Config, log: Logger) -> Result<(), StartupError> {
     let config_ingest = config.ingest_bind;
     let workers = config.workers;
     let shutdown = config.shutdown_timeout_s;
-    let state = build_state(config, pool, &secret, log.clone());
+    let mut state = build_state(config, pool, &secret, log.clone());
+    if let Some(url) = state.config.redis_url.clone() {
+        state.limits = Arc::new(shared_limits(&state.config, &url, log.clone()).await?);
+        info!(log, "rate limits shared through Redis");
+    }
     let ingest = tokio::net::TcpListener::bind(config_ingest)
         .await
         .map_err(|source| StartupError::Bind {
@@ -270,4 +276,16 @@ pub fn totp_secrets(config: &Config, jwt_secret: &str) -> crate::auth::totp::Sec
         Some(key) => crate::auth::totp::SecretBox::new(&key),
         None => crate::auth::totp::SecretBox::derive(jwt_secret.as_bytes()),
     }
+}
+
+/// Rate limits kept in Redis, for every node of a cluster.
+pub async fn shared_limits(
+    config: &Config,
+    url: &str,
+    log: Logger,
+) -> Result<crate::limits::Limits, StartupError> {
+    crate::limits::Limits::new(config, log)
+        .connect_redis(url, &config.redis_prefix)
+        .await
+        .map_err(StartupError::Redis)
 }

@@ -173,6 +173,22 @@ impl AuthService {
         })
     }
 
+    /// Audits a login refused before checking the password: the account is in its slow-down.
+    pub fn record_throttled(&self, username: &str, client: &ClientInfo) -> Result<(), AuthError> {
+        let mut conn = self.pool.get()?;
+        let user = users::find_by_username(&mut conn, username)?.map(|u| u.id);
+        let detail = serde_json::json!({"username": username, "reason": "throttled"});
+        self.audit(
+            &mut conn,
+            user,
+            "login.throttled",
+            user,
+            client,
+            Some(detail),
+        )?;
+        Ok(())
+    }
+
     /// Rotates a refresh token. Presenting a token that was already rotated (or revoked) is treated as
     /// theft: the whole family is revoked and the call fails.
     pub fn refresh(&self, token: &str, client: &ClientInfo) -> Result<Issued, AuthError> {

@@ -75,6 +75,11 @@ pub struct Config {
     pub shutdown_timeout_s: u64,
     pub node_id: u16,
     pub auth_rate_per_minute: u32,
+    pub ip_rate_per_minute: u32,
+    pub user_rate_per_minute: u32,
+    pub write_rate_per_minute: u32,
+    /// Prefix of Veza's keys in Redis.
+    pub redis_prefix: String,
     pub ws_send_rate: u32,
     pub ws_send_burst: u32,
     pub ws_outbound_queue: usize,
@@ -231,6 +236,25 @@ impl Config {
                 0,
                 100_000,
             )?,
+            ip_rate_per_minute: parse_range(
+                get("ip_rate_per_minute"),
+                "ip_rate_per_minute",
+                0,
+                10_000_000,
+            )?,
+            user_rate_per_minute: parse_range(
+                get("user_rate_per_minute"),
+                "user_rate_per_minute",
+                0,
+                10_000_000,
+            )?,
+            write_rate_per_minute: parse_range(
+                get("write_rate_per_minute"),
+                "write_rate_per_minute",
+                0,
+                10_000_000,
+            )?,
+            redis_prefix: text(get("redis_prefix"), "redis_prefix")?,
             ws_send_rate: parse_range(get("ws_send_rate"), "ws_send_rate", 1, 1_000_000)?,
             ws_send_burst: parse_range(get("ws_send_burst"), "ws_send_burst", 1, 1_000_000)?,
             ws_outbound_queue: parse_range(

@@ -25,6 +25,8 @@ pub struct ApiError {
     pub cause: Option<String>,
     /// Seconds, sent as `Retry-After` (429 and 503).
     pub retry_after_s: Option<u64>,
+    /// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds) of a refused request.
+    pub rate_limit: Option<(u32, u32, u64)>,
 }
 
 impl ApiError {
@@ -35,6 +37,7 @@ impl ApiError {
             message: message.into(),
             cause: None,
             retry_after_s: None,
+            rate_limit: None,
         }
     }
 
@@ -49,6 +52,33 @@ impl ApiError {
                 format!("too many requests; retry in {secs} s"),
             )
         }
+    }
+
+    /// A request refused by a rate limit, with its `RateLimit-*` figures.
+    pub fn limited(
+        rule: crate::limits::gcra::Rule,
+        decision: crate::limits::gcra::Decision,
+        what: &str,
+    ) -> Self {
+        let secs = ((decision.retry_after_ms.max(1) + 999) / 1000) as u64;
+        Self {
+            retry_after_s: Some(secs),
+            rate_limit: Some((
+                rule.limit,
+                decision.remaining,
+                ((decision.reset_ms.max(0) + 999) / 1000) as u64,
+            )),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many {what}; retry in {secs} s"),
+            )
+        }
+    }
+
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -99,6 +129,11 @@ impl ResponseError for ApiError {
         }
         if let Some(secs) = self.retry_after_s {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if let Some((limit, remaining, reset)) = self.rate_limit {
+            res.insert_header(("RateLimit-Limit", limit.to_string()));
+            res.insert_header(("RateLimit-Remaining", remaining.to_string()));
+            res.insert_header(("RateLimit-Reset", reset.to_string()));
         }
         res.json(error_body(self.code, &self.message))
     }

@@ -5,8 +5,9 @@ use super::access_log::LoggedUser;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::auth::Authenticated;
+use crate::limits::Class;
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
@@ -27,6 +28,30 @@ impl FromRequest for AuthUser {
             let auth = state.auth.clone();
             let who = web::block(move || auth.authenticate(&token)).await??;
             req.extensions_mut().insert(LoggedUser(who.user_id));
+            // Per user, and per endpoint class for requests that change something.
+            let user = who.user_id.to_string();
+            let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+            let classes: &[Class] = if writes {
+                &[Class::User, Class::Write]
+            } else {
+                &[Class::User]
+            };
+            for class in classes {
+                if let Some((rule, decision)) = state.limits.check(*class, &user).await {
+                    if !decision.allowed {
+                        let what = if *class == Class::Write {
+                            "changes"
+                        } else {
+                            "requests"
+                        };
+                        return Err(ApiError::limited(
+                            rule,
+                            decision,
+                            &format!("{what} from this account"),
+                        ));
+                    }
+                }
+            }
             Ok(AuthUser(who))
         })
     }

@@ -7,7 +7,7 @@ pub mod client_ip;
 pub mod error;
 pub mod extract;
 pub mod guard;
-pub mod rate_limit;
+pub mod limit;
 pub mod request_id;
 pub mod routes;
 pub mod security;
@@ -45,6 +45,7 @@ pub fn app(
         .app_data(web::QueryConfig::default().error_handler(error::query_error_handler))
         .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
         .wrap(ErrorHandlers::new().default_handler(error::json_errors))
+        .wrap(actix_web::middleware::from_fn(limit::middleware))
         .wrap(actix_web::middleware::from_fn(security::middleware))
         .wrap_fn(request_id::middleware)
         .wrap_fn(move |req, srv| access_log::middleware(&log, req, srv))

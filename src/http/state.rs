@@ -3,7 +3,6 @@
 use crate::auth::AuthService;
 use crate::config::Config;
 use crate::db::DbPool;
-use crate::http::rate_limit::IpRateLimiter;
 use actix::Addr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,6 +25,9 @@ pub struct AppState {
     pub connection_config: Arc<ConnectionConfig>,
     pub started: Instant,
     /// Per-IP limit on register and login.
-    pub auth_limiter: Arc<IpRateLimiter>,
+    /// Rate limits (in memory, or shared through Redis).
+    pub limits: Arc<crate::limits::Limits>,
+    /// Login slow-down per account after repeated failures.
+    pub login_throttle: Arc<crate::limits::account::AccountThrottle>,
     pub log: slog::Logger,
 }

@@ -1,10 +1,12 @@
 //! `/api/v2/auth/*`: register, login, refresh, logout. Each handler validates shape, then runs the
 //! blocking [`AuthService`](crate::auth::AuthService) call on a blocking thread.
 
+use crate::auth::AuthError;
 use crate::auth::Issued;
 use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
+use crate::limits::Class;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
@@ -37,7 +39,7 @@ pub async fn register(
     req: HttpRequest,
     body: web::Json<RegisterBody>,
 ) -> Result<HttpResponse, ApiError> {
-    check_rate(&state, &req)?;
+    check_rate(&state, &req).await?;
     let client = client_info(&req);
     let auth = state.auth.clone();
     let RegisterBody {
@@ -55,7 +57,7 @@ pub async fn login(
     req: HttpRequest,
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
-    check_rate(&state, &req)?;
+    check_rate(&state, &req).await?;
     let client = client_info(&req);
     let auth = state.auth.clone();
     let LoginBody {
@@ -64,11 +66,29 @@ pub async fn login(
         totp_code,
         backup_code,
     } = body.into_inner();
-    let issued = web::block(move || {
+    let throttle = state.login_throttle.clone();
+    if let Some(wait) = throttle.wait(&username, Instant::now()) {
+        let (auth, name) = (auth.clone(), username.clone());
+        web::block(move || auth.record_throttled(&name, &client)).await??;
+        return Err(ApiError::rate_limited(wait).with_message(format!(
+            "too many failed logins for this account; retry in {} s",
+            wait.as_secs().max(1)
+        )));
+    }
+    let account = username.clone();
+    let result = web::block(move || {
         let second = (totp_code.as_deref(), backup_code.as_deref());
         auth.login(&username, &password, second, &client)
     })
-    .await??;
+    .await?;
+    match &result {
+        Ok(_) => throttle.succeeded(&account),
+        Err(AuthError::InvalidCredentials | AuthError::InvalidSecondFactor) => {
+            throttle.failed(&account, Instant::now())
+        }
+        Err(_) => {}
+    }
+    let issued = result?;
     Ok(HttpResponse::Ok().json(token_body(issued)))
 }
 
@@ -96,13 +116,17 @@ pub async fn logout(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Applies the per-IP account-endpoint limit. Clients without a peer address share one bucket.
-pub(crate) fn check_rate(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+/// Applies the tight per-IP limit of the account endpoints (register, login, 2FA codes).
+pub(crate) async fn check_rate(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
     let ip = crate::http::client_ip::of(req).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    state
-        .auth_limiter
-        .check(ip, Instant::now())
-        .map_err(ApiError::rate_limited)
+    match state.limits.check(Class::Auth, &ip.to_string()).await {
+        Some((rule, decision)) if !decision.allowed => Err(ApiError::limited(
+            rule,
+            decision,
+            "account requests from this address",
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn token_body(issued: Issued) -> serde_json::Value {

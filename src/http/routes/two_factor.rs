@@ -42,7 +42,7 @@ pub async fn confirm(
     req: HttpRequest,
     body: web::Json<CodeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    check_rate(&state, &req)?;
+    check_rate(&state, &req).await?;
     let client = client_info(&req);
     let auth = state.auth.clone();
     let codes = web::block(move || auth.totp_confirm(who.user_id, &body.code, &client)).await??;
@@ -58,7 +58,7 @@ pub async fn disable(
     req: HttpRequest,
     body: web::Json<DisableBody>,
 ) -> Result<HttpResponse, ApiError> {
-    check_rate(&state, &req)?;
+    check_rate(&state, &req).await?;
     let client = client_info(&req);
     let auth = state.auth.clone();
     let body = body.into_inner();
@@ -74,7 +74,7 @@ pub async fn backup_codes(
     req: HttpRequest,
     body: web::Json<CodeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    check_rate(&state, &req)?;
+    check_rate(&state, &req).await?;
     let client = client_info(&req);
     let auth = state.auth.clone();
     let codes =

@@ -1,0 +1,204 @@
+//! Rate limits at three levels (per IP, per user, per endpoint class), 429 with Retry-After and
+//! RateLimit-* headers, the per-account login slow-down (throttled and audited, but bounded), and
+//! limits shared by two nodes through a real Redis.
+
+mod common;
+
+use actix_web::dev::ServiceResponse;
+use actix_web::test::{self, TestRequest};
+use common::server::config_with;
+use common::{Kind, TestDb};
+use serde_json::json;
+use std::time::Duration;
+use veza::http::AppState;
+
+fn header<B>(res: &ServiceResponse<B>, name: &str) -> Option<String> {
+    res.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+async fn token(state: &AppState, name: &str) -> String {
+    let auth = state.auth.clone();
+    let n = name.to_owned();
+    actix_web::web::block(move || {
+        auth.register(&n, "correct horse battery", None, &Default::default())
+    })
+    .await
+    .unwrap()
+    .unwrap()
+    .access_token
+}
+
+fn me(token: &str) -> actix_http::Request {
+    TestRequest::get()
+        .uri("/api/v2/users/me")
+        .insert_header(("authorization", format!("Bearer {token}")))
+        .to_request()
+}
+
+fn assert_limited<B>(res: &ServiceResponse<B>, limit: &str) {
+    assert_eq!(res.status(), 429);
+    assert!(header(res, "retry-after").is_some_and(|s| s.parse::<u64>().unwrap() >= 1));
+    assert_eq!(header(res, "ratelimit-limit").as_deref(), Some(limit));
+    assert_eq!(header(res, "ratelimit-remaining").as_deref(), Some("0"));
+    assert!(header(res, "ratelimit-reset").is_some());
+}
+
+async fn per_user_and_per_class_limits(kind: Kind) {
+    let db = TestDb::new(kind);
+    let config = config_with(
+        &db,
+        &[
+            ("VEZA_USER_RATE_PER_MINUTE", "4"),
+            ("VEZA_WRITE_RATE_PER_MINUTE", "2"),
+            ("VEZA_IP_RATE_PER_MINUTE", "0"),
+        ],
+    );
+    let state = db.state_with(config);
+    let (a, b) = (token(&state, "alice").await, token(&state, "bob").await);
+    let app = test::init_service(veza::http::app(state)).await;
+    // Writes: two rooms, then the write class refuses (reads still pass).
+    for i in 0..3 {
+        let res = test::call_service(
+            &app,
+            TestRequest::post()
+                .uri("/api/v2/rooms")
+                .insert_header(("authorization", format!("Bearer {a}")))
+                .set_json(json!({"name": format!("room {i}")}))
+                .to_request(),
+        )
+        .await;
+        if i < 2 {
+            assert_eq!(res.status(), 201);
+        } else {
+            assert_limited(&res, "2");
+        }
+    }
+    // The user level: four requests a minute in all (three writes counted already).
+    let res = test::call_service(&app, me(&a)).await;
+    assert_eq!(res.status(), 200);
+    let res = test::call_service(&app, me(&a)).await;
+    assert_limited(&res, "4");
+    let body: serde_json::Value = test::read_body_json(res).await;
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // Another user is not affected.
+    let res = test::call_service(&app, me(&b)).await;
+    assert_eq!(res.status(), 200);
+}
+
+async fn per_ip_limit_spares_media(kind: Kind) {
+    let db = TestDb::new(kind);
+    let config = config_with(&db, &[("VEZA_IP_RATE_PER_MINUTE", "3")]);
+    let app = test::init_service(veza::http::app(db.state_with(config))).await;
+    let peer = |ip: &str| format!("{ip}:4000").parse().unwrap();
+    for i in 0..4 {
+        let res = test::call_service(
+            &app,
+            TestRequest::get()
+                .uri("/api/v2/streams")
+                .peer_addr(peer("192.0.2.1"))
+                .to_request(),
+        )
+        .await;
+        if i < 3 {
+            assert_eq!(res.status(), 200);
+        } else {
+            assert_limited(&res, "3");
+        }
+    }
+    let res = test::call_service(
+        &app,
+        TestRequest::get()
+            .uri("/api/v2/streams")
+            .peer_addr(peer("192.0.2.2"))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 200, "another address has its own budget");
+    for uri in ["/health", "/hls/nope/master.m3u8", "/live/nope/mp3-128"] {
+        let res = test::call_service(
+            &app,
+            TestRequest::get()
+                .uri(uri)
+                .peer_addr(peer("192.0.2.1"))
+                .to_request(),
+        )
+        .await;
+        assert_ne!(res.status(), 429, "{uri} is not limited per IP");
+    }
+}
+
+async fn brute_force_login_is_slowed_per_account_and_audited(kind: Kind) {
+    let db = TestDb::new(kind);
+    let config = config_with(&db, &[("VEZA_AUTH_RATE_PER_MINUTE", "0")]);
+    let state = db.state_with(config);
+    let pool = state.pool.clone();
+    token(&state, "victim").await;
+    token(&state, "bystander").await;
+    let app = test::init_service(veza::http::app(state)).await;
+    let login = |name: &str, password: &str| {
+        TestRequest::post()
+            .uri("/api/v2/auth/login")
+            .set_json(json!({"username": name, "password": password}))
+            .to_request()
+    };
+    for _ in 0..5 {
+        let res = test::call_service(&app, login("victim", "guess guess guess")).await;
+        assert_eq!(res.status(), 401);
+    }
+    // Slowed: even the right password waits (the password is not even checked meanwhile).
+    let res = test::call_service(&app, login("VICTIM", "correct horse battery")).await;
+    assert_eq!(res.status(), 429);
+    assert!(header(&res, "retry-after").is_some());
+    let res = test::call_service(&app, login("bystander", "correct horse battery")).await;
+    assert_eq!(res.status(), 200, "other accounts are not slowed");
+    let throttled =
+        veza::db::audit::recent(&mut pool.get().unwrap(), Some("login.throttled"), 5).unwrap();
+    assert_eq!(throttled.len(), 1);
+    let failures =
+        veza::db::audit::recent(&mut pool.get().unwrap(), Some("login.failure"), 10).unwrap();
+    assert_eq!(failures.len(), 5);
+    // Not a lockout: after the short delay the owner logs in.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let res = test::call_service(&app, login("victim", "correct horse battery")).await;
+    assert_eq!(res.status(), 200);
+}
+
+async fn limits_hold_across_nodes_through_redis(kind: Kind) {
+    let db = TestDb::new(kind);
+    let redis =
+        std::env::var("VEZA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let prefix = format!("veza-test-{}", rand::random::<u64>());
+    let pairs = [
+        ("VEZA_USER_RATE_PER_MINUTE", "3"),
+        ("VEZA_REDIS_PREFIX", prefix.as_str()),
+    ];
+    let mut node_a = db.state_with(config_with(&db, &pairs));
+    let mut node_b = db.state_with(config_with(&db, &pairs));
+    let log = slog::Logger::root(slog::Discard, slog::o!());
+    for node in [&mut node_a, &mut node_b] {
+        let shared = veza::server::shared_limits(&node.config, &redis, log.clone())
+            .await
+            .expect("Redis must run at VEZA_TEST_REDIS_URL (scripts/services.sh starts it)");
+        assert!(shared.shared());
+        node.limits = std::sync::Arc::new(shared);
+    }
+    let t = token(&node_a, "roamer").await;
+    let a = test::init_service(veza::http::app(node_a)).await;
+    let b = test::init_service(veza::http::app(node_b)).await;
+    assert_eq!(test::call_service(&a, me(&t)).await.status(), 200);
+    assert_eq!(test::call_service(&b, me(&t)).await.status(), 200);
+    assert_eq!(test::call_service(&a, me(&t)).await.status(), 200);
+    // The fourth request of the minute, on either node, is one too many.
+    assert_limited(&test::call_service(&b, me(&t)).await, "3");
+    assert_limited(&test::call_service(&a, me(&t)).await, "3");
+}
+
+on_both_backends!(
+    per_user_and_per_class_limits,
+    per_ip_limit_spares_media,
+    brute_force_login_is_slowed_per_account_and_audited,
+    limits_hold_across_nodes_through_redis,
+);
