@@ -197,7 +197,33 @@ async fn migrations_are_idempotent(kind: Kind) {
     assert_eq!(veza::db::migrations::pending_count(conn).unwrap(), 0);
 }
 
+async fn the_audit_log_is_append_only(kind: Kind) {
+    use diesel::prelude::*;
+    use veza::db::schema::audit_log;
+    let db = TestDb::new(kind);
+    let mut conn = db.pool().get().unwrap();
+    veza::db::audit::record(
+        &mut conn,
+        &veza::db::audit::NewAuditEntry {
+            id: 1,
+            action: "login.failure",
+            created_at: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let changed = diesel::update(audit_log::table.find(1_i64))
+        .set(audit_log::action.eq("login.success"))
+        .execute(&mut *conn);
+    assert!(changed.is_err(), "history cannot be rewritten");
+    let deleted = diesel::delete(audit_log::table).execute(&mut *conn);
+    assert!(deleted.is_err(), "nor erased");
+    let kept = veza::db::audit::recent(&mut conn, None, 10).unwrap();
+    assert_eq!((kept.len(), kept[0].action.as_str()), (1, "login.failure"));
+}
+
 on_both_backends!(
+    the_audit_log_is_append_only,
     usernames_are_unique_ignoring_case,
     a_refresh_token_is_consumed_exactly_once,
     constraints_hold_on_messages,
