@@ -9,3 +9,4 @@ pub mod ingest;
 pub mod limits;
 pub mod logging;
 pub mod server;
+pub mod tls;

@@ -39,6 +39,8 @@ pub enum StartupError {
         addr: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("cannot use Redis for rate limits: {0}")]
     Redis(String),
     #[error(transparent)]
@@ -205,14 +207,22 @@ pub async fn serve(config: Config, log: Logger) -> Result<(), StartupError> {
     actix_web::rt::spawn(crate::ingest::icecast::serve(ingest, state.clone()));
     let registry = state.registry.clone();
     let persistence = state.persistence.clone();
-    let mut server = actix_web::HttpServer::new(move || http::app(state.clone()))
+    let tls = match (&state.config.tls_cert, &state.config.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+        _ => None,
+    };
+    let https = tls.is_some();
+    let server = actix_web::HttpServer::new(move || http::app(state.clone()))
         .shutdown_timeout(shutdown)
-        .disable_signals()
-        .bind(bind)
-        .map_err(|source| StartupError::Bind {
-            addr: bind.to_string(),
-            source,
-        })?;
+        .disable_signals();
+    let bound = match tls {
+        Some(tls) => server.bind_rustls_0_23(bind, tls),
+        None => server.bind(bind),
+    };
+    let mut server = bound.map_err(|source| StartupError::Bind {
+        addr: bind.to_string(),
+        source,
+    })?;
     if workers > 0 {
         server = server.workers(workers);
     }
@@ -231,7 +241,7 @@ pub async fn serve(config: Config, log: Logger) -> Result<(), StartupError> {
         info!(shutdown_log, "sockets closed and writes flushed"; "connections" => closed);
         let _server_already_stopped_is_fine = stopping.await;
     });
-    info!(log, "listening"; "addr" => bind.to_string(), "version" => env!("CARGO_PKG_VERSION"));
+    info!(log, "listening"; "addr" => bind.to_string(), "tls" => https, "version" => env!("CARGO_PKG_VERSION"));
     server.await?;
     info!(log, "stopped");
     Ok(())

@@ -59,6 +59,8 @@ pub const KEYS: &[ConfigKey] = &[
     ConfigKey { name: "trusted_proxies", default: Some(""), doc: "Reverse proxies (IPs or CIDR blocks, comma-separated) whose X-Forwarded-For gives the client's address; empty: the peer address is the client." },
     ConfigKey { name: "behind_tls_proxy", default: Some("false"), doc: "Clients reach Veza over HTTPS through a proxy: send Strict-Transport-Security." },
     ConfigKey { name: "totp_key", default: None, doc: "64 hex characters (32 bytes) that encrypt TOTP secrets at rest (`openssl rand -hex 32`); unset: derived from jwt_secret." },
+    ConfigKey { name: "tls_cert", default: None, doc: "PEM certificate chain: with tls_key, the HTTP port serves HTTPS (TLS 1.3 only) and sends HSTS." },
+    ConfigKey { name: "tls_key", default: None, doc: "PEM private key for tls_cert." },
     ConfigKey { name: "streams_require_broadcaster", default: Some("false"), doc: "Only the broadcaster and admin roles may create streams." },
 ];
 

@@ -106,6 +106,9 @@ pub struct Config {
     /// 32-byte key (64 hex characters) that encrypts TOTP secrets at rest; unset: derived from
     /// the JWT secret. Never printed.
     pub totp_key: Option<String>,
+    /// PEM certificate chain and private key: with both, the HTTP port speaks TLS 1.3.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Where a value came from, for error messages.
@@ -345,6 +348,14 @@ impl Config {
                 "behind_tls_proxy",
                 &[("true", true), ("false", false), ("1", true), ("0", false)],
             )?,
+            tls_cert: get("tls_cert")
+                .map(|s| s.value.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            tls_key: get("tls_key")
+                .map(|s| s.value.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
             totp_key: match get("totp_key").map(|s| s.value.trim().to_owned()) {
                 Some(k) if k.is_empty() => None,
                 Some(k) if k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()) => Some(k),
@@ -359,6 +370,13 @@ impl Config {
                 None => None,
             },
         };
+        if config.tls_cert.is_some() != config.tls_key.is_some() {
+            return Err(invalid(
+                get("tls_cert").or(get("tls_key")),
+                "tls_cert",
+                "set both tls_cert and tls_key (PEM files), or neither".into(),
+            ));
+        }
         if config.ws_timeout_ms <= config.ws_heartbeat_ms {
             return Err(invalid(
                 get("ws_timeout_ms"),

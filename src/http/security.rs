@@ -80,7 +80,7 @@ pub async fn middleware(
     let origin = allowed_origin(&req);
     let hsts = req
         .app_data::<web::Data<AppState>>()
-        .is_some_and(|s| s.config.behind_tls_proxy);
+        .is_some_and(|s| s.config.behind_tls_proxy || s.config.tls_cert.is_some());
     let preflight = req.method() == Method::OPTIONS
         && req
             .headers()
