@@ -145,20 +145,7 @@ async fn hls_plays_live_and_the_dvr_window_after_the_end(kind: Kind) {
 
     // After the end (the source's 9 s run out): ENDLIST, and the whole broadcast is there to
     // rewind through.
-    for _ in 0..150 {
-        let (_, body) = http(
-            &server,
-            "GET",
-            &format!("/api/v2/streams/{}", stream.id),
-            None,
-            None,
-        )
-        .await;
-        if body["live"] == false {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_off_air(&server, &stream, 15, "the source's 9 s should have ended").await;
     let (status, media) = get_text(
         &server,
         &format!("/hls/{}/mp3-128/index.m3u8", stream.mount),
@@ -303,25 +290,9 @@ async fn clips_are_cut_from_the_dvr_window(kind: Kind) {
         let file = db.dir().join(format!("clip-{expected}.mp3"));
         let full = format!("http://{}{url}", server.addr);
         let target = file.clone();
-        let got = web::block(move || {
-            for _ in 0..100 {
-                let out = Command::new("curl")
-                    .args(["-s", "-o"])
-                    .arg(&target)
-                    .args(["-w", "%{http_code} %{content_type}", &full])
-                    .output()
-                    .expect("curl");
-                let status = String::from_utf8_lossy(&out.stdout).into_owned();
-                if status.starts_with("200") {
-                    return status;
-                }
-                assert!(status.starts_with("202"), "{status}");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            panic!("the clip never became ready");
-        })
-        .await
-        .unwrap();
+        let got = web::block(move || fetch_when_ready(&full, &target, 10))
+            .await
+            .unwrap();
         assert_eq!(got, "200 audio/mpeg");
         let duration = web::block(move || probe_duration(&file)).await.unwrap();
         assert!(

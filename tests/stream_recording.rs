@@ -9,7 +9,6 @@ use common::server::TestServer;
 use common::{Kind, TestDb};
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 /// ffmpeg's EBU R128 integrated loudness of a file, and ffprobe's duration.
 fn measure(path: &Path) -> (f64, f64) {
@@ -70,24 +69,9 @@ async fn a_finished_broadcast_is_published_normalised_and_trimmed(kind: Kind) {
     let file = db.dir().join("recording.mp3");
     let url = format!("http://{}{latest}", server.addr);
     let target = file.clone();
-    let got = web::block(move || {
-        for _ in 0..300 {
-            let out = Command::new("curl")
-                .args(["-s", "-o"])
-                .arg(&target)
-                .args(["-w", "%{http_code} %{content_type}", &url])
-                .output()
-                .expect("curl");
-            let status = String::from_utf8_lossy(&out.stdout).into_owned();
-            if !status.starts_with("202") {
-                return status;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("the recording was never published");
-    })
-    .await
-    .unwrap();
+    let got = web::block(move || fetch_when_ready(&url, &target, 30))
+        .await
+        .unwrap();
     assert_eq!(got, "200 audio/mpeg");
     let (loudness, duration) = web::block(move || measure(&file)).await.unwrap();
     assert!(

@@ -129,21 +129,13 @@ async fn a_browser_style_source_broadcasts_over_a_websocket(kind: Kind) {
     }
     assert!(saw_error);
     ws.close(None).await.unwrap();
-    for _ in 0..50 {
-        let (_, body) = http(
-            &server,
-            "GET",
-            &format!("/api/v2/streams/{}", stream.id),
-            None,
-            None,
-        )
-        .await;
-        if body["live"] == false {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("closing the socket should end the broadcast");
+    wait_off_air(
+        &server,
+        &stream,
+        5,
+        "closing the socket should end the broadcast",
+    )
+    .await;
 }
 
 on_both_backends!(a_browser_style_source_broadcasts_over_a_websocket);

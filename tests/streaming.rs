@@ -623,23 +623,7 @@ async fn a_crashed_session_ends_only_its_own_broadcast(kind: Kind) {
         .unwrap();
     session.do_send(veza_actors::stream::Poison);
     // A is off air (and its source dropped), B plays on, the server answers.
-    let mut off = false;
-    for _ in 0..50 {
-        let (_, body) = http(
-            &server,
-            "GET",
-            &format!("/api/v2/streams/{}", a.id),
-            None,
-            None,
-        )
-        .await;
-        if body["live"] == false {
-            off = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(off, "the crashed broadcast should be off air");
+    wait_off_air(&server, &a, 5, "the crashed broadcast should be off air").await;
     let url = format!("http://{}/live/{}/mp3-128", server.addr, b.mount);
     let found = web::block(move || dominant_frequency(&url)).await.unwrap();
     assert!((found - 1000.0).abs() < 15.0, "B carries {found} Hz");

@@ -215,6 +215,38 @@ pub async fn wait_live(server: &TestServer, stream: &Stream) {
     panic!("stream never went live");
 }
 
+/// Waits (up to `seconds`) until the stream is off air; panics with `why` if it stays live.
+pub async fn wait_off_air(server: &TestServer, stream: &Stream, seconds: u64, why: &str) {
+    for _ in 0..seconds * 10 {
+        let path = format!("/api/v2/streams/{}", stream.id);
+        let (_, body) = http(server, "GET", &path, None, None).await;
+        if body["live"] == false {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{why}");
+}
+
+/// GETs `url` into `target` until it stops answering 202 (a clip or recording being made);
+/// returns `"STATUS CONTENT_TYPE"`.
+pub fn fetch_when_ready(url: &str, target: &std::path::Path, seconds: u64) -> String {
+    for _ in 0..seconds * 10 {
+        let out = Command::new("curl")
+            .args(["-s", "-o"])
+            .arg(target)
+            .args(["-w", "%{http_code} %{content_type}", url])
+            .output()
+            .expect("curl");
+        let status = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !status.starts_with("202") {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{url} never became ready");
+}
+
 /// Decodes one second of a URL with ffmpeg to mono s16 at 8 kHz and finds the loudest frequency by
 /// counting zero crossings (enough for a pure tone).
 pub fn dominant_frequency(url: &str) -> f64 {
