@@ -97,6 +97,61 @@ async fn admins_manage_users_and_read_the_audit_log(kind: Kind) {
     let (status, _) = http(&server, "GET", "/api/v2/users/me", Some(&fresh), None).await;
     assert_eq!(status, 401);
 
+    // A user who lost their authenticator: an admin turns 2FA off; the password is enough again.
+    let bob = server.user("bob").await;
+    let pool = server.state.pool.clone();
+    let bob_id = bob.id;
+    actix_web::web::block(move || {
+        let conn = &mut pool.get().unwrap();
+        veza::db::two_factor::set_pending_secret(conn, bob_id, "sealed", 1)?;
+        veza::db::two_factor::enable(conn, bob_id, 1)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let bob_login = json!({"username": "bob", "password": "correct horse battery"});
+    let (status, body) = http(
+        &server,
+        "POST",
+        "/api/v2/auth/login",
+        None,
+        Some(bob_login.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("totp_required"))
+    );
+    let (status, _) = http(
+        &server,
+        "POST",
+        &format!("/api/v2/admin/users/{}/reset-2fa", bob.id),
+        Some(&fresh),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401, "alice's sessions were revoked above");
+    let (status, _) = http(
+        &server,
+        "POST",
+        &format!("/api/v2/admin/users/{}/reset-2fa", bob.id),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = http(&server, "POST", "/api/v2/auth/login", None, Some(bob_login)).await;
+    assert_eq!(status, 200);
+    let (_, body) = http(
+        &server,
+        "GET",
+        "/api/v2/admin/audit?action=admin.2fa_reset",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(body["entries"][0]["target_id"], bob.id.to_string());
+
     // Bad requests.
     let me = format!("/api/v2/admin/users/{}", admin.id);
     let (status, _) = http(&server, "POST", &format!("{me}/disable"), t, None).await;
@@ -185,7 +240,7 @@ async fn admins_manage_users_and_read_the_audit_log(kind: Kind) {
     )
     .await;
     assert_eq!(
-        page2["entries"][0]["action"], "admin.user_enabled",
+        page2["entries"][0]["action"], "admin.role_changed",
         "{page2}"
     );
     let (status, _) = http(&server, "GET", "/api/v2/admin/audit?before=x", t, None).await;

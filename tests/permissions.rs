@@ -116,6 +116,13 @@ async fn every_endpoint_and_command_checks_its_permission(kind: Kind) {
                 needs: Some(P::UsersManage),
             },
             Case {
+                name: "reset 2fa",
+                method: "POST",
+                path: format!("/api/v2/admin/users/{}/reset-2fa", victim.id),
+                body: None,
+                needs: Some(P::UsersManage),
+            },
+            Case {
                 name: "audit",
                 method: "GET",
                 path: "/api/v2/admin/audit".into(),

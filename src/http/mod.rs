@@ -115,6 +115,10 @@ pub fn app(
                     web::resource("/admin/users/{id}/revoke-sessions")
                         .route(web::post().to(routes::admin::revoke_sessions)),
                 )
+                .service(
+                    web::resource("/admin/users/{id}/reset-2fa")
+                        .route(web::post().to(routes::admin::reset_two_factor)),
+                )
                 .service(web::resource("/admin/audit").route(web::get().to(routes::admin::audit)))
                 .service(
                     web::resource("/rooms")

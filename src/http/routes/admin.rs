@@ -4,7 +4,7 @@
 
 use crate::auth::Role;
 use crate::db::audit::{self, AuditFilter, NewAuditEntry};
-use crate::db::{sessions, users, DbError};
+use crate::db::{sessions, two_factor, users, DbError};
 use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
 use crate::http::guard::{AuditRead, Authorized, UsersManage};
@@ -218,6 +218,34 @@ pub async fn revoke_sessions(
     .await?;
     Ok(HttpResponse::Ok()
         .json(json!({"revoked": revoked.load(std::sync::atomic::Ordering::Relaxed)})))
+}
+
+/// `POST /api/v2/admin/users/{id}/reset-2fa`: turns a user's two-factor login off (a lost
+/// phone and no backup codes); they log in with the password and may enrol again.
+pub async fn reset_two_factor(
+    Authorized(admin, _): Authorized<UsersManage>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let target = user_id(&path)?;
+    change_user(
+        &state,
+        &req,
+        admin.user_id,
+        target,
+        "admin.2fa_reset",
+        None,
+        move |conn, now| {
+            if users::find_by_id(conn, target)?.is_none() {
+                return Ok(false);
+            }
+            two_factor::disable(conn, target, now)?;
+            Ok(true)
+        },
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(Deserialize)]
