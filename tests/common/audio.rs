@@ -62,62 +62,6 @@ impl Drop for Running {
     }
 }
 
-/// ffmpeg broadcasting a sine in any format: `encode` are the codec and muxer arguments (e.g.
-/// `["-c:a", "flac", "-f", "flac"]`), `content_type` what the source announces.
-pub fn broadcast_as(
-    url: &str,
-    freq: u32,
-    seconds: u32,
-    encode: &[&str],
-    content_type: &str,
-) -> Running {
-    Running(
-        Command::new("ffmpeg")
-            .args([
-                "-hide_banner",
-                "-loglevel",
-                "error",
-                "-re",
-                "-f",
-                "lavfi",
-                "-i",
-            ])
-            .arg(format!(
-                "sine=frequency={freq}:sample_rate=48000:duration={seconds}"
-            ))
-            .args(["-ac", "2"])
-            .args(encode)
-            .args(["-content_type", content_type, url])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ffmpeg on PATH"),
-    )
-}
-
-/// ffmpeg broadcasting any lavfi source (e.g. `anoisesrc=...`) as 192k MP3 at real-time speed.
-pub fn broadcast_lavfi(url: &str, source: &str) -> Running {
-    Running(
-        Command::new("ffmpeg")
-            .args([
-                "-hide_banner",
-                "-loglevel",
-                "error",
-                "-re",
-                "-f",
-                "lavfi",
-                "-i",
-                source,
-            ])
-            .args(["-ac", "2", "-c:a", "libmp3lame", "-b:a", "192k"])
-            .args(["-content_type", "audio/mpeg", "-f", "mp3", url])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ffmpeg on PATH"),
-    )
-}
-
 /// Decodes `seconds` of a URL with ffmpeg to mono f32 samples at `rate`.
 pub fn decode_mono(url: &str, seconds: f32, rate: u32) -> Vec<f32> {
     let out = Command::new("ffmpeg")
@@ -134,41 +78,61 @@ pub fn decode_mono(url: &str, seconds: f32, rate: u32) -> Vec<f32> {
         .collect()
 }
 
-/// ffmpeg broadcasting a sine for `seconds` at real-time speed.
-pub fn broadcast(url: &str, seconds: u32, freq: u32, legacy: bool) -> Running {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args([
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-re",
-        "-f",
-        "lavfi",
-        "-i",
-    ])
-    .arg(format!(
-        "sine=frequency={freq}:sample_rate=48000:duration={seconds}"
-    ))
-    .args([
-        "-ac",
-        "2",
-        "-c:a",
-        "libmp3lame",
-        "-b:a",
-        "192k",
-        "-content_type",
-        "audio/mpeg",
-    ]);
-    if legacy {
-        cmd.args(["-legacy_icecast", "1"]);
-    }
+/// ffmpeg sending a lavfi `source` (e.g. `sine=...`, `anoisesrc=...`) at real-time speed to
+/// `url`, encoded with `encode` (codec and muxer arguments) and announced as `content_type`.
+fn ffmpeg_source(url: &str, source: &str, encode: &[&str], content_type: &str) -> Running {
     Running(
-        cmd.args(["-f", "mp3", url])
+        Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-re",
+                "-f",
+                "lavfi",
+                "-i",
+                source,
+            ])
+            .args(["-ac", "2"])
+            .args(encode)
+            .args(["-content_type", content_type, url])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("ffmpeg on PATH"),
     )
+}
+
+fn sine(freq: u32, seconds: u32) -> String {
+    format!("sine=frequency={freq}:sample_rate=48000:duration={seconds}")
+}
+
+const MP3_192: [&str; 6] = ["-c:a", "libmp3lame", "-b:a", "192k", "-f", "mp3"];
+
+/// ffmpeg broadcasting a sine for `seconds` as 192k MP3 (`legacy`: the old SOURCE method).
+pub fn broadcast(url: &str, seconds: u32, freq: u32, legacy: bool) -> Running {
+    let mut encode = MP3_192.to_vec();
+    if legacy {
+        encode.extend(["-legacy_icecast", "1"]);
+    }
+    ffmpeg_source(url, &sine(freq, seconds), &encode, "audio/mpeg")
+}
+
+/// ffmpeg broadcasting a sine in any format: `encode` are the codec and muxer arguments (e.g.
+/// `["-c:a", "flac", "-f", "flac"]`), `content_type` what the source announces.
+pub fn broadcast_as(
+    url: &str,
+    freq: u32,
+    seconds: u32,
+    encode: &[&str],
+    content_type: &str,
+) -> Running {
+    ffmpeg_source(url, &sine(freq, seconds), encode, content_type)
+}
+
+/// ffmpeg broadcasting any lavfi source (e.g. `anoisesrc=...`) as 192k MP3.
+pub fn broadcast_lavfi(url: &str, source: &str) -> Running {
+    ffmpeg_source(url, source, &MP3_192, "audio/mpeg")
 }
 
 /// ffprobe's view of a URL: codec, sample rate, bit rate.
