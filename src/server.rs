@@ -98,7 +98,8 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         config.access_token_ttl_s,
         config.refresh_token_ttl_s,
         totp_secrets(&config, secret),
-    );
+    )
+    .with_oauth(crate::auth::oauth::OAuthClients::new(&config));
     let factory: StoreFactory = {
         let pool = pool.clone();
         let ids = ids.clone();

@@ -107,6 +107,7 @@ fn add_user(conn: &mut DbConnection, id: i64, name: &str) -> Result<(), veza::db
             disabled: false,
             created_at: 1,
             updated_at: 1,
+            email_verified: false,
         },
     )
 }

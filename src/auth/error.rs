@@ -26,6 +26,25 @@ pub enum AuthError {
     InvalidSecondFactor,
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The provider is not switched on in the configuration.
+    #[error("{0} login is not configured on this server")]
+    OAuthNotConfigured(String),
+    /// A callback whose `state` is unknown, expired, already used, for another provider or not
+    /// this browser's: a forged, replayed or cross-site callback.
+    #[error("{0}")]
+    OAuthState(&'static str),
+    /// The provider said no: the user declined, or it refused the code (replayed, expired, wrong
+    /// PKCE verifier), or its id_token did not check out.
+    #[error("{0}")]
+    OAuthFailed(String),
+    /// The provider could not be reached or answered nonsense.
+    #[error("{0}")]
+    OAuthProvider(String),
+    /// The provider's address belongs to an existing account it cannot be linked to automatically.
+    #[error("{0}")]
+    LinkRequired(String),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("{0}")]

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod jwt;
+pub mod oauth;
 pub mod opaque;
 pub mod password;
 pub mod permission;

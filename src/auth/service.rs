@@ -46,6 +46,8 @@ pub struct AuthService {
     pub(super) secrets: super::totp::SecretBox,
     access_ttl_s: u64,
     refresh_ttl_s: u64,
+    /// OAuth login providers switched on.
+    pub(super) oauth: super::oauth::OAuthClients,
 }
 
 impl AuthService {
@@ -64,7 +66,22 @@ impl AuthService {
             secrets,
             access_ttl_s,
             refresh_ttl_s,
+            oauth: Default::default(),
         }
+    }
+
+    /// Switches OAuth login on for the configured providers.
+    pub fn with_oauth(mut self, oauth: super::oauth::OAuthClients) -> Self {
+        self.oauth = oauth;
+        self
+    }
+
+    pub fn oauth_providers(&self) -> Vec<crate::config::oauth::Provider> {
+        self.oauth.enabled()
+    }
+
+    pub fn oauth_base_url(&self) -> &str {
+        self.oauth.base_url()
     }
 
     pub fn register(
@@ -94,6 +111,7 @@ impl AuthService {
             disabled: false,
             created_at: now,
             updated_at: now,
+            email_verified: false,
         };
         conn.transaction(|conn| {
             users::insert(conn, &new_user).map_err(|e| {
@@ -125,12 +143,18 @@ impl AuthService {
             self.audit(&mut conn, None, "login.failure", None, client, Some(detail))?;
             return Err(AuthError::InvalidCredentials);
         };
-        let matches = password::verify(password, &user.password_hash)?;
+        let matches = if user.has_password() {
+            password::verify(password, &user.password_hash)?
+        } else {
+            // Created by an OAuth provider: no password to match; spend the same time anyway.
+            password::verify_dummy(password);
+            false
+        };
         if !matches || user.disabled {
-            let reason = if user.disabled {
-                "disabled"
-            } else {
-                "bad_password"
+            let reason = match (user.disabled, user.has_password()) {
+                (true, _) => "disabled",
+                (false, false) => "no_password",
+                (false, true) => "bad_password",
             };
             let detail = serde_json::json!({"reason": reason});
             self.audit(
@@ -305,6 +329,7 @@ impl AuthService {
                             disabled: false,
                             created_at: now,
                             updated_at: now,
+                            email_verified: false,
                         },
                     )?;
                     true
@@ -325,7 +350,11 @@ impl AuthService {
         })
     }
 
-    fn start_session(&self, conn: &mut DbConnection, user: User) -> Result<Issued, AuthError> {
+    pub(super) fn start_session(
+        &self,
+        conn: &mut DbConnection,
+        user: User,
+    ) -> Result<Issued, AuthError> {
         let now = now_ms() as i64;
         let session_id = self.ids.next_id();
         sessions::create_session(conn, session_id, user.id, now)?;

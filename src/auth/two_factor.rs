@@ -142,7 +142,8 @@ impl AuthService {
         })
     }
 
-    /// Turns 2FA off; needs the password and a TOTP or backup code.
+    /// Turns 2FA off; needs the password (for accounts that have one: those created by an OAuth
+    /// provider may not) and a TOTP or backup code.
     pub fn totp_disable(
         &self,
         user_id: i64,
@@ -155,7 +156,7 @@ impl AuthService {
         if !user.totp_enabled {
             return Err(AuthError::Conflict("two-factor login is not on".into()));
         }
-        if !password::verify(password_text, &user.password_hash)? {
+        if user.has_password() && !password::verify(password_text, &user.password_hash)? {
             let detail = serde_json::json!({"reason": "bad_password"});
             self.audit(
                 &mut conn,

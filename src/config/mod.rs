@@ -7,6 +7,7 @@
 //! print it.
 
 pub mod keys;
+pub mod oauth;
 pub mod secret;
 
 use crate::db::pool::backend_of;
@@ -109,6 +110,10 @@ pub struct Config {
     /// PEM certificate chain and private key: with both, the HTTP port speaks TLS 1.3.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Base URL browsers reach Veza at (OAuth redirect URIs); `None`: `http://{bind}`.
+    pub public_url: Option<String>,
+    /// OAuth login providers that are switched on (their client id is set).
+    pub oauth: Vec<oauth::OAuthProvider>,
 }
 
 /// Where a value came from, for error messages.
@@ -356,6 +361,8 @@ impl Config {
                 .map(|s| s.value.trim().to_owned())
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
+            public_url: oauth::public_url(get("public_url"))?,
+            oauth: oauth::providers(values)?,
             totp_key: match get("totp_key").map(|s| s.value.trim().to_owned()) {
                 Some(k) if k.is_empty() => None,
                 Some(k) if k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()) => Some(k),
@@ -400,6 +407,13 @@ impl Config {
             secret::check_production_secret(config.jwt_secret.as_deref())?;
         }
         Ok(config)
+    }
+
+    /// Where browsers reach this server: `public_url`, or `http://{bind}`.
+    pub fn base_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
     }
 
     /// The configuration as JSON with the secret replaced, for `veza config check` and logs.
@@ -552,6 +566,47 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn oauth_providers_are_on_with_a_client_id_and_need_its_secret() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert!(c.oauth.is_empty());
+        let c = Config::load(
+            None,
+            env(&[
+                ("VEZA_OAUTH_GITHUB_CLIENT_ID", "id"),
+                ("VEZA_OAUTH_GITHUB_CLIENT_SECRET", "shh"),
+                ("VEZA_PUBLIC_URL", "https://chat.example.org/"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.oauth.len(), 1);
+        assert_eq!(c.oauth[0].provider, oauth::Provider::GitHub);
+        assert_eq!(
+            c.oauth[0].token_url,
+            "https://github.com/login/oauth/access_token"
+        );
+        assert_eq!(c.base_url(), "https://chat.example.org");
+        assert!(
+            !c.redacted().to_string().contains("shh"),
+            "the secret is never printed"
+        );
+        let err = Config::load(None, env(&[("VEZA_OAUTH_GOOGLE_CLIENT_ID", "id")])).unwrap_err();
+        assert!(
+            err.to_string().contains("oauth_google_client_secret"),
+            "{err}"
+        );
+        let err = Config::load(
+            None,
+            env(&[
+                ("VEZA_OAUTH_DISCORD_CLIENT_ID", "id"),
+                ("VEZA_OAUTH_DISCORD_CLIENT_SECRET", "s"),
+                ("VEZA_OAUTH_DISCORD_TOKEN_URL", "ftp://x"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("oauth_discord_token_url"), "{err}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod chat_store;
 pub mod error;
 pub mod messages;
 pub mod migrations;
+pub mod oauth;
 pub mod pool;
 pub mod rooms;
 pub mod schema;

@@ -14,6 +14,7 @@ diesel::table! {
         totp_secret -> Nullable<Text>,
         totp_enabled -> Bool,
         totp_last_step -> Nullable<BigInt>,
+        email_verified -> Bool,
     }
 }
 
@@ -149,3 +150,30 @@ diesel::table! {
 
 diesel::joinable!(streams -> users (owner_id));
 diesel::allow_tables_to_appear_in_same_query!(streams, users);
+
+diesel::table! {
+    oauth_identities (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        provider -> Text,
+        subject -> Text,
+        email -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    oauth_flows (state_hash) {
+        state_hash -> Text,
+        kind -> Text,
+        provider -> Text,
+        pkce_verifier -> Text,
+        nonce -> Nullable<Text>,
+        user_id -> Nullable<BigInt>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::joinable!(oauth_identities -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(oauth_identities, users);

@@ -20,6 +20,15 @@ pub struct User {
     pub totp_secret: Option<String>,
     pub totp_enabled: bool,
     pub totp_last_step: Option<i64>,
+    /// A provider vouched for `email` (accounts created or linked by OAuth login).
+    pub email_verified: bool,
+}
+
+impl User {
+    /// Accounts created by an OAuth provider have no password until one is set.
+    pub fn has_password(&self) -> bool {
+        !self.password_hash.is_empty()
+    }
 }
 
 #[derive(Debug, Insertable)]
@@ -34,6 +43,7 @@ pub struct NewUser<'a> {
     pub disabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    pub email_verified: bool,
 }
 
 /// Inserts a user; a taken username (in any letter case) is a unique violation.
@@ -127,4 +137,17 @@ pub fn set_role(conn: &mut DbConnection, id: i64, role: &str, now: i64) -> Resul
         .set((users::role.eq(role), users::updated_at.eq(now)))
         .execute(conn)?;
     Ok(n == 1)
+}
+
+/// Bumps `updated_at`: a write that locks the row for the rest of the transaction.
+pub fn touch(conn: &mut DbConnection, id: i64, now: i64) -> Result<(), DbError> {
+    diesel::update(users::table.find(id))
+        .set(users::updated_at.eq(now))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// How many accounts there are.
+pub fn count(conn: &mut DbConnection) -> Result<i64, DbError> {
+    Ok(users::table.count().get_result(conn)?)
 }

@@ -164,6 +164,22 @@ impl From<AuthError> for ApiError {
                 Self::new(StatusCode::UNAUTHORIZED, "invalid_totp", e.to_string())
             }
             AuthError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            AuthError::NotFound(message) => Self::not_found(message),
+            AuthError::OAuthNotConfigured(_) => {
+                Self::new(StatusCode::NOT_FOUND, "oauth_unavailable", e.to_string())
+            }
+            AuthError::OAuthState(message) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_state", message)
+            }
+            AuthError::OAuthFailed(message) => {
+                Self::new(StatusCode::BAD_REQUEST, "oauth_failed", message)
+            }
+            AuthError::OAuthProvider(message) => {
+                Self::new(StatusCode::BAD_GATEWAY, "provider_error", message)
+            }
+            AuthError::LinkRequired(message) => {
+                Self::new(StatusCode::CONFLICT, "link_required", message)
+            }
             AuthError::Db(db) => db.into(),
             AuthError::Internal(cause) => Self::internal(cause),
         }

@@ -97,7 +97,35 @@ pub fn app(
                     web::resource("/auth/2fa/backup-codes")
                         .route(web::post().to(routes::two_factor::backup_codes)),
                 )
+                .service(
+                    web::resource("/auth/oauth/providers")
+                        .route(web::get().to(routes::oauth::list)),
+                )
+                .service(
+                    web::resource("/auth/oauth/complete")
+                        .route(web::post().to(routes::oauth::complete)),
+                )
+                .service(
+                    web::resource("/auth/oauth/{provider}/start")
+                        .route(web::get().to(routes::oauth::start)),
+                )
+                .service(
+                    web::resource("/auth/oauth/{provider}/link")
+                        .route(web::post().to(routes::oauth::link)),
+                )
+                .service(
+                    web::resource("/auth/oauth/{provider}/callback")
+                        .route(web::get().to(routes::oauth::callback)),
+                )
                 .service(web::resource("/users/me").route(web::get().to(routes::users::me)))
+                .service(
+                    web::resource("/users/me/identities")
+                        .route(web::get().to(routes::oauth::identities)),
+                )
+                .service(
+                    web::resource("/users/me/identities/{provider}")
+                        .route(web::delete().to(routes::oauth::unlink)),
+                )
                 .service(web::resource("/admin/users").route(web::get().to(routes::admin::users)))
                 .service(
                     web::resource("/admin/users/{id}/disable")

@@ -38,12 +38,15 @@ impl TestServer {
         let ingest = std::net::TcpListener::bind("127.0.0.1:0").expect("bind ingest");
         ingest.set_nonblocking(true).expect("nonblocking");
         config.ingest_bind = ingest.local_addr().expect("ingest addr");
+        // Bound before the state is built, so links built from `bind` (OAuth redirect URIs) are
+        // this server's.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        config.bind = addr;
         let state = db.state_with(config);
         let ingest = tokio::net::TcpListener::from_std(ingest).expect("tokio listener");
         actix_rt::spawn(veza::ingest::icecast::serve(ingest, state.clone()));
         let app_state = state.clone();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let server = actix_web::HttpServer::new(move || veza::http::app(app_state.clone()))
             .workers(1)
             .disable_signals()

@@ -129,7 +129,7 @@ pub(crate) async fn check_rate(state: &AppState, req: &HttpRequest) -> Result<()
     }
 }
 
-fn token_body(issued: Issued) -> serde_json::Value {
+pub(crate) fn token_body(issued: Issued) -> serde_json::Value {
     json!({
         "user": {
             "id": issued.user.id.to_string(),

@@ -12,7 +12,11 @@ async function api(path, options = {}) {
     if (await refresh()) return api(path, { ...options, retried: true });
   }
   const body = res.status === 204 ? null : await res.json().catch(() => null);
-  if (!res.ok) throw new Error(body && body.error ? body.error.message : res.statusText);
+  if (!res.ok) {
+    const err = new Error(body && body.error ? body.error.message : res.statusText);
+    err.code = body && body.error ? body.error.code : null;
+    throw err;
+  }
   return body;
 }
 
@@ -28,12 +32,46 @@ async function refresh() {
   keep(await res.json()); return true;
 }
 
-async function authenticate(path) {
+// A second factor, when the account has 2FA on: six digits are a TOTP code, anything else a backup code.
+function secondFactor() {
+  const code = $("totp").value.trim();
+  if (!code) return {};
+  return /^[0-9]{6}$/.test(code) ? { totp_code: code } : { backup_code: code };
+}
+
+async function authenticate(path, body) {
   $("auth-error").textContent = "";
   try {
-    keep(await api(path, { method: "POST", body: JSON.stringify({ username: $("username").value, password: $("password").value }) }));
-    start();
-  } catch (e) { $("auth-error").textContent = e.message; }
+    keep(await api(path, { method: "POST", body: JSON.stringify({ ...body, ...secondFactor() }) }));
+    state.ticket = null; start();
+  } catch (e) {
+    if (e.code === "totp_required") { $("totp").classList.remove("hidden"); $("totp").focus(); }
+    $("auth-error").textContent = e.message;
+  }
+}
+
+function passwordLogin(path) {
+  if (state.ticket) return authenticate("/api/v2/auth/oauth/complete", { ticket: state.ticket });
+  authenticate(path, { username: $("username").value, password: $("password").value });
+}
+
+// "Log in with ..." buttons for the providers the server has switched on; a finished provider login
+// comes back as #oauth_ticket=..., redeemed here (with a 2FA code if the account asks for one).
+async function offerProviders() {
+  const names = { google: "Google", github: "GitHub", discord: "Discord" };
+  const { providers } = await api("/api/v2/auth/oauth/providers").catch(() => ({ providers: [] }));
+  for (const p of providers) {
+    const a = document.createElement("a"); a.className = "button ghost";
+    a.href = `/api/v2/auth/oauth/${encodeURIComponent(p)}/start`; a.textContent = "Log in with " + (names[p] || p);
+    $("providers").append(a);
+  }
+  const ticket = new URLSearchParams(location.hash.slice(1)).get("oauth_ticket");
+  if (ticket) {
+    history.replaceState(null, "", location.pathname);
+    state.ticket = ticket;
+    $("username").required = $("password").required = false;
+    authenticate("/api/v2/auth/oauth/complete", { ticket });
+  }
 }
 
 function signOut() {
@@ -139,8 +177,8 @@ function handle(ev) {
   }
 }
 
-$("auth").onsubmit = (e) => { e.preventDefault(); authenticate("/api/v2/auth/login"); };
-$("register").onclick = () => authenticate("/api/v2/auth/register");
+$("auth").onsubmit = (e) => { e.preventDefault(); passwordLogin("/api/v2/auth/login"); };
+$("register").onclick = () => passwordLogin("/api/v2/auth/register");
 $("logout").onclick = signOut;
 $("new-room").onsubmit = async (e) => {
   e.preventDefault();
@@ -159,4 +197,4 @@ let lastTyping = 0;
 $("body").oninput = () => { const now = Date.now(); if (now - lastTyping > 2000 && state.room) { lastTyping = now; send({ type: "typing", room: state.room }); } };
 $("older").onclick = () => send({ type: "history", room: state.room, before: state.oldest, limit: 50 });
 
-if (state.access) start();
+if (state.access) start(); else offerProviders();

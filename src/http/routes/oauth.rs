@@ -1,0 +1,210 @@
+//! `/api/v2/auth/oauth/*` and `/api/v2/users/me/identities`: log in with a provider, link and
+//! unlink provider accounts. The browser carries the flow's `state` in a short-lived cookie scoped
+//! to these paths, so a callback only completes in the browser that started it.
+
+use super::auth::{check_rate, token_body};
+use crate::auth::oauth::flow::Callback;
+use crate::auth::AuthError;
+use crate::config::oauth::Provider;
+use crate::http::client_info::client_info;
+use crate::http::error::ApiError;
+use crate::http::extract::AuthUser;
+use crate::http::state::AppState;
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+const STATE_COOKIE: &str = "veza_oauth_state";
+const COOKIE_PATH: &str = "/api/v2/auth/oauth";
+
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct CompleteBody {
+    ticket: String,
+    totp_code: Option<String>,
+    backup_code: Option<String>,
+}
+
+fn provider(name: &str) -> Result<Provider, ApiError> {
+    Provider::parse(name).ok_or_else(|| AuthError::OAuthNotConfigured(name.to_owned()).into())
+}
+
+/// The state cookie: HttpOnly, SameSite=Lax (the provider's redirect back is a top-level
+/// cross-site navigation, which Strict would strip), Secure when the site is HTTPS.
+fn state_cookie(state: &AppState, value: &str, max_age_s: u32) -> String {
+    let secure = state.auth.oauth_base_url().starts_with("https://");
+    format!(
+        "{STATE_COOKIE}={value}; Path={COOKIE_PATH}; Max-Age={max_age_s}; HttpOnly; SameSite=Lax{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+fn cookie<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// `GET /api/v2/auth/oauth/providers` -> `{providers: ["github", ...]}` (those switched on).
+pub async fn list(state: web::Data<AppState>) -> HttpResponse {
+    let names: Vec<_> = state
+        .auth
+        .oauth_providers()
+        .into_iter()
+        .map(Provider::as_str)
+        .collect();
+    HttpResponse::Ok().json(json!({ "providers": names }))
+}
+
+/// `GET /api/v2/auth/oauth/{provider}/start` -> 302 to the provider's consent page.
+pub async fn start(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    check_rate(&state, &req).await?;
+    let provider = provider(&path)?;
+    let auth = state.auth.clone();
+    let started = web::block(move || auth.oauth_start(provider, None)).await??;
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, started.authorize_url))
+        .insert_header((
+            header::SET_COOKIE,
+            state_cookie(&state, &started.state, 600),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+/// `POST /api/v2/auth/oauth/{provider}/link` (logged in) -> `{authorize_url}`: open it in this
+/// browser to link that provider account to yours.
+pub async fn link(
+    AuthUser(who): AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = provider(&path)?;
+    let auth = state.auth.clone();
+    let started = web::block(move || auth.oauth_start(provider, Some(who.user_id))).await??;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::SET_COOKIE,
+            state_cookie(&state, &started.state, 600),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({ "authorize_url": started.authorize_url })))
+}
+
+/// `GET /api/v2/auth/oauth/{provider}/callback?state&code` (or `&error`): 303 to the web page with
+/// `#oauth_ticket=T` (redeem at `/complete`) or `#oauth_linked=PROVIDER`; a JSON error otherwise.
+pub async fn callback(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<CallbackQuery>,
+) -> Result<HttpResponse, ApiError> {
+    check_rate(&state, &req).await?;
+    let provider = provider(&path)?;
+    let client = client_info(&req);
+    let browser_state = cookie(&req, STATE_COOKIE).map(str::to_owned);
+    let auth = state.auth.clone();
+    let CallbackQuery {
+        state: flow_state,
+        code,
+        error,
+    } = query.into_inner();
+    let outcome = web::block(move || {
+        auth.oauth_callback(
+            provider,
+            flow_state.as_deref().unwrap_or_default(),
+            browser_state.as_deref(),
+            code.as_deref(),
+            error.as_deref(),
+            &client,
+        )
+    })
+    .await?;
+    // On an error the cookie is left to expire: its state is spent either way.
+    let fragment = match outcome? {
+        Callback::Ticket(ticket) => format!("oauth_ticket={ticket}"),
+        Callback::Linked(p) => format!("oauth_linked={}", p.as_str()),
+    };
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!("{}/#{fragment}", state.auth.oauth_base_url()),
+        ))
+        .insert_header((header::SET_COOKIE, state_cookie(&state, "", 0)))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+/// `POST /api/v2/auth/oauth/complete {ticket, totp_code?|backup_code?}` -> the token pair, as login.
+pub async fn complete(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<CompleteBody>,
+) -> Result<HttpResponse, ApiError> {
+    check_rate(&state, &req).await?;
+    let client = client_info(&req);
+    let auth = state.auth.clone();
+    let CompleteBody {
+        ticket,
+        totp_code,
+        backup_code,
+    } = body.into_inner();
+    let issued = web::block(move || {
+        auth.oauth_complete(
+            &ticket,
+            (totp_code.as_deref(), backup_code.as_deref()),
+            &client,
+        )
+    })
+    .await??;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(token_body(issued)))
+}
+
+/// `GET /api/v2/users/me/identities` -> `{password, identities: [{provider, email, linked_at}]}`.
+pub async fn identities(
+    AuthUser(who): AuthUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let auth = state.auth.clone();
+    let methods = web::block(move || auth.login_methods(who.user_id)).await??;
+    let identities: Vec<_> = methods
+        .identities
+        .iter()
+        .map(|i| json!({"provider": i.provider, "email": i.email, "linked_at": i.created_at}))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "password": methods.has_password,
+        "identities": identities,
+    })))
+}
+
+/// `DELETE /api/v2/users/me/identities/{provider}` -> 204; 409 when it is the last way to log in.
+pub async fn unlink(
+    AuthUser(who): AuthUser,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = provider(&path)?;
+    let client = client_info(&req);
+    let auth = state.auth.clone();
+    web::block(move || auth.oauth_unlink(who.user_id, provider, &client)).await??;
+    Ok(HttpResponse::NoContent().finish())
+}

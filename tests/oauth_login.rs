@@ -1,0 +1,538 @@
+//! OAuth2 / OpenID Connect login against a real provider on a local port (tests/common/
+//! oauth_provider.rs): account creation, linking by verified address, explicit linking, unlinking
+//! rules, 2FA after the provider, and the attacks: forged or foreign state, replayed callback,
+//! replayed code, the user declining, an id_token for another client.
+
+mod common;
+
+use common::audio::http;
+use common::oauth_provider::{Account, Provider};
+use common::server::{config_with, TestServer};
+use common::{Kind, TestDb};
+use serde_json::{json, Value};
+
+struct Setup {
+    _db: TestDb,
+    server: TestServer,
+    provider: Provider,
+}
+
+async fn setup(kind: Kind) -> Setup {
+    let db = TestDb::new(kind);
+    let provider = Provider::start("");
+    let pairs = provider.config_pairs();
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let server = TestServer::start_with(&db, config_with(&db, &pairs)).await;
+    provider.set_redirect_prefix(&format!("http://{}", server.addr));
+    Setup {
+        _db: db,
+        server,
+        provider,
+    }
+}
+
+fn web_url(server: &TestServer, path: &str) -> String {
+    format!("http://{}{path}", server.addr)
+}
+
+/// One HTTP exchange, redirects not followed: status, Location, Set-Cookie, body.
+struct Reply {
+    status: u16,
+    location: String,
+    set_cookie: String,
+    body: Value,
+}
+
+fn get(url: &str, cookie: Option<&str>, bearer: Option<&str>, method: &str) -> Reply {
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let mut req = agent.request(method, url);
+    if let Some(c) = cookie {
+        req = req.set("Cookie", c);
+    }
+    if let Some(t) = bearer {
+        req = req.set("Authorization", &format!("Bearer {t}"));
+    }
+    let response = match req.call() {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{url}: {e}"),
+    };
+    Reply {
+        status: response.status(),
+        location: response.header("Location").unwrap_or_default().to_owned(),
+        set_cookie: response.header("Set-Cookie").unwrap_or_default().to_owned(),
+        body: response.into_json().unwrap_or(Value::Null),
+    }
+}
+
+/// A login started in a browser: the provider's callback URL and the browser's state cookie.
+struct Started {
+    callback: String,
+    cookie: String,
+}
+
+/// `/start`, then the provider's consent page; stops before the callback.
+async fn begin(s: &Setup, provider: &str) -> Started {
+    let start = web_url(&s.server, &format!("/api/v2/auth/oauth/{provider}/start"));
+    actix_web::web::block(move || {
+        let r = get(&start, None, None, "GET");
+        assert_eq!(r.status, 302, "{:?}", r.body);
+        assert!(r.set_cookie.contains("HttpOnly") && r.set_cookie.contains("SameSite=Lax"));
+        let cookie = r.set_cookie.split(';').next().unwrap().to_owned();
+        assert!(
+            r.location.contains("code_challenge_method=S256"),
+            "{}",
+            r.location
+        );
+        let consent = get(&r.location, None, None, "GET");
+        assert_eq!(consent.status, 302, "consent: {:?}", consent.body);
+        Started {
+            callback: consent.location,
+            cookie,
+        }
+    })
+    .await
+    .unwrap()
+}
+
+async fn follow(url: &str, cookie: Option<&str>) -> Reply {
+    let (url, cookie) = (url.to_owned(), cookie.map(str::to_owned));
+    actix_web::web::block(move || get(&url, cookie.as_deref(), None, "GET"))
+        .await
+        .unwrap()
+}
+
+/// The ticket in a successful callback's redirect to the web page.
+fn ticket_of(s: &Setup, r: &Reply) -> String {
+    assert_eq!(r.status, 303, "{:?}", r.body);
+    let prefix = format!("http://{}/#oauth_ticket=", s.server.addr);
+    r.location
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{}", r.location))
+        .to_owned()
+}
+
+async fn complete(s: &Setup, ticket: &str, extra: Value) -> (u16, Value) {
+    let mut body = json!({ "ticket": ticket });
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    http(
+        &s.server,
+        "POST",
+        "/api/v2/auth/oauth/complete",
+        None,
+        Some(body),
+    )
+    .await
+}
+
+/// The whole login: start, consent, callback, ticket -> tokens.
+async fn login(s: &Setup, provider: &str) -> Value {
+    let started = begin(s, provider).await;
+    let r = follow(&started.callback, Some(&started.cookie)).await;
+    let ticket = ticket_of(s, &r);
+    let (status, body) = complete(s, &ticket, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn audit_count(s: &Setup, action: &str) -> usize {
+    let pool = s.server.state.pool.clone();
+    veza::db::audit::recent(&mut pool.get().unwrap(), Some(action), 100)
+        .unwrap()
+        .len()
+}
+
+async fn me(s: &Setup, token: &str) -> Value {
+    let (status, body) = http(&s.server, "GET", "/api/v2/users/me", Some(token), None).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn google_login_creates_an_account_and_opens_it_again(kind: Kind) {
+    let s = setup(kind).await;
+    let (status, body) = http(&s.server, "GET", "/api/v2/auth/oauth/providers", None, None).await;
+    assert_eq!(
+        (status, body),
+        (200, json!({"providers": ["google", "github", "discord"]}))
+    );
+    s.provider.next_login(
+        "google",
+        Account::new("g-1001", "Ann Lee", "ann@example.org", true),
+    );
+    let first = login(&s, "google").await;
+    assert_eq!(first["user"]["username"], "Ann_Lee");
+    let token = first["access_token"].as_str().unwrap();
+    let who = me(&s, token).await;
+    assert_eq!(who["username"], "Ann_Lee");
+    let again = login(&s, "google").await;
+    assert_eq!(
+        again["user"]["id"], first["user"]["id"],
+        "same Google account, same user"
+    );
+    let (status, methods) = http(
+        &s.server,
+        "GET",
+        "/api/v2/users/me/identities",
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(methods["password"], false);
+    assert_eq!(methods["identities"][0]["provider"], "google");
+    assert_eq!(methods["identities"][0]["email"], "ann@example.org");
+    // The account has no password: a password login cannot open it.
+    let (status, _) = http(
+        &s.server,
+        "POST",
+        "/api/v2/auth/login",
+        None,
+        Some(json!({"username": "Ann_Lee", "password": ""})),
+    )
+    .await;
+    assert_eq!(status, 401);
+    // Nor can the only provider be unlinked.
+    let (status, body) = http(
+        &s.server,
+        "DELETE",
+        "/api/v2/users/me/identities/google",
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(audit_count(&s, "user.register"), 1);
+    assert_eq!(audit_count(&s, "oauth.link"), 1);
+    assert_eq!(audit_count(&s, "login.success"), 2);
+    s.server.stop().await;
+    s.provider.stop().await;
+}
+
+async fn verified_addresses_link_and_unlinking_keeps_a_way_in(kind: Kind) {
+    let s = setup(kind).await;
+    s.provider.next_login(
+        "github",
+        Account::new("4242", "octocat", "octo@example.org", true),
+    );
+    let octo = login(&s, "github").await;
+    assert_eq!(octo["user"]["username"], "octocat");
+    // Discord vouches for the same address: the same account opens, now with both providers.
+    s.provider.next_login(
+        "discord",
+        Account::new("80351110224678912", "octo_d", "OCTO@example.org", true),
+    );
+    let via_discord = login(&s, "discord").await;
+    assert_eq!(via_discord["user"]["id"], octo["user"]["id"]);
+    let token = via_discord["access_token"].as_str().unwrap();
+    let (_, methods) = http(
+        &s.server,
+        "GET",
+        "/api/v2/users/me/identities",
+        Some(token),
+        None,
+    )
+    .await;
+    let linked: Vec<_> = methods["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["provider"].as_str().unwrap())
+        .collect();
+    assert_eq!(linked, ["discord", "github"]);
+    let unlink = |p: &'static str| {
+        let server = &s.server;
+        async move {
+            http(
+                server,
+                "DELETE",
+                &format!("/api/v2/users/me/identities/{p}"),
+                Some(token),
+                None,
+            )
+            .await
+        }
+    };
+    assert_eq!(unlink("github").await.0, 204);
+    assert_eq!(unlink("github").await.0, 404, "not linked any more");
+    assert_eq!(
+        unlink("discord").await.0,
+        409,
+        "the last way to log in stays"
+    );
+    // An unverified address never links.
+    s.provider.next_login(
+        "github",
+        Account::new("777", "mallory", "octo@example.org", false),
+    );
+    let other = login(&s, "github").await;
+    assert_ne!(other["user"]["id"], octo["user"]["id"]);
+
+    // Carol typed her address at registration (not verified by anyone): a provider login with it
+    // is refused until she links the provider from her account.
+    let (status, carol) = http(
+        &s.server,
+        "POST",
+        "/api/v2/auth/register",
+        None,
+        Some(json!({"username": "carol", "password": "correct horse battery", "email": "carol@example.org"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let carol_token = carol["access_token"].as_str().unwrap().to_owned();
+    s.provider.next_login(
+        "discord",
+        Account::new("999", "carol_d", "carol@example.org", true),
+    );
+    let started = begin(&s, "discord").await;
+    let r = follow(&started.callback, Some(&started.cookie)).await;
+    assert_eq!(r.status, 409, "{:?}", r.body);
+    assert_eq!(r.body["error"]["code"], "link_required");
+    let link_url = web_url(&s.server, "/api/v2/auth/oauth/discord/link");
+    let token = carol_token.clone();
+    let linked = actix_web::web::block(move || {
+        let r = get(&link_url, None, Some(&token), "POST");
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let cookie = r.set_cookie.split(';').next().unwrap().to_owned();
+        let consent = get(r.body["authorize_url"].as_str().unwrap(), None, None, "GET");
+        get(&consent.location, Some(&cookie), None, "GET")
+    })
+    .await
+    .unwrap();
+    assert_eq!(linked.status, 303, "{:?}", linked.body);
+    assert!(
+        linked.location.ends_with("/#oauth_linked=discord"),
+        "{}",
+        linked.location
+    );
+    let via_discord = login(&s, "discord").await;
+    assert_eq!(via_discord["user"]["username"], "carol");
+    let (status, _) = http(
+        &s.server,
+        "DELETE",
+        "/api/v2/users/me/identities/discord",
+        Some(&carol_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204, "carol keeps her password");
+    assert_eq!(audit_count(&s, "oauth.unlink"), 2);
+    s.server.stop().await;
+    s.provider.stop().await;
+}
+
+async fn forged_replayed_and_refused_callbacks_fail(kind: Kind) {
+    let s = setup(kind).await;
+    s.provider.next_login(
+        "github",
+        Account::new("1", "victim", "victim@example.org", true),
+    );
+    let users_before = {
+        let pool = s.server.state.pool.clone();
+        veza::db::users::count(&mut pool.get().unwrap()).unwrap()
+    };
+    let code_of = |url: &str| {
+        url.split(['?', '&'])
+            .find_map(|kv| kv.strip_prefix("code="))
+            .unwrap()
+            .to_owned()
+    };
+    let state_of = |url: &str| {
+        url.split(['?', '&'])
+            .find_map(|kv| kv.strip_prefix("state="))
+            .unwrap()
+            .to_owned()
+    };
+    let callback = |state: &str, code: &str| {
+        web_url(
+            &s.server,
+            &format!("/api/v2/auth/oauth/github/callback?state={state}&code={code}"),
+        )
+    };
+
+    // A state the server never issued.
+    let started = begin(&s, "github").await;
+    let forged = callback("forged-state", &code_of(&started.callback));
+    let r = follow(&forged, Some("veza_oauth_state=forged-state")).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (400, Some("invalid_state"))
+    );
+    // The right state, but not from the browser that started it (login CSRF): no cookie, or
+    // another flow's cookie.
+    let r = follow(&started.callback, None).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (400, Some("invalid_state"))
+    );
+    let other = begin(&s, "github").await;
+    let r = follow(&started.callback, Some(&other.cookie)).await;
+    assert_eq!(r.status, 400);
+
+    // The real callback works once; replaying it is refused.
+    let fresh = begin(&s, "github").await;
+    let r = follow(&fresh.callback, Some(&fresh.cookie)).await;
+    let ticket = ticket_of(&s, &r);
+    let r = follow(&fresh.callback, Some(&fresh.cookie)).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (400, Some("invalid_state"))
+    );
+    // A used code replayed inside a new flow of this browser: the provider refuses it.
+    let again = begin(&s, "github").await;
+    let replay = callback(&state_of(&again.callback), &code_of(&fresh.callback));
+    let r = follow(&replay, Some(&again.cookie)).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (400, Some("oauth_failed"))
+    );
+    // The ticket opens the account once.
+    assert_eq!(complete(&s, &ticket, json!({})).await.0, 200);
+    let (status, body) = complete(&s, &ticket, json!({})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_state"))
+    );
+
+    // The user declines at the provider.
+    s.provider.set_deny(true);
+    let declined = begin(&s, "github").await;
+    assert!(declined.callback.contains("error=access_denied"));
+    let r = follow(&declined.callback, Some(&declined.cookie)).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (400, Some("oauth_failed"))
+    );
+    s.provider.set_deny(false);
+
+    // An id_token issued to another client.
+    s.provider.next_login(
+        "google",
+        Account::new("g-9", "eve", "eve@example.org", true),
+    );
+    s.provider.set_wrong_audience(true);
+    let google = begin(&s, "google").await;
+    let r = follow(&google.callback, Some(&google.cookie)).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (400, Some("oauth_failed"))
+    );
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("id_token"));
+
+    // A provider that is not switched on or does not exist.
+    let (status, body) = http(
+        &s.server,
+        "GET",
+        "/api/v2/auth/oauth/myspace/start",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("oauth_unavailable"))
+    );
+
+    let users_after = {
+        let pool = s.server.state.pool.clone();
+        veza::db::users::count(&mut pool.get().unwrap()).unwrap()
+    };
+    assert_eq!(
+        users_after,
+        users_before + 1,
+        "only the one real login made an account"
+    );
+    assert!(audit_count(&s, "oauth.failure") >= 7);
+    s.server.stop().await;
+    s.provider.stop().await;
+}
+
+async fn two_factor_accounts_need_their_code_after_the_provider(kind: Kind) {
+    let s = setup(kind).await;
+    s.provider.next_login(
+        "discord",
+        Account::new("55", "dana", "dana@example.org", true),
+    );
+    let dana = login(&s, "discord").await;
+    let token = dana["access_token"].as_str().unwrap();
+    let (status, enrolled) = http(
+        &s.server,
+        "POST",
+        "/api/v2/auth/2fa/enroll",
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let secret = enrolled["otpauth_uri"].as_str().unwrap().to_owned();
+    let secret = secret
+        .split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix("secret="))
+        .unwrap()
+        .to_owned();
+    let key = base32(&secret);
+    let step = veza::auth::totp::step_of(veza_actors::ids::now_ms() as i64 / 1000);
+    let code = |step: i64| format!("{:06}", veza::auth::totp::code_at(&key, step));
+    let (status, _) = http(
+        &s.server,
+        "POST",
+        "/api/v2/auth/2fa/confirm",
+        Some(token),
+        Some(json!({"code": code(step)})),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let started = begin(&s, "discord").await;
+    let ticket = ticket_of(&s, &follow(&started.callback, Some(&started.cookie)).await);
+    let (status, body) = complete(&s, &ticket, json!({})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("totp_required"))
+    );
+    let (status, body) = complete(&s, &ticket, json!({"totp_code": code(step + 1)})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user"]["id"], dana["user"]["id"]);
+    // A wrong code spends the ticket.
+    let started = begin(&s, "discord").await;
+    let ticket = ticket_of(&s, &follow(&started.callback, Some(&started.cookie)).await);
+    let (status, _) = complete(&s, &ticket, json!({"totp_code": "000000"})).await;
+    assert_eq!(status, 401);
+    let (status, body) = complete(&s, &ticket, json!({"totp_code": code(step + 1)})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_state"))
+    );
+    s.server.stop().await;
+    s.provider.stop().await;
+}
+
+fn base32(s: &str) -> Vec<u8> {
+    let (mut buffer, mut bits, mut out) = (0u32, 0u32, Vec::new());
+    for c in s.bytes() {
+        let v = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+            .iter()
+            .position(|a| *a == c)
+            .unwrap() as u32;
+        buffer = (buffer << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            out.push((buffer >> (bits - 8)) as u8);
+            bits -= 8;
+        }
+    }
+    out
+}
+
+on_both_backends!(
+    google_login_creates_an_account_and_opens_it_again,
+    verified_addresses_link_and_unlinking_keeps_a_way_in,
+    forged_replayed_and_refused_callbacks_fail,
+    two_factor_accounts_need_their_code_after_the_provider,
+);
