@@ -158,7 +158,6 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
     });
     AppState {
         limits: Arc::new(crate::limits::Limits::new(&config, log.clone())),
-        login_throttle: Arc::default(),
         config: Arc::new(config),
         pool,
         auth: Arc::new(auth),

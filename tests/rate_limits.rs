@@ -173,6 +173,7 @@ async fn limits_hold_across_nodes_through_redis(kind: Kind) {
     let prefix = format!("veza-test-{}", rand::random::<u64>());
     let pairs = [
         ("VEZA_USER_RATE_PER_MINUTE", "3"),
+        ("VEZA_AUTH_RATE_PER_MINUTE", "0"),
         ("VEZA_REDIS_PREFIX", prefix.as_str()),
     ];
     let mut node_a = db.state_with(config_with(&db, &pairs));
@@ -194,6 +195,27 @@ async fn limits_hold_across_nodes_through_redis(kind: Kind) {
     // The fourth request of the minute, on either node, is one too many.
     assert_limited(&test::call_service(&b, me(&t)).await, "3");
     assert_limited(&test::call_service(&a, me(&t)).await, "3");
+
+    // Password guesses spread over the nodes add up to one per-account slow-down.
+    let login = |password: &str| {
+        TestRequest::post()
+            .uri("/api/v2/auth/login")
+            .set_json(json!({"username": "roamer", "password": password}))
+            .to_request()
+    };
+    for i in 0..5 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(
+            test::call_service(node, login("guess guess guess"))
+                .await
+                .status(),
+            401
+        );
+    }
+    for node in [&a, &b] {
+        let res = test::call_service(node, login("correct horse battery")).await;
+        assert_eq!(res.status(), 429, "slowed on every node");
+    }
 }
 
 on_both_backends!(

@@ -27,7 +27,5 @@ pub struct AppState {
     /// Per-IP limit on register and login.
     /// Rate limits (in memory, or shared through Redis).
     pub limits: Arc<crate::limits::Limits>,
-    /// Login slow-down per account after repeated failures.
-    pub login_throttle: Arc<crate::limits::account::AccountThrottle>,
     pub log: slog::Logger,
 }

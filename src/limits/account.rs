@@ -2,7 +2,8 @@
 //! account must wait 1 s, 2 s, 4 s ... (at most `MAX_DELAY`) after the previous failure. A right
 //! password resets it. The delay is short and bounded, so an attacker guessing a victim's
 //! password slows the guessing to a crawl without locking the victim out for more than a minute.
-//! Kept in memory on this node.
+//! This is the in-memory store of one node; with Redis the same counts live there
+//! (`limits::redis`), so guesses spread over nodes add up.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,14 +12,15 @@ use std::time::{Duration, Instant};
 pub const FREE_FAILURES: u32 = 5;
 pub const MAX_DELAY: Duration = Duration::from_secs(60);
 /// Failures older than this are forgotten.
-const MEMORY: Duration = Duration::from_secs(15 * 60);
+pub const MEMORY: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Default)]
 pub struct AccountThrottle {
     failures: Mutex<HashMap<String, (u32, Instant)>>,
 }
 
-fn delay(failures: u32) -> Duration {
+/// The wait after the last failure, for an account with `failures` recent failures.
+pub fn delay(failures: u32) -> Duration {
     if failures < FREE_FAILURES {
         return Duration::ZERO;
     }

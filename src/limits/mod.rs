@@ -15,6 +15,7 @@ use gcra::{Decision, Rule};
 use memory::MemoryStore;
 use redis::RedisStore;
 use slog::{warn, Logger};
+use std::time::{Duration, Instant};
 use veza_actors::ids::now_ms;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +48,8 @@ enum Store {
 
 pub struct Limits {
     store: Store,
+    /// Per-account login slow-down: here on one node, the fallback when Redis is down.
+    logins: account::AccountThrottle,
     auth: Option<Rule>,
     ip: Option<Rule>,
     user: Option<Rule>,
@@ -63,6 +66,7 @@ impl Limits {
     pub fn new(config: &Config, log: Logger) -> Self {
         Self {
             store: Store::Memory(MemoryStore::default()),
+            logins: account::AccountThrottle::default(),
             auth: rule(config.auth_rate_per_minute),
             ip: rule(config.ip_rate_per_minute),
             user: rule(config.user_rate_per_minute),
@@ -82,6 +86,39 @@ impl Limits {
 
     pub fn shared(&self) -> bool {
         matches!(self.store, Store::Redis(..))
+    }
+
+    /// How long `account` must still wait before its next login attempt, if at all.
+    pub async fn login_wait(&self, account: &str) -> Option<Duration> {
+        if let Store::Redis(r, _) = &self.store {
+            match r.login_wait(account).await {
+                Ok(wait) => return wait,
+                Err(e) => {
+                    warn!(self.log, "login slow-down store unavailable; using this node's"; "error" => e)
+                }
+            }
+        }
+        self.logins.wait(account, Instant::now())
+    }
+
+    /// A failed login of `account` (wrong password or second factor).
+    pub async fn login_failed(&self, account: &str) {
+        if let Store::Redis(r, _) = &self.store {
+            if let Err(e) = r.login_failed(account).await {
+                warn!(self.log, "login slow-down store unavailable; using this node's"; "error" => e);
+            }
+        }
+        // Also counted here, so a Redis outage does not reset the slow-down.
+        self.logins.failed(account, Instant::now());
+    }
+
+    pub async fn login_succeeded(&self, account: &str) {
+        if let Store::Redis(r, _) = &self.store {
+            if let Err(e) = r.login_succeeded(account).await {
+                warn!(self.log, "login slow-down store unavailable"; "error" => e);
+            }
+        }
+        self.logins.succeeded(account);
     }
 
     /// Checks one request of `class` by `key` (an IP or a user id). `None`: no limit applies.

@@ -1,9 +1,11 @@
 //! The shared store: the same GCRA as one atomic Lua script in Redis (bb8-redis pool), with
 //! Redis's own clock, so every node of a cluster sees one limit per key.
 
+use super::account::{delay, MEMORY};
 use super::gcra::{Decision, Rule};
 use bb8_redis::bb8::Pool;
 use bb8_redis::RedisConnectionManager;
+use std::time::Duration;
 
 const SCRIPT: &str = r#"
 local t = redis.call('TIME')
@@ -22,9 +24,35 @@ local left = math.floor(math.max(tolerance - (new - now - interval), 0) / math.m
 return {1, left, new - now, 0}
 "#;
 
+/// One more failed login of an account: the count (reset when the last failure is older than
+/// ARGV[1] ms), with Redis's clock.
+const LOGIN_FAILED: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local memory = tonumber(ARGV[1])
+local v = redis.call('HMGET', KEYS[1], 'n', 'last')
+local n = tonumber(v[1]) or 0
+local last = tonumber(v[2]) or now
+if now - last >= memory then n = 0 end
+n = n + 1
+redis.call('HSET', KEYS[1], 'n', n, 'last', now)
+redis.call('PEXPIRE', KEYS[1], memory)
+return n
+"#;
+
+/// An account's recent failures, the time of the last one and Redis's now.
+const LOGIN_STATE: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local v = redis.call('HMGET', KEYS[1], 'n', 'last')
+return {tonumber(v[1]) or 0, tonumber(v[2]) or now, now}
+"#;
+
 pub struct RedisStore {
     pool: Pool<RedisConnectionManager>,
     script: redis::Script,
+    login_failed: redis::Script,
+    login_state: redis::Script,
     prefix: String,
 }
 
@@ -39,6 +67,8 @@ impl RedisStore {
         Ok(Self {
             pool,
             script: redis::Script::new(SCRIPT),
+            login_failed: redis::Script::new(LOGIN_FAILED),
+            login_state: redis::Script::new(LOGIN_STATE),
             prefix: prefix.to_owned(),
         })
     }
@@ -59,5 +89,45 @@ impl RedisStore {
             reset_ms: reset,
             retry_after_ms: retry,
         })
+    }
+}
+
+impl RedisStore {
+    fn login_key(&self, account: &str) -> String {
+        format!("{}:login:{}", self.prefix, account.to_lowercase())
+    }
+
+    /// How long `account` must still wait before a login attempt (shared slow-down).
+    pub async fn login_wait(&self, account: &str) -> Result<Option<Duration>, String> {
+        let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
+        let (failures, last, now): (i64, i64, i64) = self
+            .login_state
+            .key(self.login_key(account))
+            .invoke_async(&mut *conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        let ready = last + delay(failures.clamp(0, u32::MAX as i64) as u32).as_millis() as i64;
+        Ok((ready > now).then(|| Duration::from_millis((ready - now) as u64)))
+    }
+
+    pub async fn login_failed(&self, account: &str) -> Result<(), String> {
+        let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
+        let _: i64 = self
+            .login_failed
+            .key(self.login_key(account))
+            .arg(MEMORY.as_millis() as i64)
+            .invoke_async(&mut *conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    pub async fn login_succeeded(&self, account: &str) -> Result<(), String> {
+        let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
+        redis::cmd("DEL")
+            .arg(self.login_key(account))
+            .query_async::<()>(&mut *conn)
+            .await
+            .map_err(|e| e.to_string())
     }
 }

@@ -11,7 +11,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Instant;
 
 #[derive(Deserialize)]
 pub struct RegisterBody {
@@ -66,8 +65,7 @@ pub async fn login(
         totp_code,
         backup_code,
     } = body.into_inner();
-    let throttle = state.login_throttle.clone();
-    if let Some(wait) = throttle.wait(&username, Instant::now()) {
+    if let Some(wait) = state.limits.login_wait(&username).await {
         let (auth, name) = (auth.clone(), username.clone());
         web::block(move || auth.record_throttled(&name, &client)).await??;
         return Err(ApiError::rate_limited(wait).with_message(format!(
@@ -82,9 +80,9 @@ pub async fn login(
     })
     .await?;
     match &result {
-        Ok(_) => throttle.succeeded(&account),
+        Ok(_) => state.limits.login_succeeded(&account).await,
         Err(AuthError::InvalidCredentials | AuthError::InvalidSecondFactor) => {
-            throttle.failed(&account, Instant::now())
+            state.limits.login_failed(&account).await
         }
         Err(_) => {}
     }
