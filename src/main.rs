@@ -53,6 +53,12 @@ enum AdminCommand {
         #[arg(long, default_value = "user")]
         role: Role,
     },
+    /// Re-encrypt every stored TOTP secret under the current key (`totp_key`, or the one derived
+    /// from `jwt_secret`), after changing it. The old key comes from the environment, never argv:
+    /// VEZA_OLD_TOTP_KEY (64 hex characters) or, if TOTP secrets were under a key derived from
+    /// the JWT secret, VEZA_OLD_JWT_SECRET. Safe to run again; stop the servers first or run it
+    /// right after they restart with the new key.
+    RotateTotpKey,
 }
 
 #[derive(Subcommand)]
@@ -71,6 +77,7 @@ fn main() -> Result<()> {
         Command::Admin(AdminCommand::CreateUser { username, role }) => {
             create_user(config, &username, role)
         }
+        Command::Admin(AdminCommand::RotateTotpKey) => rotate_totp_key(config),
         Command::Config(ConfigCommand::Check) => {
             println!("{}", serde_json::to_string_pretty(&config.redacted())?);
             eprintln!("configuration OK");
@@ -130,6 +137,47 @@ fn create_user(config: Config, username: &str, role: Role) -> Result<()> {
         user.id,
         user.role
     );
+    Ok(())
+}
+
+fn rotate_totp_key(config: Config) -> Result<()> {
+    let old_key = std::env::var("VEZA_OLD_TOTP_KEY").ok();
+    let old_jwt = std::env::var("VEZA_OLD_JWT_SECRET").ok();
+    let old = match (old_key.as_deref(), old_jwt.as_deref()) {
+        (Some(hex), _) if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            veza::server::secret_box(Some(hex), "")
+        }
+        (Some(_), _) => bail!("VEZA_OLD_TOTP_KEY must be 64 hex characters"),
+        (None, Some(secret)) if !secret.is_empty() => veza::server::secret_box(None, secret),
+        _ => bail!(
+            "set VEZA_OLD_TOTP_KEY (the previous totp_key) or VEZA_OLD_JWT_SECRET (the previous \
+             jwt_secret, when no totp_key was set)"
+        ),
+    };
+    let (log, _guard) = veza::logging::init(&config);
+    let pool = veza::server::open_store(&config, &log).context("cannot open the store")?;
+    let secret = veza::server::jwt_secret(&config, &log).context("cannot read the JWT secret")?;
+    let auth = AuthService::new(
+        pool,
+        JwtKeys::new(secret.as_bytes()),
+        std::sync::Arc::new(IdGenerator::new(config.node_id)),
+        config.access_token_ttl_s,
+        config.refresh_token_ttl_s,
+        veza::server::totp_secrets(&config, &secret),
+    );
+    let report = auth
+        .rekey_totp_secrets(&old)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "re-encrypted {} TOTP secrets; {} were already under the current key; {} open with neither key",
+        report.rekeyed, report.current, report.unreadable
+    );
+    if report.unreadable > 0 {
+        bail!(
+            "{} TOTP secrets open with neither key: check VEZA_OLD_TOTP_KEY / VEZA_OLD_JWT_SECRET",
+            report.unreadable
+        );
+    }
     Ok(())
 }
 

@@ -275,7 +275,12 @@ pub fn recording_config(config: &Config) -> Option<RecordingConfig> {
 
 /// The key TOTP secrets are encrypted with: `totp_key`, or one derived from the JWT secret.
 pub fn totp_secrets(config: &Config, jwt_secret: &str) -> crate::auth::totp::SecretBox {
-    let key = config.totp_key.as_deref().and_then(|hex| {
+    secret_box(config.totp_key.as_deref(), jwt_secret)
+}
+
+/// A TOTP-secret key from 64 hex characters, or else derived from `jwt_secret`.
+pub fn secret_box(key_hex: Option<&str>, jwt_secret: &str) -> crate::auth::totp::SecretBox {
+    let key = key_hex.and_then(|hex| {
         let bytes: Option<Vec<u8>> = (0..hex.len())
             .step_by(2)
             .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())

@@ -243,3 +243,65 @@ fn docs_configuration_lists_every_option() {
         );
     }
 }
+
+#[test]
+fn admin_rotate_totp_key_re_encrypts_the_stored_secrets() {
+    for kind in [Kind::Sqlite, Kind::Postgres] {
+        let db = TestDb::new(kind);
+        let (old_key, new_key) = ("ab".repeat(32), "cd".repeat(32));
+        let mut conn = db.pool().get().unwrap();
+        veza::db::users::insert(
+            &mut conn,
+            &veza::db::users::NewUser {
+                id: 7,
+                username: "erin",
+                username_lower: "erin",
+                email: None,
+                password_hash: "",
+                role: "user",
+                disabled: false,
+                created_at: 1,
+                updated_at: 1,
+                email_verified: false,
+            },
+        )
+        .unwrap();
+        let sealed = veza::server::secret_box(Some(&old_key), "").seal(b"12345678901234567890");
+        veza::db::two_factor::set_pending_secret(&mut conn, 7, &sealed, 1).unwrap();
+        let run = |old: Option<&str>| {
+            let mut cmd = veza();
+            cmd.current_dir(db.dir())
+                .env("VEZA_DATABASE_URL", &db.url)
+                .env(
+                    "VEZA_JWT_SECRET",
+                    "a-test-secret-that-is-long-enough-0123456789",
+                )
+                .env("VEZA_TOTP_KEY", &new_key)
+                .env_remove("VEZA_OLD_JWT_SECRET")
+                .args(["admin", "rotate-totp-key"]);
+            if let Some(old) = old {
+                cmd.env("VEZA_OLD_TOTP_KEY", old);
+            }
+            cmd.output().unwrap()
+        };
+        let out = run(None);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("VEZA_OLD_TOTP_KEY"));
+        let out = run(Some(&old_key));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("re-encrypted 1 TOTP secrets"), "{stdout}");
+        let users = veza::db::two_factor::all_secrets(&mut conn).unwrap();
+        let plain = veza::server::secret_box(Some(&new_key), "").open(&users[0].1);
+        assert_eq!(plain.as_deref(), Some(&b"12345678901234567890"[..]));
+        // Under a wrong old key, nothing opens: it says so and fails.
+        veza::db::two_factor::set_pending_secret(&mut conn, 7, &sealed, 2).unwrap();
+        let out = run(Some(&"ef".repeat(32)));
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).contains("1 open with neither key"));
+    }
+}

@@ -250,7 +250,56 @@ async fn backup_codes_work_once_and_two_factor_can_be_turned_off(kind: Kind) {
     assert_eq!(regenerated.len(), 1);
 }
 
+async fn the_totp_key_can_be_rotated(kind: Kind) {
+    let db = TestDb::new(kind);
+    let old_key = "11".repeat(32);
+    let new_key = "22".repeat(32);
+    let config = |key: &str| common::server::config_with(&db, &[("VEZA_TOTP_KEY", key)]);
+    let old_server = TestServer::start_with(&db, config(&old_key)).await;
+    let erin = old_server.user("erin").await;
+    let (secret, step, _) = turn_on(&old_server, &erin.token).await;
+    old_server.stop().await;
+
+    // Restarted with a new key: the stored secret no longer opens.
+    let server = TestServer::start_with(&db, config(&new_key)).await;
+    let (status, _) = login(
+        &server,
+        "erin",
+        json!({"totp_code": code(&secret, step + 1)}),
+    )
+    .await;
+    assert_eq!(
+        status, 500,
+        "a secret under another key is an operator error, not a pass"
+    );
+    let auth = server.state.auth.clone();
+    let old = veza::server::secret_box(Some(&old_key), "");
+    let (first, second) = actix_web::web::block(move || {
+        (
+            auth.rekey_totp_secrets(&old).unwrap(),
+            auth.rekey_totp_secrets(&old).unwrap(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!((first.rekeyed, first.current, first.unreadable), (1, 0, 0));
+    assert_eq!(
+        (second.rekeyed, second.current),
+        (0, 1),
+        "running it again changes nothing"
+    );
+    let (status, body) = login(
+        &server,
+        "erin",
+        json!({"totp_code": code(&secret, step + 1)}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    server.stop().await;
+}
+
 on_both_backends!(
+    the_totp_key_can_be_rotated,
     totp_guards_the_login,
     backup_codes_work_once_and_two_factor_can_be_turned_off,
 );

@@ -11,6 +11,7 @@ pub mod permission;
 pub mod role;
 pub mod service;
 pub mod totp;
+pub mod totp_rekey;
 pub mod two_factor;
 pub mod validation;
 

@@ -104,3 +104,30 @@ pub fn unused_backup_codes(conn: &mut DbConnection, user: i64) -> Result<i64, Db
         .count()
         .get_result(conn)?)
 }
+
+/// Every stored TOTP secret (pending or enabled), by user.
+pub fn all_secrets(conn: &mut DbConnection) -> Result<Vec<(i64, String)>, DbError> {
+    let rows: Vec<(i64, Option<String>)> = users::table
+        .filter(users::totp_secret.is_not_null())
+        .select((users::id, users::totp_secret))
+        .order(users::id.asc())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, s)| s.map(|s| (id, s)))
+        .collect())
+}
+
+/// Swaps a user's sealed secret, only if it is still `old` (a concurrent re-enrolment wins).
+pub fn replace_secret(
+    conn: &mut DbConnection,
+    user: i64,
+    old: &str,
+    new: &str,
+    now: i64,
+) -> Result<bool, DbError> {
+    let n = diesel::update(users::table.find(user).filter(users::totp_secret.eq(old)))
+        .set((users::totp_secret.eq(Some(new)), users::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(n == 1)
+}
