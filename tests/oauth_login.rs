@@ -6,7 +6,7 @@
 mod common;
 
 use common::audio::http;
-use common::oauth_provider::{Account, Provider};
+use common::oauth_provider::{Account, IdTokenFault, Provider};
 use common::server::{config_with, TestServer};
 use common::{Kind, TestDb};
 use serde_json::{json, Value};
@@ -20,7 +20,9 @@ struct Setup {
 async fn setup(kind: Kind) -> Setup {
     let db = TestDb::new(kind);
     let provider = Provider::start("");
-    let pairs = provider.config_pairs();
+    let mut pairs = provider.config_pairs();
+    // The per-IP limit on /auth/* (start, callback, complete count) is tested in rate_limits.
+    pairs.push(("VEZA_AUTH_RATE_PER_MINUTE".into(), "0".into()));
     let pairs: Vec<(&str, &str)> = pairs
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -408,22 +410,33 @@ async fn forged_replayed_and_refused_callbacks_fail(kind: Kind) {
     );
     s.provider.set_deny(false);
 
-    // An id_token issued to another client.
-    s.provider.next_login(
-        "google",
-        Account::new("g-9", "eve", "eve@example.org", true),
-    );
-    s.provider.set_wrong_audience(true);
-    let google = begin(&s, "google").await;
-    let r = follow(&google.callback, Some(&google.cookie)).await;
-    assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
-        (400, Some("oauth_failed"))
-    );
-    assert!(r.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("id_token"));
+    // Each defect of an id_token is refused.
+    for fault in [
+        IdTokenFault::WrongAudience,
+        IdTokenFault::WrongIssuer,
+        IdTokenFault::WrongNonce,
+        IdTokenFault::Expired,
+        IdTokenFault::Tampered,
+    ] {
+        s.provider.next_login(
+            "google",
+            Account::new("g-9", "eve", "eve@example.org", true),
+        );
+        s.provider.set_id_token_fault(fault);
+        let google = begin(&s, "google").await;
+        let r = follow(&google.callback, Some(&google.cookie)).await;
+        assert_eq!(
+            (r.status, r.body["error"]["code"].as_str()),
+            (400, Some("oauth_failed")),
+            "{fault:?}: {:?}",
+            r.body
+        );
+        assert!(r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("id_token"));
+    }
+    s.provider.set_id_token_fault(IdTokenFault::None);
 
     // A provider that is not switched on or does not exist.
     let (status, body) = http(
@@ -448,7 +461,7 @@ async fn forged_replayed_and_refused_callbacks_fail(kind: Kind) {
         users_before + 1,
         "only the one real login made an account"
     );
-    assert!(audit_count(&s, "oauth.failure") >= 7);
+    assert!(audit_count(&s, "oauth.failure") >= 11);
     s.server.stop().await;
     s.provider.stop().await;
 }

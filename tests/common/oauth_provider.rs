@@ -49,14 +49,31 @@ struct Grant {
     used: bool,
 }
 
+/// A defect to put into the id_tokens, to see each check refuse it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum IdTokenFault {
+    #[default]
+    None,
+    /// Issued to another client.
+    WrongAudience,
+    /// From another issuer.
+    WrongIssuer,
+    /// Not this login's nonce.
+    WrongNonce,
+    /// Expired an hour ago.
+    Expired,
+    /// The payload changed after signing.
+    Tampered,
+}
+
 #[derive(Default)]
 struct Inner {
     /// Who consents next (per flavour).
     next: HashMap<String, Account>,
     /// The user declines at the consent page.
     deny: bool,
-    /// id_tokens carry this audience instead of our client id.
-    wrong_audience: bool,
+    /// What is wrong with the id_tokens issued.
+    fault: IdTokenFault,
     codes: HashMap<String, Grant>,
     tokens: HashMap<String, Account>,
     /// Redirect URIs registered for the client.
@@ -138,8 +155,8 @@ impl Provider {
         self.inner.lock().unwrap().deny = deny;
     }
 
-    pub fn set_wrong_audience(&self, wrong: bool) {
-        self.inner.lock().unwrap().wrong_audience = wrong;
+    pub fn set_id_token_fault(&self, fault: IdTokenFault) {
+        self.inner.lock().unwrap().fault = fault;
     }
 
     pub async fn stop(&self) {
@@ -284,22 +301,41 @@ async fn token(data: Data, flavour: web::Path<String>, form: web::Form<TokenForm
     let mut body = json!({"access_token": access, "token_type": "Bearer", "expires_in": 3600});
     if grant.flavour == "google" {
         let now = veza_actors::ids::now_ms() / 1000;
-        let audience = if inner.wrong_audience {
-            "someone-else"
+        let fault = inner.fault;
+        let pick = |faulty: IdTokenFault, bad: String, good: String| {
+            if fault == faulty {
+                bad
+            } else {
+                good
+            }
+        };
+        let exp = if fault == IdTokenFault::Expired {
+            now - 3600
         } else {
-            CLIENT_ID
+            now + 3600
         };
         let claims = json!({
-            "iss": format!("{url}/google"), "aud": audience, "sub": grant.account.subject,
-            "email": grant.account.email, "email_verified": grant.account.verified,
-            "name": grant.account.name, "nonce": grant.nonce, "iat": now, "exp": now + 3600,
+            "iss": pick(IdTokenFault::WrongIssuer, "https://evil.example".into(), format!("{url}/google")),
+            "aud": pick(IdTokenFault::WrongAudience, "someone-else".into(), CLIENT_ID.into()),
+            "nonce": pick(IdTokenFault::WrongNonce, "another-nonce".into(), grant.nonce.clone().unwrap_or_default()),
+            "sub": grant.account.subject, "email": grant.account.email,
+            "email_verified": grant.account.verified, "name": grant.account.name,
+            "iat": now - 7200, "exp": exp,
         });
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
         header.kid = Some("test-key".into());
         let key = jsonwebtoken::EncodingKey::from_rsa_pem(KEY_PEM).expect("test key");
-        body["id_token"] = jsonwebtoken::encode(&header, &claims, &key)
-            .expect("sign")
-            .into();
+        let mut token = jsonwebtoken::encode(&header, &claims, &key).expect("sign");
+        if fault == IdTokenFault::Tampered {
+            // Same signature, another subject: someone else's account.
+            let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+            let mut payload: serde_json::Value =
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+            payload["sub"] = "victim".into();
+            parts[1] = URL_SAFE_NO_PAD.encode(payload.to_string());
+            token = parts.join(".");
+        }
+        body["id_token"] = token.into();
     }
     HttpResponse::Ok().json(body)
 }
