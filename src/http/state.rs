@@ -24,7 +24,6 @@ pub struct AppState {
     pub readers: Readers,
     pub connection_config: Arc<ConnectionConfig>,
     pub started: Instant,
-    /// Per-IP limit on register and login.
     /// Rate limits (in memory, or shared through Redis).
     pub limits: Arc<crate::limits::Limits>,
     pub log: slog::Logger,

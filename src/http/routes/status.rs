@@ -16,7 +16,7 @@ pub async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": state.started.elapsed().as_secs(),
         "store": state.pool.backend().as_str(),
-        // Redis is not used yet (single node); this reports whether it is configured.
+        // Whether Redis (shared rate limits) is configured.
         "redis": state.config.redis_url.is_some(),
         "connections": stats.connections,
         "rooms": stats.rooms,
