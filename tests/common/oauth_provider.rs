@@ -287,6 +287,13 @@ async fn token(data: Data, flavour: web::Path<String>, form: web::Form<TokenForm
         return oauth_error(400, "invalid_grant");
     };
     if grant.used || grant.flavour != *flavour {
+        if flavour.as_str() == "github" {
+            // As GitHub does: 200 with an error body.
+            return HttpResponse::Ok().json(json!({
+                "error": "bad_verification_code",
+                "error_description": "The code passed is incorrect or expired.",
+            }));
+        }
         return oauth_error(400, "invalid_grant");
     }
     grant.used = true;

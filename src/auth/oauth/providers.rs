@@ -102,6 +102,18 @@ pub fn identify(
             RequestTokenError::ServerResponse(r) => {
                 AuthError::OAuthFailed(format!("the provider refused the code: {}", r.error()))
             }
+            // GitHub answers a refused code with 200 and an error body.
+            RequestTokenError::Parse(_, body) => {
+                match serde_json::from_slice::<BasicErrorResponse>(&body) {
+                    Ok(r) => AuthError::OAuthFailed(format!(
+                        "the provider refused the code: {}",
+                        r.error()
+                    )),
+                    Err(_) => AuthError::OAuthProvider(
+                        "exchanging the code: the provider's answer is not a token".into(),
+                    ),
+                }
+            }
             other => AuthError::OAuthProvider(format!("exchanging the code: {other}")),
         })?;
     let access = reply.access_token().secret();
