@@ -247,4 +247,70 @@ async fn admins_manage_users_and_read_the_audit_log(kind: Kind) {
     assert_eq!(status, 422);
 }
 
-on_both_backends!(admins_manage_users_and_read_the_audit_log);
+/// The production checklist: a development test node fails what it should, a node set up for
+/// production (strong secret, TOTP key, TLS proxy, Redis reachable, limits on) passes everything.
+async fn the_production_checklist_says_what_is_missing(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let admin = server.user_with_role("root", Role::Admin).await;
+    let (status, body) = http(
+        &server,
+        "GET",
+        "/api/v2/production-validation",
+        Some(&admin.token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let check = |body: &serde_json::Value, name: &str| {
+        body["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {body}"))["ok"]
+            .as_bool()
+            .unwrap()
+    };
+    assert_eq!(body["ok"], false);
+    assert!(check(&body, "store_reachable") && check(&body, "migrations_current"));
+    assert!(check(&body, "rate_limits") && check(&body, "redis"));
+    for failing in ["environment", "totp_key", "tls"] {
+        assert!(!check(&body, failing), "{failing}: {body}");
+    }
+    server.stop().await;
+
+    let redis =
+        std::env::var("VEZA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let prefix = format!("veza-test-{}", rand::random::<u64>());
+    let ready = common::server::config_with(
+        &db,
+        &[
+            ("VEZA_ENV", "production"),
+            ("VEZA_REDIS_PREFIX", &prefix),
+            ("VEZA_TOTP_KEY", &"ab".repeat(32)),
+            ("VEZA_BEHIND_TLS_PROXY", "true"),
+            ("VEZA_REDIS_URL", &redis),
+        ],
+    );
+    let server = TestServer::start_with(&db, ready).await;
+    let (status, body) = http(&server, "GET", "/api/v2/production-validation", None, None).await;
+    assert_eq!(status, 401, "{body}");
+    let admin = server.user_with_role("root2", Role::Admin).await;
+    let (_, body) = http(
+        &server,
+        "GET",
+        "/api/v2/production-validation",
+        Some(&admin.token),
+        None,
+    )
+    .await;
+    assert_eq!(body["ok"], true, "{body}");
+    assert!(check(&body, "redis") && check(&body, "jwt_secret"));
+    server.stop().await;
+}
+
+on_both_backends!(
+    admins_manage_users_and_read_the_audit_log,
+    the_production_checklist_says_what_is_missing,
+);

@@ -129,6 +129,13 @@ async fn every_endpoint_and_command_checks_its_permission(kind: Kind) {
                 body: None,
                 needs: Some(P::AuditRead),
             },
+            Case {
+                name: "production validation",
+                method: "GET",
+                path: "/api/v2/production-validation".into(),
+                body: None,
+                needs: Some(P::SystemRead),
+            },
         ];
         for case in cases {
             let (status, body) = http(
@@ -189,6 +196,12 @@ async fn the_role_table_says_what_each_role_may_do(kind: Kind) {
     let g = |r| grants(r, config);
     assert!(P::ALL.iter().all(|p| g(Role::Admin).allows(*p)));
     assert!(g(Role::Moderator).allows(P::AuditRead) && g(Role::Moderator).allows(P::RoomsModerate));
+    assert!(
+        [Role::Moderator, Role::Broadcaster, Role::User, Role::Bot]
+            .iter()
+            .all(|r| !g(*r).allows(P::SystemRead)),
+        "the production checklist is for admins"
+    );
     assert!(
         !g(Role::Moderator).allows(P::UsersManage)
             && !g(Role::Moderator).allows(P::RoomsAdminister)

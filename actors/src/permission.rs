@@ -25,10 +25,12 @@ pub enum Permission {
     /// The admin API: list, disable, change roles, revoke sessions.
     UsersManage,
     AuditRead,
+    /// The operator's view of the node: the production checklist.
+    SystemRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::ChatJoin,
         Permission::ChatSend,
         Permission::RoomsCreate,
@@ -40,6 +42,7 @@ impl Permission {
         Permission::ClipsCreate,
         Permission::UsersManage,
         Permission::AuditRead,
+        Permission::SystemRead,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +58,7 @@ impl Permission {
             Permission::ClipsCreate => "clips.create",
             Permission::UsersManage => "users.manage",
             Permission::AuditRead => "audit.read",
+            Permission::SystemRead => "system.read",
         }
     }
 

@@ -36,7 +36,8 @@ needs!(
     StreamsCreate,
     ClipsCreate,
     UsersManage,
-    AuditRead
+    AuditRead,
+    SystemRead
 );
 
 pub struct Authorized<N: Need>(pub Authenticated, pub PhantomData<N>);

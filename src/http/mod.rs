@@ -73,6 +73,10 @@ pub fn app(
         .service(
             web::scope("/api/v2")
                 .route("/status", web::get().to(routes::status::status))
+                .route(
+                    "/production-validation",
+                    web::get().to(routes::production::validation),
+                )
                 .service(
                     web::resource("/auth/register").route(web::post().to(routes::auth::register)),
                 )

@@ -84,6 +84,14 @@ impl Limits {
         Ok(self)
     }
 
+    /// `None` when the limits are not in Redis; else whether Redis answers.
+    pub async fn ping_shared_store(&self) -> Option<Result<(), String>> {
+        match &self.store {
+            Store::Redis(r, _) => Some(r.ping().await),
+            Store::Memory(_) => None,
+        }
+    }
+
     pub fn shared(&self) -> bool {
         matches!(self.store, Store::Redis(..))
     }

@@ -131,3 +131,15 @@ impl RedisStore {
             .map_err(|e| e.to_string())
     }
 }
+
+impl RedisStore {
+    /// Whether Redis answers.
+    pub async fn ping(&self) -> Result<(), String> {
+        let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut *conn)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}

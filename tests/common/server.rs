@@ -43,7 +43,16 @@ impl TestServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
         config.bind = addr;
-        let state = db.state_with(config);
+        let redis = config.redis_url.clone();
+        let mut state = db.state_with(config);
+        if let Some(url) = redis {
+            // As `veza serve` does: limits shared through Redis.
+            let log = slog::Logger::root(slog::Discard, slog::o!());
+            let limits = veza::server::shared_limits(&state.config, &url, log)
+                .await
+                .expect("Redis must run at the configured URL (scripts/services.sh starts it)");
+            state.limits = std::sync::Arc::new(limits);
+        }
         let ingest = tokio::net::TcpListener::from_std(ingest).expect("tokio listener");
         actix_rt::spawn(veza::ingest::icecast::serve(ingest, state.clone()));
         let app_state = state.clone();

@@ -9,6 +9,7 @@ pub mod hls;
 pub mod live;
 pub mod live_ws;
 pub mod oauth;
+pub mod production;
 pub mod recordings;
 pub mod rooms;
 pub mod status;
