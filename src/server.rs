@@ -158,6 +158,7 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
     });
     AppState {
         limits: Arc::new(crate::limits::Limits::new(&config, log.clone())),
+        metrics: Arc::default(),
         config: Arc::new(config),
         pool,
         auth: Arc::new(auth),

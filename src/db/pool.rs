@@ -128,6 +128,12 @@ impl DbPool {
         self.backend
     }
 
+    /// Connections open and idle right now (for metrics).
+    pub fn connections(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
     /// A connection from the pool. Blocking: call it from a blocking thread, never an async arbiter.
     pub fn get(&self) -> Result<PooledConnection, DbError> {
         Ok(self.pool.get()?)

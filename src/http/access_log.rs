@@ -1,12 +1,15 @@
 //! One structured log line per request: method, path, status, duration, request id, and the user id
-//! when the request was authenticated (the auth extractor leaves a [`LoggedUser`] behind).
+//! when the request was authenticated (the auth extractor leaves a [`LoggedUser`] behind); and the
+//! request counted for `/metrics`.
 
 use super::error::ApiError;
+use super::metrics::HttpMetrics;
 use super::request_id;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::HttpMessage;
 use slog::{error, info, warn, Logger};
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Set in the request extensions by the auth extractor.
@@ -15,6 +18,7 @@ pub struct LoggedUser(pub i64);
 
 pub fn middleware<S, B>(
     log: &Logger,
+    metrics: &Arc<HttpMetrics>,
     req: ServiceRequest,
     srv: &S,
 ) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>>
@@ -22,6 +26,7 @@ where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
 {
     let log = log.clone();
+    let metrics = metrics.clone();
     let started = Instant::now();
     let method = req.method().to_string();
     let path = req.path().to_owned();
@@ -32,6 +37,7 @@ where
         match &res {
             Ok(res) => {
                 let status = res.status().as_u16();
+                metrics.record(status, ms / 1000.0);
                 let request_id = res
                     .headers()
                     .get(&request_id::HEADER)

@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod limit;
+pub mod metrics;
 pub mod request_id;
 pub mod routes;
 pub mod security;
@@ -33,6 +34,7 @@ pub fn app(
     >,
 > {
     let log = state.log.clone();
+    let metrics = state.metrics.clone();
     let max_body = state.config.max_body_bytes;
     App::new()
         .app_data(web::Data::new(state))
@@ -48,11 +50,12 @@ pub fn app(
         .wrap(actix_web::middleware::from_fn(limit::middleware))
         .wrap(actix_web::middleware::from_fn(security::middleware))
         .wrap_fn(request_id::middleware)
-        .wrap_fn(move |req, srv| access_log::middleware(&log, req, srv))
+        .wrap_fn(move |req, srv| access_log::middleware(&log, &metrics, req, srv))
         .route("/", web::get().to(routes::web::index))
         .route("/assets/app.js", web::get().to(routes::web::app_js))
         .route("/assets/app.css", web::get().to(routes::web::app_css))
         .route("/health", web::get().to(routes::health::health))
+        .route("/metrics", web::get().to(routes::metrics::metrics))
         .route("/ws", web::get().to(routes::ws::upgrade))
         .service(web::resource("/live/{mount}").route(web::put().to(routes::live::source)))
         .service(web::resource("/live/{mount}/ws").route(web::get().to(routes::live_ws::source)))

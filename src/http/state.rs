@@ -27,4 +27,6 @@ pub struct AppState {
     /// Rate limits (in memory, or shared through Redis).
     pub limits: Arc<crate::limits::Limits>,
     pub log: slog::Logger,
+    /// Request counters for `/metrics`.
+    pub metrics: Arc<super::metrics::HttpMetrics>,
 }

@@ -8,6 +8,7 @@ pub mod health;
 pub mod hls;
 pub mod live;
 pub mod live_ws;
+pub mod metrics;
 pub mod oauth;
 pub mod production;
 pub mod recordings;

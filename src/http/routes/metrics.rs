@@ -1,0 +1,63 @@
+//! `GET /metrics`: Prometheus text format. Counts only (no names, no content); put it behind the
+//! proxy's access rules if even counts are private.
+
+use crate::http::error::ApiError;
+use crate::http::metrics::gauge;
+use crate::http::state::AppState;
+use actix_web::{web, HttpResponse};
+use veza_actors::Stats;
+
+pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let stats = state
+        .registry
+        .send(Stats)
+        .await
+        .map_err(|e| ApiError::internal(format!("registry unreachable: {e}")))?;
+    let mut out = String::new();
+    out.push_str(&format!(
+        "# HELP veza_build_info The running version.\n# TYPE veza_build_info gauge\nveza_build_info{{version=\"{}\",store=\"{}\"}} 1\n",
+        env!("CARGO_PKG_VERSION"),
+        state.pool.backend().as_str()
+    ));
+    gauge(
+        &mut out,
+        "veza_uptime_seconds",
+        "Seconds since this node started.",
+        state.started.elapsed().as_secs(),
+    );
+    gauge(
+        &mut out,
+        "veza_connections",
+        "WebSocket connections on this node.",
+        stats.connections,
+    );
+    gauge(
+        &mut out,
+        "veza_rooms",
+        "Rooms active (with a running room actor) on this node.",
+        stats.rooms,
+    );
+    gauge(
+        &mut out,
+        "veza_live_streams",
+        "Streams on air on this node.",
+        stats.live_streams,
+    );
+    let (open, idle) = state.pool.connections();
+    gauge(
+        &mut out,
+        "veza_db_connections_open",
+        "Database connections in the pool.",
+        open,
+    );
+    gauge(
+        &mut out,
+        "veza_db_connections_idle",
+        "Idle database connections in the pool.",
+        idle,
+    );
+    state.metrics.render(&mut out);
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(out))
+}
