@@ -177,7 +177,13 @@ async fn limits_hold_across_nodes_through_redis(kind: Kind) {
         ("VEZA_REDIS_PREFIX", prefix.as_str()),
     ];
     let mut node_a = db.state_with(config_with(&db, &pairs));
-    let mut node_b = db.state_with(config_with(&db, &pairs));
+    // Nodes of one cluster have their own node ids (ids minted on both must not collide).
+    let pairs_b: Vec<_> = pairs
+        .iter()
+        .copied()
+        .chain([("VEZA_NODE_ID", "1")])
+        .collect();
+    let mut node_b = db.state_with(config_with(&db, &pairs_b));
     let log = slog::Logger::root(slog::Discard, slog::o!());
     for node in [&mut node_a, &mut node_b] {
         let shared = veza::server::shared_limits(&node.config, &redis, log.clone())
