@@ -489,7 +489,7 @@ async fn two_factor_accounts_need_their_code_after_the_provider(kind: Kind) {
         .find_map(|kv| kv.strip_prefix("secret="))
         .unwrap()
         .to_owned();
-    let key = base32(&secret);
+    let key = common::base32_decode(&secret);
     let step = veza::auth::totp::step_of(veza_actors::ids::now_ms() as i64 / 1000);
     let code = |step: i64| format!("{:06}", veza::auth::totp::code_at(&key, step));
     let (status, _) = http(
@@ -524,23 +524,6 @@ async fn two_factor_accounts_need_their_code_after_the_provider(kind: Kind) {
     );
     s.server.stop().await;
     s.provider.stop().await;
-}
-
-fn base32(s: &str) -> Vec<u8> {
-    let (mut buffer, mut bits, mut out) = (0u32, 0u32, Vec::new());
-    for c in s.bytes() {
-        let v = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-            .iter()
-            .position(|a| *a == c)
-            .unwrap() as u32;
-        buffer = (buffer << 5) | v;
-        bits += 5;
-        if bits >= 8 {
-            out.push((buffer >> (bits - 8)) as u8);
-            bits -= 8;
-        }
-    }
-    out
 }
 
 on_both_backends!(

@@ -9,23 +9,6 @@ use common::{Kind, TestDb};
 use serde_json::{json, Value};
 use veza::auth::totp;
 
-fn base32_decode(s: &str) -> Vec<u8> {
-    let (mut buffer, mut bits, mut out) = (0u32, 0u32, Vec::new());
-    for c in s.bytes() {
-        let v = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-            .iter()
-            .position(|a| *a == c)
-            .unwrap() as u32;
-        buffer = (buffer << 5) | v;
-        bits += 5;
-        if bits >= 8 {
-            out.push((buffer >> (bits - 8)) as u8);
-            bits -= 8;
-        }
-    }
-    out
-}
-
 fn now_step() -> i64 {
     totp::step_of(veza_actors::ids::now_ms() as i64 / 1000)
 }
@@ -46,7 +29,7 @@ async fn login(server: &TestServer, name: &str, extra: Value) -> (u16, Value) {
 async fn turn_on(server: &TestServer, token: &str) -> (Vec<u8>, i64, Vec<String>) {
     let (status, e) = http(server, "POST", "/api/v2/auth/2fa/enroll", Some(token), None).await;
     assert_eq!(status, 200, "{e}");
-    let secret = base32_decode(e["secret"].as_str().unwrap());
+    let secret = common::base32_decode(e["secret"].as_str().unwrap());
     assert_eq!(secret.len(), 20);
     assert!(e["otpauth_uri"]
         .as_str()

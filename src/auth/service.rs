@@ -157,42 +157,34 @@ impl AuthService {
                 (false, true) => "bad_password",
             };
             let detail = serde_json::json!({"reason": reason});
-            self.audit(
-                &mut conn,
-                Some(user.id),
-                "login.failure",
-                Some(user.id),
-                client,
-                Some(detail),
-            )?;
+            self.audit_user(&mut conn, user.id, "login.failure", client, detail)?;
             return Err(AuthError::InvalidCredentials);
         }
-        if let Err(e) = self.check_second_factor(&mut conn, &user, second_factor.0, second_factor.1)
-        {
+        self.finish_login(&mut conn, user, second_factor, client, "password")
+    }
+
+    /// The end of every login once the first factor (password or provider) is good: the second
+    /// factor for accounts with 2FA on, the audit, then a new session.
+    pub(super) fn finish_login(
+        &self,
+        conn: &mut DbConnection,
+        user: User,
+        second_factor: (Option<&str>, Option<&str>),
+        client: &ClientInfo,
+        method: &str,
+    ) -> Result<Issued, AuthError> {
+        if let Err(e) = self.check_second_factor(conn, &user, second_factor.0, second_factor.1) {
             let reason = match e {
                 AuthError::TotpRequired => "totp_missing",
                 _ => "bad_totp",
             };
-            let detail = serde_json::json!({"reason": reason});
-            self.audit(
-                &mut conn,
-                Some(user.id),
-                "login.failure",
-                Some(user.id),
-                client,
-                Some(detail),
-            )?;
+            let detail = serde_json::json!({"method": method, "reason": reason});
+            self.audit_user(conn, user.id, "login.failure", client, detail)?;
             return Err(e);
         }
         conn.transaction(|conn| {
-            self.audit(
-                conn,
-                Some(user.id),
-                "login.success",
-                Some(user.id),
-                client,
-                None,
-            )?;
+            let detail = serde_json::json!({"method": method});
+            self.audit_user(conn, user.id, "login.success", client, detail)?;
             self.start_session(conn, user)
         })
     }
@@ -239,14 +231,7 @@ impl AuthService {
             // Outside the failed transaction, so the revocation and its audit row stick.
             sessions::revoke_session(&mut conn, stored.session_id, now, "refresh_token_reuse")?;
             let detail = serde_json::json!({"session": stored.session_id.to_string()});
-            self.audit(
-                &mut conn,
-                Some(stored.user_id),
-                "token.reuse",
-                Some(stored.user_id),
-                client,
-                Some(detail),
-            )?;
+            self.audit_user(&mut conn, stored.user_id, "token.reuse", client, detail)?;
         }
         result
     }
@@ -394,6 +379,18 @@ impl AuthService {
             refresh_token,
             expires_in: self.access_ttl_s,
         })
+    }
+
+    /// Audits what a user did to their own account.
+    pub(super) fn audit_user(
+        &self,
+        conn: &mut DbConnection,
+        user: i64,
+        action: &str,
+        client: &ClientInfo,
+        details: serde_json::Value,
+    ) -> Result<(), DbError> {
+        self.audit(conn, Some(user), action, Some(user), client, Some(details))
     }
 
     pub(super) fn audit(

@@ -158,14 +158,7 @@ impl AuthService {
         }
         if user.has_password() && !password::verify(password_text, &user.password_hash)? {
             let detail = serde_json::json!({"reason": "bad_password"});
-            self.audit(
-                &mut conn,
-                Some(user_id),
-                "2fa.disable_failed",
-                Some(user_id),
-                client,
-                Some(detail),
-            )?;
+            self.audit_user(&mut conn, user_id, "2fa.disable_failed", client, detail)?;
             return Err(AuthError::InvalidCredentials);
         }
         conn.transaction(|conn| {

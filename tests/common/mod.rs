@@ -228,3 +228,21 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// Decodes RFC 4648 base32 (TOTP secrets as authenticator apps get them).
+pub fn base32_decode(s: &str) -> Vec<u8> {
+    let (mut buffer, mut bits, mut out) = (0u32, 0u32, Vec::new());
+    for c in s.bytes() {
+        let v = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+            .iter()
+            .position(|a| *a == c)
+            .unwrap() as u32;
+        buffer = (buffer << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            out.push((buffer >> (bits - 8)) as u8);
+            bits -= 8;
+        }
+    }
+    out
+}

@@ -173,15 +173,8 @@ impl AuthService {
             _ => {
                 let user = self.login_user(&mut conn, provider, &identity, client)?;
                 if user.disabled {
-                    let detail = json!({"provider": provider.as_str(), "reason": "disabled"});
-                    self.audit(
-                        &mut conn,
-                        Some(user.id),
-                        "login.failure",
-                        Some(user.id),
-                        client,
-                        Some(detail),
-                    )?;
+                    let detail = json!({"method": provider.as_str(), "reason": "disabled"});
+                    self.audit_user(&mut conn, user.id, "login.failure", client, detail)?;
                     return Err(AuthError::InvalidCredentials);
                 }
                 let (ticket, ticket_hash) = opaque::generate();
@@ -225,42 +218,12 @@ impl AuthService {
             return Err(AuthError::TotpRequired);
         }
         store::take_flow(&mut conn, &hash, now)?.ok_or_else(invalid)?;
-        let method = json!({"method": flow.provider});
         if user.disabled {
-            self.audit(
-                &mut conn,
-                Some(user.id),
-                "login.failure",
-                Some(user.id),
-                client,
-                Some(json!({"method": flow.provider, "reason": "disabled"})),
-            )?;
+            let detail = json!({"method": flow.provider, "reason": "disabled"});
+            self.audit_user(&mut conn, user.id, "login.failure", client, detail)?;
             return Err(AuthError::InvalidCredentials);
         }
-        if let Err(e) = self.check_second_factor(&mut conn, &user, second_factor.0, second_factor.1)
-        {
-            let detail = json!({"method": flow.provider, "reason": "bad_totp"});
-            self.audit(
-                &mut conn,
-                Some(user.id),
-                "login.failure",
-                Some(user.id),
-                client,
-                Some(detail),
-            )?;
-            return Err(e);
-        }
-        conn.transaction(|conn| {
-            self.audit(
-                conn,
-                Some(user.id),
-                "login.success",
-                Some(user.id),
-                client,
-                Some(method),
-            )?;
-            self.start_session(conn, user)
-        })
+        self.finish_login(&mut conn, user, second_factor, client, &flow.provider)
     }
 
     /// The password (if any) and the provider accounts a user can log in with.
@@ -304,14 +267,7 @@ impl AuthService {
             }
             store::delete_identity(conn, user_id, provider.as_str())?;
             let detail = json!({"provider": provider.as_str()});
-            self.audit(
-                conn,
-                Some(user_id),
-                "oauth.unlink",
-                Some(user_id),
-                client,
-                Some(detail),
-            )?;
+            self.audit_user(conn, user_id, "oauth.unlink", client, detail)?;
             Ok(())
         })
     }
@@ -349,14 +305,7 @@ impl AuthService {
                 if let Some(user) = store::find_user_by_verified_email(conn, email)? {
                     self.insert_identity(conn, user.id, provider, identity)?;
                     let detail = json!({"provider": provider.as_str(), "by": "verified_email"});
-                    self.audit(
-                        conn,
-                        Some(user.id),
-                        "oauth.link",
-                        Some(user.id),
-                        client,
-                        Some(detail),
-                    )?;
+                    self.audit_user(conn, user.id, "oauth.link", client, detail)?;
                     return Ok(user);
                 }
                 if store::email_in_use(conn, email)? {
@@ -369,22 +318,8 @@ impl AuthService {
             let user = self.create_user(conn, identity, verified)?;
             self.insert_identity(conn, user.id, provider, identity)?;
             let detail = json!({"provider": provider.as_str()});
-            self.audit(
-                conn,
-                Some(user.id),
-                "user.register",
-                Some(user.id),
-                client,
-                Some(detail.clone()),
-            )?;
-            self.audit(
-                conn,
-                Some(user.id),
-                "oauth.link",
-                Some(user.id),
-                client,
-                Some(detail),
-            )?;
+            self.audit_user(conn, user.id, "user.register", client, detail.clone())?;
+            self.audit_user(conn, user.id, "oauth.link", client, detail)?;
             Ok(user)
         })
     }
@@ -419,14 +354,7 @@ impl AuthService {
                 }
             }
             let detail = json!({"provider": provider.as_str(), "by": "user"});
-            self.audit(
-                conn,
-                Some(user_id),
-                "oauth.link",
-                Some(user_id),
-                client,
-                Some(detail),
-            )?;
+            self.audit_user(conn, user_id, "oauth.link", client, detail)?;
             Ok(())
         })
     }

@@ -5,14 +5,9 @@ use crate::http::error::ApiError;
 use crate::http::metrics::gauge;
 use crate::http::state::AppState;
 use actix_web::{web, HttpResponse};
-use veza_actors::Stats;
 
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let stats = state
-        .registry
-        .send(Stats)
-        .await
-        .map_err(|e| ApiError::internal(format!("registry unreachable: {e}")))?;
+    let stats = super::status::node_stats(&state).await?;
     let mut out = String::new();
     out.push_str(&format!(
         "# HELP veza_build_info The running version.\n# TYPE veza_build_info gauge\nveza_build_info{{version=\"{}\",store=\"{}\"}} 1\n",

@@ -4,14 +4,20 @@ use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
+use veza_actors::registry::RegistryStats;
 use veza_actors::Stats;
 
-pub async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let stats = state
+/// This node's connections, rooms and live streams, from the registry.
+pub async fn node_stats(state: &AppState) -> Result<RegistryStats, ApiError> {
+    state
         .registry
         .send(Stats)
         .await
-        .map_err(|e| ApiError::internal(format!("registry unreachable: {e}")))?;
+        .map_err(|e| ApiError::internal(format!("registry unreachable: {e}")))
+}
+
+pub async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let stats = node_stats(&state).await?;
     Ok(HttpResponse::Ok().json(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": state.started.elapsed().as_secs(),
