@@ -40,6 +40,13 @@ fn web_url(server: &TestServer, path: &str) -> String {
     format!("http://{}{path}", server.addr)
 }
 
+impl Setup {
+    async fn stop(&self) {
+        self.server.stop().await;
+        self.provider.stop().await;
+    }
+}
+
 /// One HTTP exchange, redirects not followed: status, Location, Set-Cookie, body.
 struct Reply {
     status: u16,
@@ -210,8 +217,7 @@ async fn google_login_creates_an_account_and_opens_it_again(kind: Kind) {
     assert_eq!(audit_count(&s, "user.register"), 1);
     assert_eq!(audit_count(&s, "oauth.link"), 1);
     assert_eq!(audit_count(&s, "login.success"), 2);
-    s.server.stop().await;
-    s.provider.stop().await;
+    s.stop().await;
 }
 
 async fn verified_addresses_link_and_unlinking_keeps_a_way_in(kind: Kind) {
@@ -322,8 +328,7 @@ async fn verified_addresses_link_and_unlinking_keeps_a_way_in(kind: Kind) {
     .await;
     assert_eq!(status, 204, "carol keeps her password");
     assert_eq!(audit_count(&s, "oauth.unlink"), 2);
-    s.server.stop().await;
-    s.provider.stop().await;
+    s.stop().await;
 }
 
 async fn forged_replayed_and_refused_callbacks_fail(kind: Kind) {
@@ -462,8 +467,7 @@ async fn forged_replayed_and_refused_callbacks_fail(kind: Kind) {
         "only the one real login made an account"
     );
     assert!(audit_count(&s, "oauth.failure") >= 11);
-    s.server.stop().await;
-    s.provider.stop().await;
+    s.stop().await;
 }
 
 async fn two_factor_accounts_need_their_code_after_the_provider(kind: Kind) {
@@ -522,8 +526,7 @@ async fn two_factor_accounts_need_their_code_after_the_provider(kind: Kind) {
         (status, body["error"]["code"].as_str()),
         (400, Some("invalid_state"))
     );
-    s.server.stop().await;
-    s.provider.stop().await;
+    s.stop().await;
 }
 
 on_both_backends!(
