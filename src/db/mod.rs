@@ -10,6 +10,7 @@ pub mod error;
 pub mod messages;
 pub mod migrations;
 pub mod oauth;
+pub mod openssl_exit;
 pub mod pool;
 pub mod rooms;
 pub mod schema;

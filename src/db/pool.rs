@@ -105,7 +105,10 @@ impl DbPool {
     pub fn connect(url: &str, size: u32, connect_timeout: Duration) -> Result<Self, DbError> {
         let target = Target::parse(url)?;
         let backend = match &target {
-            Target::Postgres(_) => Backend::Postgres,
+            Target::Postgres(_) => {
+                super::openssl_exit::skip_openssl_exit_cleanup();
+                Backend::Postgres
+            }
             Target::Sqlite(path) => {
                 prepare_sqlite_dir(path)?;
                 Backend::Sqlite

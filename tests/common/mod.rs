@@ -31,6 +31,8 @@ pub enum Kind {
 
 /// The PostgreSQL server tests use: one variable, with the trust-auth default of the dev machines.
 pub fn pg_admin_url() -> String {
+    // Every PostgreSQL connection of a test process comes after this (see src/db/openssl_exit.rs).
+    veza::db::openssl_exit::skip_openssl_exit_cleanup();
     std::env::var("VEZA_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
