@@ -179,6 +179,11 @@ async fn google_login_creates_an_account_and_opens_it_again(kind: Kind) {
     assert_eq!(who["username"], "Ann_Lee");
     let again = login(&s, "google").await;
     assert_eq!(
+        s.provider.jwks_fetches(),
+        1,
+        "the signing keys are kept between logins"
+    );
+    assert_eq!(
         again["user"]["id"], first["user"]["id"],
         "same Google account, same user"
     );

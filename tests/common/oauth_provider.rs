@@ -78,6 +78,8 @@ struct Inner {
     tokens: HashMap<String, Account>,
     /// Redirect URIs registered for the client.
     redirect_prefix: String,
+    /// How often the signing keys were fetched.
+    jwks_fetches: u32,
 }
 
 pub struct Provider {
@@ -157,6 +159,10 @@ impl Provider {
 
     pub fn set_id_token_fault(&self, fault: IdTokenFault) {
         self.inner.lock().unwrap().fault = fault;
+    }
+
+    pub fn jwks_fetches(&self) -> u32 {
+        self.inner.lock().unwrap().jwks_fetches
     }
 
     pub async fn stop(&self) {
@@ -347,7 +353,8 @@ async fn token(data: Data, flavour: web::Path<String>, form: web::Form<TokenForm
     HttpResponse::Ok().json(body)
 }
 
-async fn jwks() -> HttpResponse {
+async fn jwks(data: Data) -> HttpResponse {
+    data.0.lock().unwrap().jwks_fetches += 1;
     HttpResponse::Ok().json(json!({"keys": [{
         "kty": "RSA", "kid": "test-key", "alg": "RS256", "use": "sig", "n": KEY_N, "e": "AQAB",
     }]}))

@@ -150,6 +150,7 @@ impl AuthService {
         let redirect = self.oauth.redirect_uri(provider);
         let identity = match providers::identify(
             &self.oauth.http,
+            &self.oauth.jwks,
             config,
             &redirect,
             code,

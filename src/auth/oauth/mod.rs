@@ -30,6 +30,8 @@ pub struct OAuthClients {
     providers: Vec<OAuthProvider>,
     base_url: String,
     pub(crate) http: ProviderHttp,
+    /// Google's signing keys, shared by the request threads.
+    pub(crate) jwks: std::sync::Arc<oidc::JwksCache>,
 }
 
 impl OAuthClients {
@@ -38,6 +40,7 @@ impl OAuthClients {
             providers: config.oauth.clone(),
             base_url: config.base_url(),
             http: ProviderHttp::default(),
+            jwks: Default::default(),
         }
     }
 

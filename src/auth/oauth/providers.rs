@@ -88,6 +88,7 @@ pub fn authorize_url(
 /// Trades the code for tokens and reads the identity behind them.
 pub fn identify(
     http: &ProviderHttp,
+    keys: &oidc::JwksCache,
     config: &OAuthProvider,
     redirect_uri: &str,
     code: &str,
@@ -125,6 +126,7 @@ pub fn identify(
                 })?;
             oidc::verify(
                 http,
+                keys,
                 id_token,
                 &oidc::Expected {
                     jwks_url: config.jwks_url.as_deref().unwrap_or_default(),
