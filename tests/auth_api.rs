@@ -415,7 +415,88 @@ async fn login_is_rate_limited_per_ip(kind: Kind) {
     assert_eq!(status, StatusCode::CREATED);
 }
 
+fn put_password(token: &str, body: Value) -> TestRequest {
+    TestRequest::put()
+        .uri("/api/v2/users/me/password")
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .set_json(body)
+}
+
+async fn changing_the_password_needs_the_old_one_and_ends_other_sessions(kind: Kind) {
+    let db = TestDb::new(kind);
+    let state = db.state();
+    let pool = state.pool.clone();
+    let app = test::init_service(veza::http::app(state)).await;
+    let (_, reg, _) = call!(app, post("/api/v2/auth/register", creds("alice")));
+    let (_, other, _) = call!(app, post("/api/v2/auth/login", creds("alice")));
+    let token = reg["access_token"].as_str().unwrap();
+    let new =
+        json!({"current_password": "guess guess guess", "new_password": "a brand new passphrase"});
+    let (status, body, _) = call!(app, put_password(token, new));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_error(&body, "invalid_credentials");
+    let (status, body, _) = call!(
+        app,
+        put_password(token, json!({"new_password": "a brand new passphrase"}))
+    );
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the current password is required: {body}"
+    );
+    let (status, body, _) = call!(
+        app,
+        put_password(
+            token,
+            json!({"current_password": "correct horse battery", "new_password": "short"})
+        )
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_error(&body, "validation_failed");
+    let (status, body, _) = call!(
+        app,
+        put_password(
+            token,
+            json!({"current_password": "correct horse battery", "new_password": "a brand new passphrase"})
+        )
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["sessions_ended"], 1);
+    // The other login is over; this one goes on; only the new password opens the account.
+    let (status, _, _) = call!(app, me(other["access_token"].as_str().unwrap()));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = call!(
+        app,
+        post(
+            "/api/v2/auth/refresh",
+            json!({"refresh_token": other["refresh_token"]})
+        )
+    );
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(call!(app, me(token)).0, StatusCode::OK);
+    assert_eq!(
+        call!(app, post("/api/v2/auth/login", creds("alice"))).0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, _, _) = call!(
+        app,
+        post(
+            "/api/v2/auth/login",
+            json!({"username": "alice", "password": "a brand new passphrase"})
+        )
+    );
+    assert_eq!(status, StatusCode::OK);
+    let audit = |action: &str| {
+        veza::db::audit::recent(&mut pool.get().unwrap(), Some(action), 10)
+            .unwrap()
+            .len()
+    };
+    assert_eq!(audit("password.changed"), 1);
+    assert_eq!(audit("password.change_failed"), 2);
+}
+
 on_both_backends!(
+    changing_the_password_needs_the_old_one_and_ends_other_sessions,
     login_is_rate_limited_per_ip,
     register_login_me_refresh_logout,
     duplicate_username_is_409_in_any_case,

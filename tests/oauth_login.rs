@@ -534,7 +534,91 @@ async fn two_factor_accounts_need_their_code_after_the_provider(kind: Kind) {
     s.stop().await;
 }
 
+/// A provider-made account sets its first password only from a fresh login; then the provider can
+/// be unlinked and the password opens the account.
+async fn a_provider_account_sets_a_first_password_from_a_fresh_login(kind: Kind) {
+    let s = setup(kind).await;
+    s.provider.next_login(
+        "github",
+        Account::new("31", "frank", "frank@example.org", true),
+    );
+    let frank = login(&s, "github").await;
+    let token = frank["access_token"].as_str().unwrap();
+    let set = json!({"new_password": "frank's own passphrase"});
+    // An old session (more than ten minutes) may not.
+    let pool = s.server.state.pool.clone();
+    let session: i64 = {
+        use diesel::prelude::*;
+        use veza::db::schema::sessions;
+        let user: i64 = frank["user"]["id"].as_str().unwrap().parse().unwrap();
+        let mut conn = pool.get().unwrap();
+        let id = sessions::table
+            .filter(sessions::user_id.eq(user))
+            .select(sessions::id)
+            .first(&mut conn)
+            .unwrap();
+        diesel::update(sessions::table.find(id))
+            .set(sessions::created_at.eq(1_i64))
+            .execute(&mut conn)
+            .unwrap();
+        id
+    };
+    let (status, body) = http(
+        &s.server,
+        "PUT",
+        "/api/v2/users/me/password",
+        Some(token),
+        Some(set.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("reauth_required")),
+        "{session}"
+    );
+    let fresh = login(&s, "github").await;
+    let token = fresh["access_token"].as_str().unwrap();
+    let (status, body) = http(
+        &s.server,
+        "PUT",
+        "/api/v2/users/me/password",
+        Some(token),
+        Some(set),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, methods) = http(
+        &s.server,
+        "GET",
+        "/api/v2/users/me/identities",
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(methods["password"], true);
+    let (status, _) = http(
+        &s.server,
+        "DELETE",
+        "/api/v2/users/me/identities/github",
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204, "the password is another way in now");
+    let (status, _) = http(
+        &s.server,
+        "POST",
+        "/api/v2/auth/login",
+        None,
+        Some(json!({"username": "frank", "password": "frank's own passphrase"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    s.stop().await;
+}
+
 on_both_backends!(
+    a_provider_account_sets_a_first_password_from_a_fresh_login,
     google_login_creates_an_account_and_opens_it_again,
     verified_addresses_link_and_unlinking_keeps_a_way_in,
     forged_replayed_and_refused_callbacks_fail,

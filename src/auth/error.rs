@@ -28,6 +28,9 @@ pub enum AuthError {
     Conflict(String),
     #[error("{0}")]
     NotFound(String),
+    /// The action needs a login younger than this session: log in again first.
+    #[error("log in again first: this needs a fresh login")]
+    ReauthRequired,
     /// The provider is not switched on in the configuration.
     #[error("{0} login is not configured on this server")]
     OAuthNotConfigured(String),

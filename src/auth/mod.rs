@@ -7,6 +7,7 @@ pub mod jwt;
 pub mod oauth;
 pub mod opaque;
 pub mod password;
+pub mod password_change;
 pub mod permission;
 pub mod role;
 pub mod service;

@@ -138,9 +138,21 @@ pub fn revoke_all_for_user(
     now: i64,
     reason: &str,
 ) -> Result<usize, DbError> {
+    revoke_all_but(conn, user_id, None, now, reason)
+}
+
+/// Revokes every open session of a user except `keep`; returns how many.
+pub fn revoke_all_but(
+    conn: &mut DbConnection,
+    user_id: i64,
+    keep: Option<i64>,
+    now: i64,
+    reason: &str,
+) -> Result<usize, DbError> {
     let open: Vec<i64> = sessions::table
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::revoked_at.is_null())
+        .filter(sessions::id.ne(keep.unwrap_or(-1)))
         .select(sessions::id)
         .load(conn)?;
     for id in &open {

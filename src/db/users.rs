@@ -151,3 +151,19 @@ pub fn touch(conn: &mut DbConnection, id: i64, now: i64) -> Result<(), DbError> 
 pub fn count(conn: &mut DbConnection) -> Result<i64, DbError> {
     Ok(users::table.count().get_result(conn)?)
 }
+
+/// Replaces a user's password hash.
+pub fn set_password(
+    conn: &mut DbConnection,
+    id: i64,
+    password_hash: &str,
+    now: i64,
+) -> Result<(), DbError> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::password_hash.eq(password_hash),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

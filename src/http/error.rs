@@ -165,6 +165,9 @@ impl From<AuthError> for ApiError {
             }
             AuthError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
             AuthError::NotFound(message) => Self::not_found(message),
+            AuthError::ReauthRequired => {
+                Self::new(StatusCode::FORBIDDEN, "reauth_required", e.to_string())
+            }
             AuthError::OAuthNotConfigured(_) => {
                 Self::new(StatusCode::NOT_FOUND, "oauth_unavailable", e.to_string())
             }

@@ -126,6 +126,10 @@ pub fn app(
                 )
                 .service(web::resource("/users/me").route(web::get().to(routes::users::me)))
                 .service(
+                    web::resource("/users/me/password")
+                        .route(web::put().to(routes::users::change_password)),
+                )
+                .service(
                     web::resource("/users/me/identities")
                         .route(web::get().to(routes::oauth::identities)),
                 )

@@ -1,8 +1,20 @@
 //! `/api/v2/users/*`.
 
+use super::auth::check_rate;
+use crate::http::client_info::client_info;
+use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
-use actix_web::HttpResponse;
+use crate::http::state::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
 use serde_json::json;
+
+#[derive(Deserialize)]
+pub struct PasswordBody {
+    /// Required when the account has a password.
+    current_password: Option<String>,
+    new_password: String,
+}
 
 /// `GET /api/v2/users/me`.
 pub async fn me(AuthUser(who): AuthUser) -> HttpResponse {
@@ -12,4 +24,31 @@ pub async fn me(AuthUser(who): AuthUser) -> HttpResponse {
         "role": who.role,
         "created_at": who.created_at,
     }))
+}
+
+/// `PUT /api/v2/users/me/password {current_password?, new_password}` -> 200 `{sessions_ended}`.
+pub async fn change_password(
+    AuthUser(who): AuthUser,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<PasswordBody>,
+) -> Result<HttpResponse, ApiError> {
+    check_rate(&state, &req).await?;
+    let client = client_info(&req);
+    let auth = state.auth.clone();
+    let PasswordBody {
+        current_password,
+        new_password,
+    } = body.into_inner();
+    let ended = web::block(move || {
+        auth.change_password(
+            who.user_id,
+            who.session_id,
+            current_password.as_deref(),
+            &new_password,
+            &client,
+        )
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(json!({ "sessions_ended": ended })))
 }
