@@ -148,6 +148,12 @@ async fn login(s: &Setup, provider: &str) -> Value {
     body
 }
 
+/// `account` logs in at `provider`'s consent page: the whole login.
+async fn login_as(s: &Setup, provider: &str, account: Account) -> Value {
+    s.provider.next_login(provider, account);
+    login(s, provider).await
+}
+
 fn audit_count(s: &Setup, action: &str) -> usize {
     let pool = s.server.state.pool.clone();
     veza::db::audit::recent(&mut pool.get().unwrap(), Some(action), 100)
@@ -168,11 +174,12 @@ async fn google_login_creates_an_account_and_opens_it_again(kind: Kind) {
         (status, body),
         (200, json!({"providers": ["google", "github", "discord"]}))
     );
-    s.provider.next_login(
+    let first = login_as(
+        &s,
         "google",
         Account::new("g-1001", "Ann Lee", "ann@example.org", true),
-    );
-    let first = login(&s, "google").await;
+    )
+    .await;
     assert_eq!(first["user"]["username"], "Ann_Lee");
     let token = first["access_token"].as_str().unwrap();
     let who = me(&s, token).await;
@@ -227,18 +234,20 @@ async fn google_login_creates_an_account_and_opens_it_again(kind: Kind) {
 
 async fn verified_addresses_link_and_unlinking_keeps_a_way_in(kind: Kind) {
     let s = setup(kind).await;
-    s.provider.next_login(
+    let octo = login_as(
+        &s,
         "github",
         Account::new("4242", "octocat", "octo@example.org", true),
-    );
-    let octo = login(&s, "github").await;
+    )
+    .await;
     assert_eq!(octo["user"]["username"], "octocat");
     // Discord vouches for the same address: the same account opens, now with both providers.
-    s.provider.next_login(
+    let via_discord = login_as(
+        &s,
         "discord",
         Account::new("80351110224678912", "octo_d", "OCTO@example.org", true),
-    );
-    let via_discord = login(&s, "discord").await;
+    )
+    .await;
     assert_eq!(via_discord["user"]["id"], octo["user"]["id"]);
     let token = via_discord["access_token"].as_str().unwrap();
     let (_, methods) = http(
@@ -277,11 +286,12 @@ async fn verified_addresses_link_and_unlinking_keeps_a_way_in(kind: Kind) {
         "the last way to log in stays"
     );
     // An unverified address never links.
-    s.provider.next_login(
+    let other = login_as(
+        &s,
         "github",
         Account::new("777", "mallory", "octo@example.org", false),
-    );
-    let other = login(&s, "github").await;
+    )
+    .await;
     assert_ne!(other["user"]["id"], octo["user"]["id"]);
 
     // Carol typed her address at registration (not verified by anyone): a provider login with it
@@ -477,11 +487,12 @@ async fn forged_replayed_and_refused_callbacks_fail(kind: Kind) {
 
 async fn two_factor_accounts_need_their_code_after_the_provider(kind: Kind) {
     let s = setup(kind).await;
-    s.provider.next_login(
+    let dana = login_as(
+        &s,
         "discord",
         Account::new("55", "dana", "dana@example.org", true),
-    );
-    let dana = login(&s, "discord").await;
+    )
+    .await;
     let token = dana["access_token"].as_str().unwrap();
     let (status, enrolled) = http(
         &s.server,
@@ -538,11 +549,12 @@ async fn two_factor_accounts_need_their_code_after_the_provider(kind: Kind) {
 /// be unlinked and the password opens the account.
 async fn a_provider_account_sets_a_first_password_from_a_fresh_login(kind: Kind) {
     let s = setup(kind).await;
-    s.provider.next_login(
+    let frank = login_as(
+        &s,
         "github",
         Account::new("31", "frank", "frank@example.org", true),
-    );
-    let frank = login(&s, "github").await;
+    )
+    .await;
     let token = frank["access_token"].as_str().unwrap();
     let set = json!({"new_password": "frank's own passphrase"});
     // An old session (more than ten minutes) may not.
