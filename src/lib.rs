@@ -2,11 +2,14 @@
 //! over it, and the integration tests build the same app through [`http::app`].
 
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod http;
 pub mod ingest;
 pub mod limits;
 pub mod logging;
+pub mod metrics;
 pub mod server;
+pub mod state;
 pub mod tls;

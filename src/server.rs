@@ -3,16 +3,19 @@
 //! `shutdown_timeout_s`, then exits).
 
 use crate::auth::{AuthService, JwtKeys};
+use crate::cluster::RedisBus;
 use crate::config::secret::{load_or_create_dev_secret, DevSecret};
 use crate::config::{Config, Environment};
 use crate::db::chat_store::DieselChatStore;
 use crate::db::{migrations, Backend, DbError, DbPool};
-use crate::http::{self, AppState};
+use crate::http;
+use crate::state::AppState;
 use actix::{Arbiter, Supervisor};
 use slog::{info, warn, Logger};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use thiserror::Error;
+use veza_actors::bus::{NoBus, SharedBus};
 use veza_actors::connection::ConnectionConfig;
 use veza_actors::persistence::Persistence;
 use veza_actors::reader::Readers;
@@ -124,9 +127,15 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
     let readers = Readers::start(factory, cores.max(2));
     let room_config = Arc::new(RoomConfig {
         ring_size: config.room_ring_size,
+        idle_after: Duration::from_secs(config.room_idle_s),
         ..RoomConfig::default()
     });
     let arbiters = (0..cores).map(|_| Arbiter::new().handle()).collect();
+    let cluster = cluster_bus(&config, &log);
+    let bus: SharedBus = match &cluster {
+        Some((bus, _)) => bus.clone(),
+        None => Arc::new(NoBus),
+    };
     let deps = RoomDeps {
         persistence: persistence.clone(),
         readers: readers.clone(),
@@ -143,6 +152,8 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
             recording: recording_config(&config),
             ..StreamConfig::default()
         }),
+        bus,
+        node: config.node_id,
         log: log.clone(),
     };
     let connection_config = Arc::new(ConnectionConfig {
@@ -156,19 +167,39 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         outbound_queue: config.ws_outbound_queue,
         ..ConnectionConfig::default()
     });
+    let registry = Supervisor::start(move |_| Registry::new(deps));
+    let cluster = cluster.map(|(bus, client)| {
+        bus.start(client, registry.clone(), log.clone());
+        bus
+    });
+    auth.revocations.connect(registry.clone());
     AppState {
         limits: Arc::new(crate::limits::Limits::new(&config, log.clone())),
         metrics: Arc::default(),
         config: Arc::new(config),
         pool,
         auth: Arc::new(auth),
-        registry: Supervisor::start(move |_| Registry::new(deps)),
+        registry,
+        cluster,
         ids,
         persistence,
         readers,
         connection_config,
         started: Instant::now(),
         log,
+    }
+}
+
+/// The Redis bus when `redis_url` is set (its tasks start once the registry exists).
+fn cluster_bus(config: &Config, log: &Logger) -> Option<(Arc<RedisBus>, redis::Client)> {
+    let url = config.redis_url.as_ref()?;
+    match RedisBus::new(url, &config.redis_prefix) {
+        Ok((bus, client)) => Some((Arc::new(bus), client)),
+        Err(e) => {
+            // Config validation opened the same URL; this is not expected.
+            slog::error!(log, "Redis URL refused; running as a single node"; "error" => e.to_string());
+            None
+        }
     }
 }
 

@@ -221,7 +221,9 @@ impl Connection {
         }
     }
 
-    /// Resolves the room (waiting, so later frames from this client are handled after the join).
+    /// Resolves the room and hands it the join (waiting, so later frames from this client are
+    /// handled after the join). A room that stopped between the lookup and the join (it was idle)
+    /// has a closed mailbox: the registry is asked again and starts a fresh one.
     fn join(
         &mut self,
         ctx: &mut Context<Self>,
@@ -229,22 +231,34 @@ impl Connection {
         since: Option<i64>,
         reference: Option<Value>,
     ) {
-        self.registry
-            .send(GetRoom(room))
-            .into_actor(self)
-            .map(move |result, act, _ctx| match result {
-                Ok(Ok(addr)) => {
-                    addr.do_send(Join {
-                        conn: act.handle_ref(),
-                        since,
-                        reference,
-                    });
-                    act.rooms.insert(room, addr);
+        let registry = self.registry.clone();
+        let r = reference.clone();
+        let join = Join {
+            conn: self.handle_ref(),
+            since,
+            reference,
+        };
+        async move {
+            for _attempt in 0..3 {
+                let addr = match registry.send(GetRoom(room)).await {
+                    Ok(Ok(addr)) => addr,
+                    Ok(Err(e)) => return Err(e),
+                    Err(_) => return Err(ProtoError::internal()),
+                };
+                if addr.send(join.clone()).await.is_ok() {
+                    return Ok(addr);
                 }
-                Ok(Err(e)) => act.error(e, reference.as_ref()),
-                Err(_) => act.error(ProtoError::internal(), reference.as_ref()),
-            })
-            .wait(ctx);
+            }
+            Err(ProtoError::internal())
+        }
+        .into_actor(self)
+        .map(move |result, act, _ctx| match result {
+            Ok(addr) => {
+                act.rooms.insert(room, addr);
+            }
+            Err(e) => act.error(e, r.as_ref()),
+        })
+        .wait(ctx);
     }
 
     /// Finds the message's room in the store, then asks that room (waiting, to keep frame order).
@@ -292,6 +306,8 @@ impl Actor for Connection {
         self.registry.do_send(Connect {
             id: self.outbox.id,
             addr: ctx.address(),
+            user: self.user.id,
+            session: self.user.session,
         });
         ctx.run_interval(self.config.heartbeat, |act, ctx| {
             if act.last_seen.elapsed() >= act.config.client_timeout {
@@ -355,6 +371,22 @@ impl Handler<WriterDone> for Connection {
             debug!(self.log, "cut off: too slow");
         }
         ctx.stop();
+    }
+}
+
+/// The session this socket was opened with ended, or the user's permissions changed: close with
+/// 4001 and the reason (the client logs in again or reconnects with a fresh token).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SessionEnded {
+    pub reason: String,
+}
+
+impl Handler<SessionEnded> for Connection {
+    type Result = ();
+    fn handle(&mut self, msg: SessionEnded, ctx: &mut Context<Self>) {
+        debug!(self.log, "session ended"; "reason" => &msg.reason);
+        self.close(ctx, crate::revocation::CLOSE_SESSION_ENDED, &msg.reason);
     }
 }
 

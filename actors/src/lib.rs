@@ -2,6 +2,7 @@
 //! types between them. Nothing in here knows about HTTP routes or SQL; the server crate upgrades
 //! sockets and implements the [`store::ChatStore`] port.
 
+pub mod bus;
 pub mod connection;
 pub mod ids;
 pub mod model;
@@ -12,6 +13,7 @@ pub mod protocol;
 pub mod ratelimit;
 pub mod reader;
 pub mod registry;
+pub mod revocation;
 pub mod room;
 pub mod store;
 pub mod stream;

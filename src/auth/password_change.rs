@@ -46,13 +46,19 @@ impl AuthService {
             return Err(AuthError::ReauthRequired);
         }
         let hash = password::hash(new)?;
-        conn.transaction(|conn| {
+        let ended = conn.transaction(|conn| {
             users::set_password(conn, user_id, &hash, now)?;
             let ended =
                 sessions::revoke_all_but(conn, user_id, Some(session_id), now, "password_changed")?;
             let detail = json!({"first": !user.has_password(), "sessions_ended": ended});
             self.audit_user(conn, user_id, "password.changed", client, detail)?;
-            Ok(ended)
-        })
+            Ok::<_, AuthError>(ended)
+        })?;
+        self.revocations.revoked(
+            user_id,
+            veza_actors::revocation::Scope::AllExcept(session_id),
+            "the password was changed: log in again",
+        );
+        Ok(ended)
     }
 }

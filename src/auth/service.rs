@@ -10,6 +10,7 @@ use crate::db::{DbConnection, DbError, DbPool};
 use diesel::Connection;
 use std::sync::Arc;
 use veza_actors::ids::{now_ms, IdGenerator};
+use veza_actors::revocation::Scope;
 
 /// Who is asking, for the audit log.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +49,8 @@ pub struct AuthService {
     refresh_ttl_s: u64,
     /// OAuth login providers switched on.
     pub(super) oauth: super::oauth::OAuthClients,
+    /// Told of every session this service ends, so its WebSockets close on every node.
+    pub revocations: super::revocation::RevocationSink,
 }
 
 impl AuthService {
@@ -67,6 +70,7 @@ impl AuthService {
             access_ttl_s,
             refresh_ttl_s,
             oauth: Default::default(),
+            revocations: Default::default(),
         }
     }
 
@@ -232,6 +236,11 @@ impl AuthService {
             sessions::revoke_session(&mut conn, stored.session_id, now, "refresh_token_reuse")?;
             let detail = serde_json::json!({"session": stored.session_id.to_string()});
             self.audit_user(&mut conn, stored.user_id, "token.reuse", client, detail)?;
+            self.revocations.revoked(
+                stored.user_id,
+                Scope::Session(stored.session_id),
+                "session revoked: a used refresh token was presented again",
+            );
         }
         result
     }
@@ -243,6 +252,11 @@ impl AuthService {
             .ok_or(AuthError::InvalidToken("invalid refresh token"))?;
         let now = now_ms() as i64;
         sessions::revoke_session(&mut conn, stored.session_id, now, "logout")?;
+        self.revocations.revoked(
+            stored.user_id,
+            Scope::Session(stored.session_id),
+            "logged out",
+        );
         self.audit(
             &mut conn,
             Some(stored.user_id),

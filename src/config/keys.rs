@@ -47,6 +47,7 @@ pub const KEYS: &[ConfigKey] = &[
     ConfigKey { name: "persist_shards", default: Some("0"), doc: "Persistence writer threads (rooms are spread over them); 0 = 1 on SQLite, 2 on PostgreSQL." },
     ConfigKey { name: "persist_max_batch", default: Some("1000"), doc: "Most write requests committed in one transaction." },
     ConfigKey { name: "room_ring_size", default: Some("256"), doc: "Recent messages each active room keeps in memory." },
+    ConfigKey { name: "room_idle_s", default: Some("300"), doc: "A room with nobody online on this node this long stops (its memory is freed; the next join reloads it)." },
     ConfigKey { name: "ingest_advertise", default: None, doc: "HOST:PORT put in ingest_url for broadcasters; unset: ingest_bind." },
     ConfigKey { name: "stream_ladder", default: Some("mp3-64,mp3-128,mp3-192,mp3-320,aac-128,opus-96"), doc: "Variants each live input is transcoded to (codec-kbps, comma-separated)." },
     ConfigKey { name: "stream_burst_ms", default: Some("2000"), doc: "Audio sent at once to a new progressive listener, in ms." },

@@ -89,6 +89,7 @@ pub struct Config {
     pub persist_shards: usize,
     pub persist_max_batch: usize,
     pub room_ring_size: usize,
+    pub room_idle_s: u64,
     pub ingest_advertise: Option<String>,
     pub stream_ladder: Vec<veza_actors::stream::ladder::Variant>,
     pub stream_burst_ms: u64,
@@ -281,6 +282,7 @@ impl Config {
                 100_000,
             )?,
             room_ring_size: parse_range(get("room_ring_size"), "room_ring_size", 1, 100_000)?,
+            room_idle_s: parse_range(get("room_idle_s"), "room_idle_s", 1, 86_400)?,
             ingest_advertise: get("ingest_advertise")
                 .map(|s| s.value.trim().to_owned())
                 .filter(|v| !v.is_empty()),
@@ -401,6 +403,9 @@ impl Config {
                     "redis_url",
                     "must start with redis:// or rediss://".into(),
                 ));
+            }
+            if let Err(e) = redis::Client::open(url.as_str()) {
+                return Err(invalid(get("redis_url"), "redis_url", e.to_string()));
             }
         }
         if config.env == Environment::Production {

@@ -8,7 +8,7 @@
 use super::audit::{self, NewAuditEntry};
 use super::messages::{self, NewMessage};
 use super::{rooms, users, DbConnection, DbError, DbPool};
-use diesel::Connection;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use veza_actors::ids::{now_ms, IdGenerator};
@@ -59,7 +59,7 @@ fn store_error(e: impl std::fmt::Display) -> StoreError {
 impl ChatStore for DieselChatStore {
     fn apply(&mut self, batch: &[Request]) -> Result<Vec<RequestResult>, StoreError> {
         let mut conn = self.conn()?;
-        match conn.transaction(|c| self.apply_all(c, batch)) {
+        match super::write_txn::write_transaction(&mut conn, |c| self.apply_all(c, batch)) {
             Ok(results) => Ok(results),
             Err(TxError::Db(e)) if batch.len() == 1 => Err(store_error(e)),
             Err(TxError::Request(e)) if batch.len() == 1 => Ok(vec![Err(e)]),
@@ -68,13 +68,17 @@ impl ChatStore for DieselChatStore {
                 let mut results = Vec::with_capacity(batch.len());
                 for request in batch {
                     let one = std::slice::from_ref(request);
-                    results.push(match conn.transaction(|c| self.apply_all(c, one)) {
-                        Ok(mut r) => r
-                            .pop()
-                            .unwrap_or_else(|| Err(WriteError::Unavailable("empty result".into()))),
-                        Err(TxError::Request(e)) => Err(e),
-                        Err(TxError::Db(e)) => Err(WriteError::Unavailable(e.to_string())),
-                    });
+                    results.push(
+                        match super::write_txn::write_transaction(&mut conn, |c| {
+                            self.apply_all(c, one)
+                        }) {
+                            Ok(mut r) => r.pop().unwrap_or_else(|| {
+                                Err(WriteError::Unavailable("empty result".into()))
+                            }),
+                            Err(TxError::Request(e)) => Err(e),
+                            Err(TxError::Db(e)) => Err(WriteError::Unavailable(e.to_string())),
+                        },
+                    );
                 }
                 Ok(results)
             }

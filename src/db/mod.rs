@@ -19,6 +19,7 @@ pub mod sessions;
 pub mod streams;
 pub mod two_factor;
 pub mod users;
+pub mod write_txn;
 
 pub use error::DbError;
 pub use pool::{Backend, DbPool};

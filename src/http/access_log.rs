@@ -3,8 +3,8 @@
 //! request counted for `/metrics`.
 
 use super::error::ApiError;
-use super::metrics::HttpMetrics;
 use super::request_id;
+use crate::metrics::HttpMetrics;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::HttpMessage;
 use slog::{error, info, warn, Logger};

@@ -3,9 +3,9 @@
 
 use super::access_log::LoggedUser;
 use super::error::ApiError;
-use super::state::AppState;
 use crate::auth::Authenticated;
 use crate::limits::Class;
+use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};

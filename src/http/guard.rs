@@ -4,9 +4,9 @@
 
 use super::error::ApiError;
 use super::extract::AuthUser;
-use super::state::AppState;
 use crate::auth::permission::grants;
 use crate::auth::Authenticated;
+use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest};

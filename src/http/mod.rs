@@ -8,17 +8,16 @@ pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod limit;
-pub mod metrics;
+
 pub mod request_id;
 pub mod routes;
 pub mod security;
-pub mod state;
 
+pub use crate::state::AppState;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::ErrorHandlers;
 use actix_web::{web, App};
-pub use state::AppState;
 
 /// Builds the application. One function for the server and the tests, so tests exercise exactly
 /// the routes, limits and middleware that production runs.

@@ -8,7 +8,7 @@
 //! and listeners (`GET /live/MOUNT/VARIANT`, see `listeners.rs`), as on an Icecast server.
 
 use super::{open, IngestError};
-use crate::http::AppState;
+use crate::state::AppState;
 use bytes::{Bytes, BytesMut};
 use slog::{debug, info};
 use std::collections::HashMap;

@@ -5,7 +5,7 @@
 //! actix-web).
 
 use super::icecast::Head;
-use crate::http::AppState;
+use crate::state::AppState;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;

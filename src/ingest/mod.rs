@@ -8,7 +8,7 @@ use crate::auth::opaque;
 use crate::auth::permission::grants;
 use crate::auth::Role;
 use crate::db::{streams, users, DbError};
-use crate::http::AppState;
+use crate::state::AppState;
 use actix::Addr;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

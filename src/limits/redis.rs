@@ -48,8 +48,14 @@ local v = redis.call('HMGET', KEYS[1], 'n', 'last')
 return {tonumber(v[1]) or 0, tonumber(v[2]) or now, now}
 "#;
 
+/// After a failure, Redis is not asked again for this long: requests fall back to this node's
+/// limits at once instead of each waiting for a connection that will not come.
+const SKIP_AFTER_FAILURE_MS: u64 = 1000;
+
 pub struct RedisStore {
     pool: Pool<RedisConnectionManager>,
+    /// Unix ms until which Redis is skipped (see [`SKIP_AFTER_FAILURE_MS`]).
+    skip_until: std::sync::atomic::AtomicU64,
     script: redis::Script,
     login_failed: redis::Script,
     login_state: redis::Script,
@@ -57,15 +63,31 @@ pub struct RedisStore {
 }
 
 impl RedisStore {
+    /// A pooled connection, unless Redis failed within the last second.
+    async fn conn(
+        &self,
+    ) -> Result<bb8_redis::bb8::PooledConnection<'_, RedisConnectionManager>, String> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = veza_actors::ids::now_ms();
+        if now < self.skip_until.load(Relaxed) {
+            return Err("Redis failed within the last second".into());
+        }
+        self.pool.get().await.map_err(|e| {
+            self.skip_until.store(now + SKIP_AFTER_FAILURE_MS, Relaxed);
+            e.to_string()
+        })
+    }
+
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
         let manager = RedisConnectionManager::new(url)?;
         let pool = Pool::builder()
             .max_size(16)
-            .connection_timeout(std::time::Duration::from_secs(2))
+            .connection_timeout(std::time::Duration::from_millis(500))
             .build(manager)
             .await?;
         Ok(Self {
             pool,
+            skip_until: Default::default(),
             script: redis::Script::new(SCRIPT),
             login_failed: redis::Script::new(LOGIN_FAILED),
             login_state: redis::Script::new(LOGIN_STATE),
@@ -74,7 +96,7 @@ impl RedisStore {
     }
 
     pub async fn check(&self, key: &str, rule: Rule) -> Result<Decision, String> {
-        let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
+        let mut conn = self.conn().await?;
         let (allowed, remaining, reset, retry): (i64, i64, i64, i64) = self
             .script
             .key(format!("{}:rl:{key}", self.prefix))
@@ -99,7 +121,7 @@ impl RedisStore {
 
     /// How long `account` must still wait before a login attempt (shared slow-down).
     pub async fn login_wait(&self, account: &str) -> Result<Option<Duration>, String> {
-        let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
+        let mut conn = self.conn().await?;
         let (failures, last, now): (i64, i64, i64) = self
             .login_state
             .key(self.login_key(account))
@@ -111,7 +133,7 @@ impl RedisStore {
     }
 
     pub async fn login_failed(&self, account: &str) -> Result<(), String> {
-        let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
+        let mut conn = self.conn().await?;
         let _: i64 = self
             .login_failed
             .key(self.login_key(account))
@@ -123,7 +145,7 @@ impl RedisStore {
     }
 
     pub async fn login_succeeded(&self, account: &str) -> Result<(), String> {
-        let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
+        let mut conn = self.conn().await?;
         redis::cmd("DEL")
             .arg(self.login_key(account))
             .query_async::<()>(&mut *conn)
@@ -135,7 +157,7 @@ impl RedisStore {
 impl RedisStore {
     /// Whether Redis answers.
     pub async fn ping(&self) -> Result<(), String> {
-        let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
+        let mut conn = self.conn().await?;
         redis::cmd("PING")
             .query_async::<String>(&mut *conn)
             .await

@@ -17,6 +17,7 @@ use veza::db::{migrations, DbPool};
 use veza::http::AppState;
 
 pub mod audio;
+pub mod cluster;
 pub mod oauth_provider;
 pub mod process;
 pub mod server;

@@ -1,18 +1,33 @@
-//! The room actor: one per active room. It owns the room's members, presence, typing, moderation
-//! state, a ring buffer of recent messages and the fan-out to connections. Writes go through the
-//! persistence actors; a message is broadcast and acked only after it committed.
+//! The room actor: one replica per room on every node where the room has members online. It owns
+//! the room's members, presence, typing, moderation state, a ring buffer of recent messages and
+//! the fan-out to this node's connections. Writes go through the persistence actors; a message is
+//! acked and delivered only after it committed, and replicas on other nodes hear of it over the bus
+//! (`sync.rs`), so every member on every node sees it once, in `seq` order.
 //!
-//! Supervised: a panic inside a handler is caught, the actor stops, the supervisor restarts it, and
-//! it reloads its state from the store. The online members (their outboxes) survive the restart, so
-//! users stay connected.
+//! Supervised in place: a panic inside a handler is caught, the room forgets everything but who is
+//! online and reloads its state from the store (a restart without a new actor, so no connection's
+//! address goes stale and nobody is disconnected). The registry stops a room that has had nobody
+//! online for a while (`TryRetire`).
 
+mod changes;
 pub mod commands;
+pub mod fanout;
+mod join;
 mod moderation;
+mod presence;
+mod send;
+pub mod sequencer;
+mod sync;
 
-use crate::ids::{now_ms, MessageId, RoomId, UserId};
-use crate::model::{
-    MemberState, MessageKind, MessageView, RoomInfo, RoomRole, RoomSnapshot, UserRef,
-};
+pub use changes::{Change, ChangeMessage};
+pub use join::{History, Join, Leave};
+pub use presence::Typing;
+pub use send::SendMessage;
+pub use sync::{NodeGone, RoomBusEvent};
+
+use crate::bus::{SharedBus, Topic};
+use crate::ids::{RoomId, UserId};
+use crate::model::{MemberState, MessageView, RoomInfo, RoomRole, RoomSnapshot, UserRef};
 use crate::outbox::{ConnId, Outbox};
 use crate::persistence::Persistence;
 use crate::protocol::{event, ErrorCode, ProtoError};
@@ -20,6 +35,8 @@ use crate::reader::Readers;
 use crate::store::{Applied, Write, WriteError};
 use actix::prelude::*;
 use bytestring::ByteString;
+use fanout::{Envelope, RoomEvent};
+use sequencer::Sequencer;
 use serde_json::Value;
 use slog::{error, warn, Logger};
 use std::collections::{HashMap, VecDeque};
@@ -38,8 +55,13 @@ pub struct RoomConfig {
     pub join_page: usize,
     /// How often batched presence and typing updates go out.
     pub presence_flush: Duration,
-    /// A room with nobody online this long drops its ring buffer (reloaded on the next join).
+    /// A room with nobody online this long stops (started again on the next join).
     pub idle_after: Duration,
+    /// How long a message that arrived ahead of a missing seq is held before the room fills the
+    /// gap from the store.
+    pub gap_wait: Duration,
+    /// How often a room with members online polls the store while the bus is down.
+    pub poll_while_down: Duration,
 }
 
 impl Default for RoomConfig {
@@ -50,6 +72,8 @@ impl Default for RoomConfig {
             join_page: 50,
             presence_flush: Duration::from_millis(250),
             idle_after: Duration::from_secs(300),
+            gap_wait: Duration::from_millis(200),
+            poll_while_down: Duration::from_secs(1),
         }
     }
 }
@@ -59,6 +83,8 @@ impl Default for RoomConfig {
 pub struct SessionUser {
     pub id: UserId,
     pub username: String,
+    /// The login (refresh-token family) the socket was opened with, for revocation.
+    pub session: i64,
     /// Power from a global role (admin acts as an owner everywhere, a global moderator as a
     /// moderator); `None` for ordinary users.
     pub global_power: Option<RoomRole>,
@@ -92,55 +118,52 @@ impl ConnHandle {
     }
 }
 
-struct Online {
-    user: UserRef,
-    conns: HashMap<ConnId, Outbox>,
+/// What a room needs from its node.
+#[derive(Clone)]
+pub struct RoomEnv {
+    pub persistence: Persistence,
+    pub readers: Readers,
+    pub config: Arc<RoomConfig>,
+    pub bus: SharedBus,
+    /// This node's id (on the bus, so replicas ignore their own publishes).
+    pub node: u16,
+    /// Told when the room has been idle long enough to stop.
+    pub idle: Recipient<RoomIdle>,
+    pub log: Logger,
 }
 
 pub struct Room {
     id: RoomId,
     info: RoomInfo,
     members: HashMap<UserId, MemberState>,
-    online: HashMap<UserId, Online>,
+    presence: presence::Presence,
     ring: VecDeque<MessageView>,
-    /// False after a restart or hibernation: the next message reloads from the store first.
+    /// Delivery in seq order; `info.last_seq` follows it.
+    seq: Sequencer,
+    /// False after a restart, or while nobody is online on a clustered node (the replica then
+    /// stops following the bus): the next request reloads from the store first.
     loaded: bool,
-    persistence: Persistence,
-    readers: Readers,
-    config: Arc<RoomConfig>,
+    sync: sync::SyncState,
+    env: RoomEnv,
     log: Logger,
-    presence_joined: Vec<UserRef>,
-    presence_left: Vec<UserRef>,
-    typing: HashMap<UserId, UserRef>,
-    flush_scheduled: bool,
-    /// Slow mode: when each user last sent.
+    /// Slow mode: when each user last sent (on this node).
     last_send: HashMap<UserId, i64>,
     idle_since: Option<Instant>,
 }
 
 impl Room {
-    pub fn new(
-        snapshot: RoomSnapshot,
-        persistence: Persistence,
-        readers: Readers,
-        config: Arc<RoomConfig>,
-        log: Logger,
-    ) -> Self {
+    pub fn new(snapshot: RoomSnapshot, env: RoomEnv) -> Self {
         let mut room = Room {
             id: snapshot.info.id,
             info: snapshot.info.clone(),
             members: HashMap::new(),
-            online: HashMap::new(),
+            presence: presence::Presence::default(),
             ring: VecDeque::new(),
+            seq: Sequencer::new(snapshot.info.last_seq),
             loaded: false,
-            persistence,
-            readers,
-            log: log.new(slog::o!("room" => snapshot.info.id.0)),
-            config,
-            presence_joined: Vec::new(),
-            presence_left: Vec::new(),
-            typing: HashMap::new(),
-            flush_scheduled: false,
+            sync: sync::SyncState::default(),
+            log: env.log.new(slog::o!("room" => snapshot.info.id.0)),
+            env,
             last_send: HashMap::new(),
             idle_since: Some(Instant::now()),
         };
@@ -148,21 +171,27 @@ impl Room {
         room
     }
 
+    fn config(&self) -> &RoomConfig {
+        &self.env.config
+    }
+
     fn apply_snapshot(&mut self, snapshot: RoomSnapshot) {
         self.info = snapshot.info;
         self.members = snapshot.members;
         self.ring = snapshot.recent.into_iter().collect();
-        while self.ring.len() > self.config.ring_size {
+        while self.ring.len() > self.config().ring_size {
             self.ring.pop_front();
         }
+        self.seq = Sequencer::new(self.info.last_seq);
         self.loaded = true;
     }
 
     /// Reloads the room from the store, holding every other message until done.
     fn reload(&mut self, ctx: &mut Context<Self>) {
         let id = self.id;
-        let recent = self.config.ring_size;
-        self.readers
+        let recent = self.config().ring_size;
+        self.env
+            .readers
             .query(move |store| store.load_room(id, recent))
             .into_actor(self)
             .map(|result, act, ctx| match result {
@@ -185,13 +214,10 @@ impl Room {
     fn guarded(&mut self, ctx: &mut Context<Self>, f: impl FnOnce(&mut Self, &mut Context<Self>)) {
         if catch_unwind(AssertUnwindSafe(|| f(self, ctx))).is_err() {
             error!(self.log, "room actor panicked; restarting from the store");
-            ctx.stop();
+            self.restart_in_place(ctx);
             return;
         }
-        if !self.presence_joined.is_empty()
-            || !self.presence_left.is_empty()
-            || !self.typing.is_empty()
-        {
+        if self.presence.has_pending() {
             self.schedule_flush(ctx);
         }
     }
@@ -236,97 +262,47 @@ impl Room {
         room_role.max(user.global_power.unwrap_or(RoomRole::Member))
     }
 
-    fn is_online(&self, user: UserId, conn: ConnId) -> bool {
-        self.online
-            .get(&user)
-            .is_some_and(|o| o.conns.contains_key(&conn))
-    }
-
+    /// Pushes a frame to every connection of this node in the room.
     fn broadcast(&mut self, frame: ByteString) {
-        let mut dead = Vec::new();
-        for (uid, online) in &self.online {
-            for (cid, outbox) in &online.conns {
-                if !outbox.push(frame.clone()) {
-                    dead.push((*uid, *cid));
-                }
-            }
-        }
+        let dead = self.presence.push_all(&frame);
         for (uid, cid) in dead {
             self.remove_conn(uid, cid);
         }
     }
 
-    fn remove_conn(&mut self, user: UserId, conn: ConnId) {
-        if let Some(online) = self.online.get_mut(&user) {
-            online.conns.remove(&conn);
-            if online.conns.is_empty() {
-                if let Some(gone) = self.online.remove(&user) {
-                    self.typing.remove(&user);
-                    self.presence_left.push(gone.user);
-                }
-            }
-        }
-        if self.online.is_empty() {
-            self.idle_since = Some(Instant::now());
+    /// Tells the other nodes' replicas.
+    fn tell_others(&self, event: RoomEvent) {
+        if self.env.bus.is_clustered() {
+            let envelope = Envelope {
+                node: self.env.node,
+                event,
+            };
+            self.env
+                .bus
+                .publish(Topic::Room(self.id), envelope.encode());
         }
     }
 
     /// Tells every connection it is no longer in the room, and forgets them.
     fn evict_all(&mut self) {
-        for online in self.online.values() {
-            for outbox in online.conns.values() {
-                outbox.push(event::left(self.id, None));
-            }
-        }
-        self.online.clear();
+        let frame = event::left(self.id, None);
+        self.presence.push_all(&frame);
+        self.presence.clear_local();
     }
 
-    fn schedule_flush(&mut self, ctx: &mut Context<Self>) {
-        if !self.flush_scheduled {
-            self.flush_scheduled = true;
-            ctx.run_later(self.config.presence_flush, |act, _ctx| {
-                act.flush_scheduled = false;
-                act.flush_presence();
-            });
-        }
-    }
-
-    /// Sends the batched presence and typing changes: one frame each per flush, whatever the number
-    /// of changes, so a busy room costs O(members) per flush, not O(members^2).
-    fn flush_presence(&mut self) {
-        if !self.presence_joined.is_empty() || !self.presence_left.is_empty() {
-            let joined = std::mem::take(&mut self.presence_joined);
-            let left = std::mem::take(&mut self.presence_left);
-            // Someone who came and went within one flush need not be announced at all.
-            let (joined, left): (Vec<_>, Vec<_>) = (
-                joined
-                    .into_iter()
-                    .filter(|u| self.online.contains_key(&u.id))
-                    .collect(),
-                left.into_iter()
-                    .filter(|u| !self.online.contains_key(&u.id))
-                    .collect(),
-            );
-            if !joined.is_empty() || !left.is_empty() {
-                self.broadcast(event::presence(self.id, &joined, &left));
-            }
-        }
-        if !self.typing.is_empty() {
-            let users: Vec<UserRef> = self.typing.drain().map(|(_, u)| u).collect();
-            self.broadcast(event::typing(self.id, &users));
-        }
-    }
-
-    /// A committed message: into the ring, out to every member.
-    fn publish(&mut self, message: &MessageView) {
-        if message.seq > self.info.last_seq {
+    /// A committed message (ours, another node's, or from the store): delivered in seq order.
+    fn deliver(&mut self, ctx: &mut Context<Self>, message: MessageView) {
+        for message in self.seq.offer(message) {
             self.info.last_seq = message.seq;
+            self.broadcast(event::message(&message));
+            self.ring.push_back(message);
+            while self.ring.len() > self.config().ring_size {
+                self.ring.pop_front();
+            }
         }
-        self.ring.push_back(message.clone());
-        while self.ring.len() > self.config.ring_size {
-            self.ring.pop_front();
+        if self.seq.has_gap() {
+            self.arm_gap_timer(ctx);
         }
-        self.broadcast(event::message(message));
     }
 
     fn update_ring(&mut self, message: &MessageView) {
@@ -335,21 +311,11 @@ impl Room {
         }
     }
 
-    fn members_online(&self) -> Vec<UserRef> {
-        self.online.values().map(|o| o.user.clone()).collect()
-    }
-
-    fn add_online(&mut self, conn: &ConnHandle) {
-        let entry = self.online.entry(conn.user.id).or_insert_with(|| Online {
-            user: conn.user.user_ref(),
-            conns: HashMap::new(),
-        });
-        let first = entry.conns.is_empty();
-        entry.conns.insert(conn.id(), conn.outbox.clone());
-        if first {
-            self.presence_joined.push(conn.user.user_ref());
+    fn mark_deleted(&mut self, message: crate::ids::MessageId) {
+        if let Some(slot) = self.ring.iter_mut().find(|m| m.id == message) {
+            slot.deleted = true;
+            slot.body.clear();
         }
-        self.idle_since = None;
     }
 
     /// Submits writes on this room's persistence shard and hands the outcome to `then`.
@@ -359,20 +325,28 @@ impl Room {
         writes: Vec<Write>,
         then: impl FnOnce(&mut Self, &mut Context<Self>, Result<Vec<Applied>, WriteError>) + 'static,
     ) {
-        self.persistence
+        self.env
+            .persistence
             .submit(Some(self.id), writes)
             .into_actor(self)
             .map(move |result, act, ctx| act.guarded(ctx, |act, ctx| then(act, ctx, result)))
             .spawn(ctx);
     }
 
-    fn check_idle(&mut self) {
+    /// What a supervisor restart would do, without a new actor: the store is the truth, memory may
+    /// be inconsistent after a panic.
+    fn restart_in_place(&mut self, ctx: &mut Context<Self>) {
+        self.loaded = false;
+        self.presence.restart();
+        self.last_send.clear();
+        self.sync = self.sync.after_restart();
+        self.reload(ctx);
+    }
+
+    fn check_idle(&mut self, ctx: &mut Context<Self>) {
         if let Some(since) = self.idle_since {
-            if self.online.is_empty() && since.elapsed() >= self.config.idle_after && self.loaded {
-                // Hibernate: keep the actor (cheap) but let go of the ring buffer.
-                self.ring = VecDeque::new();
-                self.last_send.clear();
-                self.loaded = false;
+            if self.presence.local_is_empty() && since.elapsed() >= self.config().idle_after {
+                self.env.idle.do_send(RoomIdle(self.id, ctx.address()));
             }
         }
     }
@@ -395,440 +369,43 @@ impl Actor for Room {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(4096);
-        ctx.run_interval(Duration::from_secs(30), |act, _| act.check_idle());
+        let idle_check = (self.config().idle_after / 4)
+            .clamp(Duration::from_millis(100), Duration::from_secs(30));
+        ctx.run_interval(idle_check, |act, ctx| act.check_idle(ctx));
+        let poll = self.config().poll_while_down;
+        ctx.run_interval(poll, |act, ctx| act.poll_if_bus_down(ctx));
         if !self.loaded {
             self.reload(ctx);
         }
     }
-}
 
-impl Supervised for Room {
-    fn restarting(&mut self, _ctx: &mut Context<Self>) {
-        // The store is the truth; memory may be inconsistent after a panic.
-        self.loaded = false;
-        self.flush_scheduled = false;
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        if self.sync.following {
+            self.env.bus.unsubscribe(Topic::Room(self.id));
+        }
     }
 }
 
-/// Join the room. The room answers the connection itself: `joined`, or an `error`.
+/// The room has had nobody online for `idle_after`: the registry may stop it.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Join {
-    pub conn: ConnHandle,
-    pub since: Option<i64>,
-    pub reference: Option<Value>,
-}
+pub struct RoomIdle(pub RoomId, pub Addr<Room>);
 
-impl Handler<Join> for Room {
-    type Result = ();
-
-    fn handle(&mut self, msg: Join, ctx: &mut Context<Self>) {
-        self.when_loaded(ctx, |act, ctx| act.join(ctx, msg));
-    }
-}
-
-impl Room {
-    fn join(&mut self, ctx: &mut Context<Self>, msg: Join) {
-        let r = msg.reference.as_ref();
-        if self.unavailable(&msg.conn, r) {
-            return;
-        }
-        let now = now_ms() as i64;
-        let user = &msg.conn.user;
-        let role = self.role_of(user);
-        let member = self.members.get(&user.id);
-        if member.is_some_and(|m| m.is_banned(now)) && role < RoomRole::Moderator {
-            return msg
-                .conn
-                .error(&ProtoError::forbidden("you are banned from this room"), r);
-        }
-        if self.info.private && member.is_none() && role < RoomRole::Moderator {
-            return msg.conn.error(
-                &ProtoError::forbidden("this room is private: ask a moderator to /invite you"),
-                r,
-            );
-        }
-        // Joining a public room makes you a member (so roles, bans and mutes have a row to live in).
-        if member.is_none() {
-            self.members.insert(
-                user.id,
-                MemberState {
-                    username: user.username.clone(),
-                    role: RoomRole::Member,
-                    banned_until: None,
-                    muted_until: None,
-                },
-            );
-            let write = Write::Member {
-                room: self.id,
-                user: user.id,
-                role: None,
-                banned_until: None,
-                muted_until: None,
-            };
-            self.persist(ctx, vec![write], |act, _, result| {
-                if let Err(e) = result {
-                    warn!(act.log, "membership row not written"; "error" => e.to_string());
-                }
-            });
-        }
-        let last = self.info.last_seq;
-        let ring_first = self.ring.front().map(|m| m.seq).unwrap_or(last + 1);
-        let wanted_from = match msg.since {
-            Some(since) => since + 1,
-            None => (last + 1 - self.config.join_page as i64).max(1),
-        };
-        let missed = (last + 1 - wanted_from).max(0) as usize;
-        if wanted_from >= ring_first || missed == 0 {
-            let messages: Vec<MessageView> = self
-                .ring
-                .iter()
-                .filter(|m| m.seq >= wanted_from)
-                .skip(missed.saturating_sub(self.config.join_max))
-                .cloned()
-                .collect();
-            return self.finish_join(&msg, messages);
-        }
-        // Too far back for the ring: the newest `join_max` from the store; the client pages further
-        // back with `history`.
-        let id = self.id;
-        let limit = self.config.join_max;
-        self.readers
-            .query(move |store| store.messages_before(id, last + 1, limit))
-            .into_actor(self)
-            .map(move |result, act, ctx| {
-                act.guarded(ctx, |act, _| match result {
-                    Ok(mut messages) => {
-                        messages.reverse();
-                        messages.retain(|m| m.seq >= wanted_from);
-                        // Anything committed while we read is in the ring.
-                        let newest = messages.last().map(|m| m.seq).unwrap_or(wanted_from - 1);
-                        messages.extend(act.ring.iter().filter(|m| m.seq > newest).cloned());
-                        act.finish_join(&msg, messages);
-                    }
-                    Err(e) => {
-                        error!(act.log, "join history read failed"; "error" => e.0);
-                        msg.conn
-                            .error(&ProtoError::internal(), msg.reference.as_ref());
-                    }
-                })
-            })
-            .wait(ctx);
-    }
-
-    fn finish_join(&mut self, msg: &Join, messages: Vec<MessageView>) {
-        self.add_online(&msg.conn);
-        let members = self.members_online();
-        msg.conn.outbox.push(event::joined(
-            self.id,
-            self.info.last_seq,
-            &members,
-            &messages,
-            msg.reference.as_ref(),
-        ));
-    }
-}
-
-/// Leave the room (or the connection closed: `reply` false).
+/// Stops the room if nobody is online (answers whether it stopped). The registry waits for the
+/// answer before it routes anything else, so a join either reached the room before (and keeps it
+/// alive) or finds its mailbox closed and asks the registry again.
 #[derive(Message)]
-#[rtype(result = "()")]
-pub struct Leave {
-    pub conn: ConnHandle,
-    pub reply: bool,
-    pub reference: Option<Value>,
-}
+#[rtype(result = "bool")]
+pub struct TryRetire;
 
-impl Handler<Leave> for Room {
-    type Result = ();
-
-    fn handle(&mut self, msg: Leave, ctx: &mut Context<Self>) {
-        self.guarded(ctx, |act, ctx| {
-            act.remove_conn(msg.conn.user.id, msg.conn.id());
-            if msg.reply {
-                msg.conn
-                    .outbox
-                    .push(event::left(act.id, msg.reference.as_ref()));
-            }
-            act.schedule_flush(ctx);
-        });
-    }
-}
-
-/// A `send` frame (a message or a slash command).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SendMessage {
-    pub conn: ConnHandle,
-    pub body: String,
-    pub client_id: String,
-    pub thread: Option<MessageId>,
-    pub reference: Option<Value>,
-}
-
-impl Handler<SendMessage> for Room {
-    type Result = ();
-
-    fn handle(&mut self, msg: SendMessage, ctx: &mut Context<Self>) {
-        self.when_loaded(ctx, |act, ctx| act.send_message(ctx, msg));
-    }
-}
-
-impl Room {
-    fn send_message(&mut self, ctx: &mut Context<Self>, msg: SendMessage) {
-        let conn = &msg.conn;
-        let r = msg.reference.as_ref();
-        if self.unavailable(conn, r) {
-            return;
+impl Handler<TryRetire> for Room {
+    type Result = bool;
+    fn handle(&mut self, _: TryRetire, ctx: &mut Context<Self>) -> bool {
+        let idle = self.presence.local_is_empty();
+        if idle {
+            ctx.stop();
         }
-        if !self.is_online(conn.user.id, conn.id()) {
-            return conn.error(&ProtoError::forbidden("join the room first"), r);
-        }
-        let now = now_ms() as i64;
-        let role = self.role_of(&conn.user);
-        if let Some(member) = self.members.get(&conn.user.id) {
-            if member.is_banned(now) && role < RoomRole::Moderator {
-                return conn.error(&ProtoError::forbidden("you are banned from this room"), r);
-            }
-        }
-        if msg.body.starts_with('/') {
-            return moderation::run(self, ctx, msg);
-        }
-        if let Some(member) = self.members.get(&conn.user.id) {
-            if member.is_muted(now) && role < RoomRole::Moderator {
-                return conn.error(&ProtoError::forbidden("you are muted in this room"), r);
-            }
-        }
-        if self.info.slow_mode_s > 0 && role < RoomRole::Moderator {
-            if let Some(last) = self.last_send.get(&conn.user.id) {
-                let wait_ms = last + self.info.slow_mode_s * 1000 - now;
-                if wait_ms > 0 {
-                    let secs = (wait_ms + 999) / 1000;
-                    return conn.error(
-                        &ProtoError::new(
-                            ErrorCode::RateLimited,
-                            format!("slow mode: wait {secs} s"),
-                        ),
-                        r,
-                    );
-                }
-            }
-            self.last_send.insert(conn.user.id, now);
-        }
-        let write = Write::Message {
-            room: self.id,
-            author: conn.user.user_ref(),
-            kind: MessageKind::User,
-            body: msg.body.clone(),
-            client_id: Some(msg.client_id.clone()),
-            thread: msg.thread,
-        };
-        self.commit_message(
-            ctx,
-            vec![write],
-            msg.conn,
-            msg.client_id,
-            msg.reference,
-            |_, _| {},
-        );
-    }
-
-    /// Commits writes ending in a message, then publishes it, acks the author and runs `after`.
-    pub(crate) fn commit_message(
-        &mut self,
-        ctx: &mut Context<Self>,
-        writes: Vec<Write>,
-        conn: ConnHandle,
-        client_id: String,
-        reference: Option<Value>,
-        after: impl FnOnce(&mut Self, &MessageView) + 'static,
-    ) {
-        self.persist(ctx, writes, move |act, _ctx, result| {
-            let r = reference.as_ref();
-            match result {
-                Ok(applied) => match applied.into_iter().last() {
-                    Some(Applied::Message { message, duplicate }) => {
-                        // The author hears "durable" first, then sees it arrive like everyone.
-                        conn.outbox.push(event::ack(&client_id, &message, r));
-                        if !duplicate {
-                            act.publish(&message);
-                            after(act, &message);
-                        }
-                    }
-                    _ => conn.error(&ProtoError::internal(), r),
-                },
-                Err(e) => conn.error(&write_error(e), r),
-            }
-        });
-    }
-}
-
-/// Edit, delete or react to a message in this room. `author` was looked up from the store.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ChangeMessage {
-    pub conn: ConnHandle,
-    pub message: MessageId,
-    pub author: UserId,
-    pub change: Change,
-    pub reference: Option<Value>,
-}
-
-#[derive(Debug, Clone)]
-pub enum Change {
-    Edit(String),
-    Delete,
-    React(String),
-}
-
-impl Handler<ChangeMessage> for Room {
-    type Result = ();
-
-    fn handle(&mut self, msg: ChangeMessage, ctx: &mut Context<Self>) {
-        self.when_loaded(ctx, |act, ctx| act.change_message(ctx, msg));
-    }
-}
-
-impl Room {
-    fn change_message(&mut self, ctx: &mut Context<Self>, msg: ChangeMessage) {
-        let conn = msg.conn.clone();
-        let r = msg.reference.clone();
-        if self.unavailable(&conn, r.as_ref()) {
-            return;
-        }
-        if !self.is_online(conn.user.id, conn.id()) {
-            return conn.error(&ProtoError::forbidden("join the room first"), r.as_ref());
-        }
-        let now = now_ms() as i64;
-        let role = self.role_of(&conn.user);
-        let is_author = msg.author == conn.user.id;
-        let member = self.members.get(&conn.user.id);
-        if member.is_some_and(|m| m.is_banned(now) || m.is_muted(now)) && role < RoomRole::Moderator
-        {
-            return conn.error(
-                &ProtoError::forbidden("you are muted or banned in this room"),
-                r.as_ref(),
-            );
-        }
-        let write = match &msg.change {
-            Change::Edit(body) if is_author => Write::Edit {
-                message: msg.message,
-                body: body.clone(),
-            },
-            Change::Edit(_) => {
-                return conn.error(
-                    &ProtoError::forbidden("only the author may edit a message"),
-                    r.as_ref(),
-                )
-            }
-            Change::Delete if is_author || role >= RoomRole::Moderator => Write::Delete {
-                message: msg.message,
-            },
-            Change::Delete => {
-                return conn.error(
-                    &ProtoError::forbidden("only the author or a moderator may delete a message"),
-                    r.as_ref(),
-                )
-            }
-            Change::React(emoji) => Write::React {
-                message: msg.message,
-                user: conn.user.id,
-                emoji: emoji.clone(),
-            },
-        };
-        let react = matches!(msg.change, Change::React(_));
-        let mut writes = vec![write];
-        if matches!(msg.change, Change::Delete) && !is_author {
-            writes.push(Write::Audit(crate::store::AuditRecord {
-                actor: Some(conn.user.id),
-                action: "room.delete_message".into(),
-                target_user: Some(msg.author),
-                room: Some(self.id),
-                details: Some(serde_json::json!({"message": msg.message.to_string()}).to_string()),
-            }));
-        }
-        self.persist(ctx, writes, move |act, _ctx, result| match result {
-            Ok(applied) => match applied.into_iter().next() {
-                Some(Applied::Updated(view)) => {
-                    act.update_ring(&view);
-                    let frame = if react {
-                        event::reaction(&view)
-                    } else {
-                        event::message_updated(&view)
-                    };
-                    act.broadcast(frame);
-                }
-                Some(Applied::Deleted { room, message }) => {
-                    if let Some(slot) = act.ring.iter_mut().find(|m| m.id == message) {
-                        slot.deleted = true;
-                        slot.body.clear();
-                    }
-                    act.broadcast(event::message_deleted(room, message));
-                }
-                _ => conn.error(&ProtoError::internal(), r.as_ref()),
-            },
-            Err(e) => conn.error(&write_error(e), r.as_ref()),
-        });
-    }
-}
-
-/// `typing` from a connection.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Typing {
-    pub conn: ConnHandle,
-}
-
-impl Handler<Typing> for Room {
-    type Result = ();
-
-    fn handle(&mut self, msg: Typing, ctx: &mut Context<Self>) {
-        if self.is_online(msg.conn.user.id, msg.conn.id()) {
-            self.typing
-                .insert(msg.conn.user.id, msg.conn.user.user_ref());
-            self.schedule_flush(ctx);
-        }
-    }
-}
-
-/// `history` from a connection: older messages, ascending.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct History {
-    pub conn: ConnHandle,
-    pub before: Option<i64>,
-    pub limit: usize,
-    pub reference: Option<Value>,
-}
-
-impl Handler<History> for Room {
-    type Result = ();
-
-    fn handle(&mut self, msg: History, ctx: &mut Context<Self>) {
-        let r = msg.reference.clone();
-        if !self.is_online(msg.conn.user.id, msg.conn.id()) {
-            return msg
-                .conn
-                .error(&ProtoError::forbidden("join the room first"), r.as_ref());
-        }
-        let id = self.id;
-        let before = msg.before.unwrap_or(self.info.last_seq + 1);
-        let limit = msg.limit;
-        self.readers
-            .query(move |store| store.messages_before(id, before, limit))
-            .into_actor(self)
-            .map(move |result, act, _| match result {
-                Ok(mut messages) => {
-                    messages.reverse();
-                    msg.conn
-                        .outbox
-                        .push(event::history(act.id, &messages, r.as_ref()));
-                }
-                Err(e) => {
-                    error!(act.log, "history read failed"; "error" => e.0);
-                    msg.conn.error(&ProtoError::internal(), r.as_ref());
-                }
-            })
-            .spawn(ctx);
+        idle
     }
 }
 
@@ -840,7 +417,7 @@ pub struct OnlineCount;
 impl Handler<OnlineCount> for Room {
     type Result = usize;
     fn handle(&mut self, _: OnlineCount, _: &mut Context<Self>) -> usize {
-        self.online.values().map(|o| o.conns.len()).sum()
+        self.presence.local_conn_count()
     }
 }
 
@@ -869,7 +446,8 @@ impl Handler<Evict> for Room {
     }
 }
 
-/// An event from a stream linked to this room (`stream_state`, `now_playing`), for every member.
+/// An event from a stream linked to this room (`stream_state`, `now_playing`), for every member
+/// on every node.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct StreamNotice(pub ByteString);
@@ -877,6 +455,9 @@ pub struct StreamNotice(pub ByteString);
 impl Handler<StreamNotice> for Room {
     type Result = ();
     fn handle(&mut self, msg: StreamNotice, _: &mut Context<Self>) {
+        self.tell_others(RoomEvent::Notice {
+            frame: msg.0.to_string(),
+        });
         self.broadcast(msg.0);
     }
 }

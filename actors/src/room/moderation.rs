@@ -2,6 +2,7 @@
 //! system message, in one transaction), and the in-memory effect once they committed.
 
 use super::commands::{self, format_duration, Command};
+use super::fanout::Effect as RemoteEffect;
 use super::{ConnHandle, Room, SendMessage};
 use crate::ids::{now_ms, UserId};
 use crate::model::{MemberState, MessageKind, RoomRole, UserRef};
@@ -54,7 +55,7 @@ pub(super) fn run(room: &mut Room, ctx: &mut Context<Room>, msg: SendMessage) {
                 msg.conn.clone(),
                 msg.client_id.clone(),
                 msg.reference.clone(),
-                |_, _| {},
+                |_, _| RemoteEffect::None,
             );
         }
         Command::Topic(text) => {
@@ -80,6 +81,7 @@ pub(super) fn run(room: &mut Room, ctx: &mut Context<Room>, msg: SendMessage) {
                 msg.reference.clone(),
                 move |room, _| {
                     room.info.topic = topic;
+                    RemoteEffect::StateChanged
                 },
             );
         }
@@ -115,6 +117,7 @@ pub(super) fn run(room: &mut Room, ctx: &mut Context<Room>, msg: SendMessage) {
                 move |room, _| {
                     room.info.slow_mode_s = seconds;
                     room.last_send.clear();
+                    RemoteEffect::StateChanged
                 },
             );
         }
@@ -152,7 +155,8 @@ fn with_target(room: &mut Room, ctx: &mut Context<Room>, msg: SendMessage, comma
         return act_on(room, ctx, msg, command, target);
     }
     let lookup = name.clone();
-    room.readers
+    room.env
+        .readers
         .query(move |store| store.find_user(&lookup))
         .into_actor(room)
         .map(move |result, room, ctx| {
@@ -327,9 +331,7 @@ fn act_on(
         msg.conn.clone(),
         msg.client_id.clone(),
         msg.reference.clone(),
-        move |room, _| {
-            apply_effect(room, &target, effect);
-        },
+        move |room, _| apply_effect(room, &target, effect),
     );
 }
 
@@ -342,7 +344,8 @@ enum Effect {
     Role(Option<RoomRole>),
 }
 
-fn apply_effect(room: &mut Room, target: &UserRef, effect: Effect) {
+/// Applies it here; returns what the other nodes must do.
+fn apply_effect(room: &mut Room, target: &UserRef, effect: Effect) -> RemoteEffect {
     let entry = room
         .members
         .entry(target.id)
@@ -352,6 +355,7 @@ fn apply_effect(room: &mut Room, target: &UserRef, effect: Effect) {
             banned_until: None,
             muted_until: None,
         });
+    let kicked = matches!(effect, Effect::Remove);
     let remove = match effect {
         Effect::Remove => true,
         Effect::Ban(until) => {
@@ -369,22 +373,12 @@ fn apply_effect(room: &mut Room, target: &UserRef, effect: Effect) {
         Effect::Role(None) => false,
     };
     if remove {
-        remove_user(room, target.id);
+        room.remove_user(target.id);
     }
-}
-
-/// Takes every connection of `user` out of the room, telling each one.
-fn remove_user(room: &mut Room, user: UserId) {
-    if let Some(online) = room.online.get(&user) {
-        let conns: Vec<_> = online
-            .conns
-            .iter()
-            .map(|(id, out)| (*id, out.clone()))
-            .collect();
-        for (id, outbox) in conns {
-            outbox.push(event::left(room.id, None));
-            room.remove_conn(user, id);
-        }
+    if kicked {
+        RemoteEffect::Kick(target.id)
+    } else {
+        RemoteEffect::StateChanged
     }
 }
 

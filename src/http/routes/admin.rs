@@ -8,7 +8,7 @@ use crate::db::{sessions, two_factor, users, DbError};
 use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
 use crate::http::guard::{AuditRead, Authorized, UsersManage};
-use crate::http::state::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::Connection;
@@ -108,6 +108,15 @@ async fn change_user(
     }
 }
 
+/// Every socket of `user`, closed with `reason`.
+fn revoke(user: i64, reason: &str) -> veza_actors::revocation::Revoke {
+    veza_actors::revocation::Revoke {
+        user: veza_actors::UserId(user),
+        scope: veza_actors::revocation::Scope::All,
+        reason: reason.to_owned(),
+    }
+}
+
 async fn set_disabled(
     admin: i64,
     state: web::Data<AppState>,
@@ -134,6 +143,9 @@ async fn set_disabled(
         move |conn, now| users::set_disabled(conn, target, disabled, now),
     )
     .await?;
+    if disabled {
+        state.revoke(revoke(target, "the account was disabled"));
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -186,6 +198,8 @@ pub async fn set_role(
         move |conn, now| users::set_role(conn, target, role.as_str(), now),
     )
     .await?;
+    // Sockets hold the permissions they were opened with: they reconnect with the new ones.
+    state.revoke(revoke(target, "your role changed: reconnect"));
     Ok(HttpResponse::Ok().json(json!({"id": target.to_string(), "role": role.as_str()})))
 }
 
@@ -216,6 +230,7 @@ pub async fn revoke_sessions(
         },
     )
     .await?;
+    state.revoke(revoke(target, "your sessions were ended by an admin"));
     Ok(HttpResponse::Ok()
         .json(json!({"revoked": revoked.load(std::sync::atomic::Ordering::Relaxed)})))
 }

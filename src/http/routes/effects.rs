@@ -6,7 +6,7 @@ use super::streams::{load, owner_only};
 use crate::db::streams;
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
-use crate::http::state::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};

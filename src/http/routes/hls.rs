@@ -3,7 +3,7 @@
 //! next to the segments, so the whole DVR window stays playable until the next broadcast.
 
 use crate::http::error::ApiError;
-use crate::http::state::AppState;
+use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use bytes::Bytes;

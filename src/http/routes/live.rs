@@ -2,8 +2,8 @@
 //! listening at `/live/{mount}/{variant}`, Icecast-style, with ICY metadata on request.
 
 use crate::http::error::ApiError;
-use crate::http::state::AppState;
 use crate::ingest::{self, IngestError};
+use crate::state::AppState;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};

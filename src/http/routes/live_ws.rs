@@ -5,8 +5,8 @@
 //! checks (401/403/404/415) answer before the upgrade, as plain HTTP errors.
 
 use crate::http::error::ApiError;
-use crate::http::state::AppState;
 use crate::ingest;
+use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{CloseCode, CloseReason, Message};

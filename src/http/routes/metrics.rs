@@ -2,8 +2,8 @@
 //! proxy's access rules if even counts are private.
 
 use crate::http::error::ApiError;
-use crate::http::metrics::gauge;
-use crate::http::state::AppState;
+use crate::metrics::gauge;
+use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -51,6 +51,10 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
         "Idle database connections in the pool.",
         idle,
     );
+    if let Some(bus) = &state.cluster {
+        bus.metrics
+            .render(&mut out, veza_actors::bus::Bus::is_up(bus.as_ref()));
+    }
     state.metrics.render(&mut out);
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -9,7 +9,7 @@ use crate::config::oauth::Provider;
 use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
-use crate::http::state::AppState;
+use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;

@@ -5,7 +5,7 @@ use crate::config::{secret, Environment};
 use crate::db::migrations;
 use crate::http::error::ApiError;
 use crate::http::guard::{Authorized, SystemRead};
-use crate::http::state::AppState;
+use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use diesel::connection::SimpleConnection;
 use serde_json::{json, Value};

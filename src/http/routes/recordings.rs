@@ -3,7 +3,7 @@
 
 use super::streams::load;
 use crate::http::error::ApiError;
-use crate::http::state::AppState;
+use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};

@@ -6,7 +6,7 @@ use crate::db::{messages, rooms, search, DbConnection};
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
 use crate::http::guard::{Authorized, RoomsCreate};
-use crate::http::state::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;

@@ -1,7 +1,7 @@
 //! `GET /api/v2/status`: what this node is and holds.
 
 use crate::http::error::ApiError;
-use crate::http::state::AppState;
+use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 use veza_actors::registry::RegistryStats;
@@ -22,8 +22,8 @@ pub async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": state.started.elapsed().as_secs(),
         "store": state.pool.backend().as_str(),
-        // Whether Redis (shared rate limits) is configured.
-        "redis": state.config.redis_url.is_some(),
+        // "off" (single node), "up" or "down": the cluster bus and shared limits.
+        "redis": state.redis_state(),
         "connections": stats.connections,
         "rooms": stats.rooms,
         "live_streams": stats.live_streams,

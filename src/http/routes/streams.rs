@@ -7,7 +7,7 @@ use crate::db::{rooms, DbError};
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
 use crate::http::guard::{holds, Authorized, StreamsCreate};
-use crate::http::state::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use rand::Rng;

@@ -6,7 +6,7 @@ use super::auth::check_rate;
 use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
-use crate::http::state::AppState;
+use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;

@@ -3,7 +3,7 @@
 
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
-use crate::http::state::AppState;
+use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use veza_actors::connection::Connection;
 use veza_actors::model::RoomRole;
@@ -28,6 +28,7 @@ pub async fn upgrade(
     let user = SessionUser {
         id: UserId(who.user_id),
         username: who.username,
+        session: who.session_id,
         global_power: if grants.allows(Permission::RoomsAdminister) {
             Some(RoomRole::Owner)
         } else if grants.allows(Permission::RoomsModerate) {

@@ -1,4 +1,5 @@
-//! What every handler can reach: the config, the store, the auth service and the registry actor.
+//! What every handler (HTTP routes and the ingest listeners) can reach: the config, the store, the
+//! auth service, the registry actor and the cluster bus.
 
 use crate::auth::AuthService;
 use crate::config::Config;
@@ -28,5 +29,23 @@ pub struct AppState {
     pub limits: Arc<crate::limits::Limits>,
     pub log: slog::Logger,
     /// Request counters for `/metrics`.
-    pub metrics: Arc<super::metrics::HttpMetrics>,
+    pub metrics: Arc<crate::metrics::HttpMetrics>,
+    /// The cluster bus (Redis), if this node is part of one.
+    pub cluster: Option<Arc<crate::cluster::RedisBus>>,
+}
+
+impl AppState {
+    /// Closes the sockets a revocation covers, on this node and every other.
+    pub fn revoke(&self, revoke: veza_actors::revocation::Revoke) {
+        self.registry.do_send(revoke);
+    }
+
+    /// `"off"` (no Redis configured), `"up"` or `"down"`.
+    pub fn redis_state(&self) -> &'static str {
+        match &self.cluster {
+            None => "off",
+            Some(bus) if veza_actors::bus::Bus::is_up(bus.as_ref()) => "up",
+            Some(_) => "down",
+        }
+    }
 }

@@ -1,0 +1,101 @@
+//! What room replicas tell each other over the bus (one JSON object per publish on the room's
+//! topic). Only committed facts travel: messages carry their durable `seq`; state changes say
+//! "reload from the store"; presence and typing are per node.
+
+use crate::ids::{MessageId, UserId};
+use crate::model::{MessageView, UserRef};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum RoomEvent {
+    /// A committed message, and what else its commit changed.
+    Message {
+        message: MessageView,
+        #[serde(default, skip_serializing_if = "Effect::is_none")]
+        effect: Effect,
+    },
+    /// An edit (`reaction: false`) or a reaction toggle, as the message is now.
+    Updated {
+        message: MessageView,
+        reaction: bool,
+    },
+    Deleted {
+        message: MessageId,
+    },
+    /// Users who came online or went offline on the sending node.
+    Presence {
+        joined: Vec<UserRef>,
+        left: Vec<UserRef>,
+    },
+    /// A node started following the room: everyone, say who is online on your side.
+    Hello,
+    /// Everyone online in the room on the sending node (replaces what was known of that node).
+    Roster {
+        users: Vec<UserRef>,
+    },
+    /// Users typing on the sending node.
+    Typing {
+        users: Vec<UserRef>,
+    },
+    /// A ready-made frame for every member (stream state, now playing).
+    Notice {
+        frame: String,
+    },
+}
+
+/// What a committed message (a moderation command's system message) changed besides itself. It
+/// travels with the message so a replica applies both at once: nobody sees "bob was muted" on a
+/// node that would still let bob speak.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    #[default]
+    None,
+    /// Roles, bans, mutes, topic or slow mode changed: reload them from the store first.
+    StateChanged,
+    /// Take this user's connections out of the room after the message.
+    Kick(UserId),
+}
+
+impl Effect {
+    pub fn is_none(&self) -> bool {
+        *self == Effect::None
+    }
+}
+
+/// One publish: which node sent it, and what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub node: u16,
+    pub event: RoomEvent,
+}
+
+impl Envelope {
+    pub fn encode(&self) -> Bytes {
+        // Serialising these types cannot fail: no maps with non-string keys, no custom errors.
+        Bytes::from(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    pub fn decode(payload: &[u8]) -> Option<Self> {
+        serde_json::from_slice(payload).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let e = Envelope {
+            node: 3,
+            event: RoomEvent::Deleted {
+                message: MessageId(42),
+            },
+        };
+        assert_eq!(Envelope::decode(&e.encode()), Some(e));
+        assert_eq!(Envelope::decode(b"{not json"), None);
+    }
+}

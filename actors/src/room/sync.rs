@@ -1,0 +1,226 @@
+//! Keeping a room replica in step with the others: events from the bus, catching up from the
+//! store (after a subscription starts, when a gap outlives `gap_wait`, and every
+//! `poll_while_down` while the bus is down), and reloading moderation state when another node
+//! changed it. The store is the truth; the bus only makes it arrive sooner.
+
+use super::fanout::{Effect, Envelope, RoomEvent};
+use super::Room;
+use crate::bus::{BusState, Subscribed};
+use crate::model::MessageView;
+use crate::protocol::event;
+use actix::prelude::*;
+use bytestring::ByteString;
+use slog::warn;
+
+/// Messages read from the store per catch-up query.
+const CATCH_UP_PAGE: usize = 500;
+
+#[derive(Debug, Default)]
+pub(super) struct SyncState {
+    /// Subscribed to the room's topic (while someone is online here, on a clustered node).
+    pub following: bool,
+    gap_timer: bool,
+    catching_up: bool,
+    again: bool,
+    bus_down: bool,
+}
+
+impl SyncState {
+    /// After a restart in place: timers and queries of the old state are gone; the subscription
+    /// and what is known of the bus stay.
+    pub(super) fn after_restart(&self) -> Self {
+        Self {
+            following: self.following,
+            bus_down: self.bus_down,
+            ..Self::default()
+        }
+    }
+}
+
+/// An event another node published on this room's topic (routed by the registry).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RoomBusEvent(pub Envelope);
+
+impl Handler<RoomBusEvent> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: RoomBusEvent, ctx: &mut Context<Self>) {
+        let Envelope { node, event } = msg.0;
+        // Our own publishes come back from the bus: they were delivered here already.
+        if node == self.env.node || !self.sync.following || !self.loaded {
+            return;
+        }
+        self.guarded(ctx, |act, ctx| act.on_remote(ctx, node, event));
+    }
+}
+
+impl Room {
+    fn on_remote(&mut self, ctx: &mut Context<Self>, node: u16, event: RoomEvent) {
+        match event {
+            RoomEvent::Message { message, effect } => match effect {
+                Effect::None => self.deliver(ctx, message),
+                Effect::StateChanged => self.resync_state(ctx, Some(message)),
+                Effect::Kick(user) => {
+                    self.deliver(ctx, message);
+                    self.remove_user(user);
+                }
+            },
+            RoomEvent::Updated { message, reaction } => {
+                self.update_ring(&message);
+                self.broadcast(if reaction {
+                    event::reaction(&message)
+                } else {
+                    event::message_updated(&message)
+                });
+            }
+            RoomEvent::Deleted { message } => {
+                self.mark_deleted(message);
+                self.broadcast(event::message_deleted(self.id, message));
+            }
+            RoomEvent::Presence { joined, left } => self.presence.heard(node, joined, left),
+            RoomEvent::Hello => self.send_roster(),
+            RoomEvent::Roster { users } => self.presence.roster(node, users),
+            RoomEvent::Typing { users } => self.presence.heard_typing(users),
+            RoomEvent::Notice { frame } => self.broadcast(ByteString::from(frame)),
+        }
+    }
+
+    /// Reads messages after the last delivered seq from the store and delivers them.
+    pub(super) fn catch_up(&mut self, ctx: &mut Context<Self>) {
+        if !self.loaded {
+            return;
+        }
+        if self.sync.catching_up {
+            self.sync.again = true;
+            return;
+        }
+        self.sync.catching_up = true;
+        let (id, after) = (self.id, self.seq.delivered());
+        self.env
+            .readers
+            .query(move |store| store.messages_after(id, after, CATCH_UP_PAGE))
+            .into_actor(self)
+            .map(move |result, act, ctx| {
+                act.sync.catching_up = false;
+                match result {
+                    Ok(messages) => {
+                        let more = messages.len() == CATCH_UP_PAGE;
+                        act.guarded(ctx, |act, ctx| {
+                            for message in messages {
+                                act.deliver(ctx, message);
+                            }
+                        });
+                        if more || std::mem::take(&mut act.sync.again) {
+                            act.catch_up(ctx);
+                        }
+                    }
+                    Err(e) => warn!(act.log, "catching up from the store failed"; "error" => e.0),
+                }
+            })
+            .spawn(ctx);
+    }
+
+    /// Holds a gap for `gap_wait`, then fills it from the store if it is still there.
+    pub(super) fn arm_gap_timer(&mut self, ctx: &mut Context<Self>) {
+        if self.sync.gap_timer {
+            return;
+        }
+        self.sync.gap_timer = true;
+        ctx.run_later(self.config().gap_wait, |act, ctx| {
+            act.sync.gap_timer = false;
+            if act.seq.has_gap() {
+                act.catch_up(ctx);
+            }
+        });
+    }
+
+    /// Reloads roles, bans, mutes, topic and slow mode from the store (another node changed
+    /// them), then delivers `message` (the command's system message) and takes out anyone online
+    /// here who is now banned. Nothing else is handled meanwhile, so no request is checked
+    /// against the old state once the change was announced.
+    pub(super) fn resync_state(&mut self, ctx: &mut Context<Self>, message: Option<MessageView>) {
+        let id = self.id;
+        self.env
+            .readers
+            .query(move |store| store.load_room(id, 0))
+            .into_actor(self)
+            .map(move |result, act, ctx| match result {
+                Ok(Some(snapshot)) => act.guarded(ctx, |act, ctx| {
+                    let delivered = act.info.last_seq;
+                    act.info = snapshot.info;
+                    act.info.last_seq = delivered;
+                    act.members = snapshot.members;
+                    if let Some(message) = message {
+                        act.deliver(ctx, message);
+                    }
+                    let now = crate::ids::now_ms() as i64;
+                    let banned: Vec<_> = act
+                        .members
+                        .iter()
+                        .filter(|(_, m)| m.is_banned(now))
+                        .map(|(id, _)| *id)
+                        .collect();
+                    for user in banned {
+                        act.remove_user(user);
+                    }
+                }),
+                Ok(None) => {}
+                Err(e) => {
+                    warn!(act.log, "reloading room state failed"; "error" => e.0);
+                    // The message itself is durable: still delivered (a catch-up would find it).
+                    if let Some(message) = message {
+                        act.deliver(ctx, message);
+                    }
+                }
+            })
+            .wait(ctx);
+    }
+
+    pub(super) fn poll_if_bus_down(&mut self, ctx: &mut Context<Self>) {
+        if self.sync.bus_down && self.sync.following {
+            self.catch_up(ctx);
+        }
+    }
+}
+
+impl Handler<Subscribed> for Room {
+    type Result = ();
+
+    /// Whatever was published before the subscription took effect was missed: ask who is online
+    /// elsewhere, and catch up messages and state from the store.
+    fn handle(&mut self, _: Subscribed, ctx: &mut Context<Self>) {
+        if !self.sync.following {
+            return;
+        }
+        self.sync.bus_down = false;
+        self.tell_others(RoomEvent::Hello);
+        if self.loaded {
+            self.resync_state(ctx, None);
+            self.catch_up(ctx);
+        }
+    }
+}
+
+impl Handler<BusState> for Room {
+    type Result = ();
+    fn handle(&mut self, msg: BusState, _: &mut Context<Self>) {
+        self.sync.bus_down = !msg.up;
+    }
+}
+
+/// A node stopped or went silent: its members are no longer online.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct NodeGone(pub u16);
+
+impl Handler<NodeGone> for Room {
+    type Result = ();
+    fn handle(&mut self, msg: NodeGone, ctx: &mut Context<Self>) {
+        self.guarded(ctx, |act, ctx| {
+            act.presence.forget_node(msg.0);
+            // It may have committed messages it never got to publish.
+            act.catch_up(ctx);
+        });
+    }
+}

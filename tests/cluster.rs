@@ -1,0 +1,274 @@
+//! Three real `veza serve` processes on one database and one Redis behave as one server: fan-out
+//! and order across nodes, recovery on another node, moderation and revocation on every node.
+//! Both storage backends (SQLite: one file shared by the processes on this host).
+
+mod common;
+
+use common::cluster::{Cluster, User};
+use common::server::Ws;
+use common::Kind;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+/// Reads frames until `acks` acks and `messages` message events arrived; returns the messages'
+/// (seq, body) in arrival order.
+async fn collect(ws: &mut Ws, acks: usize, messages: usize) -> Vec<(i64, String)> {
+    let (mut got_acks, mut got) = (0, Vec::new());
+    while got_acks < acks || got.len() < messages {
+        let frame = ws.recv().await;
+        match frame["type"].as_str() {
+            Some("ack") => got_acks += 1,
+            Some("message") => got.push(seq_body(&frame["message"])),
+            Some("error") => panic!("unexpected error: {frame}"),
+            _ => {}
+        }
+    }
+    got
+}
+
+fn seq_body(m: &Value) -> (i64, String) {
+    (
+        m["seq"].as_i64().expect("seq"),
+        m["body"].as_str().expect("body").to_owned(),
+    )
+}
+
+/// Every seq once, ascending, no gap.
+fn assert_in_order(seqs: &[i64], what: &str) {
+    for pair in seqs.windows(2) {
+        assert_eq!(pair[1], pair[0] + 1, "{what}: {seqs:?}");
+    }
+}
+
+async fn messages_reach_every_node_once_in_order(kind: Kind) {
+    let c = Cluster::start(kind, 3);
+    let owner = c.register(0, "owner");
+    let room = c.room(0, &owner, "lobby");
+    let users: Vec<User> = (0..3).map(|i| c.register(i, &format!("user{i}"))).collect();
+    let mut sockets = Vec::new();
+    for (i, user) in users.iter().enumerate() {
+        sockets.push(c.joined(i, user, &room, None).await.0);
+    }
+    // Every node's client pipelines its sends at once: the nodes commit concurrently.
+    const EACH: usize = 40;
+    for (i, ws) in sockets.iter_mut().enumerate() {
+        for k in 0..EACH {
+            ws.send(json!({"type": "send", "room": room, "body": format!("n{i}-{k}"), "client_id": format!("c{k}")}))
+                .await;
+        }
+    }
+    let mut seen = Vec::new();
+    for ws in sockets.iter_mut() {
+        seen.push(collect(ws, EACH, 3 * EACH).await);
+    }
+    let expected: BTreeSet<String> = (0..3)
+        .flat_map(|i| (0..EACH).map(move |k| format!("n{i}-{k}")))
+        .collect();
+    for (i, got) in seen.iter().enumerate() {
+        let seqs: Vec<i64> = got.iter().map(|(s, _)| *s).collect();
+        assert_in_order(&seqs, &format!("client on node {i}"));
+        let bodies: BTreeSet<String> = got.iter().map(|(_, b)| b.clone()).collect();
+        assert_eq!(
+            bodies, expected,
+            "client on node {i} saw every message once"
+        );
+        assert_eq!(got, &seen[0], "every node delivers the same sequence");
+    }
+    // Nothing more arrives: no duplicates after the fact.
+    for ws in sockets.iter_mut() {
+        let extra: Vec<Value> = ws
+            .quiet(300)
+            .await
+            .into_iter()
+            .filter(|f| f["type"] == "message")
+            .collect();
+        assert!(extra.is_empty(), "duplicates: {extra:?}");
+    }
+}
+
+async fn a_client_recovers_on_another_node(kind: Kind) {
+    let c = Cluster::start(kind, 3);
+    let alice = c.register(0, "alice");
+    let bob = c.register(1, "bob");
+    let carol = c.register(2, "carol");
+    let room = c.room(0, &alice, "lobby");
+    let (mut a, _) = c.joined(0, &alice, &room, None).await;
+    let (mut b, _) = c.joined(1, &bob, &room, None).await;
+    let (mut cws, _) = c.joined(2, &carol, &room, None).await;
+    let mut last = 0;
+    for k in 0..5 {
+        last = a.say(&room, &format!("a{k}"), &format!("a{k}")).await["seq"]
+            .as_i64()
+            .unwrap();
+    }
+    a.close().await;
+    for k in 0..10 {
+        b.say(&room, &format!("b{k}"), &format!("b{k}")).await;
+        cws.say(&room, &format!("c{k}"), &format!("c{k}")).await;
+    }
+    let newest = last + 20;
+    // On node 2 (the room is live there: served from its ring), then on node 0 (nobody online
+    // there any more: the room reloads from the store).
+    for node in [2, 0] {
+        let (mut ws, joined) = c.joined(node, &alice, &room, Some(last)).await;
+        let mut seqs: Vec<i64> = joined["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["seq"].as_i64().unwrap())
+            .collect();
+        // Anything still on its way arrives live, after `joined`.
+        while seqs.last().copied().unwrap_or(last) < newest {
+            let frame = ws.recv_type("message").await;
+            seqs.push(frame["message"]["seq"].as_i64().unwrap());
+        }
+        assert_eq!(
+            seqs,
+            (last + 1..=newest).collect::<Vec<_>>(),
+            "recovery on node {node}"
+        );
+        ws.close().await;
+    }
+}
+
+/// The next `message` whose body contains `text` (a command's system message).
+async fn system_message(ws: &mut Ws, text: &str) -> Value {
+    loop {
+        let frame = ws.recv_type("message").await;
+        if frame["message"]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains(text))
+        {
+            return frame;
+        }
+    }
+}
+
+async fn send_expecting_error(ws: &mut Ws, room: &str, client_id: &str) -> Value {
+    ws.send(json!({"type": "send", "room": room, "body": "let me speak", "client_id": client_id}))
+        .await;
+    loop {
+        let frame = ws.recv().await;
+        match frame["type"].as_str() {
+            Some("error") => return frame,
+            Some("ack") => panic!("sent although it should be refused: {frame}"),
+            _ => {}
+        }
+    }
+}
+
+async fn moderation_holds_on_every_node(kind: Kind) {
+    let c = Cluster::start(kind, 3);
+    let owner = c.register(0, "owner");
+    let bob = c.register(1, "bob");
+    let carol = c.register(2, "carol");
+    let room = c.room(0, &owner, "lobby");
+    let (mut o, _) = c.joined(0, &owner, &room, None).await;
+    let (mut b, _) = c.joined(1, &bob, &room, None).await;
+    let (mut cw, _) = c.joined(2, &carol, &room, None).await;
+
+    // As soon as bob's node shows the mute, bob's node enforces it.
+    o.say(&room, "/mute bob 10m", "m1").await;
+    system_message(&mut b, "muted bob").await;
+    let refused = send_expecting_error(&mut b, &room, "b1").await;
+    assert_eq!(refused["code"], "forbidden", "{refused}");
+    o.say(&room, "/unmute bob", "m2").await;
+    system_message(&mut b, "unmuted bob").await;
+    b.say(&room, "thanks", "b2").await;
+
+    o.say(&room, "/slow 60", "m3").await;
+    system_message(&mut cw, "slow mode").await;
+    cw.say(&room, "one", "c1").await;
+    let slowed = send_expecting_error(&mut cw, &room, "c2").await;
+    assert_eq!(slowed["code"], "rate_limited", "{slowed}");
+    o.say(&room, "/slow off", "m4").await;
+    system_message(&mut cw, "slow mode off").await;
+
+    o.say(&room, "/topic news at ten", "m5").await;
+    system_message(&mut cw, "news at ten").await;
+
+    // A kick on node 0 takes carol out on node 2; she may come back.
+    o.say(&room, "/kick carol enough", "m6").await;
+    cw.recv_type("left").await;
+    let gone = send_expecting_error(&mut cw, &room, "c3").await;
+    assert_eq!(gone["code"], "forbidden", "{gone}");
+    cw.send(json!({"type": "join", "room": room})).await;
+    cw.recv_type("joined").await;
+
+    // A ban on node 0 takes bob out on node 1 and keeps him out on node 2.
+    o.say(&room, "/ban bob", "m7").await;
+    b.recv_type("left").await;
+    let (mut b2, _) = (c.ws(2, &bob).await, ());
+    b2.send(json!({"type": "join", "room": room})).await;
+    let banned = b2.recv_type("error").await;
+    assert_eq!(banned["code"], "forbidden", "{banned}");
+}
+
+async fn revocation_closes_sockets_on_every_node(kind: Kind) {
+    let c = Cluster::start(kind, 3);
+    let first = c.register(0, "alice");
+    let second = c.login(1, "alice");
+    let mut a0 = c.ws(0, &first).await;
+    let mut a2 = c.ws(2, &first).await;
+    let mut b1 = c.ws(1, &second).await;
+    for ws in [&mut a0, &mut a2, &mut b1] {
+        ws.send(json!({"type": "ping"})).await;
+        ws.recv_type("pong").await;
+    }
+
+    // Logging out one session (on node 1) closes its sockets on nodes 0 and 2, not the other's.
+    let started = Instant::now();
+    c.call(
+        1,
+        "POST",
+        "/api/v2/auth/logout",
+        None,
+        Some(json!({"refresh_token": first.refresh})),
+        204,
+    );
+    assert_eq!(a0.closed().await, Some(4001));
+    assert_eq!(a2.closed().await, Some(4001));
+    let took = started.elapsed();
+    eprintln!("logout closed sockets on two other nodes in {took:?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    b1.send(json!({"type": "ping"})).await;
+    b1.recv_type("pong").await;
+
+    // A role change made on node 2 closes the other session's socket on node 1.
+    let admin = c.register(2, "root");
+    let pool = c.db.pool();
+    let admin_id: i64 = admin.id.parse().unwrap();
+    veza::db::users::set_role(&mut pool.get().unwrap(), admin_id, "admin", 1).unwrap();
+    c.call(
+        2,
+        "PUT",
+        &format!("/api/v2/admin/users/{}/role", second.id),
+        Some(&admin.token),
+        Some(json!({"role": "moderator"})),
+        200,
+    );
+    assert_eq!(b1.closed().await, Some(4001));
+
+    // Disabling an account on node 0 closes its sockets on node 1.
+    let dave = c.register(1, "dave");
+    let mut d1 = c.ws(1, &dave).await;
+    d1.send(json!({"type": "ping"})).await;
+    d1.recv_type("pong").await;
+    c.call(
+        0,
+        "POST",
+        &format!("/api/v2/admin/users/{}/disable", dave.id),
+        Some(&admin.token),
+        None,
+        204,
+    );
+    assert_eq!(d1.closed().await, Some(4001));
+}
+
+on_both_backends!(
+    messages_reach_every_node_once_in_order,
+    a_client_recovers_on_another_node,
+    moderation_holds_on_every_node,
+    revocation_closes_sockets_on_every_node,
+);

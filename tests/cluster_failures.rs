@@ -1,0 +1,235 @@
+//! Three (or two) real nodes when things go wrong: `kill -9` of a node, Redis stopped and started
+//! again, and presence across nodes as nodes come and go. Both storage backends.
+
+mod common;
+
+use common::cluster::{eventually, Cluster, OwnRedis};
+use common::server::Ws;
+use common::Kind;
+use serde_json::{json, Value};
+use std::collections::{BTreeSet, HashSet};
+use std::time::Duration;
+
+/// Reads `message` events until one with `seq >= upto` arrived; returns all seqs seen.
+async fn messages_until(ws: &mut Ws, upto: i64, seqs: &mut Vec<i64>) {
+    while seqs.last().copied().unwrap_or(0) < upto {
+        let frame = ws.recv_type_any(&["message"]).await;
+        seqs.push(frame["message"]["seq"].as_i64().unwrap());
+    }
+}
+
+fn assert_gap_free(seqs: &[i64], what: &str) {
+    for pair in seqs.windows(2) {
+        assert_eq!(pair[1], pair[0] + 1, "{what}: {seqs:?}");
+    }
+}
+
+async fn kill_9_of_a_node_loses_no_acked_message(kind: Kind) {
+    let mut c = Cluster::start(kind, 3);
+    let alice = c.register(0, "alice");
+    let bob = c.register(1, "bob");
+    let carol = c.register(2, "carol");
+    let room = c.room(1, &bob, "lobby");
+    let (mut b, _) = c.joined(1, &bob, &room, None).await;
+    let (mut cw, _) = c.joined(2, &carol, &room, None).await;
+    let (mut a, _) = c.joined(0, &alice, &room, None).await;
+    // Pipelined sends on node 0; kill -9 it as soon as 100 are acked, with more in flight.
+    for i in 0..300 {
+        a.send(json!({"type": "send", "room": room, "body": format!("m{i}"), "client_id": format!("c{i}")}))
+            .await;
+    }
+    let mut acked = BTreeSet::new();
+    while acked.len() < 100 {
+        let frame = a.recv().await;
+        if frame["type"] == "ack" {
+            acked.insert(frame["message"]["seq"].as_i64().unwrap());
+        }
+    }
+    c.kill(0);
+
+    // Every acked message is in the store, gap-free.
+    let stored: Vec<i64> = c
+        .history(1, &bob, &room)
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_gap_free(&stored, "history after kill -9");
+    let stored_set: BTreeSet<i64> = stored.iter().copied().collect();
+    let lost: Vec<_> = acked.difference(&stored_set).collect();
+    assert!(lost.is_empty(), "acked but lost: {lost:?}");
+    // The survivors' live streams get every committed message (those the dead node never
+    // published come from the store once it is known to be gone), once, in order.
+    let newest = *stored.last().unwrap();
+    for (ws, who) in [(&mut b, "bob on node 1"), (&mut cw, "carol on node 2")] {
+        let mut seqs = Vec::new();
+        messages_until(ws, newest, &mut seqs).await;
+        assert_gap_free(&seqs, who);
+        assert!(
+            seqs.first() <= acked.first(),
+            "{who} missed the start: {seqs:?}"
+        );
+    }
+    // Alice reconnects to a survivor and recovers everything.
+    let (_, joined) = c.joined(1, &alice, &room, Some(0)).await;
+    let recovered: Vec<i64> = joined["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(recovered, stored, "recovery on a survivor");
+}
+
+/// Tracks who a client sees online: `joined.members` plus `presence` events.
+struct Online(HashSet<String>);
+
+impl Online {
+    fn from_joined(joined: &Value) -> Self {
+        Online(names(&joined["members"]))
+    }
+
+    /// Reads frames until `check` holds (presence applied as they come); returns typing frames.
+    async fn until(&mut self, ws: &mut Ws, what: &str, check: impl Fn(&HashSet<String>) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while !check(&self.0) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what}: {:?}",
+                self.0
+            );
+            let frame = ws.recv_type_any(&["presence"]).await;
+            for n in names(&frame["left"]) {
+                self.0.remove(&n);
+            }
+            self.0.extend(names(&frame["joined"]));
+        }
+    }
+}
+
+fn names(list: &Value) -> HashSet<String> {
+    list.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|u| u["username"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn presence_and_typing_across_nodes(kind: Kind) {
+    let mut c = Cluster::start(kind, 3);
+    let alice = c.register(0, "alice");
+    let bob = c.register(1, "bob");
+    let carol = c.register(2, "carol");
+    let room = c.room(0, &alice, "lobby");
+    let (mut a, joined) = c.joined(0, &alice, &room, None).await;
+    let mut seen_by_alice = Online::from_joined(&joined);
+    let (mut b, joined) = c.joined(1, &bob, &room, None).await;
+    let mut seen_by_bob = Online::from_joined(&joined);
+    let (cw, _) = c.joined(2, &carol, &room, None).await;
+    let all = |s: &HashSet<String>| ["alice", "bob", "carol"].iter().all(|n| s.contains(*n));
+    seen_by_alice
+        .until(&mut a, "alice sees everyone", all)
+        .await;
+    seen_by_bob.until(&mut b, "bob sees everyone", all).await;
+
+    // Typing on node 1 shows on node 0.
+    b.send(json!({"type": "typing", "room": room})).await;
+    let typing = a.recv_type_any(&["typing"]).await;
+    assert!(names(&typing["users"]).contains("bob"), "{typing}");
+
+    // Carol's node dies: the others see her go.
+    drop(cw);
+    c.kill(2);
+    seen_by_alice
+        .until(&mut a, "alice sees carol go", |s| !s.contains("carol"))
+        .await;
+    // Bob leaves on node 1: alice sees it.
+    b.send(json!({"type": "leave", "room": room})).await;
+    seen_by_alice
+        .until(&mut a, "alice sees bob leave", |s| !s.contains("bob"))
+        .await;
+}
+
+/// Sends and waits for the ack, keeping the seqs of every `message` that arrives meanwhile.
+async fn say_keeping(ws: &mut Ws, room: &str, body: &str, seqs: &mut Vec<i64>) {
+    ws.send(json!({"type": "send", "room": room, "body": body, "client_id": body}))
+        .await;
+    loop {
+        let frame = ws.recv().await;
+        match frame["type"].as_str() {
+            Some("message") => seqs.push(frame["message"]["seq"].as_i64().unwrap()),
+            Some("ack") if frame["client_id"] == body => return,
+            Some("error") => panic!("{body}: {frame}"),
+            _ => {}
+        }
+    }
+}
+
+async fn status_of(c: &Cluster, node: usize) -> Value {
+    let (_, body) = c.get(node, "/api/v2/status", None).expect("status");
+    serde_json::from_str(&body).expect("json")
+}
+
+async fn redis_outage_keeps_nodes_serving_and_they_catch_up(kind: Kind) {
+    let mut redis = OwnRedis::start();
+    let c = Cluster::start_on(kind, 2, &redis.url(), &[]);
+    let alice = c.register(0, "alice");
+    let bob = c.register(1, "bob");
+    let room = c.room(0, &alice, "lobby");
+    let (mut a, _) = c.joined(0, &alice, &room, None).await;
+    let (mut b, _) = c.joined(1, &bob, &room, None).await;
+    assert_eq!(status_of(&c, 0).await["redis"], "up");
+    let (mut seen_a, mut seen_b) = (Vec::new(), Vec::new());
+    say_keeping(&mut a, &room, "before", &mut seen_a).await;
+
+    redis.stop();
+    for node in 0..2 {
+        eventually(Duration::from_secs(10), "status says redis down", || {
+            let (_, body) = c.get(node, "/api/v2/status", None)?;
+            body.contains(r#""redis":"down""#).then_some(())
+        })
+        .await;
+        let (_, metrics) = c.get(node, "/metrics", None).expect("metrics");
+        assert!(metrics.contains("veza_redis_up 0"), "{metrics}");
+    }
+    // Each node keeps serving its own clients; messages still cross (from the store).
+    for k in 0..5 {
+        say_keeping(&mut a, &room, &format!("a{k}"), &mut seen_a).await;
+        say_keeping(&mut b, &room, &format!("b{k}"), &mut seen_b).await;
+    }
+    redis.resume();
+    for node in 0..2 {
+        eventually(
+            Duration::from_secs(15),
+            "status says redis up again",
+            || {
+                let (_, body) = c.get(node, "/api/v2/status", None)?;
+                body.contains(r#""redis":"up""#).then_some(())
+            },
+        )
+        .await;
+    }
+    for k in 5..8 {
+        say_keeping(&mut a, &room, &format!("a{k}"), &mut seen_a).await;
+        say_keeping(&mut b, &room, &format!("b{k}"), &mut seen_b).await;
+    }
+    let stored: Vec<i64> = c
+        .history(0, &alice, &room)
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(stored.len(), 17);
+    let newest = *stored.last().unwrap();
+    for (ws, seqs, who) in [(&mut a, seen_a, "alice"), (&mut b, seen_b, "bob")] {
+        let mut seqs = seqs;
+        messages_until(ws, newest, &mut seqs).await;
+        assert_eq!(seqs, stored, "{who} saw every message once, in order");
+    }
+}
+
+on_both_backends!(
+    kill_9_of_a_node_loses_no_acked_message,
+    presence_and_typing_across_nodes,
+    redis_outage_keeps_nodes_serving_and_they_catch_up,
+);
