@@ -3,7 +3,7 @@
 //! `shutdown_timeout_s`, then exits).
 
 use crate::auth::{AuthService, JwtKeys};
-use crate::cluster::RedisBus;
+use crate::cluster::{Owner, RedisBus, StreamLeases};
 use crate::config::secret::{load_or_create_dev_secret, DevSecret};
 use crate::config::{Config, Environment};
 use crate::db::chat_store::DieselChatStore;
@@ -173,6 +173,7 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         bus
     });
     auth.revocations.connect(registry.clone());
+    let leases = stream_leases(&config, &log);
     AppState {
         limits: Arc::new(crate::limits::Limits::new(&config, log.clone())),
         metrics: Arc::default(),
@@ -181,6 +182,7 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         auth: Arc::new(auth),
         registry,
         cluster,
+        leases,
         ids,
         persistence,
         readers,
@@ -198,6 +200,22 @@ fn cluster_bus(config: &Config, log: &Logger) -> Option<(Arc<RedisBus>, redis::C
         Err(e) => {
             // Config validation opened the same URL; this is not expected.
             slog::error!(log, "Redis URL refused; running as a single node"; "error" => e.to_string());
+            None
+        }
+    }
+}
+
+/// Stream leases when `redis_url` is set: this node is `node_id` at `base_url()`.
+fn stream_leases(config: &Config, log: &Logger) -> Option<Arc<StreamLeases>> {
+    let url = config.redis_url.as_ref()?;
+    let me = Owner {
+        id: config.node_id,
+        url: config.base_url(),
+    };
+    match StreamLeases::new(url, &config.redis_prefix, me, log.clone()) {
+        Ok(leases) => Some(Arc::new(leases)),
+        Err(e) => {
+            slog::error!(log, "Redis URL refused; stream leases off"; "error" => e.to_string());
             None
         }
     }

@@ -32,12 +32,19 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::HttpMetrics>,
     /// The cluster bus (Redis), if this node is part of one.
     pub cluster: Option<Arc<crate::cluster::RedisBus>>,
+    /// Which node serves each live stream (with Redis).
+    pub leases: Option<Arc<crate::cluster::StreamLeases>>,
 }
 
 impl AppState {
     /// Closes the sockets a revocation covers, on this node and every other.
     pub fn revoke(&self, revoke: veza_actors::revocation::Revoke) {
         self.registry.do_send(revoke);
+    }
+
+    /// The node serving `mount` if it is live on another node.
+    pub async fn stream_elsewhere(&self, mount: &str) -> Option<crate::cluster::Owner> {
+        self.leases.as_ref()?.other_owner(mount).await
     }
 
     /// `"off"` (no Redis configured), `"up"` or `"down"`.

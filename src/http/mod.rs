@@ -12,6 +12,7 @@ pub mod limit;
 pub mod request_id;
 pub mod routes;
 pub mod security;
+pub mod stream_redirect;
 
 pub use crate::state::AppState;
 use actix_web::body::MessageBody;

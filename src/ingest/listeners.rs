@@ -57,6 +57,14 @@ pub async fn serve(
         .ok()
         .flatten();
     let Some(session) = session else {
+        // Live on another node: send the listener to its main port (same path there).
+        if let Some(owner) = state.stream_elsewhere(mount).await {
+            let location = format!("{}/live/{mount}/{variant}", owner.url.trim_end_matches('/'));
+            let reply = format!(
+                "HTTP/1.0 307 Temporary Redirect\r\nServer: Veza\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
+            );
+            return tcp.write_all(reply.as_bytes()).await;
+        }
         return not_found(&mut tcp, "this mount is not live").await;
     };
     let Some(Listening {

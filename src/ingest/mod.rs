@@ -7,6 +7,7 @@ pub mod listeners;
 use crate::auth::opaque;
 use crate::auth::permission::grants;
 use crate::auth::Role;
+use crate::cluster::LeaseGuard;
 use crate::db::{streams, users, DbError};
 use crate::state::AppState;
 use actix::Addr;
@@ -16,7 +17,7 @@ use bytes::Bytes;
 use thiserror::Error;
 use tokio::sync::mpsc;
 use veza_actors::permission::Permission;
-use veza_actors::registry::StartBroadcast;
+use veza_actors::registry::{FindStream, StartBroadcast};
 use veza_actors::stream::decode::extension_for;
 use veza_actors::stream::StreamSession;
 use veza_actors::StreamId;
@@ -67,10 +68,12 @@ impl IngestError {
     }
 }
 
-/// A source that went live: write its bytes into `input`; dropping it ends the broadcast.
+/// A source that went live: write its bytes into `input`; dropping it ends the broadcast (and
+/// releases the stream's lease).
 pub struct Source {
     pub input: mpsc::Sender<Bytes>,
     pub session: Addr<StreamSession>,
+    _lease: Option<LeaseGuard>,
 }
 
 /// The stream key from `Authorization: Basic base64(source:KEY)`.
@@ -150,6 +153,7 @@ pub async fn open_with_key(
     let content_type = content_type.unwrap_or("").to_owned();
     let extension =
         extension_for(&content_type).ok_or(IngestError::UnsupportedType(content_type))?;
+    let lease = lease(state, &row.mount).await?;
     let started = state
         .registry
         .send(StartBroadcast {
@@ -167,7 +171,30 @@ pub async fn open_with_key(
     Ok(Source {
         input: started.input,
         session: started.session,
+        _lease: lease,
     })
+}
+
+/// The mount's lease when nodes share Redis: refused like a second source on one node when it is
+/// live here or another node holds it.
+async fn lease(state: &AppState, mount: &str) -> Result<Option<LeaseGuard>, IngestError> {
+    let Some(leases) = &state.leases else {
+        return Ok(None);
+    };
+    let live_here = state
+        .registry
+        .send(FindStream(mount.to_owned()))
+        .await
+        .map_err(|e| IngestError::Internal(e.to_string()))?
+        .is_some();
+    if live_here {
+        return Err(IngestError::MountInUse);
+    }
+    leases
+        .acquire(mount)
+        .await
+        .map(Some)
+        .map_err(|_| IngestError::MountInUse)
 }
 
 #[cfg(test)]

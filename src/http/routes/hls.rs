@@ -3,9 +3,10 @@
 //! next to the segments, so the whole DVR window stays playable until the next broadcast.
 
 use crate::http::error::ApiError;
+use crate::http::stream_redirect::to_owner;
 use crate::state::AppState;
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use rand::Rng;
 use serde::Deserialize;
@@ -88,6 +89,7 @@ fn session_id(query: &ClientQuery) -> String {
 /// `GET /hls/{mount}/master.m3u8`.
 pub async fn master(
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<ClientQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -101,6 +103,9 @@ pub async fn master(
             .await
             .map_err(|_| no_such("stream"))?,
         None => {
+            if let Some(redirect) = to_owner(&state, &mount, &req).await {
+                return Ok(redirect);
+            }
             let mut found = Vec::new();
             for v in state.config.stream_ladder.iter().filter(|v| in_hls(v)) {
                 let file = variant_dir(&state, &mount, v).join(FINAL_PLAYLIST);
@@ -123,6 +128,7 @@ pub async fn master(
 /// `GET /hls/{mount}/{variant}/index.m3u8`.
 pub async fn media(
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<(String, String)>,
     query: web::Query<ClientQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -145,6 +151,8 @@ pub async fn media(
             }
             return Ok(playlist_response(text));
         }
+    } else if let Some(redirect) = to_owner(&state, &mount, &req).await {
+        return Ok(redirect);
     }
     let file = variant_dir(&state, &mount, &variant).join(FINAL_PLAYLIST);
     read(file)
@@ -156,6 +164,7 @@ pub async fn media(
 /// `GET /hls/{mount}/{variant}/seg-N.mp3|aac`.
 pub async fn segment(
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (mount, variant, name) = path.into_inner();
@@ -163,9 +172,13 @@ pub async fn segment(
         return Err(no_such("segment"));
     }
     let variant = hls_variant(&variant)?;
-    let body = read(variant_dir(&state, &mount, &variant).join(&name))
-        .await
-        .ok_or_else(|| no_such("segment (it may have left the DVR window)"))?;
+    let Some(body) = read(variant_dir(&state, &mount, &variant).join(&name)).await else {
+        // Segments are on the disk of the node that cuts them.
+        if let Some(redirect) = to_owner(&state, &mount, &req).await {
+            return Ok(redirect);
+        }
+        return Err(no_such("segment (it may have left the DVR window)"));
+    };
     Ok(HttpResponse::Ok()
         .content_type(variant.content_type())
         // Names repeat from one broadcast to the next.

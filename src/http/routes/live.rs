@@ -73,8 +73,13 @@ pub async fn listen(
         .registry
         .send(FindStream(mount.clone()))
         .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found("this mount is not live"))?;
+        .map_err(ApiError::internal)?;
+    let Some(session) = session else {
+        return match crate::http::stream_redirect::to_owner(&state, &mount, &req).await {
+            Some(redirect) => Ok(redirect),
+            None => Err(ApiError::not_found("this mount is not live")),
+        };
+    };
     let Listening {
         burst,
         live,

@@ -2,6 +2,7 @@
 //! live state, rotate the key, set the now-playing title.
 
 use crate::auth::opaque;
+use crate::cluster::Owner;
 use crate::db::streams::{self, NewStream, StreamRow};
 use crate::db::{rooms, DbError};
 use crate::http::error::ApiError;
@@ -208,7 +209,20 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let row = load(&state, &path).await?;
     let live = live_info(&state, &row.mount).await;
-    Ok(HttpResponse::Ok().json(stream_json(&state, &row, live.as_ref())))
+    let mut body = stream_json(&state, &row, live.as_ref());
+    // Which node serves it: this one, another (its listener counts are there), or none.
+    let node = match &live {
+        Some(_) => Some(Owner {
+            id: state.config.node_id,
+            url: state.config.base_url(),
+        }),
+        None => state.stream_elsewhere(&row.mount).await,
+    };
+    if node.is_some() {
+        body["live"] = json!(true);
+    }
+    body["node"] = json!(node);
+    Ok(HttpResponse::Ok().json(body))
 }
 
 /// The stream's owner, or a holder of `streams.manage`.
