@@ -132,6 +132,15 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
     });
     let arbiters = (0..cores).map(|_| Arbiter::new().handle()).collect();
     let cluster = cluster_bus(&config, &log);
+    let auth = Arc::new(auth);
+    let on_revoke: veza_actors::revocation::RevocationHook = {
+        let auth = Arc::downgrade(&auth);
+        Arc::new(move |revoke| {
+            if let Some(auth) = auth.upgrade() {
+                auth.sessions.forget(revoke);
+            }
+        })
+    };
     let bus: SharedBus = match &cluster {
         Some((bus, _)) => bus.clone(),
         None => Arc::new(NoBus),
@@ -154,6 +163,7 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         }),
         bus,
         node: config.node_id,
+        on_revoke: Some(on_revoke),
         log: log.clone(),
     };
     let connection_config = Arc::new(ConnectionConfig {
@@ -179,7 +189,7 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         metrics: Arc::default(),
         config: Arc::new(config),
         pool,
-        auth: Arc::new(auth),
+        auth,
         registry,
         cluster,
         leases,

@@ -39,6 +39,8 @@ pub struct AppState {
 impl AppState {
     /// Closes the sockets a revocation covers, on this node and every other.
     pub fn revoke(&self, revoke: veza_actors::revocation::Revoke) {
+        // Out of this node's session cache before the caller answers.
+        self.auth.sessions.forget(Some(&revoke));
         self.registry.do_send(revoke);
     }
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::cluster::{Cluster, User};
+use common::cluster::{eventually, Cluster, User};
 use common::server::Ws;
 use common::Kind;
 use serde_json::{json, Value};
@@ -217,6 +217,17 @@ async fn revocation_closes_sockets_on_every_node(kind: Kind) {
         ws.recv_type("pong").await;
     }
 
+    // Each node has checked (and cached) the first session's access token.
+    for node in 0..3 {
+        c.call(
+            node,
+            "GET",
+            "/api/v2/users/me",
+            Some(&first.token),
+            None,
+            200,
+        );
+    }
     // Logging out one session (on node 1) closes its sockets on nodes 0 and 2, not the other's.
     let started = Instant::now();
     c.call(
@@ -234,6 +245,16 @@ async fn revocation_closes_sockets_on_every_node(kind: Kind) {
     assert!(took < Duration::from_secs(5), "took {took:?}");
     b1.send(json!({"type": "ping"})).await;
     b1.recv_type("pong").await;
+    // Its access token is refused on every node (the session caches heard of the logout).
+    for node in 0..3 {
+        let refused = eventually(Duration::from_secs(5), "token refused after logout", || {
+            let (status, _) = c.get(node, "/api/v2/users/me", Some(&first.token))?;
+            (status == 401).then_some(status)
+        })
+        .await;
+        assert_eq!(refused, 401);
+    }
+    c.call(1, "GET", "/api/v2/users/me", Some(&second.token), None, 200);
 
     // A role change made on node 2 closes the other session's socket on node 1.
     let admin = c.register(2, "root");

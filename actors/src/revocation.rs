@@ -41,6 +41,11 @@ pub struct Revoke {
     pub reason: String,
 }
 
+/// Told of every revocation this node applies (its own and other nodes'), and with `None` when
+/// revocations may have been missed (the bus went down or came back): caches of sessions drop
+/// what they hold.
+pub type RevocationHook = std::sync::Arc<dyn Fn(Option<&Revoke>) + Send + Sync>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ pub mod permission;
 pub mod revocation;
 pub mod role;
 pub mod service;
+pub mod session_cache;
 pub mod totp;
 pub mod totp_rekey;
 pub mod two_factor;

@@ -54,7 +54,7 @@ impl AuthService {
             self.audit_user(conn, user_id, "password.changed", client, detail)?;
             Ok::<_, AuthError>(ended)
         })?;
-        self.revocations.revoked(
+        self.sessions_ended(
             user_id,
             veza_actors::revocation::Scope::AllExcept(session_id),
             "the password was changed: log in again",

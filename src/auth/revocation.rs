@@ -3,8 +3,8 @@
 
 use actix::Addr;
 use std::sync::OnceLock;
-use veza_actors::revocation::{Revoke, Scope};
-use veza_actors::{Registry, UserId};
+use veza_actors::revocation::Revoke;
+use veza_actors::Registry;
 
 #[derive(Default)]
 pub struct RevocationSink(OnceLock<Addr<Registry>>);
@@ -15,13 +15,9 @@ impl RevocationSink {
     }
 
     /// Reports a revocation (nothing happens before `connect`, e.g. in CLI commands).
-    pub fn revoked(&self, user: i64, scope: Scope, reason: &str) {
+    pub fn revoked(&self, revoke: Revoke) {
         if let Some(registry) = self.0.get() {
-            registry.do_send(Revoke {
-                user: UserId(user),
-                scope,
-                reason: reason.to_owned(),
-            });
+            registry.do_send(revoke);
         }
     }
 }

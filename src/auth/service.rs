@@ -51,6 +51,8 @@ pub struct AuthService {
     pub(super) oauth: super::oauth::OAuthClients,
     /// Told of every session this service ends, so its WebSockets close on every node.
     pub revocations: super::revocation::RevocationSink,
+    /// Recently checked sessions (dropped on revocation events).
+    pub sessions: super::session_cache::SessionCache,
 }
 
 impl AuthService {
@@ -71,7 +73,20 @@ impl AuthService {
             refresh_ttl_s,
             oauth: Default::default(),
             revocations: Default::default(),
+            sessions: Default::default(),
         }
+    }
+
+    /// Sessions this service ended: out of the cache now (so the very next request is refused),
+    /// and their sockets closed on every node.
+    pub(super) fn sessions_ended(&self, user: i64, scope: Scope, reason: &str) {
+        let revoke = veza_actors::revocation::Revoke {
+            user: veza_actors::UserId(user),
+            scope,
+            reason: reason.to_owned(),
+        };
+        self.sessions.forget(Some(&revoke));
+        self.revocations.revoked(revoke);
     }
 
     /// Switches OAuth login on for the configured providers.
@@ -236,7 +251,7 @@ impl AuthService {
             sessions::revoke_session(&mut conn, stored.session_id, now, "refresh_token_reuse")?;
             let detail = serde_json::json!({"session": stored.session_id.to_string()});
             self.audit_user(&mut conn, stored.user_id, "token.reuse", client, detail)?;
-            self.revocations.revoked(
+            self.sessions_ended(
                 stored.user_id,
                 Scope::Session(stored.session_id),
                 "session revoked: a used refresh token was presented again",
@@ -252,7 +267,7 @@ impl AuthService {
             .ok_or(AuthError::InvalidToken("invalid refresh token"))?;
         let now = now_ms() as i64;
         sessions::revoke_session(&mut conn, stored.session_id, now, "logout")?;
-        self.revocations.revoked(
+        self.sessions_ended(
             stored.user_id,
             Scope::Session(stored.session_id),
             "logged out",
@@ -274,6 +289,13 @@ impl AuthService {
         let invalid = || AuthError::InvalidToken("invalid access token");
         let user_id: i64 = claims.sub.parse().map_err(|_| invalid())?;
         let session_id: i64 = claims.sid.parse().map_err(|_| invalid())?;
+        if let Some(who) = self
+            .sessions
+            .get(session_id)
+            .filter(|w| w.user_id == user_id)
+        {
+            return Ok(who);
+        }
         let mut conn = self.pool.get()?;
         let (session, user) =
             sessions::find_with_user(&mut conn, session_id)?.ok_or_else(invalid)?;
@@ -286,13 +308,15 @@ impl AuthService {
         if user.disabled {
             return Err(AuthError::InvalidToken("account disabled"));
         }
-        Ok(Authenticated {
+        let who = Authenticated {
             user_id,
             role: user.role.parse().map_err(AuthError::Internal)?,
             username: user.username,
             session_id,
             created_at: user.created_at,
-        })
+        };
+        self.sessions.put(&who);
+        Ok(who)
     }
 
     /// Creates a user with `role`, or resets the role and password of an existing one (for the

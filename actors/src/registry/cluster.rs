@@ -131,6 +131,7 @@ impl Handler<Incoming> for Registry {
             }
             Topic::Sessions => match serde_json::from_slice::<RevokeEnvelope>(&msg.payload) {
                 Ok(envelope) if envelope.node != act.deps.node => {
+                    act.revoked(Some(&envelope.revoke));
                     act.connections.revoke(&envelope.revoke);
                 }
                 Ok(_) => {}
@@ -161,6 +162,8 @@ impl Handler<BusState> for Registry {
     fn handle(&mut self, msg: BusState, _: &mut Context<Self>) {
         if self.cluster.bus_up != msg.up {
             self.cluster.bus_up = msg.up;
+            // Revocations published meanwhile were missed.
+            self.revoked(None);
             if msg.up {
                 info!(self.deps.log, "bus connected");
             } else {

@@ -128,6 +128,7 @@ impl Handler<Revoke> for Registry {
     /// Closes the covered sockets here and tells every other node to do the same.
     fn handle(&mut self, msg: Revoke, _: &mut Context<Self>) {
         self.guarded("Revoke", (), |act| {
+            act.revoked(Some(&msg));
             act.connections.revoke(&msg);
             if act.deps.bus.is_clustered() {
                 let envelope = RevokeEnvelope {

@@ -47,6 +47,8 @@ pub struct RoomDeps {
     /// The cluster bus ([`crate::bus::NoBus`] on a single node) and this node's id on it.
     pub bus: SharedBus,
     pub node: u16,
+    /// Told of every revocation applied here (the server's session cache listens).
+    pub on_revoke: Option<crate::revocation::RevocationHook>,
     pub log: Logger,
 }
 
@@ -84,6 +86,14 @@ impl Registry {
                 error!(self.deps.log, "registry handler panicked; carrying on"; "message" => what.to_owned());
                 fallback
             }
+        }
+    }
+}
+
+impl Registry {
+    fn revoked(&self, revoke: Option<&crate::revocation::Revoke>) {
+        if let Some(hook) = &self.deps.on_revoke {
+            hook(revoke);
         }
     }
 }

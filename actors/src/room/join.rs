@@ -195,3 +195,66 @@ impl Handler<History> for Room {
             .spawn(ctx);
     }
 }
+
+/// A page of history for REST, answered from the ring when this replica is current and the ring
+/// holds the whole page; `None` sends the caller to the store.
+#[derive(Message)]
+#[rtype(result = "Option<RingPage>")]
+pub struct PageFromRing {
+    pub user: crate::ids::UserId,
+    /// A global admin or moderator (sees every room).
+    pub staff: bool,
+    /// Messages with seq < `before`, newest first.
+    pub before: i64,
+    pub limit: usize,
+}
+
+/// What the ring says.
+#[derive(Debug)]
+pub enum RingPage {
+    Messages(Vec<MessageView>),
+    /// A private room the caller is not in (answered like an unknown room).
+    Hidden,
+    Banned,
+}
+
+impl Handler<PageFromRing> for Room {
+    type Result = Option<RingPage>;
+
+    fn handle(&mut self, msg: PageFromRing, _: &mut Context<Self>) -> Option<RingPage> {
+        // Only a replica that follows every commit (or the only node) and has no gap is current.
+        let current = self.loaded
+            && (self.sync.following || !self.env.bus.is_clustered())
+            && !self.seq.has_gap();
+        if !current {
+            return None;
+        }
+        let member = self.members.get(&msg.user);
+        if !msg.staff && msg.user != self.info.owner {
+            if self.info.private && member.is_none() {
+                return Some(RingPage::Hidden);
+            }
+            if member.is_some_and(|m| m.is_banned(crate::ids::now_ms() as i64)) {
+                return Some(RingPage::Banned);
+            }
+        }
+        let top = (msg.before - 1).min(self.info.last_seq);
+        if top < 1 {
+            return Some(RingPage::Messages(Vec::new()));
+        }
+        let from = (top - msg.limit as i64 + 1).max(1);
+        let ring_first = self.ring.front().map(|m| m.seq)?;
+        if ring_first > from {
+            return None;
+        }
+        Some(RingPage::Messages(
+            self.ring
+                .iter()
+                .rev()
+                .filter(|m| m.seq <= top)
+                .take(msg.limit)
+                .cloned()
+                .collect(),
+        ))
+    }
+}

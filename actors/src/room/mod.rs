@@ -20,7 +20,7 @@ pub mod sequencer;
 mod sync;
 
 pub use changes::{Change, ChangeMessage};
-pub use join::{History, Join, Leave};
+pub use join::{History, Join, Leave, PageFromRing, RingPage};
 pub use presence::Typing;
 pub use send::SendMessage;
 pub use sync::{NodeGone, RoomBusEvent};

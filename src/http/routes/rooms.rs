@@ -12,6 +12,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use veza_actors::ids::now_ms;
+use veza_actors::room::RingPage;
 
 pub const MAX_NAME_CHARS: usize = 64;
 pub const MAX_TOPIC_CHARS: usize = 512;
@@ -173,6 +174,9 @@ pub async fn history(
         return Err(ApiError::bad_request(format!("limit must be 1-{MAX_PAGE}")));
     }
     let before = page.before.unwrap_or(i64::MAX);
+    if let Some(views) = from_ring(&state, id, &who, before, limit).await? {
+        return Ok(HttpResponse::Ok().json(json!({"messages": views})));
+    }
     let pool = state.pool.clone();
     let views = web::block(move || {
         let conn = &mut *pool.get()?;
@@ -182,6 +186,54 @@ pub async fn history(
     })
     .await??;
     Ok(HttpResponse::Ok().json(json!({"messages": views})))
+}
+
+/// The page from the room's ring on this node when it holds all of it (no store read at all);
+/// `None` when the room has no current replica here or the page reaches further back. A single
+/// node starts the room for it (its replica is always current); in a cluster only a replica that
+/// follows the room (members online here) is current, so an idle room is read from the store.
+async fn from_ring(
+    state: &AppState,
+    id: i64,
+    who: &Authenticated,
+    before: i64,
+    limit: i64,
+) -> Result<Option<Vec<veza_actors::model::MessageView>>, ApiError> {
+    let room_id = veza_actors::RoomId(id);
+    let room = if state.cluster.is_some() {
+        state
+            .registry
+            .send(veza_actors::registry::PeekRoom(room_id))
+            .await
+            .ok()
+            .flatten()
+    } else {
+        state
+            .registry
+            .send(veza_actors::registry::GetRoom(room_id))
+            .await
+            .ok()
+            .and_then(Result::ok)
+    };
+    let Some(room) = room else {
+        return Ok(None);
+    };
+    let ask = veza_actors::room::PageFromRing {
+        user: veza_actors::UserId(who.user_id),
+        staff: matches!(who.role, Role::Admin | Role::Moderator),
+        before,
+        limit: limit as usize,
+    };
+    match room.send(ask).await.ok().flatten() {
+        Some(RingPage::Messages(views)) => Ok(Some(views)),
+        Some(RingPage::Hidden) => Err(ApiError::not_found("no such room")),
+        Some(RingPage::Banned) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "you are banned from this room",
+        )),
+        None => Ok(None),
+    }
 }
 
 /// `GET /api/v2/rooms/{id}/search?q=...`: best match first.
