@@ -63,11 +63,12 @@ fn main() {
     );
     let name = format!("veza_bench_persist_{}", std::process::id());
     let mut admin_conn = PgConnection::establish(&admin).expect("PostgreSQL at VEZA_TEST_PG_URL");
-    admin_conn
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-        ))
-        .expect("create the bench database");
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        admin_conn.batch_execute(&sql).expect("create the bench database");
+    }
     let url = with_db(&admin, &name);
     let pool = DbPool::connect(&url, 8, Duration::from_secs(10)).expect("pool");
     migrations::run(&mut pool.get().expect("conn")).expect("migrate");

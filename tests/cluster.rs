@@ -196,6 +196,17 @@ async fn moderation_holds_on_every_node(kind: Kind) {
     cw.send(json!({"type": "join", "room": room})).await;
     cw.recv_type("joined").await;
 
+    // A client that pipelines its first frames on a node where nobody is in the room yet: the
+    // join is handled before the send.
+    let dave = c.register(2, "dave");
+    let mut d = c.ws(1, &dave).await;
+    let empty_room = c.room(1, &owner, "empty");
+    d.send(json!({"type": "join", "room": empty_room})).await;
+    d.send(json!({"type": "send", "room": empty_room, "body": "first!", "client_id": "d1"}))
+        .await;
+    d.recv_type("joined").await;
+    assert_eq!(d.recv_type("ack").await["message"]["body"], "first!");
+
     // A ban on node 0 takes bob out on node 1 and keeps him out on node 2.
     o.say(&room, "/ban bob", "m7").await;
     b.recv_type("left").await;

@@ -179,6 +179,8 @@ async fn redis_outage_keeps_nodes_serving_and_they_catch_up(kind: Kind) {
     let room = c.room(0, &alice, "lobby");
     let (mut a, _) = c.joined(0, &alice, &room, None).await;
     let (mut b, _) = c.joined(1, &bob, &room, None).await;
+    let dave = c.register(1, "dave");
+    let mut d = c.ws(1, &dave).await;
     assert_eq!(status_of(&c, 0).await["redis"], "up");
     let (mut seen_a, mut seen_b) = (Vec::new(), Vec::new());
     say_keeping(&mut a, &room, "before", &mut seen_a).await;
@@ -193,6 +195,16 @@ async fn redis_outage_keeps_nodes_serving_and_they_catch_up(kind: Kind) {
         let (_, metrics) = c.get(node, "/metrics", None).expect("metrics");
         assert!(metrics.contains("veza_redis_up 0"), "{metrics}");
     }
+    // A logout on node 0 while nodes cannot tell each other: dave's socket on node 1 must still
+    // close (once the nodes can compare notes with the store).
+    c.call(
+        0,
+        "POST",
+        "/api/v2/auth/logout",
+        None,
+        Some(json!({"refresh_token": dave.refresh})),
+        204,
+    );
     // Each node keeps serving its own clients; messages still cross (from the store).
     for k in 0..5 {
         say_keeping(&mut a, &room, &format!("a{k}"), &mut seen_a).await;
@@ -210,7 +222,18 @@ async fn redis_outage_keeps_nodes_serving_and_they_catch_up(kind: Kind) {
         )
         .await;
     }
-    for k in 5..8 {
+    assert_eq!(
+        d.closed().await,
+        Some(4001),
+        "the logout made during the outage"
+    );
+    // One message right after Redis is back, and nothing after it: it must still cross.
+    say_keeping(&mut a, &room, "a5", &mut seen_a).await;
+    let newest_a5 = c.history(0, &alice, &room).last().unwrap()["seq"]
+        .as_i64()
+        .unwrap();
+    messages_until(&mut b, newest_a5, &mut seen_b).await;
+    for k in 6..8 {
         say_keeping(&mut a, &room, &format!("a{k}"), &mut seen_a).await;
         say_keeping(&mut b, &room, &format!("b{k}"), &mut seen_b).await;
     }
@@ -219,7 +242,7 @@ async fn redis_outage_keeps_nodes_serving_and_they_catch_up(kind: Kind) {
         .iter()
         .map(|m| m["seq"].as_i64().unwrap())
         .collect();
-    assert_eq!(stored.len(), 17);
+    assert_eq!(stored.len(), 16);
     let newest = *stored.last().unwrap();
     for (ws, seqs, who) in [(&mut a, seen_a, "alice"), (&mut b, seen_b, "bob")] {
         let mut seqs = seqs;

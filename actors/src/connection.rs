@@ -117,7 +117,11 @@ impl Connection {
         self.outbox.push(event::error(&e, reference));
     }
 
-    fn in_room(&self, room: RoomId, reference: Option<&Value>) -> Option<Addr<Room>> {
+    fn in_room(&mut self, room: RoomId, reference: Option<&Value>) -> Option<Addr<Room>> {
+        // A room whose join was refused may have stopped since (it was idle): forget it.
+        if self.rooms.get(&room).is_some_and(|a| !a.connected()) {
+            self.rooms.remove(&room);
+        }
         let addr = self.rooms.get(&room).cloned();
         if addr.is_none() {
             self.error(ProtoError::forbidden("join the room first"), reference);

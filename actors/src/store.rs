@@ -134,6 +134,10 @@ pub trait ChatStore: Send {
 
     /// A user by name (case-insensitive), for moderation commands that name someone.
     fn find_user(&mut self, username: &str) -> Result<Option<UserRef>, StoreError>;
+
+    /// Which of these sessions have ended (revoked, or their user disabled), so sockets that
+    /// missed the revocation event are closed anyway.
+    fn ended_sessions(&mut self, sessions: &[i64]) -> Result<Vec<i64>, StoreError>;
 }
 
 /// Makes a store for each persistence or reader thread.

@@ -296,6 +296,7 @@ impl AuthService {
         {
             return Ok(who);
         }
+        let read_at = self.sessions.generation();
         let mut conn = self.pool.get()?;
         let (session, user) =
             sessions::find_with_user(&mut conn, session_id)?.ok_or_else(invalid)?;
@@ -315,7 +316,7 @@ impl AuthService {
             session_id,
             created_at: user.created_at,
         };
-        self.sessions.put(&who);
+        self.sessions.put(&who, read_at);
         Ok(who)
     }
 

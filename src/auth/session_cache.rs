@@ -7,6 +7,7 @@
 
 use super::service::Authenticated;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 use veza_actors::revocation::Revoke;
@@ -18,17 +19,30 @@ const MAX_ENTRIES: usize = 100_000;
 #[derive(Default)]
 pub struct SessionCache {
     entries: RwLock<HashMap<i64, (Authenticated, Instant)>>,
+    /// Bumped by every `forget`: a store read that began before a revocation must not put its
+    /// (stale) answer back after it.
+    generation: AtomicU64,
 }
 
 impl SessionCache {
+    /// Take before reading the store; hand to [`SessionCache::put`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     pub fn get(&self, session: i64) -> Option<Authenticated> {
         let entries = self.entries.read().ok()?;
         let (who, at) = entries.get(&session)?;
         (at.elapsed() < TTL).then(|| who.clone())
     }
 
-    pub fn put(&self, who: &Authenticated) {
+    /// Caches `who`, read from the store after `generation()` returned `read_at`; dropped if a
+    /// revocation came in between.
+    pub fn put(&self, who: &Authenticated, read_at: u64) {
         if let Ok(mut entries) = self.entries.write() {
+            if self.generation.load(Ordering::Acquire) != read_at {
+                return;
+            }
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
             }
@@ -41,6 +55,7 @@ impl SessionCache {
         let Ok(mut entries) = self.entries.write() else {
             return;
         };
+        self.generation.fetch_add(1, Ordering::AcqRel);
         match revoke {
             None => entries.clear(),
             Some(r) => entries
@@ -70,7 +85,7 @@ mod tests {
     fn revocations_drop_what_they_cover() {
         let cache = SessionCache::default();
         for (u, s) in [(1, 10), (1, 11), (2, 20)] {
-            cache.put(&who(u, s));
+            cache.put(&who(u, s), cache.generation());
         }
         let revoke = |scope| Revoke {
             user: UserId(1),
@@ -84,5 +99,14 @@ mod tests {
         assert!(cache.get(11).is_none() && cache.get(20).is_some());
         cache.forget(None);
         assert!(cache.get(20).is_none());
+    }
+
+    #[test]
+    fn a_read_from_before_a_revocation_is_not_cached() {
+        let cache = SessionCache::default();
+        let read_at = cache.generation();
+        cache.forget(None);
+        cache.put(&who(1, 10), read_at);
+        assert!(cache.get(10).is_none());
     }
 }

@@ -11,7 +11,7 @@ use slog::{info, warn, Logger};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::mpsc;
 use veza_actors::bus::{Bus, BusState, Incoming, Subscribed, Topic};
 use veza_actors::Registry;
@@ -162,8 +162,9 @@ impl Bus for RedisBus {
     }
 }
 
-/// Sends queued publishes in pipelines, in order, over one connection; drops them while Redis is
-/// unreachable (retrying the connection at most every `RETRY_MIN`..`RETRY_MAX`).
+/// Sends queued publishes in pipelines, in order, over one connection. A batch that fails is sent
+/// once more on a fresh connection; only if Redis refuses that too is it dropped (counted; rooms
+/// recover messages from the store). No batch is skipped while a connection could be made.
 async fn publisher(
     client: redis::Client,
     mut queue: mpsc::Receiver<(String, Bytes)>,
@@ -171,45 +172,48 @@ async fn publisher(
     log: Logger,
 ) {
     let mut conn: Option<MultiplexedConnection> = None;
-    let mut retry_at = Instant::now();
-    let mut backoff = RETRY_MIN;
     let mut batch = Vec::with_capacity(PIPELINE);
     while queue.recv_many(&mut batch, PIPELINE).await > 0 {
-        if conn.is_none() && Instant::now() >= retry_at {
-            match tokio::time::timeout(CONNECT_TIMEOUT, client.get_multiplexed_async_connection())
-                .await
-            {
-                Ok(Ok(c)) => {
-                    conn = Some(c);
-                    backoff = RETRY_MIN;
-                }
-                _ => {
-                    retry_at = Instant::now() + backoff;
-                    backoff = (backoff * 2).min(RETRY_MAX);
-                }
-            }
-        }
         let n = batch.len() as u64;
-        let Some(c) = conn.as_mut() else {
-            metrics.publish_dropped.fetch_add(n, Ordering::Relaxed);
-            batch.clear();
-            continue;
-        };
         let mut pipe = redis::pipe();
         for (channel, payload) in batch.drain(..) {
             pipe.cmd("PUBLISH").arg(channel).arg(&payload[..]).ignore();
         }
-        match pipe.query_async::<()>(c).await {
-            Ok(()) => {
-                metrics.published.fetch_add(n, Ordering::Relaxed);
+        let mut sent = false;
+        for _attempt in 0..2 {
+            if conn.is_none() {
+                conn = connect(&client).await;
             }
-            Err(e) => {
-                warn!(log, "publishing to Redis failed"; "error" => e.to_string());
-                metrics.publish_dropped.fetch_add(n, Ordering::Relaxed);
-                conn = None;
+            let Some(c) = conn.as_mut() else { break };
+            match tokio::time::timeout(CONNECT_TIMEOUT, pipe.query_async::<()>(c)).await {
+                Ok(Ok(())) => {
+                    sent = true;
+                    break;
+                }
+                Ok(Err(e)) => {
+                    warn!(log, "publishing to Redis failed"; "error" => e.to_string());
+                    conn = None;
+                }
+                Err(_) => {
+                    warn!(log, "publishing to Redis timed out");
+                    conn = None;
+                }
             }
         }
+        let counter = if sent {
+            &metrics.published
+        } else {
+            &metrics.publish_dropped
+        };
+        counter.fetch_add(n, Ordering::Relaxed);
     }
+}
+
+async fn connect(client: &redis::Client) -> Option<MultiplexedConnection> {
+    tokio::time::timeout(CONNECT_TIMEOUT, client.get_multiplexed_async_connection())
+        .await
+        .ok()?
+        .ok()
 }
 
 struct Subscriber {

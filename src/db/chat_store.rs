@@ -140,6 +140,11 @@ impl ChatStore for DieselChatStore {
             .map(|m| (RoomId(m.room_id), UserId(m.author_id))))
     }
 
+    fn ended_sessions(&mut self, sessions: &[i64]) -> Result<Vec<i64>, StoreError> {
+        let mut conn = self.conn()?;
+        super::sessions::ended(&mut conn, sessions).map_err(store_error)
+    }
+
     fn find_user(&mut self, username: &str) -> Result<Option<UserRef>, StoreError> {
         let mut conn = self.conn()?;
         Ok(users::find_by_username(&mut conn, username)

@@ -160,3 +160,23 @@ pub fn revoke_all_but(
     }
     Ok(open.len())
 }
+
+/// Of `ids`, the sessions that were revoked or whose user is disabled.
+pub fn ended(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<i64>, DbError> {
+    let mut ended = Vec::new();
+    for chunk in ids.chunks(500) {
+        ended.extend(
+            sessions::table
+                .inner_join(users::table)
+                .filter(sessions::id.eq_any(chunk))
+                .filter(
+                    sessions::revoked_at
+                        .is_not_null()
+                        .or(users::disabled.eq(true)),
+                )
+                .select(sessions::id)
+                .load::<i64>(conn)?,
+        );
+    }
+    Ok(ended)
+}

@@ -6,7 +6,7 @@ use super::connections::RevokeEnvelope;
 use super::Registry;
 use crate::bus::{BusState, Incoming, Subscribed, Topic};
 use crate::room::fanout::Envelope;
-use crate::room::{NodeGone, RoomBusEvent};
+use crate::room::{NodeGone, NodeSeen, RoomBusEvent};
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 use slog::{info, warn};
@@ -15,12 +15,25 @@ use std::time::{Duration, Instant};
 
 const HEARTBEAT: Duration = Duration::from_secs(1);
 const NODE_TIMEOUT: Duration = Duration::from_millis(3500);
+/// How often live sockets' sessions are checked against the store (revocations missed).
+const SESSION_CHECK: Duration = Duration::from_secs(30);
 
-#[derive(Default)]
 pub(super) struct ClusterView {
-    /// Other nodes and when each was last heard.
-    nodes: HashMap<u16, Instant>,
+    /// Other nodes: when each was last heard, and its boot id.
+    nodes: HashMap<u16, (Instant, u64)>,
     bus_up: bool,
+    /// This process's boot id: a node restarted under the same id is a new incarnation.
+    boot: u64,
+}
+
+impl Default for ClusterView {
+    fn default() -> Self {
+        Self {
+            nodes: HashMap::new(),
+            bus_up: false,
+            boot: crate::ids::now_ms() ^ u64::from(std::process::id()).rotate_left(40),
+        }
+    }
 }
 
 /// A node's heartbeat (`up: false`: it is shutting down).
@@ -28,6 +41,8 @@ pub(super) struct ClusterView {
 struct Heartbeat {
     node: u16,
     up: bool,
+    #[serde(default)]
+    boot: u64,
 }
 
 impl ClusterView {
@@ -50,12 +65,36 @@ impl Registry {
                 act.sweep_nodes();
             })
         });
+        ctx.run_interval(SESSION_CHECK, |act, ctx| act.check_sessions(ctx));
+    }
+
+    /// Closes local sockets whose session ended without this node hearing of it (a revocation
+    /// published while Redis was down): one store query for all of them.
+    pub(super) fn check_sessions(&mut self, ctx: &mut Context<Self>) {
+        let sessions = self.connections.sessions();
+        if sessions.is_empty() {
+            return;
+        }
+        self.deps
+            .readers
+            .query(move |store| store.ended_sessions(&sessions))
+            .into_actor(self)
+            .map(|result, act, _| match result {
+                Ok(ended) => act.guarded("check_sessions", (), |act| {
+                    for session in ended {
+                        act.connections.close_session(session, "session ended");
+                    }
+                }),
+                Err(e) => warn!(act.deps.log, "checking sessions failed"; "error" => e.0),
+            })
+            .spawn(ctx);
     }
 
     fn beat(&self, up: bool) {
         let beat = Heartbeat {
             node: self.deps.node,
             up,
+            boot: self.cluster.boot,
         };
         if let Ok(payload) = serde_json::to_vec(&beat) {
             self.deps.bus.publish(Topic::Nodes, payload.into());
@@ -74,7 +113,7 @@ impl Registry {
             .cluster
             .nodes
             .iter()
-            .filter(|(_, seen)| seen.elapsed() > NODE_TIMEOUT)
+            .filter(|(_, (seen, _))| seen.elapsed() > NODE_TIMEOUT)
             .map(|(n, _)| *n)
             .collect();
         for node in gone {
@@ -93,19 +132,43 @@ impl Registry {
 
     fn on_heartbeat(&mut self, beat: Heartbeat) {
         if beat.node == self.deps.node {
+            if beat.boot != self.cluster.boot && beat.boot != 0 {
+                slog::error!(self.deps.log, "another process uses this node's VEZA_NODE_ID: give every node its own"; "node" => beat.node);
+            }
             return;
         }
-        if beat.up {
-            if self
-                .cluster
-                .nodes
-                .insert(beat.node, Instant::now())
-                .is_none()
-            {
-                info!(self.deps.log, "node seen"; "node" => beat.node);
-            }
-        } else {
+        if !beat.up {
+            return self.node_gone(beat.node);
+        }
+        let known = self.cluster.nodes.get(&beat.node).map(|(_, boot)| *boot);
+        // (Boot 0: known only from its room events so far.)
+        if known.is_some_and(|boot| boot != 0 && boot != beat.boot) {
+            // Restarted faster than the timeout: its old incarnation's members are gone.
             self.node_gone(beat.node);
+        }
+        let new = self
+            .cluster
+            .nodes
+            .insert(beat.node, (Instant::now(), beat.boot))
+            .is_none();
+        if new {
+            info!(self.deps.log, "node seen"; "node" => beat.node);
+            for room in self.rooms.values() {
+                room.do_send(NodeSeen);
+            }
+        }
+    }
+}
+
+impl Registry {
+    /// A room event from `node`: it is alive, even if its heartbeat has not been heard yet (so
+    /// its members' presence expires with it if it dies before the first heartbeat).
+    fn heard_from(&mut self, node: u16) {
+        match self.cluster.nodes.get_mut(&node) {
+            Some((seen, _)) => *seen = Instant::now(),
+            None => {
+                self.cluster.nodes.insert(node, (Instant::now(), 0));
+            }
         }
     }
 }
@@ -121,7 +184,9 @@ impl Handler<Incoming> for Registry {
                 };
                 match Envelope::decode(&msg.payload) {
                     Some(envelope) if envelope.node != act.deps.node => {
-                        room.do_send(RoomBusEvent(envelope))
+                        let node = envelope.node;
+                        room.do_send(RoomBusEvent(envelope));
+                        act.heard_from(node);
                     }
                     Some(_) => {}
                     None => {
@@ -159,11 +224,14 @@ impl Handler<Subscribed> for Registry {
 
 impl Handler<BusState> for Registry {
     type Result = ();
-    fn handle(&mut self, msg: BusState, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: BusState, ctx: &mut Context<Self>) {
         if self.cluster.bus_up != msg.up {
             self.cluster.bus_up = msg.up;
             // Revocations published meanwhile were missed.
             self.revoked(None);
+            if msg.up {
+                self.check_sessions(ctx);
+            }
             if msg.up {
                 info!(self.deps.log, "bus connected");
             } else {

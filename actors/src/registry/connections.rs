@@ -44,6 +44,23 @@ impl Connections {
         }
     }
 
+    /// The distinct sessions of the live sockets.
+    pub fn sessions(&self) -> Vec<i64> {
+        let mut all: Vec<i64> = self.by_id.values().map(|e| e.session).collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
+    /// Closes every socket of one session.
+    pub fn close_session(&self, session: i64, reason: &str) {
+        for entry in self.by_id.values().filter(|e| e.session == session) {
+            entry.addr.do_send(SessionEnded {
+                reason: reason.to_owned(),
+            });
+        }
+    }
+
     /// Closes the sockets a revocation covers; returns how many.
     pub fn revoke(&self, revoke: &Revoke) -> usize {
         let mut closed = 0;

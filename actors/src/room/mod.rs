@@ -23,7 +23,7 @@ pub use changes::{Change, ChangeMessage};
 pub use join::{History, Join, Leave, PageFromRing, RingPage};
 pub use presence::Typing;
 pub use send::SendMessage;
-pub use sync::{NodeGone, RoomBusEvent};
+pub use sync::{NodeGone, NodeSeen, RoomBusEvent};
 
 use crate::bus::{SharedBus, Topic};
 use crate::ids::{RoomId, UserId};
@@ -148,6 +148,8 @@ pub struct Room {
     log: Logger,
     /// Slow mode: when each user last sent (on this node).
     last_send: HashMap<UserId, i64>,
+    /// After a restart with members online: the seq they had seen (the reload resumes there).
+    resume_after: Option<i64>,
     idle_since: Option<Instant>,
 }
 
@@ -165,9 +167,13 @@ impl Room {
             log: env.log.new(slog::o!("room" => snapshot.info.id.0)),
             env,
             last_send: HashMap::new(),
+            resume_after: None,
             idle_since: Some(Instant::now()),
         };
-        room.apply_snapshot(snapshot);
+        room.info = snapshot.info;
+        room.members = snapshot.members;
+        room.ring = snapshot.recent.into_iter().collect();
+        room.loaded = true;
         room
     }
 
@@ -175,36 +181,68 @@ impl Room {
         &self.env.config
     }
 
-    fn apply_snapshot(&mut self, snapshot: RoomSnapshot) {
+    fn apply_snapshot(&mut self, ctx: &mut Context<Self>, snapshot: RoomSnapshot) {
         self.info = snapshot.info;
         self.members = snapshot.members;
         self.ring = snapshot.recent.into_iter().collect();
         while self.ring.len() > self.config().ring_size {
             self.ring.pop_front();
         }
-        self.seq = Sequencer::new(self.info.last_seq);
         self.loaded = true;
+        match self.resume_after.take() {
+            // Members stayed online through a restart: they have seen up to `delivered`; what
+            // was committed meanwhile is delivered to them from the store, not skipped.
+            Some(delivered) if delivered < self.info.last_seq => {
+                self.ring.retain(|m| m.seq <= delivered);
+                self.info.last_seq = delivered;
+                self.seq = Sequencer::new(delivered);
+                self.catch_up(ctx);
+            }
+            _ => self.seq = Sequencer::new(self.info.last_seq),
+        }
     }
 
     /// Reloads the room from the store, holding every other message until done.
     fn reload(&mut self, ctx: &mut Context<Self>) {
+        self.reload_then(ctx, |_, _| {});
+    }
+
+    /// Reloads, then runs `then` inside the same wait: no message of the mailbox (a frame the
+    /// client sent right after its join, a retirement) is handled between the two.
+    fn reload_then(
+        &mut self,
+        ctx: &mut Context<Self>,
+        then: impl FnOnce(&mut Self, &mut Context<Self>) + 'static,
+    ) {
         let id = self.id;
         let recent = self.config().ring_size;
         self.env
             .readers
             .query(move |store| store.load_room(id, recent))
             .into_actor(self)
-            .map(|result, act, ctx| match result {
-                Ok(Some(snapshot)) => act.apply_snapshot(snapshot),
-                Ok(None) => {
-                    warn!(act.log, "room vanished from the store");
-                    act.evict_all();
-                    ctx.stop();
+            .map(|result, act, ctx| {
+                match result {
+                    Ok(Some(snapshot)) => act.apply_snapshot(ctx, snapshot),
+                    Ok(None) => {
+                        warn!(act.log, "room vanished from the store");
+                        act.evict_all();
+                        ctx.stop();
+                        return;
+                    }
+                    Err(e) => {
+                        // Stay unloaded: `then` sees it and answers `internal`; members online
+                        // must not go deaf, so try again soon.
+                        error!(act.log, "room reload failed"; "error" => e.0);
+                        if !act.presence.local_is_empty() {
+                            ctx.run_later(Duration::from_secs(1), |act, ctx| {
+                                if !act.loaded {
+                                    act.reload(ctx);
+                                }
+                            });
+                        }
+                    }
                 }
-                Err(e) => {
-                    // Stay unloaded: the next message tries again; this one gets `internal`.
-                    error!(act.log, "room reload failed"; "error" => e.0);
-                }
+                act.guarded(ctx, then);
             })
             .wait(ctx);
     }
@@ -229,15 +267,12 @@ impl Room {
         ctx: &mut Context<Self>,
         f: impl FnOnce(&mut Self, &mut Context<Self>) + 'static,
     ) {
-        if self.loaded {
+        // On a cluster node a replica that does not follow the bus may be stale: reload it.
+        let current = self.loaded && (self.sync.following || !self.env.bus.is_clustered());
+        if current {
             self.guarded(ctx, f);
         } else {
-            self.reload(ctx);
-            // Spawned after the reload's `wait`, so it runs once the state is back.
-            async {}
-                .into_actor(self)
-                .map(|_, act, ctx| act.guarded(ctx, f))
-                .spawn(ctx);
+            self.reload_then(ctx, f);
         }
     }
 
@@ -336,6 +371,9 @@ impl Room {
     /// What a supervisor restart would do, without a new actor: the store is the truth, memory may
     /// be inconsistent after a panic.
     fn restart_in_place(&mut self, ctx: &mut Context<Self>) {
+        if !self.presence.local_is_empty() && self.loaded {
+            self.resume_after = Some(self.seq.delivered());
+        }
         self.loaded = false;
         self.presence.restart();
         self.last_send.clear();
@@ -373,7 +411,7 @@ impl Actor for Room {
             .clamp(Duration::from_millis(100), Duration::from_secs(30));
         ctx.run_interval(idle_check, |act, ctx| act.check_idle(ctx));
         let poll = self.config().poll_while_down;
-        ctx.run_interval(poll, |act, ctx| act.poll_if_bus_down(ctx));
+        ctx.run_interval(poll, |act, ctx| act.poll_store(ctx));
         if !self.loaded {
             self.reload(ctx);
         }
@@ -401,7 +439,7 @@ pub struct TryRetire;
 impl Handler<TryRetire> for Room {
     type Result = bool;
     fn handle(&mut self, _: TryRetire, ctx: &mut Context<Self>) -> bool {
-        let idle = self.presence.local_is_empty();
+        let idle = self.presence.local_is_empty() && self.idle_since.is_some();
         if idle {
             ctx.stop();
         }

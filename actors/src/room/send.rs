@@ -107,7 +107,16 @@ impl Room {
                     Some(Applied::Message { message, duplicate }) => {
                         // The author hears "durable" first, then sees it arrive like everyone.
                         conn.outbox.push(event::ack(&client_id, &message, r));
-                        if !duplicate {
+                        if duplicate {
+                            // A retry after an outcome the author never heard (the first commit
+                            // may have gone unannounced): deliver it again; sequencers drop
+                            // real repeats.
+                            act.deliver(ctx, message.clone());
+                            act.tell_others(RoomEvent::Message {
+                                message,
+                                effect: Effect::None,
+                            });
+                        } else {
                             act.deliver(ctx, message.clone());
                             let effect = after(act, &message);
                             act.tell_others(RoomEvent::Message { message, effect });

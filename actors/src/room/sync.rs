@@ -6,7 +6,7 @@
 use super::fanout::{Effect, Envelope, RoomEvent};
 use super::Room;
 use crate::bus::{BusState, Subscribed};
-use crate::model::MessageView;
+use crate::model::{MessageKind, MessageView};
 use crate::protocol::event;
 use actix::prelude::*;
 use bytestring::ByteString;
@@ -14,6 +14,8 @@ use slog::warn;
 
 /// Messages read from the store per catch-up query.
 const CATCH_UP_PAGE: usize = 500;
+/// With the bus up, a following replica still checks the store every this many polls.
+const SAFETY_POLLS: u32 = 5;
 
 #[derive(Debug, Default)]
 pub(super) struct SyncState {
@@ -23,6 +25,7 @@ pub(super) struct SyncState {
     catching_up: bool,
     again: bool,
     bus_down: bool,
+    ticks: u32,
 }
 
 impl SyncState {
@@ -106,16 +109,27 @@ impl Room {
                 match result {
                     Ok(messages) => {
                         let more = messages.len() == CATCH_UP_PAGE;
+                        // A command's system message found here came without its effect: the
+                        // state it changed is read again (a kick found this way is not applied).
+                        let commands = messages.iter().any(|m| m.kind == MessageKind::System);
                         act.guarded(ctx, |act, ctx| {
                             for message in messages {
                                 act.deliver(ctx, message);
                             }
                         });
+                        if commands {
+                            act.resync_state(ctx, None);
+                        }
                         if more || std::mem::take(&mut act.sync.again) {
                             act.catch_up(ctx);
                         }
                     }
-                    Err(e) => warn!(act.log, "catching up from the store failed"; "error" => e.0),
+                    Err(e) => {
+                        warn!(act.log, "catching up from the store failed"; "error" => e.0);
+                        if act.seq.has_gap() {
+                            act.arm_gap_timer(ctx);
+                        }
+                    }
                 }
             })
             .spawn(ctx);
@@ -177,8 +191,15 @@ impl Room {
             .wait(ctx);
     }
 
-    pub(super) fn poll_if_bus_down(&mut self, ctx: &mut Context<Self>) {
-        if self.sync.bus_down && self.sync.following {
+    /// Every `poll_while_down` while the bus is down, and every `SAFETY_POLLS` of them anyway: a
+    /// publish lost without the bus noticing (a half-broken connection, a node that died between
+    /// commit and publish before anyone saw it go) reaches members within seconds.
+    pub(super) fn poll_store(&mut self, ctx: &mut Context<Self>) {
+        if !self.sync.following {
+            return;
+        }
+        self.sync.ticks = self.sync.ticks.wrapping_add(1);
+        if self.sync.bus_down || self.sync.ticks % SAFETY_POLLS == 0 {
             self.catch_up(ctx);
         }
     }
@@ -206,6 +227,20 @@ impl Handler<BusState> for Room {
     type Result = ();
     fn handle(&mut self, msg: BusState, _: &mut Context<Self>) {
         self.sync.bus_down = !msg.up;
+    }
+}
+
+/// A node was seen (again): it needs to hear who is online here.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct NodeSeen;
+
+impl Handler<NodeSeen> for Room {
+    type Result = ();
+    fn handle(&mut self, _: NodeSeen, _: &mut Context<Self>) {
+        if self.sync.following {
+            self.send_roster();
+        }
     }
 }
 
