@@ -103,17 +103,26 @@ pub fn by_client_ids(
     if pairs.is_empty() {
         return Ok(HashMap::new());
     }
-    let authors: Vec<i64> = pairs.iter().map(|p| p.0).collect();
-    let ids: Vec<&str> = pairs.iter().map(|p| p.1).collect();
-    let rows: Vec<MessageRow> = messages::table
-        .filter(messages::author_id.eq_any(authors))
-        .filter(messages::client_id.eq_any(ids))
-        .select(MessageRow::as_select())
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| r.client_id.clone().map(|c| ((r.author_id, c), r)))
-        .collect())
+    // One query per author (a batch has few): `author_id = X AND client_id = ANY(...)` is a range
+    // of the UNIQUE (author_id, client_id) index. A list of authors ANDed with a list of ids
+    // looked unselective to the planner and scanned every message of those authors.
+    let mut by_author: HashMap<i64, Vec<&str>> = HashMap::new();
+    for (author, client_id) in pairs {
+        by_author.entry(*author).or_default().push(client_id);
+    }
+    let mut found = HashMap::new();
+    for (author, ids) in by_author {
+        let rows: Vec<MessageRow> = messages::table
+            .filter(messages::author_id.eq(author))
+            .filter(messages::client_id.eq_any(ids))
+            .select(MessageRow::as_select())
+            .load(conn)?;
+        found.extend(
+            rows.into_iter()
+                .filter_map(|r| r.client_id.clone().map(|c| ((r.author_id, c), r))),
+        );
+    }
+    Ok(found)
 }
 
 /// (id -> room) for the given message ids.

@@ -1,0 +1,1 @@
+CREATE INDEX messages_author_id ON messages (author_id);
