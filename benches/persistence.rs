@@ -67,7 +67,9 @@ fn main() {
         format!("DROP DATABASE IF EXISTS {name}"),
         format!("CREATE DATABASE {name}"),
     ] {
-        admin_conn.batch_execute(&sql).expect("create the bench database");
+        admin_conn
+            .batch_execute(&sql)
+            .expect("create the bench database");
     }
     let url = with_db(&admin, &name);
     let pool = DbPool::connect(&url, 8, Duration::from_secs(10)).expect("pool");

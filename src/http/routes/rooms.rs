@@ -161,6 +161,12 @@ pub async fn show(
     Ok(HttpResponse::Ok().json(room_json(&row)))
 }
 
+/// `{"messages":[MESSAGE...]}`, serialised straight from the views (no JSON tree in between).
+#[derive(serde::Serialize)]
+struct Messages<'a> {
+    messages: &'a [veza_actors::model::MessageView],
+}
+
 /// `GET /api/v2/rooms/{id}/messages?before=SEQ&limit=N`: newest first.
 pub async fn history(
     AuthUser(who): AuthUser,
@@ -175,7 +181,7 @@ pub async fn history(
     }
     let before = page.before.unwrap_or(i64::MAX);
     if let Some(views) = from_ring(&state, id, &who, before, limit).await? {
-        return Ok(HttpResponse::Ok().json(json!({"messages": views})));
+        return Ok(HttpResponse::Ok().json(Messages { messages: &views }));
     }
     let pool = state.pool.clone();
     let views = web::block(move || {
@@ -185,7 +191,7 @@ pub async fn history(
         Ok::<_, ApiError>(messages::views(conn, rows)?)
     })
     .await??;
-    Ok(HttpResponse::Ok().json(json!({"messages": views})))
+    Ok(HttpResponse::Ok().json(Messages { messages: &views }))
 }
 
 /// The page from the room's ring on this node when it holds all of it (no store read at all);
@@ -266,5 +272,5 @@ pub async fn search(
         Ok::<_, ApiError>(messages::views(conn, rows)?)
     })
     .await??;
-    Ok(HttpResponse::Ok().json(json!({"messages": views})))
+    Ok(HttpResponse::Ok().json(Messages { messages: &views }))
 }
