@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 use veza_actors::bus::{NoBus, SharedBus};
-use veza_actors::connection::ConnectionConfig;
+use veza_actors::connection::{ConnectionConfig, ConnectionEnv};
 use veza_actors::persistence::Persistence;
 use veza_actors::reader::Readers;
 use veza_actors::registry::CloseAll;
@@ -190,13 +190,18 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         config: Arc::new(config),
         pool,
         auth,
-        registry,
+        registry: registry.clone(),
         cluster,
         leases,
         ids,
         persistence,
+        connections: Arc::new(ConnectionEnv {
+            registry: registry.clone(),
+            readers: readers.clone(),
+            config: connection_config,
+            log: log.clone(),
+        }),
         readers,
-        connection_config,
         started: Instant::now(),
         log,
     }
@@ -273,6 +278,9 @@ pub async fn serve(config: Config, log: Logger) -> Result<(), StartupError> {
     };
     let https = tls.is_some();
     let server = actix_web::HttpServer::new(move || http::app(state.clone()))
+        // WebSocket frames are written as soon as they are queued, often a large one and its
+        // `ack` in two writes: with Nagle on, the second waits for the client's delayed ACK (40 ms).
+        .tcp_nodelay(true)
         .shutdown_timeout(shutdown)
         .disable_signals();
     let bound = match tls {

@@ -42,7 +42,9 @@ async fn every_input_format_goes_live_with_its_audio(kind: Kind) {
     let mut running = Vec::new();
     for (name, freq, encode, content_type) in formats {
         let stream = create_stream(&server, &dj, name).await;
-        let ffmpeg = broadcast_as(&stream.ingest_url, freq, 12, encode, content_type);
+        // Long enough that the last source is still on air after the others were listened to
+        // on a loaded machine (five sources and their ladders on two cores); killed on drop.
+        let ffmpeg = broadcast_as(&stream.ingest_url, freq, 120, encode, content_type);
         running.push((name, freq, stream, ffmpeg));
     }
     for (name, freq, stream, _) in &running {

@@ -162,7 +162,8 @@ pub async fn probe(url: String) -> Value {
 }
 
 pub async fn wait_live(server: &TestServer, stream: &Stream) {
-    for _ in 0..100 {
+    // 30 s: ffmpeg starting and connecting is slow when the suite loads both cores.
+    for _ in 0..300 {
         let (_, body) = http(
             server,
             "GET",
@@ -176,7 +177,7 @@ pub async fn wait_live(server: &TestServer, stream: &Stream) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("stream never went live");
+    panic!("stream {} ({}) never went live", stream.id, stream.mount);
 }
 
 /// Waits (up to `seconds`) until the stream is off air; panics with `why` if it stays live.

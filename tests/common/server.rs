@@ -58,6 +58,7 @@ impl TestServer {
         let app_state = state.clone();
         let server = actix_web::HttpServer::new(move || veza::http::app(app_state.clone()))
             .workers(1)
+            .tcp_nodelay(true) // as `veza serve` does (src/server.rs)
             .disable_signals()
             .listen(listener)
             .expect("listen")
