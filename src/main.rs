@@ -9,6 +9,13 @@ use veza::auth::{AuthService, JwtKeys, Role};
 use veza::config::{keys::help_text, Config};
 use veza_actors::IdGenerator;
 
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod page_aligned;
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[global_allocator]
+static ALLOCATOR: page_aligned::PageAlignedBlocks = page_aligned::PageAlignedBlocks;
+
 #[derive(Parser)]
 #[command(
     name = "veza",

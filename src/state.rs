@@ -7,7 +7,7 @@ use crate::db::DbPool;
 use actix::Addr;
 use std::sync::Arc;
 use std::time::Instant;
-use veza_actors::connection::ConnectionConfig;
+use veza_actors::connection::ConnectionEnv;
 use veza_actors::persistence::Persistence;
 use veza_actors::reader::Readers;
 use veza_actors::{IdGenerator, Registry};
@@ -23,7 +23,8 @@ pub struct AppState {
     /// The chat actors' persistence pipeline (drained on shutdown) and reader pool.
     pub persistence: Persistence,
     pub readers: Readers,
-    pub connection_config: Arc<ConnectionConfig>,
+    /// What every WebSocket connection of this server shares (one allocation, not one each).
+    pub connections: Arc<ConnectionEnv>,
     pub started: Instant,
     /// Rate limits (in memory, or shared through Redis).
     pub limits: Arc<crate::limits::Limits>,

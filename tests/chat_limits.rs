@@ -24,6 +24,46 @@ async fn oversized_frames_close_with_1009(kind: Kind) {
     b.say(&room, "still fine", "b1").await;
 }
 
+/// Writes bytes to the socket under the client's WebSocket layer (frames it would not make).
+async fn write_raw(ws: &mut common::server::Ws, bytes: &[u8]) {
+    use tokio::io::AsyncWriteExt;
+    match ws.stream.get_mut() {
+        tokio_tungstenite::MaybeTlsStream::Plain(tcp) => tcp.write_all(bytes).await.unwrap(),
+        _ => unreachable!("the tests speak plain ws://"),
+    }
+}
+
+/// A masked (zero key) text frame header declaring `len` bytes.
+fn text_header(len: u64) -> Vec<u8> {
+    let mut frame = vec![0x81, 0x80 | 127];
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(&[0, 0, 0, 0]);
+    frame
+}
+
+async fn a_huge_frame_is_refused_on_its_header_and_bad_text_with_1007(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let Duo {
+        room, mut a, mut b, ..
+    } = server.duo().await;
+    // 1 GiB announced, 1 KiB sent: the server must not wait for (or buffer) the rest.
+    let mut frame = text_header(1 << 30);
+    frame.extend_from_slice(&[b'x'; 1024]);
+    write_raw(&mut a, &frame).await;
+    assert_eq!(a.closed().await, Some(1009));
+    // A text frame that is not UTF-8.
+    let mut bad = vec![0x81, 0x80 | 2, 0, 0, 0, 0];
+    bad.extend_from_slice(&[0xff, 0xfe]);
+    write_raw(&mut b, &bad).await;
+    assert_eq!(b.closed().await, Some(1007));
+    // Others are untouched.
+    let carol = server.user("carol").await;
+    let mut c = server.ws(&carol).await;
+    c.join(&room).await;
+    c.say(&room, "still fine", "c1").await;
+}
+
 async fn sending_too_fast_is_rate_limited(kind: Kind) {
     let db = TestDb::new(kind);
     let server = TestServer::start(&db).await;
@@ -218,6 +258,7 @@ async fn presence_and_typing_arrive_batched(kind: Kind) {
 
 on_both_backends!(
     oversized_frames_close_with_1009,
+    a_huge_frame_is_refused_on_its_header_and_bad_text_with_1007,
     sending_too_fast_is_rate_limited,
     a_silent_client_is_removed_everywhere_after_the_timeout,
     a_slow_consumer_is_cut_off_while_others_keep_receiving,

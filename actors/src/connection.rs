@@ -1,9 +1,16 @@
 //! The connection actor: one per WebSocket. It owns the socket's read side (frames arrive through
 //! `ctx.add_stream`), the outbox its rooms push into, the heartbeat, and the per-connection rate
 //! limits. It parses frames and routes them; rooms answer the client directly through the outbox.
+//!
+//! Memory per idle connection is kept small on purpose (see docs/benchmarks.md, "Memory per idle
+//! connection"): frames are decoded straight from the request payload ([`ClientFrames`], no
+//! buffer kept between frames), the outbox is drained by the response body itself (no writer
+//! task, no second channel), and the log context is added per line instead of building a child
+//! logger per connection.
 
+use crate::frames::{is_invalid_text, ClientFrames, ClientMessage, Inbound};
 use crate::ids::RoomId;
-use crate::outbox::{run_writer, ConnId, Outbox, WriterExit};
+use crate::outbox::{ConnId, Outbox, OutboxBody, WriterExit};
 use crate::protocol::{event, parse_frame, ClientFrame, ErrorCode, ProtoError};
 use crate::ratelimit::TokenBucket;
 use crate::reader::Readers;
@@ -12,11 +19,10 @@ use crate::room::{
     Change, ChangeMessage, ConnHandle, History, Join, Leave, Room, SendMessage, SessionUser, Typing,
 };
 use actix::prelude::*;
-use actix_ws::{AggregatedMessage, ProtocolError, Session};
-use futures_util::Stream;
+use actix_http::ws::ProtocolError;
+use actix_http::Payload;
 use serde_json::Value;
 use slog::{debug, Logger};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,53 +63,100 @@ impl Default for ConnectionConfig {
     }
 }
 
+/// What all the connections of a server share: one allocation per server instead of an address
+/// clone (two allocations each) per connection and per actor it talks to.
+pub struct ConnectionEnv {
+    pub registry: Addr<Registry>,
+    pub readers: Readers,
+    pub config: Arc<ConnectionConfig>,
+    /// The server's logger: each line adds `conn` and `user_id` itself (a child logger per
+    /// connection would be a few allocations kept for the socket's whole life).
+    pub log: Logger,
+}
+
 pub struct Connection {
     user: SessionUser,
     outbox: Outbox,
-    registry: Addr<Registry>,
-    readers: Readers,
-    rooms: HashMap<RoomId, Addr<Room>>,
+    env: Arc<ConnectionEnv>,
+    rooms: Rooms,
     sends: TokenBucket,
     frames: TokenBucket,
     last_seen: Instant,
-    config: Arc<ConnectionConfig>,
-    log: Logger,
 }
 
-type Frames = Result<AggregatedMessage, ProtocolError>;
+/// The rooms this socket joined. A client is in a few rooms, so a short list, sized exactly
+/// (an empty or one-room list costs what a `HashMap`'s first bucket array would not).
+#[derive(Default)]
+struct Rooms(Vec<(RoomId, Addr<Room>)>);
+
+impl Rooms {
+    fn get(&self, room: &RoomId) -> Option<&Addr<Room>> {
+        self.0
+            .iter()
+            .find(|(id, _)| id == room)
+            .map(|(_, addr)| addr)
+    }
+
+    fn remove(&mut self, room: &RoomId) -> Option<Addr<Room>> {
+        let i = self.0.iter().position(|(id, _)| id == room)?;
+        let (_, addr) = self.0.swap_remove(i);
+        if self.0.is_empty() {
+            self.0 = Vec::new();
+        }
+        Some(addr)
+    }
+
+    fn insert(&mut self, room: RoomId, addr: Addr<Room>) {
+        if let Some(slot) = self.0.iter_mut().find(|(id, _)| *id == room) {
+            slot.1 = addr;
+            return;
+        }
+        if self.0.len() == self.0.capacity() {
+            self.0.reserve_exact(self.0.len().max(1));
+        }
+        self.0.push((room, addr));
+    }
+
+    fn drain(&mut self) -> impl Iterator<Item = (RoomId, Addr<Room>)> {
+        std::mem::take(&mut self.0).into_iter()
+    }
+}
+
+/// Logs at debug level with this connection's `conn` and `user_id`.
+macro_rules! conn_debug {
+    ($act:expr, $msg:literal $(; $($kv:tt)*)?) => {
+        debug!($act.env.log, $msg; "conn" => $act.outbox.id.0, "user_id" => $act.user.id.0 $(, $($kv)*)?)
+    };
+}
 
 impl Connection {
-    /// Starts the actor for an upgraded socket, and its writer task.
-    pub fn start(
-        session: Session,
-        stream: impl Stream<Item = Frames> + 'static,
-        user: SessionUser,
-        registry: Addr<Registry>,
-        readers: Readers,
-        config: Arc<ConnectionConfig>,
-        log: Logger,
-    ) -> Addr<Self> {
-        let (outbox, rx) = Outbox::new(ConnId::next(), config.outbound_queue);
+    /// Starts the actor for an upgraded socket. `payload` is the upgrade request's body (the
+    /// client's frames); the returned body is the `101` response's (the frames to the client): the
+    /// HTTP dispatcher drains the outbox through it.
+    pub fn start(payload: Payload, user: SessionUser, env: Arc<ConnectionEnv>) -> OutboxBody {
+        let config = &env.config;
+        let (outbox, body) = Outbox::new(ConnId::next(), config.outbound_queue);
+        let frames = ClientFrames::new(
+            payload,
+            config.max_frame_bytes,
+            outbox.watch(),
+            config.heartbeat,
+        );
+        let sends = TokenBucket::new(config.send_burst);
+        let frames_bucket = TokenBucket::new(config.frame_burst);
         Connection::create(move |ctx| {
-            ctx.add_stream(stream);
-            let addr = ctx.address();
-            actix::spawn(async move {
-                let exit = run_writer(session, rx).await;
-                addr.do_send(WriterDone(exit));
-            });
+            ctx.add_stream(frames);
             Connection {
-                log: log.new(slog::o!("conn" => outbox.id.0, "user_id" => user.id.0)),
                 user,
                 outbox,
-                registry,
-                readers,
-                rooms: HashMap::new(),
-                sends: TokenBucket::new(config.send_rate, config.send_burst),
-                frames: TokenBucket::new(config.frame_rate, config.frame_burst),
+                env,
+                rooms: Rooms::default(),
+                sends,
+                frames: frames_bucket,
                 last_seen: Instant::now(),
-                config,
             }
-        })
+        });
+        body
     }
 
     fn handle_ref(&self) -> ConnHandle {
@@ -131,7 +184,8 @@ impl Connection {
 
     fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
         let now = Instant::now();
-        if !self.frames.take(now) {
+        let config = &self.env.config;
+        if !self.frames.take(now, config.frame_rate, config.frame_burst) {
             return self.error(
                 ProtoError::new(ErrorCode::RateLimited, "too many frames"),
                 None,
@@ -156,12 +210,18 @@ impl Connection {
                 | ClientFrame::Delete { .. }
                 | ClientFrame::React { .. }
         );
-        if limited && !self.sends.take(now) {
+        if limited && !self.sends.take(now, config.send_rate, config.send_burst) {
             return self.error(
                 ProtoError::new(ErrorCode::RateLimited, "sending too fast; slow down"),
                 r,
             );
         }
+        self.dispatch(ctx, frame, reference);
+    }
+
+    /// Hands an allowed frame to its room (or answers it).
+    fn dispatch(&mut self, ctx: &mut Context<Self>, frame: ClientFrame, reference: Option<Value>) {
+        let r = reference.as_ref();
         match frame {
             ClientFrame::Ping => {
                 self.outbox.push(event::pong(r));
@@ -206,7 +266,7 @@ impl Connection {
                 if let Some(addr) = self.in_room(room, r) {
                     let limit = limit
                         .map(|l| l as usize)
-                        .unwrap_or(self.config.history_page);
+                        .unwrap_or(self.env.config.history_page);
                     addr.do_send(History {
                         conn: self.handle_ref(),
                         before,
@@ -235,7 +295,7 @@ impl Connection {
         since: Option<i64>,
         reference: Option<Value>,
     ) {
-        let registry = self.registry.clone();
+        let env = self.env.clone();
         let r = reference.clone();
         let join = Join {
             conn: self.handle_ref(),
@@ -244,7 +304,7 @@ impl Connection {
         };
         async move {
             for _attempt in 0..3 {
-                let addr = match registry.send(GetRoom(room)).await {
+                let addr = match env.registry.send(GetRoom(room)).await {
                     Ok(Ok(addr)) => addr,
                     Ok(Err(e)) => return Err(e),
                     Err(_) => return Err(ProtoError::internal()),
@@ -273,7 +333,8 @@ impl Connection {
         change: Change,
         reference: Option<Value>,
     ) {
-        self.readers
+        self.env
+            .readers
             .query(move |store| store.message_owner(message))
             .into_actor(self)
             .map(move |result, act, _ctx| {
@@ -307,19 +368,11 @@ impl Actor for Connection {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        self.registry.do_send(Connect {
+        self.env.registry.do_send(Connect {
             id: self.outbox.id,
             addr: ctx.address(),
             user: self.user.id,
             session: self.user.session,
-        });
-        ctx.run_interval(self.config.heartbeat, |act, ctx| {
-            if act.last_seen.elapsed() >= act.config.client_timeout {
-                debug!(act.log, "heartbeat timeout");
-                act.close(ctx, 1000, "heartbeat timeout");
-            } else {
-                act.outbox.ping();
-            }
         });
     }
 
@@ -332,48 +385,53 @@ impl Actor for Connection {
                 reference: None,
             });
         }
-        self.registry.do_send(Disconnect(self.outbox.id));
+        self.env.registry.do_send(Disconnect(self.outbox.id));
     }
 }
 
-impl StreamHandler<Frames> for Connection {
-    fn handle(&mut self, item: Frames, ctx: &mut Context<Self>) {
+impl StreamHandler<Inbound> for Connection {
+    fn handle(&mut self, item: Inbound, ctx: &mut Context<Self>) {
+        let item = match item {
+            Inbound::Frame(item) => item,
+            Inbound::Heartbeat => {
+                if self.last_seen.elapsed() >= self.env.config.client_timeout {
+                    conn_debug!(self, "heartbeat timeout");
+                    self.close(ctx, 1000, "heartbeat timeout");
+                } else {
+                    self.outbox.ping();
+                }
+                return;
+            }
+            Inbound::WriterDone(exit) => {
+                // The socket is gone, or the client was cut off for being too slow.
+                if exit == WriterExit::TooSlow {
+                    conn_debug!(self, "cut off: too slow");
+                }
+                return ctx.stop();
+            }
+        };
         self.last_seen = Instant::now();
         match item {
-            Ok(AggregatedMessage::Text(text)) => self.on_text(&text, ctx),
-            Ok(AggregatedMessage::Binary(_)) => self.error(
+            Ok(ClientMessage::Text(text)) => self.on_text(&text, ctx),
+            Ok(ClientMessage::Binary) => self.error(
                 ProtoError::bad_request("binary frames are not supported; send JSON text"),
                 None,
             ),
-            Ok(AggregatedMessage::Ping(payload)) => {
+            Ok(ClientMessage::Ping(payload)) => {
                 self.outbox.pong(payload);
             }
-            Ok(AggregatedMessage::Pong(_)) => {}
-            Ok(AggregatedMessage::Close(_)) => self.close(ctx, 1000, "bye"),
+            Ok(ClientMessage::Pong) => {}
+            Ok(ClientMessage::Close(_)) => self.close(ctx, 1000, "bye"),
             Err(ProtocolError::Overflow) => self.close(ctx, 1009, "frame too large"),
+            Err(e) if is_invalid_text(&e) => self.close(ctx, 1007, "text is not UTF-8"),
             Err(e) => {
-                debug!(self.log, "protocol error"; "error" => e.to_string());
+                conn_debug!(self, "protocol error"; "error" => e.to_string());
                 self.close(ctx, 1002, "protocol error");
             }
         }
     }
 
     fn finished(&mut self, ctx: &mut Context<Self>) {
-        ctx.stop();
-    }
-}
-
-/// The writer task ended (socket gone, or cut off for being too slow).
-#[derive(Message)]
-#[rtype(result = "()")]
-struct WriterDone(WriterExit);
-
-impl Handler<WriterDone> for Connection {
-    type Result = ();
-    fn handle(&mut self, msg: WriterDone, ctx: &mut Context<Self>) {
-        if msg.0 == WriterExit::TooSlow {
-            debug!(self.log, "cut off: too slow");
-        }
         ctx.stop();
     }
 }
@@ -389,7 +447,7 @@ pub struct SessionEnded {
 impl Handler<SessionEnded> for Connection {
     type Result = ();
     fn handle(&mut self, msg: SessionEnded, ctx: &mut Context<Self>) {
-        debug!(self.log, "session ended"; "reason" => &msg.reason);
+        conn_debug!(self, "session ended"; "reason" => &msg.reason);
         self.close(ctx, crate::revocation::CLOSE_SESSION_ENDED, &msg.reason);
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod bus;
 pub mod connection;
+pub mod frames;
 pub mod ids;
 pub mod model;
 pub mod outbox;

@@ -4,6 +4,7 @@
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
 use crate::state::AppState;
+use actix_web::body::BoxBody;
 use actix_web::{web, HttpRequest, HttpResponse};
 use veza_actors::connection::Connection;
 use veza_actors::model::RoomRole;
@@ -17,13 +18,8 @@ pub async fn upgrade(
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (response, session, stream) = actix_ws::handle(&req, body)
+    let mut response = actix_http::ws::handshake(req.head())
         .map_err(|e| ApiError::bad_request(format!("not a WebSocket upgrade: {e}")))?;
-    let max = state.connection_config.max_frame_bytes;
-    let stream = stream
-        .max_frame_size(max)
-        .aggregate_continuations()
-        .max_continuation_size(max);
     let grants = crate::auth::permission::grants(who.role, &state.config);
     let user = SessionUser {
         id: UserId(who.user_id),
@@ -38,14 +34,12 @@ pub async fn upgrade(
         },
         grants,
     };
-    Connection::start(
-        session,
-        stream,
-        user,
-        state.registry.clone(),
-        state.readers.clone(),
-        state.connection_config.clone(),
-        state.log.clone(),
-    );
-    Ok(response)
+    // The connection decodes the client's frames from the request body, and its outbox is
+    // written out as the response body: no task or channel in between (docs/benchmarks.md,
+    // "Memory per idle connection").
+    let outgoing = Connection::start(body.into_inner(), user, state.connections.clone());
+    let response = response
+        .message_body(BoxBody::new(outgoing))
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::from(response))
 }

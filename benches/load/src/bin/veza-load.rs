@@ -4,6 +4,11 @@
 //!
 //! With `--baseline` it skips accounts and REST (the baseline server has neither) and uses room ids
 //! 1..=M, so the same client measures both servers.
+//!
+//! With `--idle S` it sends nothing: it opens and joins the connections, holds them idle for S
+//! seconds (answering the server's pings), reads the server's RSS, and prints the result line
+//! (`rss_per_conn_kib` = RSS after - RSS before, divided by the connections). For memory per
+//! connection without the rest of the benchmark.
 
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
@@ -20,9 +25,10 @@ use tokio_tungstenite::tungstenite::Message;
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Chat load generator for Veza (and the baseline server)")]
 struct Args {
-    /// Server address (host:port).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    addr: String,
+    /// Server address (host:port). Repeat it for several nodes of one cluster: connection i goes to
+    /// address i mod N, accounts and rooms are made on the first.
+    #[arg(long = "addr", default_value = "127.0.0.1:8080")]
+    addrs: Vec<String>,
     /// WebSocket connections to open.
     #[arg(long, default_value_t = 1000)]
     connections: usize,
@@ -41,12 +47,28 @@ struct Args {
     /// Talk to the baseline server (no accounts, no REST).
     #[arg(long)]
     baseline: bool,
-    /// The server's pid, to read its CPU time and RSS from /proc.
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// The server's pid, to read its CPU time and RSS from /proc. Repeat it for several processes
+    /// (the nodes, and Redis): CPU and RSS are their sums.
+    #[arg(long = "server-pid")]
+    server_pids: Vec<u32>,
     /// A label for the result line.
     #[arg(long, default_value = "veza")]
     label: String,
+    /// Idle mode: connect and join, hold the connections this many seconds without sending, report
+    /// RSS per connection and exit (no send window).
+    #[arg(long)]
+    idle: Option<u64>,
+}
+
+/// Bytes and frames received by all connections, and the largest frame (reported in idle mode).
+static RX_BYTES: AtomicU64 = AtomicU64::new(0);
+static RX_FRAMES: AtomicU64 = AtomicU64::new(0);
+static RX_MAX_FRAME: AtomicU64 = AtomicU64::new(0);
+
+fn count_rx(len: usize) {
+    RX_BYTES.fetch_add(len as u64, Ordering::Relaxed);
+    RX_FRAMES.fetch_add(1, Ordering::Relaxed);
+    RX_MAX_FRAME.fetch_max(len as u64, Ordering::Relaxed);
 }
 
 fn start() -> Instant {
@@ -87,6 +109,22 @@ async fn http(
         return Err(format!("{method} {path}: {head} {body}"));
     }
     serde_json::from_str(body).map_err(|e| e.to_string())
+}
+
+/// CPU seconds of all `pids` (None if any is unreadable).
+fn servers_cpu_s(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&p| proc_cpu_s(p)).sum()
+}
+
+/// RSS of all `pids` in KiB (None if any is unreadable).
+fn servers_rss_kib(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&p| proc_rss_kib(p)).sum()
 }
 
 fn proc_cpu_s(pid: u32) -> Option<f64> {
@@ -139,7 +177,8 @@ async fn connection(
     ready: mpsc::Sender<Result<(), String>>,
 ) -> ConnStats {
     let mut stats = ConnStats::default();
-    let url = format!("ws://{}/ws?access_token={}", args.addr, token);
+    let addr = &args.addrs[index % args.addrs.len()];
+    let url = format!("ws://{addr}/ws?access_token={token}");
     let ws = match tokio_tungstenite::connect_async(url).await {
         Ok((ws, _)) => ws,
         Err(e) => {
@@ -154,7 +193,11 @@ async fn connection(
         return stats;
     }
     loop {
-        match stream.next().await {
+        let msg = stream.next().await;
+        if let Some(Ok(m)) = &msg {
+            count_rx(m.len());
+        }
+        match msg {
             Some(Ok(Message::Text(t))) if t.contains("\"joined\"") => break,
             Some(Ok(Message::Text(t))) if t.contains("\"error\"") => {
                 let _ = ready.send(Err(format!("join: {t}"))).await;
@@ -181,6 +224,7 @@ async fn connection(
             }
             msg = stream.next() => {
                 let Some(Ok(msg)) = msg else { stats.closed = Some("socket ended".into()); break };
+                count_rx(msg.len());
                 match msg {
                     Message::Text(text) => {
                         let now = now_us();
@@ -223,6 +267,7 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let args = Arc::new(Args::parse());
+    let setup = args.addrs.first().ok_or("no --addr")?.clone();
     start();
     let tag = format!(
         "{:x}",
@@ -244,13 +289,13 @@ async fn main() -> Result<(), String> {
         for i in 0..args.users.max(1) {
             let body =
                 json!({"username": format!("ld{tag}_{i}"), "password": "load-test-password"});
-            let reply = http(&args.addr, "POST", "/api/v2/auth/register", None, body).await?;
+            let reply = http(&setup, "POST", "/api/v2/auth/register", None, body).await?;
             tokens.push(reply["access_token"].as_str().ok_or("no token")?.to_owned());
         }
         let mut rooms = Vec::new();
         for r in 0..args.rooms {
             let reply = http(
-                &args.addr,
+                &setup,
                 "POST",
                 "/api/v2/rooms",
                 Some(&tokens[0]),
@@ -264,7 +309,7 @@ async fn main() -> Result<(), String> {
 
     // Connections. RSS is taken after the set-up, so the figure per connection is only theirs.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_before = args.server_pid.and_then(proc_rss_kib);
+    let rss_before = servers_rss_kib(&args.server_pids);
     let run = Arc::new(Run {
         window: (AtomicU64::new(u64::MAX), AtomicU64::new(u64::MAX)),
         stop: AtomicBool::new(false),
@@ -313,8 +358,19 @@ async fn main() -> Result<(), String> {
     if let Some(first) = failed.first() {
         eprintln!("first failure: {first}");
     }
+    if let Some(hold) = args.idle {
+        return idle_report(
+            &args,
+            connected,
+            failed.len(),
+            rooms.len(),
+            hold,
+            rss_before,
+        )
+        .await;
+    }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss_idle = args.server_pid.and_then(proc_rss_kib);
+    let rss_idle = servers_rss_kib(&args.server_pids);
 
     // Send at the fixed rate: 2 s warm-up, then the measured window.
     let warmup = Duration::from_secs(2);
@@ -334,7 +390,7 @@ async fn main() -> Result<(), String> {
     while began.elapsed() < warmup + window {
         tick.tick().await;
         if cpu_start.is_none() && began.elapsed() >= warmup {
-            cpu_start = args.server_pid.and_then(proc_cpu_s);
+            cpu_start = servers_cpu_s(&args.server_pids);
             own_cpu_start = proc_cpu_s(std::process::id());
         }
         owed += args.rate as f64 / 1000.0;
@@ -349,7 +405,7 @@ async fn main() -> Result<(), String> {
             next += 1;
         }
     }
-    let cpu_s = match (cpu_start, args.server_pid.and_then(proc_cpu_s)) {
+    let cpu_s = match (cpu_start, servers_cpu_s(&args.server_pids)) {
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
     };
@@ -357,7 +413,7 @@ async fn main() -> Result<(), String> {
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
     };
-    let rss_busy = args.server_pid.and_then(proc_rss_kib);
+    let rss_busy = servers_rss_kib(&args.server_pids);
     // Let the last deliveries arrive, then stop.
     tokio::time::sleep(Duration::from_secs(3)).await;
     run.stop.store(true, Ordering::Relaxed);
@@ -385,7 +441,7 @@ async fn main() -> Result<(), String> {
     let per_room = connected as f64 / rooms.len() as f64;
     let expected = sent as f64 * per_room;
     let result = json!({
-        "label": args.label,
+        "label": args.label, "nodes": args.addrs.len(),
         "connections": connected, "failed": failed.len(), "rooms": rooms.len(), "rate": args.rate, "seconds": args.seconds,
         "sent": sent, "acked": acks.len(), "deliveries": delivery.len(), "expected_deliveries": expected.round(),
         "deliveries_per_s": (delivery.len() as f64 / secs).round(),
@@ -393,6 +449,7 @@ async fn main() -> Result<(), String> {
         "ack_ms": {"p50": percentile(&acks, 0.5), "p99": percentile(&acks, 0.99), "p999": percentile(&acks, 0.999), "max": percentile(&acks, 1.0)},
         "errors": errors, "closed_early": closed, "scheduler_drops": dropped,
         "server_cpu_cores": cpu_s.map(|c| (c / secs * 1000.0).round() / 1000.0),
+        "server_cpu_ms_per_1k_deliveries": cpu_s.filter(|_| !delivery.is_empty()).map(|c| (c * 1e6 / delivery.len() as f64 * 100.0).round() / 100.0),
         "loadgen_cpu_cores": own_cpu_s.map(|c| (c / secs * 1000.0).round() / 1000.0),
         "server_rss_kib": {"before": rss_before, "idle_connected": rss_idle, "busy": rss_busy},
         "rss_per_conn_kib": match (rss_before, rss_idle) { (Some(a), Some(b)) if connected > 0 => Some(((b as f64 - a as f64) / connected as f64 * 100.0).round() / 100.0), _ => None },
@@ -402,6 +459,37 @@ async fn main() -> Result<(), String> {
         "{}",
         serde_json::to_string_pretty(&result).unwrap_or_default()
     );
+    println!("RESULT {result}");
+    Ok(())
+}
+
+/// `--idle`: the connections stay open and silent (their tasks still answer pings) for `hold`
+/// seconds, then the server's RSS is read once more. Reports and exits; dropping the runtime closes
+/// the sockets.
+async fn idle_report(
+    args: &Args,
+    connected: usize,
+    failed: usize,
+    rooms: usize,
+    hold: u64,
+    rss_before: Option<u64>,
+) -> Result<(), String> {
+    tokio::time::sleep(Duration::from_secs(hold.max(1))).await;
+    let rss_idle = servers_rss_kib(&args.server_pids);
+    let per_conn = match (rss_before, rss_idle) {
+        (Some(a), Some(b)) if connected > 0 => {
+            Some(((b as f64 - a as f64) / connected as f64 * 100.0).round() / 100.0)
+        }
+        _ => None,
+    };
+    let result = json!({
+        "label": args.label, "mode": "idle", "nodes": args.addrs.len(), "connections": connected, "failed": failed,
+        "rooms": rooms, "hold_s": hold,
+        "server_rss_kib": {"before": rss_before, "idle_connected": rss_idle},
+        "rss_per_conn_kib": per_conn,
+        "received": {"frames": RX_FRAMES.load(Ordering::Relaxed), "bytes": RX_BYTES.load(Ordering::Relaxed),
+            "largest_frame": RX_MAX_FRAME.load(Ordering::Relaxed)},
+    });
     println!("RESULT {result}");
     Ok(())
 }
