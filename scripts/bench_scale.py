@@ -5,9 +5,18 @@ baseline measured in the same run. Driven by scripts/bench-scale.sh; prints tabl
   rest      GET /api/v2/rooms/{id}/messages (50-message pages, the room live on the node: served
             from the ring), GET /api/v2/users/me (the session cache) and the /health floor, with
             wrk (64 connections, 2 threads), on SQLite and on PostgreSQL.
+  idle      CONNS (100,000) authenticated idle WebSockets over NODES (6) nodes on PostgreSQL +
+            Redis, one veza-load per node (the file limit is 20,000 per process); RSS per
+            connection per node and in all, beside the raw server (veza-baseline) holding one
+            node's share.
+  fanout    FANOUT_CONNS (10,000) clients in FANOUT_ROOMS (100) rooms, RATES sends/s (200 and
+            1,000): the raw server, Veza on one node, Veza on 3 nodes (PostgreSQL + Redis, clients
+            spread over the nodes, so most deliveries cross Redis); deliveries/s, lost, latency,
+            server CPU per 1,000 deliveries (the 3-node figure includes Redis's CPU).
 
-Usage: bench_scale.py WORKDIR rest
-Environment: VEZA_TEST_PG_URL (PostgreSQL for the postgres runs), SECS (wrk duration, default 10).
+Usage: bench_scale.py WORKDIR rest|idle|fanout
+Environment: VEZA_TEST_PG_URL (PostgreSQL), VEZA_TEST_REDIS_URL (Redis), SECS (wrk duration and
+fan-out window, default 10), and the sizes above.
 """
 import atexit, base64, json, os, re, secrets, socket, struct, subprocess, sys, time, urllib.request
 
@@ -15,6 +24,7 @@ WORK = sys.argv[1]
 CHILDREN = []
 SECS = int(os.environ.get("SECS", "10"))
 PG = os.environ.get("VEZA_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+REDIS = os.environ.get("VEZA_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 
 
 @atexit.register
@@ -99,7 +109,8 @@ class Ws:
                 return frame
 
 
-def start_veza(label, db_url, extra=None):
+def start_veza(label, db_url, extra=None, cluster=None):
+    """A `veza serve`; `cluster=(prefix, node_id)` makes it a node on Redis."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VEZA_")}
     env.update({
@@ -111,6 +122,10 @@ def start_veza(label, db_url, extra=None):
         "VEZA_WS_SEND_RATE": "1000", "VEZA_WS_SEND_BURST": "1000",
         "VEZA_LOG_LEVEL": "warning", "VEZA_LOG_FORMAT": "json",
     })
+    if cluster:
+        prefix, node_id = cluster
+        env.update({"VEZA_REDIS_URL": REDIS, "VEZA_REDIS_PREFIX": prefix,
+                    "VEZA_NODE_ID": str(node_id), "VEZA_PUBLIC_URL": f"http://127.0.0.1:{port}"})
     env.update(extra or {})
     log = open(os.path.join(WORK, f"veza-{label}.log"), "w")
     p = subprocess.Popen(["target/release/veza", "serve"], env=env, stdout=log, stderr=log)
@@ -179,5 +194,166 @@ def rest():
         print(f"{label:<10}{name:<34}{rps:>10.0f}{p99:>9.2f}{bad:>9}{rps / floors[label]:>10.2f}")
 
 
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+
+
+def redis_pid():
+    out = subprocess.run(["redis-cli", "-u", REDIS, "info", "server"], capture_output=True,
+                         text=True, check=True).stdout
+    return int(re.search(r"process_id:(\d+)", out).group(1))
+
+
+def start_baseline():
+    port = free_port()
+    log = open(os.path.join(WORK, "baseline.log"), "w")
+    p = subprocess.Popen(["target/release/veza-baseline", f"127.0.0.1:{port}"], stdout=log,
+                         stderr=log)
+    CHILDREN.append(p)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return p, port
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("veza-baseline did not start")
+
+
+def load(args, label):
+    """veza-load with `args`; its RESULT line as a dict."""
+    out = subprocess.run(["target/release/veza-load", "--label", label] + args,
+                         capture_output=True, text=True)
+    line = next((l for l in out.stdout.splitlines() if l.startswith("RESULT ")), None)
+    if line is None:
+        raise SystemExit(f"veza-load ({label}) failed: {out.stderr[-2000:]}")
+    return json.loads(line[len("RESULT "):])
+
+
+def cluster(label, nodes, extra=None):
+    """`nodes` veza processes on a fresh PostgreSQL database and a fresh Redis prefix; the first
+    runs the migrations before the others start."""
+    db = fresh_pg(f"veza_bench_{label}_{os.getpid()}")
+    prefix = f"bench{label}{os.getpid()}"
+    started = [start_veza(f"{label}-0", db, extra, (prefix, 1))]
+    started += [start_veza(f"{label}-{i}", db, extra, (prefix, i + 1)) for i in range(1, nodes)]
+    return started
+
+
+def stop(procs):
+    for p, _ in procs:
+        p.terminate()
+    for p, _ in procs:
+        p.wait()
+
+
+def idle():
+    nodes = int(os.environ.get("NODES", "6"))
+    total = int(os.environ.get("CONNS", "100000"))
+    hold = int(os.environ.get("HOLD", "20"))
+    per = total // nodes
+    rooms, users = 20, 10
+    base, port = start_baseline()
+    raw = load(["--baseline", "--addr", f"127.0.0.1:{port}", "--connections", str(per), "--rooms",
+                str(rooms), "--idle", "5", "--server-pid", str(base.pid)], "baseline")
+    base.terminate()
+    base.wait()
+    # Small pools: six nodes share PostgreSQL's 100 connections.
+    procs = cluster("idle", nodes, {"VEZA_DB_POOL_SIZE": "6"})
+    time.sleep(1)
+    before = {p.pid: rss_kib(p.pid) for p, _ in procs}
+    gens = []
+    for i, (p, port) in enumerate(procs):
+        err = open(os.path.join(WORK, f"load-idle-{i}.err"), "w+")
+        g = subprocess.Popen(["target/release/veza-load", "--label", f"node{i + 1}", "--addr",
+                              f"127.0.0.1:{port}", "--connections", str(per), "--rooms",
+                              str(rooms), "--users", str(users), "--idle", str(hold),
+                              "--server-pid", str(p.pid)],
+                             stdout=subprocess.PIPE, stderr=err, text=True)
+        CHILDREN.append(g)
+        gens.append((g, err))
+    # The moment every generator holds its connections: all of them open at once.
+    began = time.time()
+    while True:
+        done = [open(e.name).read() for _, e in gens]
+        if all(" connected, " in d for d in done):
+            break
+        if any(g.poll() is not None for g, _ in gens):
+            raise SystemExit("a load generator ended early: " + " | ".join(d[-500:] for d in done))
+        time.sleep(0.5)
+    connect_s = time.time() - began
+    time.sleep(3)
+    together = {p.pid: rss_kib(p.pid) for p, _ in procs}
+    open_now = sum(len(os.listdir(f"/proc/{p.pid}/fd")) for p, _ in procs)
+    results = []
+    for g, _ in gens:
+        out, _ = g.communicate()
+        line = next(l for l in out.splitlines() if l.startswith("RESULT "))
+        results.append(json.loads(line[len("RESULT "):]))
+    stop(procs)
+    connected = sum(r["connections"] for r in results)
+    failed = sum(r["failed"] for r in results)
+    growth = sum(together[p] - before[p] for p in together)
+    print(f"{total:,} idle authenticated WebSockets over {nodes} nodes (PostgreSQL + Redis), "
+          f"{rooms} rooms per node, held {hold} s; all open within {connect_s:.0f} s")
+    print(f"{'server':<10}{'conns':>8}{'failed':>8}{'RSS before KiB':>16}{'RSS idle KiB':>14}"
+          f"{'KiB/conn':>10}{'x raw':>8}")
+    raw_k = raw["rss_per_conn_kib"]
+    print(f"{'raw':<10}{raw['connections']:>8}{raw['failed']:>8}"
+          f"{raw['server_rss_kib']['before']:>16}{raw['server_rss_kib']['idle_connected']:>14}"
+          f"{raw_k:>10.2f}{1:>8.2f}")
+    for r in results:
+        k = r["rss_per_conn_kib"]
+        print(f"{r['label']:<10}{r['connections']:>8}{r['failed']:>8}"
+              f"{r['server_rss_kib']['before']:>16}{r['server_rss_kib']['idle_connected']:>14}"
+              f"{k:>10.2f}{k / raw_k:>8.2f}")
+    per_conn = growth / connected if connected else 0
+    print(f"{'all nodes':<10}{connected:>8}{failed:>8}{sum(before.values()):>16}"
+          f"{sum(together.values()):>14}{per_conn:>10.2f}{per_conn / raw_k:>8.2f}"
+          f"   (read while all were open; {open_now:,} descriptors open on the nodes)")
+
+
+def fanout():
+    conns = int(os.environ.get("FANOUT_CONNS", "10000"))
+    rooms = int(os.environ.get("FANOUT_ROOMS", "100"))
+    rates = [int(r) for r in os.environ.get("RATES", "200 1000").split()]
+    secs = str(SECS)
+    common = ["--connections", str(conns), "--rooms", str(rooms), "--seconds", secs]
+    rows = []
+    for rate in rates:
+        shape = common + ["--rate", str(rate)]
+        base, port = start_baseline()
+        rows.append(load(shape + ["--baseline", "--addr", f"127.0.0.1:{port}", "--server-pid",
+                                  str(base.pid)], "raw"))
+        base.terminate()
+        base.wait()
+        # One node, no Redis: the single-node figure the Redis hop is compared with.
+        p, port = start_veza(f"single-{rate}", fresh_pg(f"veza_bench_single{rate}_{os.getpid()}"))
+        rows.append(load(shape + ["--addr", f"127.0.0.1:{port}", "--server-pid", str(p.pid)],
+                         "veza 1 node"))
+        p.terminate()
+        p.wait()
+        three = cluster(f"f3r{rate}", 3)
+        args = shape + sum((["--addr", f"127.0.0.1:{port}", "--server-pid", str(p.pid)]
+                            for p, port in three), [])
+        rows.append(load(args + ["--server-pid", str(redis_pid())], "veza 3 nodes"))
+        stop(three)
+    print(f"Chat fan-out: {conns:,} clients in {rooms} rooms, {secs} s window after 2 s warm-up; "
+          "3 nodes: clients spread over the nodes, CPU includes Redis")
+    print(f"{'server':<14}{'sends/s':>8}{'deliv/s':>9}{'lost':>7}{'p50 ms':>8}{'p99 ms':>8}"
+          f"{'max ms':>8}{'ack p99':>8}{'cores':>7}{'ms/1k deliv':>12}{'x raw':>7}")
+    raw = {}
+    for r in rows:
+        lost = int(r["expected_deliveries"] - r["deliveries"])
+        per_k = r.get("server_cpu_ms_per_1k_deliveries") or float("nan")
+        if r["label"] == "raw":
+            raw[r["rate"]] = per_k
+        d, a = r["delivery_ms"], r["ack_ms"]
+        ack = a["p99"] if a["p99"] == a["p99"] else float("nan")
+        print(f"{r['label']:<14}{r['rate']:>8}{r['deliveries_per_s']:>9.0f}{lost:>7}"
+              f"{d['p50']:>8.2f}{d['p99']:>8.2f}{d['max']:>8.1f}{ack:>8.2f}"
+              f"{r['server_cpu_cores'] or 0:>7.2f}{per_k:>12.3f}{per_k / raw[r['rate']]:>7.2f}")
+
+
 if __name__ == "__main__":
-    {"rest": rest}[sys.argv[2]]()
+    {"rest": rest, "idle": idle, "fanout": fanout}[sys.argv[2]]()

@@ -269,8 +269,10 @@ async fn main() -> Result<(), String> {
     let args = Arc::new(Args::parse());
     let setup = args.addrs.first().ok_or("no --addr")?.clone();
     start();
+    // Time and pid: several generators may register against one cluster at once.
     let tag = format!(
-        "{:x}",
+        "{:x}{:x}",
+        std::process::id() % 0xfff,
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_err(|e| e.to_string())?
