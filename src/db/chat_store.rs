@@ -233,21 +233,15 @@ impl DieselChatStore {
             }
         }
 
-        // 3. Reserve seqs, room by room (sorted, so concurrent writers lock rows in one order).
-        let mut next_seq: HashMap<i64, i64> = HashMap::new();
-        let mut room_ids: Vec<_> = per_room.iter().collect();
-        room_ids.sort();
-        for (room, count) in room_ids {
-            match rooms::reserve_seqs(conn, *room, *count)? {
-                Some(first) => {
-                    next_seq.insert(*room, first);
-                }
-                None => {
-                    return Err(TxError::Request(WriteError::NotFound(
-                        "no such room".into(),
-                    )));
-                }
-            }
+        // 3. Reserve seqs for every room at once (in room order, so concurrent writers lock rows
+        // in one order).
+        let mut wants: Vec<(i64, i64)> = per_room.into_iter().collect();
+        wants.sort_unstable();
+        let mut next_seq = rooms::reserve_seqs_many(conn, &wants)?;
+        if next_seq.len() < wants.len() {
+            return Err(TxError::Request(WriteError::NotFound(
+                "no such room".into(),
+            )));
         }
 
         // 4. Insert the new messages, in batch order so seqs follow submission order.

@@ -165,6 +165,56 @@ pub fn reserve_seqs(
     Ok(Some(last - count + 1))
 }
 
+#[derive(QueryableByName)]
+struct Reserved {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    last_seq: i64,
+}
+
+/// [`reserve_seqs`] for several rooms at once: (room, count) pairs, sorted by room; returns each
+/// found room's first number (a room missing from the answer does not exist). On PostgreSQL two
+/// statements whatever the number of rooms (a batch spread over 100 rooms was 200 round trips):
+/// the rows are locked in room order first, so writers on other nodes cannot deadlock with this
+/// one, then moved on together. SQLite holds the write lock already: one UPDATE per room, in
+/// process.
+pub fn reserve_seqs_many(
+    conn: &mut DbConnection,
+    wants: &[(i64, i64)],
+) -> Result<HashMap<i64, i64>, DbError> {
+    use diesel::sql_types::{Array, BigInt};
+    let pg = match conn {
+        DbConnection::Postgres(pg) if wants.len() > 1 => pg,
+        _ => {
+            let mut first = HashMap::new();
+            for &(room, count) in wants {
+                if let Some(seq) = reserve_seqs(conn, room, count)? {
+                    first.insert(room, seq);
+                }
+            }
+            return Ok(first);
+        }
+    };
+    let (ids, counts): (Vec<i64>, Vec<i64>) = wants.iter().copied().unzip();
+    diesel::sql_query("SELECT id FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind::<Array<BigInt>, _>(&ids)
+        .execute(pg)?;
+    let moved: Vec<Reserved> = diesel::sql_query(
+        "UPDATE rooms SET last_seq = rooms.last_seq + u.n \
+         FROM unnest($1::bigint[], $2::bigint[]) AS u(id, n) WHERE rooms.id = u.id \
+         RETURNING rooms.id, rooms.last_seq",
+    )
+    .bind::<Array<BigInt>, _>(&ids)
+    .bind::<Array<BigInt>, _>(&counts)
+    .load(pg)?;
+    let count: HashMap<i64, i64> = wants.iter().copied().collect();
+    Ok(moved
+        .into_iter()
+        .filter_map(|r| Some((r.id, r.last_seq - count.get(&r.id)? + 1)))
+        .collect())
+}
+
 /// Creates or updates a membership row; `None` fields keep their value.
 pub fn upsert_member(
     conn: &mut DbConnection,
