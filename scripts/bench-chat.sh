@@ -28,8 +28,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 200); do curl -sf "http://127.0.0.1:$1/health" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
 
 load() { # load LABEL PORT PID [extra args]
   local label=$1 port=$2 pid=$3; shift 3
@@ -40,29 +40,15 @@ load() { # load LABEL PORT PID [extra args]
 }
 
 run_veza() { # run_veza LABEL DATABASE_URL
-  local label=$1 url=$2 port
-  port=$(free_port)
-  VEZA_BIND="127.0.0.1:$port" VEZA_INGEST_BIND="127.0.0.1:$(free_port)" VEZA_DATABASE_URL="$url" \
-  VEZA_DATA_DIR="$work/data-$label" VEZA_JWT_SECRET="bench-secret-bench-secret-bench-secret-0" \
-  VEZA_AUTH_RATE_PER_MINUTE=0 VEZA_WS_SEND_RATE=1000 VEZA_WS_SEND_BURST=1000 \
-  VEZA_LOG_LEVEL=warning VEZA_LOG_FORMAT=json \
-    target/release/veza serve > "$work/veza-$label.log" 2>&1 &
-  local pid=$!
-  pids+=("$pid")
-  wait_http "$port" || { echo "veza ($label) did not start"; cat "$work/veza-$label.log"; exit 1; }
-  load "$label" "$port" "$pid"
-  kill -TERM "$pid"; wait "$pid" || true
+  start_veza "$1" "$2"
+  load "$1" "$VEZA_PORT" "$VEZA_PID"
+  kill -TERM "$VEZA_PID"; wait "$VEZA_PID" || true
 }
 
 run_baseline() {
-  local port pid
-  port=$(free_port)
-  target/release/veza-baseline "127.0.0.1:$port" 2> "$work/baseline.log" &
-  pid=$!
-  pids+=("$pid")
-  sleep 0.5
-  load baseline "$port" "$pid" --baseline
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  start_baseline
+  load baseline "$BASE_PORT" "$BASE_PID" --baseline
+  kill "$BASE_PID"; wait "$BASE_PID" 2>/dev/null || true
 }
 
 run_baseline

@@ -131,3 +131,46 @@ async fn a_stream_lives_on_one_node_and_other_nodes_redirect(kind: Kind) {
 }
 
 on_both_backends!(a_stream_lives_on_one_node_and_other_nodes_redirect);
+
+/// Two sources for one mount racing on node 1 share its lease: the one that loses (refused by the
+/// node's registry) leaves without releasing what the other is live on; node 2 stays refused
+/// until the last of them is gone.
+#[actix_rt::test]
+async fn sources_racing_on_one_node_share_its_lease() {
+    use veza::cluster::{Owner, StreamLeases};
+    let url =
+        std::env::var("VEZA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let prefix = format!(
+        "leasetest{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let log = slog::Logger::root(slog::Discard, slog::o!());
+    let node = |id: u16| {
+        let me = Owner {
+            id,
+            url: format!("http://node{id}"),
+        };
+        std::sync::Arc::new(StreamLeases::new(&url, &prefix, me, log.clone()).unwrap())
+    };
+    let (one, two) = (node(1), node(2));
+    let winner = one.acquire("radio").await.expect("free mount");
+    let loser = one.acquire("radio").await.expect("shared on its node");
+    drop(loser);
+    let refused = two
+        .acquire("radio")
+        .await
+        .err()
+        .expect("node 1 still holds it");
+    assert_eq!(refused.id, 1);
+    assert_eq!(two.other_owner("radio").await.map(|o| o.id), Some(1));
+    drop(winner);
+    // Released by the renewing task as it ends: node 2 gets the mount.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while two.acquire("radio").await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "lease never released");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

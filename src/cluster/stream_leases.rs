@@ -5,12 +5,18 @@
 //!
 //! Redis down: a node cannot see other nodes' leases, so it lets a source go live (availability
 //! first) and says so in the log; its own registry still refuses a second source on that node.
+//!
+//! Sources for one mount racing on one node share the node's one lease: acquisitions on a node
+//! take turns, a later one while the node holds the lease only counts itself in, and the lease is
+//! released when the last of them ends (the node's registry lets one of them on air). A loser
+//! leaving can therefore never drop the winner's lease.
 
 use bb8_redis::bb8::Pool;
 use bb8_redis::RedisConnectionManager;
 use rand::Rng;
 use slog::{warn, Logger};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
@@ -70,11 +76,35 @@ pub struct StreamLeases {
     prefix: String,
     me: Owner,
     log: Logger,
+    /// Acquisitions on this node take turns (one Redis round trip each; sources are rare).
+    turns: tokio::sync::Mutex<()>,
+    /// Mounts this node holds: how many sources share the lease, and the renewing task's stop.
+    held: Mutex<HashMap<String, Held>>,
 }
 
-/// Held while a source is live here; dropping it releases the lease.
-pub struct LeaseGuard {
+struct Held {
+    sources: usize,
+    /// Dropped (with the entry) to end the renewing task, which then releases the lease.
     _stop: oneshot::Sender<()>,
+}
+
+/// Held while a source is connected here; the last one for its mount dropped releases the lease.
+pub struct LeaseGuard {
+    leases: Arc<StreamLeases>,
+    mount: String,
+}
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        let mut held = self.leases.held();
+        if let Some(entry) = held.get_mut(&self.mount) {
+            entry.sources -= 1;
+            if entry.sources == 0 {
+                // Dropping the stop sender ends the renewing task, which releases the lease.
+                held.remove(&self.mount);
+            }
+        }
+    }
 }
 
 impl StreamLeases {
@@ -88,6 +118,25 @@ impl StreamLeases {
             prefix: prefix.to_owned(),
             me,
             log,
+            turns: tokio::sync::Mutex::new(()),
+            held: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn held(&self) -> MutexGuard<'_, HashMap<String, Held>> {
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A guard sharing this node's lease on `mount`, if the node holds it.
+    fn share(self: &Arc<Self>, mount: &str) -> Option<LeaseGuard> {
+        let mut held = self.held();
+        let entry = held.get_mut(mount)?;
+        entry.sources += 1;
+        Some(LeaseGuard {
+            leases: self.clone(),
+            mount: mount.to_owned(),
         })
     }
 
@@ -105,6 +154,10 @@ impl StreamLeases {
 
     /// Takes the lease for `mount`: `Ok(guard)`, or `Err(owner)` when another node serves it.
     pub async fn acquire(self: &Arc<Self>, mount: &str) -> Result<LeaseGuard, Owner> {
+        let _turn = self.turns.lock().await;
+        if let Some(shared) = self.share(mount) {
+            return Ok(shared);
+        }
         let value = format!(
             "{}|{}|{:016x}",
             self.me.id,
@@ -137,7 +190,17 @@ impl StreamLeases {
         }
         let (stop, stopped) = oneshot::channel();
         actix_rt::spawn(self.clone().keep(key, value, stopped));
-        Ok(LeaseGuard { _stop: stop })
+        self.held().insert(
+            mount.to_owned(),
+            Held {
+                sources: 1,
+                _stop: stop,
+            },
+        );
+        Ok(LeaseGuard {
+            leases: self.clone(),
+            mount: mount.to_owned(),
+        })
     }
 
     /// Renews until the guard is dropped, then releases.

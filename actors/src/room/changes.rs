@@ -96,20 +96,22 @@ impl Room {
         self.persist(ctx, writes, move |act, _ctx, result| match result {
             Ok(applied) => match applied.into_iter().next() {
                 Some(Applied::Updated(view)) => {
-                    act.update_ring(&view);
-                    act.broadcast(if react {
-                        event::reaction(&view)
-                    } else {
-                        event::message_updated(&view)
-                    });
+                    if !act.update_ring(&view) {
+                        act.broadcast(if react {
+                            event::reaction(&view)
+                        } else {
+                            event::message_updated(&view)
+                        });
+                    }
                     act.tell_others(RoomEvent::Updated {
                         message: view,
                         reaction: react,
                     });
                 }
                 Some(Applied::Deleted { room, message }) => {
-                    act.mark_deleted(message);
-                    act.broadcast(event::message_deleted(room, message));
+                    if !act.mark_deleted(message) {
+                        act.broadcast(event::message_deleted(room, message));
+                    }
                     act.tell_others(RoomEvent::Deleted { message });
                 }
                 _ => conn.error(&ProtoError::internal(), r.as_ref()),

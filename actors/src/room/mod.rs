@@ -340,17 +340,34 @@ impl Room {
         }
     }
 
-    fn update_ring(&mut self, message: &MessageView) {
+    /// Puts an edited or reacted-to message in the ring, or in the sequencer if it is still held
+    /// back: true then, and the change is not shown on its own (the message goes out with it).
+    fn update_ring(&mut self, message: &MessageView) -> bool {
+        if self
+            .seq
+            .patch_held(message.id, |held| *held = message.clone())
+        {
+            return true;
+        }
         if let Some(slot) = self.ring.iter_mut().find(|m| m.id == message.id) {
             *slot = message.clone();
         }
+        false
     }
 
-    fn mark_deleted(&mut self, message: crate::ids::MessageId) {
-        if let Some(slot) = self.ring.iter_mut().find(|m| m.id == message) {
-            slot.deleted = true;
-            slot.body.clear();
+    /// As [`Room::update_ring`], for a deletion.
+    fn mark_deleted(&mut self, message: crate::ids::MessageId) -> bool {
+        let erase = |m: &mut MessageView| {
+            m.deleted = true;
+            m.body.clear();
+        };
+        if self.seq.patch_held(message, erase) {
+            return true;
         }
+        if let Some(slot) = self.ring.iter_mut().find(|m| m.id == message) {
+            erase(slot);
+        }
+        false
     }
 
     /// Submits writes on this room's persistence shard and hands the outcome to `then`.

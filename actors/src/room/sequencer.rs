@@ -35,6 +35,22 @@ impl Sequencer {
         !self.held.is_empty()
     }
 
+    /// Applies an edit, deletion or reaction to a message still held back, so it goes out in its
+    /// latest state; false if no held message has that id.
+    pub fn patch_held(
+        &mut self,
+        id: crate::ids::MessageId,
+        patch: impl FnOnce(&mut MessageView),
+    ) -> bool {
+        match self.held.values_mut().find(|m| m.id == id) {
+            Some(message) => {
+                patch(message);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Offers a committed message; returns the messages that may go out now, in seq order.
     pub fn offer(&mut self, message: MessageView) -> Vec<MessageView> {
         if message.seq <= self.delivered {
@@ -93,6 +109,20 @@ mod tests {
         assert_eq!(out, vec![5, 6]);
         assert!(!s.has_gap());
         assert!(s.offer(m(5)).is_empty(), "a repeat is dropped");
+    }
+
+    #[test]
+    fn a_held_message_goes_out_with_the_changes_made_meanwhile() {
+        let mut s = Sequencer::new(0);
+        assert!(s.offer(m(2)).is_empty());
+        assert!(s.patch_held(MessageId(2), |held| held.body = "edited".into()));
+        assert!(!s.patch_held(MessageId(1), |_| {}), "not held");
+        let out = s.offer(m(1));
+        assert_eq!(out[1].body, "edited");
+        assert!(
+            !s.patch_held(MessageId(2), |_| {}),
+            "delivered, no longer held"
+        );
     }
 
     proptest! {

@@ -70,16 +70,18 @@ impl Room {
                 }
             },
             RoomEvent::Updated { message, reaction } => {
-                self.update_ring(&message);
-                self.broadcast(if reaction {
-                    event::reaction(&message)
-                } else {
-                    event::message_updated(&message)
-                });
+                if !self.update_ring(&message) {
+                    self.broadcast(if reaction {
+                        event::reaction(&message)
+                    } else {
+                        event::message_updated(&message)
+                    });
+                }
             }
             RoomEvent::Deleted { message } => {
-                self.mark_deleted(message);
-                self.broadcast(event::message_deleted(self.id, message));
+                if !self.mark_deleted(message) {
+                    self.broadcast(event::message_deleted(self.id, message));
+                }
             }
             RoomEvent::Presence { joined, left } => self.presence.heard(node, joined, left),
             RoomEvent::Hello => self.send_roster(),
