@@ -637,7 +637,49 @@ async fn a_crashed_session_ends_only_its_own_broadcast(kind: Kind) {
     drop((again, fb));
 }
 
+/// Only a room's owner, its moderators and staff may link a stream to it (the stream pushes
+/// `stream_state` and `now_playing` into the room); a private room others cannot see is answered
+/// exactly like a room that does not exist.
+async fn only_room_owners_and_moderators_link_streams(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let alice = server.user("alice").await;
+    let mallory = server.user("mallory").await;
+    let staff = server
+        .user_with_role("sheriff", veza::auth::Role::Moderator)
+        .await;
+    let secret = server.room(&alice, "secret", true).await;
+    let lobby = server.room(&alice, "lobby", false).await;
+    let link = |user: &common::server::TestUser, room: &str| {
+        let (token, room) = (user.token.clone(), room.to_owned());
+        let server = &server;
+        async move {
+            http(
+                server,
+                "POST",
+                "/api/v2/streams",
+                Some(&token),
+                Some(json!({"title": "pirate radio", "room_id": room})),
+            )
+            .await
+        }
+    };
+    let (status, unknown) = link(&mallory, "123").await;
+    assert_eq!(status, 422, "{unknown}");
+    let (status, hidden) = link(&mallory, &secret).await;
+    assert_eq!((status, &hidden), (422, &unknown), "no hint that it exists");
+    let (status, body) = link(&mallory, &lobby).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "forbidden");
+    for (who, room) in [(&alice, &secret), (&alice, &lobby), (&staff, &secret)] {
+        let (status, body) = link(who, room).await;
+        assert_eq!(status, 201, "{} -> {room}: {body}", who.name);
+        assert_eq!(body["room_id"], room.as_str());
+    }
+}
+
 on_both_backends!(
+    only_room_owners_and_moderators_link_streams,
     a_crashed_session_ends_only_its_own_broadcast,
     listeners_are_served_on_the_icecast_port_too,
     a_linked_room_hears_stream_state_and_now_playing,

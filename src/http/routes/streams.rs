@@ -1,10 +1,10 @@
 //! `/api/v2/streams`: create (with a stream key and a ready-to-paste ingest URL), list, show with
 //! live state, rotate the key, set the now-playing title.
 
-use crate::auth::opaque;
+use crate::auth::{opaque, Authenticated, Role};
 use crate::cluster::Owner;
 use crate::db::streams::{self, NewStream, StreamRow};
-use crate::db::{rooms, DbError};
+use crate::db::{rooms, DbConnection, DbError};
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
 use crate::http::guard::{holds, Authorized, StreamsCreate};
@@ -15,6 +15,7 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use veza_actors::ids::now_ms;
+use veza_actors::model::RoomRole;
 use veza_actors::permission::Permission;
 use veza_actors::registry::FindStream;
 use veza_actors::stream::{Info, SetTitle};
@@ -115,6 +116,38 @@ pub(crate) async fn live_info(
     session.send(Info).await.ok()
 }
 
+/// Whether `who` may link a stream to `room` (it will push `stream_state` and `now_playing` into
+/// it): the room's owner, one of its moderators, or global staff. A room that does not exist and a
+/// private room `who` is not in get the same 422, so the answer reveals no private room.
+fn may_link(conn: &mut DbConnection, room: i64, who: &Authenticated) -> Result<(), ApiError> {
+    let unknown = || invalid("room_id: no such room");
+    let row = rooms::find(conn, room)?.ok_or_else(unknown)?;
+    if matches!(who.role, Role::Admin | Role::Moderator) || row.owner_id == who.user_id {
+        return Ok(());
+    }
+    let membership = rooms::membership(conn, room, who.user_id)?;
+    let Some((role, banned_until)) = membership else {
+        return if row.private {
+            Err(unknown())
+        } else {
+            Err(not_a_moderator())
+        };
+    };
+    let banned = banned_until.is_some_and(|t| t > now_ms() as i64);
+    if banned || RoomRole::parse(&role) < RoomRole::Moderator {
+        return Err(not_a_moderator());
+    }
+    Ok(())
+}
+
+fn not_a_moderator() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "only the room's owner or a moderator may link a stream to it",
+    )
+}
+
 /// `POST /api/v2/streams`.
 pub async fn create(
     Authorized(who, _): Authorized<StreamsCreate>,
@@ -140,12 +173,11 @@ pub async fn create(
     let id = state.ids.next_id();
     let owner = who.user_id;
     let scheduled_at = body.scheduled_at;
+    let who = who.clone();
     let row = web::block(move || {
         let conn = &mut *pool.get()?;
         if let Some(room) = room_id {
-            if rooms::find(conn, room)?.is_none() {
-                return Err(invalid("room_id: no such room"));
-            }
+            may_link(conn, room, &who)?;
         }
         let now = now_ms() as i64;
         // The random tail makes collisions rare; retry the few that happen.
