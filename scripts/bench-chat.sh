@@ -21,15 +21,10 @@ work=$(mktemp -d)
 results="$work/results.jsonl"
 pids=()
 pg_db="veza_bench_$$"
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  psql "$VEZA_TEST_PG_URL" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
+trap bench_cleanup EXIT
 
 load() { # load LABEL PORT PID [extra args]
   local label=$1 port=$2 pid=$3; shift 3

@@ -31,17 +31,10 @@ work=$(mktemp -d)
 results="$work/results.jsonl"
 pids=()
 pg_db="veza_connmem_$$"
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  if [[ " $BACKENDS " == *" postgres "* ]]; then
-    psql "$VEZA_TEST_PG_URL" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
+trap bench_cleanup EXIT
 
 idle() { # idle LABEL PORT PID [extra args]
   local label=$1 port=$2 pid=$3; shift 3

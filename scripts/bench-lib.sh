@@ -1,7 +1,16 @@
 # Shared by scripts/bench-chat.sh and scripts/bench-conn-memory.sh (sourced): a free port, waiting
-# for a server, and `veza serve` / the raw baseline server started in the background with the
-# benchmarks' settings. The caller defines `work` (a temporary directory) and `pids` (an array its
-# cleanup kills).
+# for a server, `veza serve` / the raw baseline server started in the background with the
+# benchmarks' settings, and the clean-up. The caller defines `work` (a temporary directory), `pids`
+# (the servers started) and `pg_db` (a PostgreSQL database it may create), then
+# `trap bench_cleanup EXIT`.
+
+bench_cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [ -n "${VEZA_TEST_PG_URL:-}" ]; then
+    psql "$VEZA_TEST_PG_URL" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work"
+}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::cluster::{eventually, Cluster, OwnRedis};
+use common::cluster::{eventually, Cluster, OwnRedis, User};
 use common::server::Ws;
 use common::Kind;
 use serde_json::{json, Value};
@@ -16,6 +16,14 @@ async fn messages_until(ws: &mut Ws, upto: i64, seqs: &mut Vec<i64>) {
         let frame = ws.recv_type_any(&["message"]).await;
         seqs.push(frame["message"]["seq"].as_i64().unwrap());
     }
+}
+
+/// The seqs of a room's whole history as node `node` serves it.
+fn history_seqs(c: &Cluster, node: usize, user: &User, room: &str) -> Vec<i64> {
+    c.history(node, user, room)
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect()
 }
 
 fn assert_gap_free(seqs: &[i64], what: &str) {
@@ -51,11 +59,7 @@ async fn kill_9_of_a_node_loses_no_acked_message(kind: Kind) {
     // which lacks what node 0 acked but never published until it reads the store (at the latest
     // on its 5 s check, or when node 0 is known to be gone).
     let stored: Vec<i64> = eventually(Duration::from_secs(20), "acked messages in history", || {
-        let stored: Vec<i64> = c
-            .history(1, &bob, &room)
-            .iter()
-            .map(|m| m["seq"].as_i64().unwrap())
-            .collect();
+        let stored = history_seqs(&c, 1, &bob, &room);
         let stored_set: BTreeSet<i64> = stored.iter().copied().collect();
         acked.is_subset(&stored_set).then_some(stored)
     })
@@ -244,11 +248,7 @@ async fn redis_outage_keeps_nodes_serving_and_they_catch_up(kind: Kind) {
     // Node 0 serves the page from its replica, which hears of b7 (acked on node 1) a moment
     // later: the same travel time as the live event.
     let stored: Vec<i64> = eventually(Duration::from_secs(5), "all 16 in node 0's history", || {
-        let seqs: Vec<i64> = c
-            .history(0, &alice, &room)
-            .iter()
-            .map(|m| m["seq"].as_i64().unwrap())
-            .collect();
+        let seqs = history_seqs(&c, 0, &alice, &room);
         (seqs.len() == 16).then_some(seqs)
     })
     .await;
