@@ -511,7 +511,63 @@ async fn changing_the_password_needs_the_old_one_and_ends_other_sessions(kind: K
     assert_eq!(audit("password.change_failed"), 2);
 }
 
+/// A burst of registrations and logins on a real server that may hash one password at a time with
+/// one request waiting: the rest are refused at once with 503 `overloaded` and `Retry-After`,
+/// nothing fails with a 500, and the refused logins do not count against the account.
+async fn a_hashing_burst_gets_503_with_retry_after(kind: Kind) {
+    let db = TestDb::new(kind);
+    let config = common::server::config_with(
+        &db,
+        &[
+            ("VEZA_HASH_CONCURRENCY", "1"),
+            ("VEZA_HASH_QUEUE", "1"),
+            ("VEZA_AUTH_RATE_PER_MINUTE", "0"),
+        ],
+    );
+    let server = common::server::TestServer::start_with(&db, config).await;
+    server.user("regular").await;
+    let addr = server.addr;
+    let registrations = (0..16).map(|i| async move {
+        let body = json!({"username": format!("burst{i}"), "password": "correct horse battery"});
+        common::http::call(addr, "POST", "/api/v2/auth/register", &[], Some(&body)).await
+    });
+    let logins = (0..8).map(|_| async move {
+        let body = creds("regular");
+        common::http::call(addr, "POST", "/api/v2/auth/login", &[], Some(&body)).await
+    });
+    let (registered, logged_in) = futures_util::future::join(
+        futures_util::future::join_all(registrations),
+        futures_util::future::join_all(logins),
+    )
+    .await;
+    let replies: Vec<_> = registered.iter().chain(&logged_in).collect();
+    let busy: Vec<_> = replies.iter().filter(|r| r.status == 503).collect();
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert!(!busy.is_empty(), "no request was refused: {statuses:?}");
+    for reply in &busy {
+        assert_error(&reply.body, "overloaded");
+        let retry: u64 = reply.header("retry-after").unwrap().parse().unwrap();
+        assert!(retry >= 1);
+    }
+    assert!(
+        registered.iter().all(|r| [201, 503].contains(&r.status)),
+        "{statuses:?}"
+    );
+    assert!(
+        logged_in.iter().all(|r| [200, 503].contains(&r.status)),
+        "{statuses:?}"
+    );
+    // Calm again: everything is served, and the refused logins left no slow-down behind.
+    let body = creds("regular");
+    for _ in 0..6 {
+        let reply = common::http::call(addr, "POST", "/api/v2/auth/login", &[], Some(&body)).await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+    }
+    server.stop().await;
+}
+
 on_both_backends!(
+    a_hashing_burst_gets_503_with_retry_after,
     changing_the_password_needs_the_old_one_and_ends_other_sessions,
     login_is_rate_limited_per_ip,
     register_login_me_refresh_logout,

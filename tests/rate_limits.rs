@@ -6,7 +6,8 @@ mod common;
 
 use actix_web::dev::ServiceResponse;
 use actix_web::test::{self, TestRequest};
-use common::server::config_with;
+use common::http;
+use common::server::{config_with, TestServer};
 use common::{Kind, TestDb};
 use serde_json::json;
 use std::time::Duration;
@@ -224,9 +225,135 @@ async fn limits_hold_across_nodes_through_redis(kind: Kind) {
     }
 }
 
+fn redis_url() -> String {
+    std::env::var("VEZA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// 30 wrong passwords at once for one account, on a real server: at most the free failures are
+/// evaluated, the others are slowed (429) before their password is looked at.
+async fn parallel_guesses(kind: Kind, redis: Option<String>) {
+    let db = TestDb::new(kind);
+    let prefix = format!("veza-test-{}", rand::random::<u64>());
+    let mut pairs = vec![
+        ("VEZA_AUTH_RATE_PER_MINUTE", "0".to_owned()),
+        ("VEZA_REDIS_PREFIX", prefix),
+    ];
+    if let Some(url) = redis {
+        pairs.push(("VEZA_REDIS_URL", url));
+    }
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = TestServer::start_with(&db, config_with(&db, &pairs)).await;
+    assert_eq!(server.state.limits.shared(), pairs.len() == 3);
+    server.user("victim").await;
+    let body = json!({"username": "victim", "password": "guess guess guess"});
+    let guesses =
+        (0..30).map(|_| http::call(server.addr, "POST", "/api/v2/auth/login", &[], Some(&body)));
+    let replies = futures_util::future::join_all(guesses).await;
+    let count = |status| replies.iter().filter(|r| r.status == status).count();
+    let free = veza::limits::account::FREE_FAILURES as usize;
+    assert_eq!(count(401) + count(429), 30, "{replies:?}");
+    assert!(
+        count(401) <= free,
+        "{} of 30 parallel guesses were evaluated; the allowance is {free}",
+        count(401)
+    );
+    assert!(replies
+        .iter()
+        .filter(|r| r.status == 429)
+        .all(|r| r.header("retry-after").is_some()));
+    server.stop().await;
+}
+
+async fn parallel_wrong_passwords_are_not_all_evaluated(kind: Kind) {
+    parallel_guesses(kind, None).await;
+}
+
+async fn parallel_wrong_passwords_are_not_all_evaluated_through_redis(kind: Kind) {
+    parallel_guesses(kind, Some(redis_url())).await;
+}
+
+/// Behind a trusted proxy, clients of one IPv6 /64 share one per-IP bucket; another /64 has its
+/// own.
+async fn an_ipv6_64_shares_one_per_ip_bucket(kind: Kind) {
+    let db = TestDb::new(kind);
+    let config = config_with(
+        &db,
+        &[
+            ("VEZA_AUTH_RATE_PER_MINUTE", "3"),
+            ("VEZA_TRUSTED_PROXIES", "127.0.0.1/32"),
+        ],
+    );
+    let server = TestServer::start_with(&db, config).await;
+    let login = |xff: &'static str| {
+        let body = json!({"username": "nobody", "password": "guess guess guess"});
+        let addr = server.addr;
+        async move {
+            http::call(
+                addr,
+                "POST",
+                "/api/v2/auth/login",
+                &[("X-Forwarded-For", xff)],
+                Some(&body),
+            )
+            .await
+            .status
+        }
+    };
+    assert_eq!(login("2001:db8:1:2::1").await, 401);
+    assert_eq!(login("2001:db8:1:2::2").await, 401);
+    assert_eq!(login("2001:db8:1:2:ffff:0:0:9").await, 401);
+    assert_eq!(
+        login("2001:db8:1:2:abcd::7").await,
+        429,
+        "a fresh address of the same /64 does not get a fresh bucket"
+    );
+    assert_eq!(
+        login("2001:db8:1:3::1").await,
+        401,
+        "another /64 has its own"
+    );
+    server.stop().await;
+}
+
+/// A proxy that appends its own `X-Forwarded-For` line after the client's: the client's line does
+/// not decide the address (audit log).
+async fn every_forwarded_for_line_is_read(kind: Kind) {
+    let db = TestDb::new(kind);
+    let config = config_with(&db, &[("VEZA_TRUSTED_PROXIES", "127.0.0.1/32")]);
+    let server = TestServer::start_with(&db, config).await;
+    let body = json!({"username": "nobody", "password": "guess guess guess"});
+    let headers = [
+        ("X-Forwarded-For", "6.6.6.6"),
+        ("X-Forwarded-For", "198.51.100.7"),
+    ];
+    let reply = http::call(
+        server.addr,
+        "POST",
+        "/api/v2/auth/login",
+        &headers,
+        Some(&body),
+    )
+    .await;
+    assert_eq!(reply.status, 401);
+    let pool = server.state.pool.clone();
+    let entries =
+        veza::db::audit::recent(&mut pool.get().unwrap(), Some("login.failure"), 10).unwrap();
+    let ips: Vec<_> = entries.iter().filter_map(|e| e.ip.as_deref()).collect();
+    assert_eq!(
+        ips,
+        vec!["198.51.100.7"],
+        "the proxy's line, not the client's"
+    );
+    server.stop().await;
+}
+
 on_both_backends!(
     per_user_and_per_class_limits,
     per_ip_limit_spares_media,
     brute_force_login_is_slowed_per_account_and_audited,
     limits_hold_across_nodes_through_redis,
+    parallel_wrong_passwords_are_not_all_evaluated,
+    parallel_wrong_passwords_are_not_all_evaluated_through_redis,
+    an_ipv6_64_shares_one_per_ip_bucket,
+    every_forwarded_for_line_is_read,
 );

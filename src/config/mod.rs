@@ -81,6 +81,9 @@ pub struct Config {
     pub write_rate_per_minute: u32,
     /// Prefix of Veza's keys in Redis.
     pub redis_prefix: String,
+    /// Password hashes computed at once (0: one per core), and how many requests may wait.
+    pub hash_concurrency: usize,
+    pub hash_queue: usize,
     pub ws_send_rate: u32,
     pub ws_send_burst: u32,
     pub ws_outbound_queue: usize,
@@ -264,6 +267,8 @@ impl Config {
                 10_000_000,
             )?,
             redis_prefix: text(get("redis_prefix"), "redis_prefix")?,
+            hash_concurrency: parse_range(get("hash_concurrency"), "hash_concurrency", 0, 1024)?,
+            hash_queue: parse_range(get("hash_queue"), "hash_queue", 0, 100_000)?,
             ws_send_rate: parse_range(get("ws_send_rate"), "ws_send_rate", 1, 1_000_000)?,
             ws_send_burst: parse_range(get("ws_send_burst"), "ws_send_burst", 1, 1_000_000)?,
             ws_outbound_queue: parse_range(

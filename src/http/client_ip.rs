@@ -32,16 +32,44 @@ pub fn of(req: &actix_web::HttpRequest) -> Option<IpAddr> {
         .app_data::<actix_web::web::Data<super::AppState>>()
         .map(|s| s.config.trusted_proxies.clone())
         .unwrap_or_default();
-    let xff = req
-        .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
-    Some(resolve(peer, xff, &trusted))
+    Some(resolve(
+        peer,
+        forwarded_for(req.headers()).as_deref(),
+        &trusted,
+    ))
+}
+
+/// Every `X-Forwarded-For` line, in order, as one list: a proxy may append its own line after the
+/// one the client sent, and the client must not win by being first. A line that is not text makes
+/// the whole header unusable (the peer is then the client).
+fn forwarded_for(headers: &actix_web::http::header::HeaderMap) -> Option<String> {
+    let mut lines = headers.get_all("x-forwarded-for").peekable();
+    lines.peek()?;
+    let texts: Option<Vec<&str>> = lines.map(|v| v.to_str().ok()).collect();
+    Some(texts?.join(","))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::resolve;
+    use super::{forwarded_for, resolve};
+    use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+
+    #[test]
+    fn every_forwarded_for_line_is_read() {
+        let mut headers = HeaderMap::new();
+        let name = HeaderName::from_static("x-forwarded-for");
+        assert_eq!(forwarded_for(&headers), None);
+        // The client's own line first, the one our proxy appended second.
+        headers.append(name.clone(), HeaderValue::from_static("6.6.6.6"));
+        headers.append(name, HeaderValue::from_static("198.51.100.7"));
+        let joined = forwarded_for(&headers);
+        assert_eq!(joined.as_deref(), Some("6.6.6.6,198.51.100.7"));
+        let trusted = vec!["127.0.0.1/32".parse().unwrap()];
+        assert_eq!(
+            resolve("127.0.0.1".parse().unwrap(), joined.as_deref(), &trusted),
+            "198.51.100.7".parse::<std::net::IpAddr>().unwrap()
+        );
+    }
 
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {

@@ -206,6 +206,15 @@ impl From<DbError> for ApiError {
     }
 }
 
+impl From<crate::limits::hashing::Overloaded> for ApiError {
+    fn from(e: crate::limits::hashing::Overloaded) -> Self {
+        Self {
+            retry_after_s: Some(1),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", e.to_string())
+        }
+    }
+}
+
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
         Self::internal(e)

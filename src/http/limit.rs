@@ -21,8 +21,7 @@ pub async fn middleware(
     if !exempt(req.path()) {
         if let Some(state) = req.app_data::<web::Data<AppState>>().cloned() {
             let ip = super::client_ip::of(req.request());
-            let key = ip.map(|i| i.to_string()).unwrap_or_default();
-            if let Some((rule, decision)) = state.limits.check(Class::Ip, &key).await {
+            if let Some((rule, decision)) = state.limits.check_ip(Class::Ip, ip).await {
                 if !decision.allowed {
                     let error = ApiError::limited(rule, decision, "requests from this address");
                     return Ok(req.into_response(error.error_response()));

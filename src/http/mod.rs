@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod limit;
+pub mod password_guard;
 
 pub mod request_id;
 pub mod routes;

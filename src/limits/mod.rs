@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod gcra;
+pub mod hashing;
 mod memory;
 mod redis;
 
@@ -15,6 +16,7 @@ use gcra::{Decision, Rule};
 use memory::MemoryStore;
 use redis::RedisStore;
 use slog::{warn, Logger};
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 use veza_actors::ids::now_ms;
 
@@ -41,6 +43,23 @@ impl Class {
     }
 }
 
+/// The key of a client address in the per-IP limits: an IPv4 address as itself (also when written
+/// as `::ffff:a.b.c.d`), an IPv6 address by its /64. One subscriber is usually given a whole /64,
+/// so keying on the full address would give one client 2^64 buckets.
+pub fn ip_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                let net = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{net}/64")
+            }
+        },
+    }
+}
+
 enum Store {
     Memory(MemoryStore),
     Redis(RedisStore, MemoryStore),
@@ -50,6 +69,8 @@ pub struct Limits {
     store: Store,
     /// Per-account login slow-down: here on one node, the fallback when Redis is down.
     logins: account::AccountThrottle,
+    /// The bound on password hashing (per node: it protects this node's memory).
+    pub hashing: hashing::HashGate,
     auth: Option<Rule>,
     ip: Option<Rule>,
     user: Option<Rule>,
@@ -67,6 +88,7 @@ impl Limits {
         Self {
             store: Store::Memory(MemoryStore::default()),
             logins: account::AccountThrottle::default(),
+            hashing: hashing::HashGate::new(config.hash_concurrency, config.hash_queue),
             auth: rule(config.auth_rate_per_minute),
             ip: rule(config.ip_rate_per_minute),
             user: rule(config.user_rate_per_minute),
@@ -96,28 +118,36 @@ impl Limits {
         matches!(self.store, Store::Redis(..))
     }
 
-    /// How long `account` must still wait before its next login attempt, if at all.
-    pub async fn login_wait(&self, account: &str) -> Option<Duration> {
+    /// Reserves one login attempt of `account` before its password is checked: `Err(wait)` while
+    /// the account is in its slow-down. The attempt counts as a failure until
+    /// [`Limits::login_succeeded`] resets the account or [`Limits::login_released`] gives it back.
+    pub async fn login_reserve(&self, account: &str) -> Result<(), Duration> {
         if let Store::Redis(r, _) = &self.store {
-            match r.login_wait(account).await {
-                Ok(wait) => return wait,
+            match r.login_reserve(account).await {
+                Ok(decision) => {
+                    if decision.is_ok() {
+                        // Also counted here, so a Redis outage does not reset the slow-down.
+                        self.logins.failed(account, Instant::now());
+                    }
+                    return decision;
+                }
                 Err(e) => {
                     warn!(self.log, "login slow-down store unavailable; using this node's"; "error" => e)
                 }
             }
         }
-        self.logins.wait(account, Instant::now())
+        self.logins.reserve(account, Instant::now())
     }
 
-    /// A failed login of `account` (wrong password or second factor).
-    pub async fn login_failed(&self, account: &str) {
+    /// A reserved attempt that was neither a failure nor a success (a missing second factor, an
+    /// error before the password was judged).
+    pub async fn login_released(&self, account: &str) {
         if let Store::Redis(r, _) = &self.store {
-            if let Err(e) = r.login_failed(account).await {
-                warn!(self.log, "login slow-down store unavailable; using this node's"; "error" => e);
+            if let Err(e) = r.login_release(account).await {
+                warn!(self.log, "login slow-down store unavailable"; "error" => e);
             }
         }
-        // Also counted here, so a Redis outage does not reset the slow-down.
-        self.logins.failed(account, Instant::now());
+        self.logins.release(account);
     }
 
     pub async fn login_succeeded(&self, account: &str) {
@@ -127,6 +157,12 @@ impl Limits {
             }
         }
         self.logins.succeeded(account);
+    }
+
+    /// Checks one request of `class` from the client at `ip` (keyed by [`ip_key`]).
+    pub async fn check_ip(&self, class: Class, ip: Option<IpAddr>) -> Option<(Rule, Decision)> {
+        let key = ip.map(ip_key).unwrap_or_default();
+        self.check(class, &key).await
     }
 
     /// Checks one request of `class` by `key` (an IP or a user id). `None`: no limit applies.
@@ -150,5 +186,29 @@ impl Limits {
             },
         };
         Some((rule, decision))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ip_key;
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        let key = |s: &str| ip_key(s.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            key("2001:db8:1:2:ffff:ffff:ffff:fffe"),
+            key("2001:db8:1:2::1"),
+            "one /64, one bucket"
+        );
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("203.0.113.9"), "203.0.113.9");
+        assert_eq!(
+            key("::ffff:203.0.113.9"),
+            "203.0.113.9",
+            "mapped IPv4 as IPv4"
+        );
+        assert_ne!(key("203.0.113.9"), key("203.0.113.10"));
     }
 }

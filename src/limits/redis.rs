@@ -1,7 +1,7 @@
 //! The shared store: the same GCRA as one atomic Lua script in Redis (bb8-redis pool), with
 //! Redis's own clock, so every node of a cluster sees one limit per key.
 
-use super::account::{delay, MEMORY};
+use super::account::{FREE_FAILURES, MAX_DELAY, MEMORY};
 use super::gcra::{Decision, Rule};
 use bb8_redis::bb8::Pool;
 use bb8_redis::RedisConnectionManager;
@@ -24,28 +24,32 @@ local left = math.floor(math.max(tolerance - (new - now - interval), 0) / math.m
 return {1, left, new - now, 0}
 "#;
 
-/// One more failed login of an account: the count (reset when the last failure is older than
-/// ARGV[1] ms), with Redis's clock.
-const LOGIN_FAILED: &str = r#"
+/// Reserves one login attempt of an account, in one step with the check of its delay: `{0, wait}`
+/// while the account must wait, else `{1, 0}` with the attempt counted as a failure. ARGV: the
+/// memory (ms), the free failures, the longest delay (ms). Redis's clock.
+const LOGIN_RESERVE: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local memory = tonumber(ARGV[1])
+local free = tonumber(ARGV[2])
+local max_delay = tonumber(ARGV[3])
 local v = redis.call('HMGET', KEYS[1], 'n', 'last')
 local n = tonumber(v[1]) or 0
 local last = tonumber(v[2]) or now
 if now - last >= memory then n = 0 end
-n = n + 1
-redis.call('HSET', KEYS[1], 'n', n, 'last', now)
+local delay = 0
+if n >= free then delay = math.min(1000 * math.pow(2, math.min(n - free, 16)), max_delay) end
+if last + delay > now then return {0, last + delay - now} end
+redis.call('HSET', KEYS[1], 'n', n + 1, 'last', now)
 redis.call('PEXPIRE', KEYS[1], memory)
-return n
+return {1, 0}
 "#;
 
-/// An account's recent failures, the time of the last one and Redis's now.
-const LOGIN_STATE: &str = r#"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local v = redis.call('HMGET', KEYS[1], 'n', 'last')
-return {tonumber(v[1]) or 0, tonumber(v[2]) or now, now}
+/// Gives a reserved attempt back (it was neither a failure nor a success).
+const LOGIN_RELEASE: &str = r#"
+local n = tonumber(redis.call('HGET', KEYS[1], 'n'))
+if n and n > 0 then redis.call('HSET', KEYS[1], 'n', n - 1) end
+return 0
 "#;
 
 /// After a failure, Redis is not asked again for this long: requests fall back to this node's
@@ -57,8 +61,8 @@ pub struct RedisStore {
     /// Unix ms until which Redis is skipped (see [`SKIP_AFTER_FAILURE_MS`]).
     skip_until: std::sync::atomic::AtomicU64,
     script: redis::Script,
-    login_failed: redis::Script,
-    login_state: redis::Script,
+    login_reserve: redis::Script,
+    login_release: redis::Script,
     prefix: String,
 }
 
@@ -89,8 +93,8 @@ impl RedisStore {
             pool,
             skip_until: Default::default(),
             script: redis::Script::new(SCRIPT),
-            login_failed: redis::Script::new(LOGIN_FAILED),
-            login_state: redis::Script::new(LOGIN_STATE),
+            login_reserve: redis::Script::new(LOGIN_RESERVE),
+            login_release: redis::Script::new(LOGIN_RELEASE),
             prefix: prefix.to_owned(),
         })
     }
@@ -119,25 +123,30 @@ impl RedisStore {
         format!("{}:login:{}", self.prefix, account.to_lowercase())
     }
 
-    /// How long `account` must still wait before a login attempt (shared slow-down).
-    pub async fn login_wait(&self, account: &str) -> Result<Option<Duration>, String> {
+    /// Reserves one login attempt (shared slow-down): `Err(wait)` while the account must wait.
+    pub async fn login_reserve(&self, account: &str) -> Result<Result<(), Duration>, String> {
         let mut conn = self.conn().await?;
-        let (failures, last, now): (i64, i64, i64) = self
-            .login_state
+        let (allowed, wait_ms): (i64, i64) = self
+            .login_reserve
             .key(self.login_key(account))
+            .arg(MEMORY.as_millis() as i64)
+            .arg(FREE_FAILURES)
+            .arg(MAX_DELAY.as_millis() as i64)
             .invoke_async(&mut *conn)
             .await
             .map_err(|e| e.to_string())?;
-        let ready = last + delay(failures.clamp(0, u32::MAX as i64) as u32).as_millis() as i64;
-        Ok((ready > now).then(|| Duration::from_millis((ready - now) as u64)))
+        if allowed == 1 {
+            Ok(Ok(()))
+        } else {
+            Ok(Err(Duration::from_millis(wait_ms.max(1) as u64)))
+        }
     }
 
-    pub async fn login_failed(&self, account: &str) -> Result<(), String> {
+    pub async fn login_release(&self, account: &str) -> Result<(), String> {
         let mut conn = self.conn().await?;
         let _: i64 = self
-            .login_failed
+            .login_release
             .key(self.login_key(account))
-            .arg(MEMORY.as_millis() as i64)
             .invoke_async(&mut *conn)
             .await
             .map_err(|e| e.to_string())?;

@@ -18,6 +18,7 @@ use veza::http::AppState;
 
 pub mod audio;
 pub mod cluster;
+pub mod http;
 pub mod oauth_provider;
 pub mod process;
 pub mod server;

@@ -1,10 +1,10 @@
 //! `/api/v2/auth/*`: register, login, refresh, logout. Each handler validates shape, then runs the
 //! blocking [`AuthService`](crate::auth::AuthService) call on a blocking thread.
 
-use crate::auth::AuthError;
 use crate::auth::Issued;
 use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
+use crate::http::password_guard::{self, Attempt};
 use crate::limits::Class;
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -46,6 +46,7 @@ pub async fn register(
         password,
         email,
     } = body.into_inner();
+    let _slot = state.limits.hashing.enter().await?;
     let issued = web::block(move || auth.register(&username, &password, email.as_deref(), &client))
         .await??;
     Ok(HttpResponse::Created().json(token_body(issued)))
@@ -65,28 +66,19 @@ pub async fn login(
         totp_code,
         backup_code,
     } = body.into_inner();
-    if let Some(wait) = state.limits.login_wait(&username).await {
-        let (auth, name) = (auth.clone(), username.clone());
-        web::block(move || auth.record_throttled(&name, &client)).await??;
-        return Err(ApiError::rate_limited(wait).with_message(format!(
-            "too many failed logins for this account; retry in {} s",
-            wait.as_secs().max(1)
-        )));
-    }
     let account = username.clone();
-    let result = web::block(move || {
+    let check = move || {
         let second = (totp_code.as_deref(), backup_code.as_deref());
         auth.login(&username, &password, second, &client)
-    })
-    .await?;
-    match &result {
-        Ok(_) => state.limits.login_succeeded(&account).await,
-        Err(AuthError::InvalidCredentials | AuthError::InvalidSecondFactor) => {
-            state.limits.login_failed(&account).await
+    };
+    let issued = match password_guard::attempt(&state, &account, check).await? {
+        Attempt::Done(result) => result?,
+        Attempt::Throttled(wait) => {
+            let (auth, client) = (state.auth.clone(), client_info(&req));
+            web::block(move || auth.record_throttled(&account, &client)).await??;
+            return Err(password_guard::throttled(wait));
         }
-        Err(_) => {}
-    }
-    let issued = result?;
+    };
     Ok(HttpResponse::Ok().json(token_body(issued)))
 }
 
@@ -117,7 +109,7 @@ pub async fn logout(
 /// Applies the tight per-IP limit of the account endpoints (register, login, 2FA codes).
 pub(crate) async fn check_rate(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
     let ip = crate::http::client_ip::of(req).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    match state.limits.check(Class::Auth, &ip.to_string()).await {
+    match state.limits.check_ip(Class::Auth, Some(ip)).await {
         Some((rule, decision)) if !decision.allowed => Err(ApiError::limited(
             rule,
             decision,

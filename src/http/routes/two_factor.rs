@@ -62,6 +62,7 @@ pub async fn disable(
     let client = client_info(&req);
     let auth = state.auth.clone();
     let body = body.into_inner();
+    let _slot = state.limits.hashing.enter().await?;
     web::block(move || auth.totp_disable(who.user_id, &body.password, &body.code, &client))
         .await??;
     Ok(HttpResponse::NoContent().finish())

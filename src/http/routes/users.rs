@@ -40,6 +40,7 @@ pub async fn change_password(
         current_password,
         new_password,
     } = body.into_inner();
+    let _slot = state.limits.hashing.enter().await?;
     let ended = web::block(move || {
         auth.change_password(
             who.user_id,
