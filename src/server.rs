@@ -102,7 +102,8 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         config.refresh_token_ttl_s,
         totp_secrets(&config, secret),
     )
-    .with_oauth(crate::auth::oauth::OAuthClients::new(&config));
+    .with_oauth(crate::auth::oauth::OAuthClients::new(&config))
+    .with_reauth_window(Duration::from_secs(config.reauth_window_s));
     let factory: StoreFactory = {
         let pool = pool.clone();
         let ids = ids.clone();

@@ -346,6 +346,103 @@ async fn verified_addresses_link_and_unlinking_keeps_a_way_in(kind: Kind) {
     s.stop().await;
 }
 
+/// A stolen access token of an old login can neither link the thief's provider account (a lasting
+/// way in) nor unlink the owner's: both need the current password then. Audited.
+async fn linking_and_unlinking_need_the_password_or_a_fresh_login(kind: Kind) {
+    let s = setup(kind).await;
+    let (status, erin) = http(
+        &s.server,
+        "POST",
+        "/api/v2/auth/register",
+        None,
+        Some(json!({"username": "erin", "password": "correct horse battery"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let token = erin["access_token"].as_str().unwrap().to_owned();
+    let id: i64 = erin["user"]["id"].as_str().unwrap().parse().unwrap();
+    let pool = s.server.state.pool.clone();
+    common::age_sessions(&pool, id);
+    let link = |body: Option<Value>| {
+        let (url, token) = (
+            web_url(&s.server, "/api/v2/auth/oauth/discord/link"),
+            token.clone(),
+        );
+        actix_web::web::block(move || {
+            let agent = ureq::AgentBuilder::new().redirects(0).build();
+            let req = agent
+                .post(&url)
+                .set("Authorization", &format!("Bearer {token}"));
+            let sent = match body {
+                Some(b) => req.send_json(b),
+                None => req.call(),
+            };
+            let response = match sent {
+                Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+                Err(e) => panic!("{url}: {e}"),
+            };
+            let cookie = response.header("Set-Cookie").unwrap_or_default();
+            let cookie = cookie.split(';').next().unwrap_or_default().to_owned();
+            (
+                response.status(),
+                cookie,
+                response.into_json::<Value>().unwrap_or(Value::Null),
+            )
+        })
+    };
+    let (status, _, body) = link(None).await.unwrap();
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("reauth_required"))
+    );
+    assert_eq!(
+        common::last_audit_details(&pool, "reauth.failed")["action"],
+        "oauth.link"
+    );
+    let (status, _, _) = link(Some(json!({"current_password": "not my password"})))
+        .await
+        .unwrap();
+    assert_eq!(status, 401);
+    let (status, cookie, body) = link(Some(json!({"current_password": "correct horse battery"})))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        common::last_audit_details(&pool, "oauth.link_started")["reauth"],
+        "password"
+    );
+    s.provider.next_login(
+        "discord",
+        Account::new("555", "erin_d", "erin@example.org", true),
+    );
+    let consent = follow(body["authorize_url"].as_str().unwrap(), None).await;
+    let linked = follow(&consent.location, Some(&cookie)).await;
+    assert!(
+        linked.location.ends_with("/#oauth_linked=discord"),
+        "{}",
+        linked.location
+    );
+
+    let path = "/api/v2/users/me/identities/discord";
+    let (status, body) = http(&s.server, "DELETE", path, Some(&token), None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("reauth_required"))
+    );
+    assert_eq!(
+        common::last_audit_details(&pool, "reauth.failed")["action"],
+        "oauth.unlink"
+    );
+    let password = json!({"current_password": "correct horse battery"});
+    let (status, body) = http(&s.server, "DELETE", path, Some(&token), Some(password)).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(
+        common::last_audit_details(&pool, "oauth.unlink")["reauth"],
+        "password"
+    );
+    s.stop().await;
+}
+
 async fn forged_replayed_and_refused_callbacks_fail(kind: Kind) {
     let s = setup(kind).await;
     s.provider.next_login(
@@ -512,7 +609,7 @@ async fn two_factor_accounts_need_their_code_after_the_provider(kind: Kind) {
     let key = common::base32_decode(&secret);
     let step = veza::auth::totp::step_of(veza_actors::ids::now_ms() as i64 / 1000);
     let code = |step: i64| format!("{:06}", veza::auth::totp::code_at(&key, step));
-    let (status, _) = http(
+    let (status, confirmed) = http(
         &s.server,
         "POST",
         "/api/v2/auth/2fa/confirm",
@@ -521,6 +618,7 @@ async fn two_factor_accounts_need_their_code_after_the_provider(kind: Kind) {
     )
     .await;
     assert_eq!(status, 200);
+    let backup = |i: usize| confirmed["backup_codes"][i].as_str().unwrap().to_owned();
 
     let started = begin(&s, "discord").await;
     let ticket = ticket_of(&s, &follow(&started.callback, Some(&started.cookie)).await);
@@ -542,6 +640,23 @@ async fn two_factor_accounts_need_their_code_after_the_provider(kind: Kind) {
         (status, body["error"]["code"].as_str()),
         (400, Some("invalid_state"))
     );
+    // Dana has no password: turning 2FA off from an old login needs a fresh one first.
+    let id: i64 = dana["user"]["id"].as_str().unwrap().parse().unwrap();
+    common::age_sessions(&s.server.state.pool, id);
+    let off = json!({"code": backup(0)});
+    let path = "/api/v2/auth/2fa/disable";
+    let (status, body) = http(&s.server, "POST", path, Some(token), Some(off.clone())).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("reauth_required"))
+    );
+    let started = begin(&s, "discord").await;
+    let ticket = ticket_of(&s, &follow(&started.callback, Some(&started.cookie)).await);
+    let (status, fresh) = complete(&s, &ticket, json!({"backup_code": backup(1)})).await;
+    assert_eq!(status, 200, "{fresh}");
+    let fresh = fresh["access_token"].as_str().unwrap();
+    let (status, body) = http(&s.server, "POST", path, Some(fresh), Some(off)).await;
+    assert_eq!(status, 204, "{body}");
     s.stop().await;
 }
 
@@ -630,6 +745,7 @@ async fn a_provider_account_sets_a_first_password_from_a_fresh_login(kind: Kind)
 }
 
 on_both_backends!(
+    linking_and_unlinking_need_the_password_or_a_fresh_login,
     a_provider_account_sets_a_first_password_from_a_fresh_login,
     google_login_creates_an_account_and_opens_it_again,
     verified_addresses_link_and_unlinking_keeps_a_way_in,

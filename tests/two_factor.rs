@@ -281,7 +281,64 @@ async fn the_totp_key_can_be_rotated(kind: Kind) {
     server.stop().await;
 }
 
+/// A stolen access token of an old login cannot turn 2FA on (which would lock the owner out behind
+/// the thief's authenticator): it needs the current password; a fresh login needs none. Refusals
+/// and the change are audited.
+async fn turning_two_factor_on_needs_the_password_or_a_fresh_login(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let carol = server.user("carol").await;
+    let pool = server.state.pool.clone();
+    common::age_sessions(&pool, carol.id);
+    let t = Some(carol.token.as_str());
+    let (status, e) = http(&server, "POST", "/api/v2/auth/2fa/enroll", t, None).await;
+    assert_eq!(status, 200, "{e}");
+    let secret = common::base32_decode(e["secret"].as_str().unwrap());
+    let confirm = |extra: Value, step: i64| {
+        let mut body = json!({"code": code(&secret, step)});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        http(&server, "POST", "/api/v2/auth/2fa/confirm", t, Some(body))
+    };
+    let step = now_step();
+    let (status, body) = confirm(json!({}), step).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("reauth_required")),
+        "{body}"
+    );
+    let refused = common::last_audit_details(&pool, "reauth.failed");
+    assert_eq!(refused["action"], "2fa.enable");
+    assert_eq!(refused["reason"], "stale_login");
+    let (status, body) = confirm(json!({"current_password": "not my password"}), step).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("invalid_credentials"))
+    );
+    assert_eq!(
+        common::last_audit_details(&pool, "reauth.failed")["reason"],
+        "bad_password"
+    );
+    let (status, body) = confirm(json!({"current_password": "correct horse battery"}), step).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        common::last_audit_details(&pool, "2fa.enabled")["reauth"],
+        "password"
+    );
+
+    // From a fresh login no password is asked.
+    let dave = server.user("dave").await;
+    let (secret, _, _) = turn_on(&server, &dave.token).await;
+    assert_eq!(secret.len(), 20);
+    assert_eq!(
+        common::last_audit_details(&pool, "2fa.enabled")["reauth"],
+        "fresh_login"
+    );
+}
+
 on_both_backends!(
+    turning_two_factor_on_needs_the_password_or_a_fresh_login,
     the_totp_key_can_be_rotated,
     totp_guards_the_login,
     backup_codes_work_once_and_two_factor_can_be_turned_off,

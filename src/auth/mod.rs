@@ -9,6 +9,7 @@ pub mod opaque;
 pub mod password;
 pub mod password_change;
 pub mod permission;
+pub mod reauth;
 pub mod revocation;
 pub mod role;
 pub mod service;

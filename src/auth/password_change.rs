@@ -1,6 +1,7 @@
 //! Changing one's password, or setting a first one on an account a provider created. With a
 //! password, the current one is required. Without one, only a fresh login may set it (the session
-//! began less than [`FRESH_LOGIN_MS`] ago), so a stolen access token cannot add a lasting way in.
+//! began within the re-authentication window, `reauth_window_s`), so a stolen access token cannot
+//! add a lasting way in.
 //! Every other session of the user is ended: whoever knew the old password is logged out.
 
 use super::service::{AuthService, ClientInfo};
@@ -10,7 +11,8 @@ use diesel::Connection;
 use serde_json::json;
 use veza_actors::ids::now_ms;
 
-pub const FRESH_LOGIN_MS: i64 = 10 * 60 * 1000;
+/// The re-authentication window when none is configured (`reauth_window_s`' default).
+pub const FRESH_LOGIN_MS: i64 = 5 * 60 * 1000;
 
 impl AuthService {
     /// Sets `new` as the password of the user of `session_id`; returns how many other sessions
@@ -42,7 +44,9 @@ impl AuthService {
                 self.audit_user(&mut conn, user_id, "password.change_failed", client, detail)?;
                 return Err(AuthError::InvalidCredentials);
             }
-        } else if now - session.created_at > FRESH_LOGIN_MS {
+        } else if now - session.created_at > self.reauth_window_ms {
+            let detail = json!({"action": "password.change", "reason": "stale_login"});
+            self.audit_user(&mut conn, user_id, "reauth.failed", client, detail)?;
             return Err(AuthError::ReauthRequired);
         }
         let hash = password::hash(new)?;

@@ -53,6 +53,8 @@ pub struct AuthService {
     pub revocations: super::revocation::RevocationSink,
     /// Recently checked sessions (dropped on revocation events).
     pub sessions: super::session_cache::SessionCache,
+    /// How long after a login account changes need no current password (`reauth_window_s`).
+    pub(super) reauth_window_ms: i64,
 }
 
 impl AuthService {
@@ -74,7 +76,14 @@ impl AuthService {
             oauth: Default::default(),
             revocations: Default::default(),
             sessions: Default::default(),
+            reauth_window_ms: super::password_change::FRESH_LOGIN_MS,
         }
+    }
+
+    /// Sets the re-authentication window (see [`super::reauth`]).
+    pub fn with_reauth_window(mut self, window: std::time::Duration) -> Self {
+        self.reauth_window_ms = window.as_millis().min(i64::MAX as u128) as i64;
+        self
     }
 
     /// Sessions this service ended: out of the cache now (so the very next request is refused),

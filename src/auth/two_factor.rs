@@ -111,15 +111,26 @@ impl AuthService {
         })
     }
 
-    /// Confirms enrolment with a code from the app; returns the backup codes (shown once).
+    /// Confirms enrolment with a code from the app, which turns 2FA on; returns the backup codes
+    /// (shown once). Needs `current_password` or a fresh login ([`super::reauth`]): a stolen
+    /// access token must not lock the owner out behind the thief's authenticator.
     pub fn totp_confirm(
         &self,
-        user_id: i64,
+        who: (i64, i64),
         code: &str,
+        current_password: Option<&str>,
         client: &ClientInfo,
     ) -> Result<Vec<String>, AuthError> {
+        let (user_id, session_id) = who;
         let mut conn = self.pool.get()?;
-        let user = self.user(&mut conn, user_id)?;
+        let (user, proof) = self.reauthenticate(
+            &mut conn,
+            user_id,
+            session_id,
+            current_password,
+            "2fa.enable",
+            client,
+        )?;
         if user.totp_enabled {
             return Err(AuthError::Conflict("two-factor login is already on".into()));
         }
@@ -130,37 +141,40 @@ impl AuthService {
             let now = now_ms() as i64;
             two_factor::enable(conn, user_id, now)?;
             let codes = self.new_backup_codes(conn, user_id, now)?;
-            self.audit(
-                conn,
-                Some(user_id),
-                "2fa.enabled",
-                Some(user_id),
-                client,
-                None,
-            )?;
+            let detail = serde_json::json!({"reauth": proof.as_str()});
+            self.audit_user(conn, user_id, "2fa.enabled", client, detail)?;
             Ok(codes)
         })
     }
 
-    /// Turns 2FA off; needs the password (for accounts that have one: those created by an OAuth
-    /// provider may not) and a TOTP or backup code.
+    /// Turns 2FA off; needs a TOTP or backup code and the password, or, for accounts without one
+    /// (made by an OAuth provider), a fresh login ([`super::reauth`]).
     pub fn totp_disable(
         &self,
-        user_id: i64,
-        password_text: &str,
+        who: (i64, i64),
+        password_text: Option<&str>,
         code: &str,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
+        let (user_id, session_id) = who;
         let mut conn = self.pool.get()?;
         let user = self.user(&mut conn, user_id)?;
         if !user.totp_enabled {
             return Err(AuthError::Conflict("two-factor login is not on".into()));
         }
-        if user.has_password() && !password::verify(password_text, &user.password_hash)? {
-            let detail = serde_json::json!({"reason": "bad_password"});
-            self.audit_user(&mut conn, user_id, "2fa.disable_failed", client, detail)?;
-            return Err(AuthError::InvalidCredentials);
-        }
+        let proof = if user.has_password() {
+            let given = password_text.unwrap_or_default();
+            if !password::verify(given, &user.password_hash)? {
+                let detail = serde_json::json!({"reason": "bad_password"});
+                self.audit_user(&mut conn, user_id, "2fa.disable_failed", client, detail)?;
+                return Err(AuthError::InvalidCredentials);
+            }
+            super::reauth::Proof::Password
+        } else {
+            let action = "2fa.disable";
+            self.reauthenticate(&mut conn, user_id, session_id, None, action, client)?
+                .1
+        };
         conn.transaction(|conn| {
             let now = now_ms() as i64;
             let ok = self.take_totp(conn, &user, code)?
@@ -174,15 +188,9 @@ impl AuthService {
                 return Err(AuthError::InvalidSecondFactor);
             }
             two_factor::disable(conn, user_id, now)?;
-            self.audit(
-                conn,
-                Some(user_id),
-                "2fa.disabled",
-                Some(user_id),
-                client,
-                None,
-            )
-            .map_err(AuthError::from)
+            let detail = serde_json::json!({"reauth": proof.as_str()});
+            self.audit_user(conn, user_id, "2fa.disabled", client, detail)
+                .map_err(AuthError::from)
         })
     }
 

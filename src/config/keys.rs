@@ -40,6 +40,7 @@ pub const KEYS: &[ConfigKey] = &[
     ConfigKey { name: "write_rate_per_minute", default: Some("120"), doc: "Requests that change something (POST, PUT, PATCH, DELETE) per minute per user; 0 = no limit." },
     ConfigKey { name: "hash_concurrency", default: Some("0"), doc: "Password hashes (argon2id, 19 MiB each) computed at once; 0 = one per CPU core." },
     ConfigKey { name: "hash_queue", default: Some("32"), doc: "Requests that may wait for a password hash slot; beyond that they get 503 with Retry-After." },
+    ConfigKey { name: "reauth_window_s", default: Some("300"), doc: "Seconds after a login during which account changes (2FA on, OAuth link/unlink, a provider account's first password) need no current_password." },
     ConfigKey { name: "redis_prefix", default: Some("veza"), doc: "Prefix of Veza's keys in Redis (rate limits); nodes of one cluster share it." },
     ConfigKey { name: "ws_send_rate", default: Some("20"), doc: "WebSocket send/edit/delete/react frames per second per connection." },
     ConfigKey { name: "ws_send_burst", default: Some("40"), doc: "Burst allowed above ws_send_rate." },

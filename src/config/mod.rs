@@ -84,6 +84,8 @@ pub struct Config {
     /// Password hashes computed at once (0: one per core), and how many requests may wait.
     pub hash_concurrency: usize,
     pub hash_queue: usize,
+    /// How long after a login account changes need no `current_password`.
+    pub reauth_window_s: u64,
     pub ws_send_rate: u32,
     pub ws_send_burst: u32,
     pub ws_outbound_queue: usize,
@@ -269,6 +271,7 @@ impl Config {
             redis_prefix: text(get("redis_prefix"), "redis_prefix")?,
             hash_concurrency: parse_range(get("hash_concurrency"), "hash_concurrency", 0, 1024)?,
             hash_queue: parse_range(get("hash_queue"), "hash_queue", 0, 100_000)?,
+            reauth_window_s: parse_range(get("reauth_window_s"), "reauth_window_s", 0, 86_400)?,
             ws_send_rate: parse_range(get("ws_send_rate"), "ws_send_rate", 1, 1_000_000)?,
             ws_send_burst: parse_range(get("ws_send_burst"), "ws_send_burst", 1, 1_000_000)?,
             ws_outbound_queue: parse_range(

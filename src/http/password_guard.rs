@@ -1,6 +1,8 @@
-//! Every password check of a login runs under the same two guards: the per-account slow-down, reserved before the check so that
+//! Every password check a request causes (login, and the current password of an account change)
+//! runs under the same two guards: the per-account slow-down, reserved before the check so that
 //! parallel guesses cannot all pass it (`limits::account`), and the bound on concurrent hashing
-//! (`limits::hashing`, 503 when full).
+//! (`limits::hashing`, 503 when full). A stolen access token is then no faster password oracle
+//! than the login form.
 
 use super::error::ApiError;
 use super::AppState;
@@ -50,4 +52,23 @@ pub fn throttled(wait: Duration) -> ApiError {
         "too many failed password attempts for this account; retry in {} s",
         wait.as_secs().max(1)
     ))
+}
+
+/// An account change that may carry `current_password`: with one, it is checked under both guards
+/// (the caller's own account is the one slowed); without, `change` runs under the hashing bound
+/// only (it may hash a new password; the auth layer then asks for a fresh login).
+pub async fn reauth<T: Send + 'static>(
+    state: &AppState,
+    username: &str,
+    password_given: bool,
+    change: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
+) -> Result<T, ApiError> {
+    if !password_given {
+        let _slot = state.limits.hashing.enter().await?;
+        return Ok(web::block(change).await??);
+    }
+    match attempt(state, username, change).await? {
+        Attempt::Throttled(wait) => Err(throttled(wait)),
+        Attempt::Done(result) => Ok(result?),
+    }
 }

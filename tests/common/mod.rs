@@ -250,3 +250,24 @@ pub fn base32_decode(s: &str) -> Vec<u8> {
     }
     out
 }
+
+/// Makes every session of `user` look as if its login was long ago (older than any
+/// re-authentication window), as a stolen access token of an old login would be.
+pub fn age_sessions(pool: &DbPool, user: i64) {
+    use veza::db::schema::sessions;
+    let mut conn = pool.get().expect("connection");
+    diesel::update(sessions::table.filter(sessions::user_id.eq(user)))
+        .set(sessions::created_at.eq(1_i64))
+        .execute(&mut conn)
+        .expect("age sessions");
+}
+
+/// The details of the newest audit row with `action`.
+pub fn last_audit_details(pool: &DbPool, action: &str) -> serde_json::Value {
+    let rows = veza::db::audit::recent(&mut pool.get().expect("connection"), Some(action), 1)
+        .expect("audit");
+    let row = rows
+        .first()
+        .unwrap_or_else(|| panic!("no {action} in the audit log"));
+    serde_json::from_str(row.details.as_deref().unwrap_or("null")).expect("details JSON")
+}

@@ -90,6 +90,35 @@ impl AuthService {
         })
     }
 
+    /// Begins linking `provider` to the caller's account. Needs `current_password` or a fresh
+    /// login ([`crate::auth::reauth`]): a stolen access token must not add the thief's provider
+    /// account as a lasting way in. Audited (`oauth.link_started`); the link itself is audited
+    /// when the provider comes back (`oauth.link`).
+    pub fn oauth_link_start(
+        &self,
+        who: (i64, i64),
+        provider: Provider,
+        current_password: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<Started, AuthError> {
+        let (user_id, session_id) = who;
+        self.provider(provider)?;
+        let mut conn = self.pool.get()?;
+        let action = "oauth.link";
+        let (_, proof) = self.reauthenticate(
+            &mut conn,
+            user_id,
+            session_id,
+            current_password,
+            action,
+            client,
+        )?;
+        let started = self.oauth_start(provider, Some(user_id))?;
+        let detail = json!({"provider": provider.as_str(), "reauth": proof.as_str()});
+        self.audit_user(&mut conn, user_id, "oauth.link_started", client, detail)?;
+        Ok(started)
+    }
+
     /// The provider sent the browser back. `browser_state` is the state cookie set at the start:
     /// the callback must come back to the browser that started it.
     #[allow(clippy::too_many_arguments)]
@@ -238,14 +267,26 @@ impl AuthService {
         })
     }
 
-    /// Removes the link to `provider`, unless it is the last way left to log in.
+    /// Removes the link to `provider`, unless it is the last way left to log in. Needs
+    /// `current_password` or a fresh login ([`crate::auth::reauth`]).
     pub fn oauth_unlink(
         &self,
-        user_id: i64,
+        who: (i64, i64),
         provider: Provider,
+        current_password: Option<&str>,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
+        let (user_id, session_id) = who;
         let mut conn = self.pool.get()?;
+        let action = "oauth.unlink";
+        let (_, proof) = self.reauthenticate(
+            &mut conn,
+            user_id,
+            session_id,
+            current_password,
+            action,
+            client,
+        )?;
         let now = now_ms() as i64;
         conn.transaction(|conn| {
             // Writing the user row first serialises concurrent unlinks of one user (PostgreSQL
@@ -267,7 +308,7 @@ impl AuthService {
                 )));
             }
             store::delete_identity(conn, user_id, provider.as_str())?;
-            let detail = json!({"provider": provider.as_str()});
+            let detail = json!({"provider": provider.as_str(), "reauth": proof.as_str()});
             self.audit_user(conn, user_id, "oauth.unlink", client, detail)?;
             Ok(())
         })

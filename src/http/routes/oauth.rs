@@ -9,6 +9,7 @@ use crate::config::oauth::Provider;
 use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
+use crate::http::password_guard;
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -23,6 +24,19 @@ pub struct CallbackQuery {
     state: Option<String>,
     code: Option<String>,
     error: Option<String>,
+}
+
+/// The optional body of an account change: the current password, needed unless the login is
+/// younger than `reauth_window_s`.
+#[derive(Deserialize, Default)]
+pub struct ReauthBody {
+    current_password: Option<String>,
+}
+
+/// The body may be left out (a fresh login needs none); one that cannot be read counts as none.
+fn reauth_body(body: Option<web::Json<ReauthBody>>) -> Option<String> {
+    body.and_then(|b| b.into_inner().current_password)
+        .filter(|p| !p.is_empty())
 }
 
 #[derive(Deserialize)]
@@ -87,16 +101,26 @@ pub async fn start(
         .finish())
 }
 
-/// `POST /api/v2/auth/oauth/{provider}/link` (logged in) -> `{authorize_url}`: open it in this
-/// browser to link that provider account to yours.
+/// `POST /api/v2/auth/oauth/{provider}/link {current_password?}` (logged in) -> `{authorize_url}`:
+/// open it in this browser to link that provider account to yours. 403 `reauth_required` without
+/// the password from a login older than `reauth_window_s`.
 pub async fn link(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<String>,
+    body: Option<web::Json<ReauthBody>>,
 ) -> Result<HttpResponse, ApiError> {
+    check_rate(&state, &req).await?;
     let provider = provider(&path)?;
+    let client = client_info(&req);
     let auth = state.auth.clone();
-    let started = web::block(move || auth.oauth_start(provider, Some(who.user_id))).await??;
+    let password = reauth_body(body);
+    let ids = (who.user_id, who.session_id);
+    let started = password_guard::reauth(&state, &who.username, password.is_some(), move || {
+        auth.oauth_link_start(ids, provider, password.as_deref(), &client)
+    })
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header((
             header::SET_COOKIE,
@@ -195,16 +219,24 @@ pub async fn identities(
     })))
 }
 
-/// `DELETE /api/v2/users/me/identities/{provider}` -> 204; 409 when it is the last way to log in.
+/// `DELETE /api/v2/users/me/identities/{provider} {current_password?}` -> 204; 409 when it is the
+/// last way to log in; 403 `reauth_required` without the password from an old login.
 pub async fn unlink(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
+    body: Option<web::Json<ReauthBody>>,
 ) -> Result<HttpResponse, ApiError> {
+    check_rate(&state, &req).await?;
     let provider = provider(&path)?;
     let client = client_info(&req);
     let auth = state.auth.clone();
-    web::block(move || auth.oauth_unlink(who.user_id, provider, &client)).await??;
+    let password = reauth_body(body);
+    let ids = (who.user_id, who.session_id);
+    password_guard::reauth(&state, &who.username, password.is_some(), move || {
+        auth.oauth_unlink(ids, provider, password.as_deref(), &client)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -6,6 +6,7 @@ use super::auth::check_rate;
 use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
+use crate::http::password_guard;
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -17,8 +18,16 @@ pub struct CodeBody {
 }
 
 #[derive(Deserialize)]
+pub struct ConfirmBody {
+    code: String,
+    /// Needed unless the login is younger than `reauth_window_s`.
+    current_password: Option<String>,
+}
+
+#[derive(Deserialize)]
 pub struct DisableBody {
-    password: String,
+    /// Required when the account has a password; without one, a fresh login is.
+    password: Option<String>,
     /// A TOTP code or a backup code.
     code: String,
 }
@@ -35,23 +44,34 @@ pub async fn enroll(
         .json(json!({"secret": e.secret, "otpauth_uri": e.otpauth_uri, "qr_svg": e.qr_svg})))
 }
 
-/// `POST /api/v2/auth/2fa/confirm {"code"}` -> `{backup_codes}` (shown once).
+/// `POST /api/v2/auth/2fa/confirm {"code","current_password"?}` -> `{backup_codes}` (shown once);
+/// 403 `reauth_required` without the password from a login older than `reauth_window_s`.
 pub async fn confirm(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<CodeBody>,
+    body: web::Json<ConfirmBody>,
 ) -> Result<HttpResponse, ApiError> {
     check_rate(&state, &req).await?;
     let client = client_info(&req);
     let auth = state.auth.clone();
-    let codes = web::block(move || auth.totp_confirm(who.user_id, &body.code, &client)).await??;
+    let ConfirmBody {
+        code,
+        current_password,
+    } = body.into_inner();
+    let given = current_password.as_deref().is_some_and(|p| !p.is_empty());
+    let ids = (who.user_id, who.session_id);
+    let codes = password_guard::reauth(&state, &who.username, given, move || {
+        auth.totp_confirm(ids, &code, current_password.as_deref(), &client)
+    })
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(json!({"enabled": true, "backup_codes": codes})))
 }
 
-/// `POST /api/v2/auth/2fa/disable {"password","code"}` -> 204.
+/// `POST /api/v2/auth/2fa/disable {"password"?,"code"}` -> 204 (the password is required when the
+/// account has one; without one, a fresh login is).
 pub async fn disable(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
@@ -61,10 +81,13 @@ pub async fn disable(
     check_rate(&state, &req).await?;
     let client = client_info(&req);
     let auth = state.auth.clone();
-    let body = body.into_inner();
-    let _slot = state.limits.hashing.enter().await?;
-    web::block(move || auth.totp_disable(who.user_id, &body.password, &body.code, &client))
-        .await??;
+    let DisableBody { password, code } = body.into_inner();
+    let given = password.as_deref().is_some_and(|p| !p.is_empty());
+    let ids = (who.user_id, who.session_id);
+    password_guard::reauth(&state, &who.username, given, move || {
+        auth.totp_disable(ids, password.as_deref(), &code, &client)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

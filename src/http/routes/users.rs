@@ -4,6 +4,7 @@ use super::auth::check_rate;
 use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
+use crate::http::password_guard;
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -40,8 +41,8 @@ pub async fn change_password(
         current_password,
         new_password,
     } = body.into_inner();
-    let _slot = state.limits.hashing.enter().await?;
-    let ended = web::block(move || {
+    let given = current_password.is_some();
+    let ended = password_guard::reauth(&state, &who.username, given, move || {
         auth.change_password(
             who.user_id,
             who.session_id,
@@ -50,6 +51,6 @@ pub async fn change_password(
             &client,
         )
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(json!({ "sessions_ended": ended })))
 }
