@@ -312,7 +312,32 @@ async fn clips_are_cut_from_the_dvr_window(kind: Kind) {
     drop(ffmpeg);
 }
 
+/// Issue 11 item 1: a clip longer than `clip_max_seconds` is refused before any audio is read.
+async fn clips_longer_than_the_cap_are_refused(kind: Kind) {
+    let db = TestDb::new(kind);
+    let config = common::server::config_with(&db, &[("clip_max_seconds", "5")]);
+    let server = TestServer::start_with(&db, config).await;
+    let dj = server.user("deejay").await;
+    let listener = server.user("listener").await;
+    let stream = create_stream(&server, &dj, "Long Clip Show").await;
+    let clips = format!("/api/v2/streams/{}/clips", stream.id);
+    let (status, body) = http(
+        &server,
+        "POST",
+        &clips,
+        Some(&listener.token),
+        Some(json!({"from": 7199, "to": 0})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("clip_too_long")),
+        "{body}"
+    );
+}
+
 on_both_backends!(
     hls_plays_live_and_the_dvr_window_after_the_end,
     clips_are_cut_from_the_dvr_window,
+    clips_longer_than_the_cap_are_refused,
 );

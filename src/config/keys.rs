@@ -56,6 +56,7 @@ pub const KEYS: &[ConfigKey] = &[
     ConfigKey { name: "stream_burst_ms", default: Some("2000"), doc: "Audio sent at once to a new progressive listener, in ms." },
     ConfigKey { name: "hls_segment_seconds", default: Some("2"), doc: "HLS target segment duration in seconds (segments end on the first frame boundary after it)." },
     ConfigKey { name: "hls_dvr_seconds", default: Some("7200"), doc: "How far back HLS listeners can rewind and clips can reach (segments kept on disk under data_dir/hls)." },
+    ConfigKey { name: "clip_max_seconds", default: Some("300"), doc: "Longest clip a listener may cut, in seconds (longer requests answer 422 clip_too_long)." },
     ConfigKey { name: "recordings", default: Some("true"), doc: "Archive every broadcast and publish it, loudness-normalised and trimmed, when it ends." },
     ConfigKey { name: "recording_target_lufs", default: Some("-16"), doc: "Integrated loudness (EBU R128, LUFS) recordings are normalised to." },
     ConfigKey { name: "recording_silence_dbfs", default: Some("-50"), doc: "Level (dBFS) below which leading and trailing audio counts as silence and is trimmed." },

@@ -101,6 +101,7 @@ pub struct Config {
     pub streams_require_broadcaster: bool,
     pub hls_segment_seconds: u32,
     pub hls_dvr_seconds: u32,
+    pub clip_max_seconds: u32,
     pub recordings: bool,
     pub recording_target_lufs: f64,
     pub recording_silence_dbfs: f64,
@@ -312,6 +313,7 @@ impl Config {
                 10,
             )?,
             hls_dvr_seconds: parse_range(get("hls_dvr_seconds"), "hls_dvr_seconds", 10, 86_400)?,
+            clip_max_seconds: parse_range(get("clip_max_seconds"), "clip_max_seconds", 1, 86_400)?,
             recordings: choose(
                 get("recordings"),
                 "recordings",

@@ -7,7 +7,7 @@ use super::hls::playlist::segment_name;
 use super::hls::{strip_id3, Segment};
 use super::ladder::Codec;
 use slog::{info, warn, Logger};
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -58,8 +58,14 @@ pub fn cut(
     end: f64,
     dest: &Path,
 ) -> io::Result<f64> {
-    let mut out = Vec::new();
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let tmp = dest.with_extension("tmp");
+    // Each segment's kept frames go to the file as they are cut: memory holds one segment.
+    let mut out = io::BufWriter::new(std::fs::File::create(&tmp)?);
     let mut seconds = 0.0;
+    let mut failed = None;
     for segment in segments.iter().filter(|s| s.end() > start && s.start < end) {
         let data = std::fs::read(dir.join(segment_name(segment.seq, codec)))?;
         let mut splitter = FrameSplitter::new(codec);
@@ -67,18 +73,20 @@ pub fn cut(
         splitter.push(strip_id3(&data), |frame, info| {
             let d = f64::from(info.samples) / f64::from(info.rate);
             let mid = t + d / 2.0;
-            if mid >= start && mid <= end {
-                out.extend_from_slice(frame);
-                seconds += d;
+            if mid >= start && mid <= end && failed.is_none() {
+                match out.write_all(frame) {
+                    Ok(()) => seconds += d,
+                    Err(e) => failed = Some(e),
+                }
             }
             t += d;
         });
+        if let Some(e) = failed.take() {
+            return Err(e);
+        }
     }
-    if let Some(parent) = dest.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let tmp = dest.with_extension("tmp");
-    std::fs::write(&tmp, &out)?;
+    out.flush()?;
+    drop(out);
     std::fs::rename(&tmp, dest)?;
     Ok(seconds)
 }
@@ -99,7 +107,10 @@ pub fn spawn_cut(
             let log = thread_log;
             match result {
                 Ok(seconds) => info!(log, "clip ready"; "file" => pending.dest.display().to_string(), "seconds" => seconds),
-                Err(e) => warn!(log, "clip failed"; "file" => pending.dest.display().to_string(), "error" => e.to_string()),
+                Err(e) => {
+                    warn!(log, "clip failed"; "file" => pending.dest.display().to_string(), "error" => e.to_string());
+                    let _gone_is_fine = std::fs::remove_file(pending.dest.with_extension("tmp"));
+                }
             }
             let _gone_is_fine = std::fs::remove_file(pending_marker(&pending.dest));
         });

@@ -46,6 +46,14 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let row = load(&state, &path).await?;
     let (from, to) = (seconds(&body, "from")?, seconds(&body, "to")?);
+    let max = f64::from(state.config.clip_max_seconds);
+    if from - to > max {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "clip_too_long",
+            format!("a clip may be at most {max} s long"),
+        ));
+    }
     let session = state
         .registry
         .send(FindStream(row.mount.clone()))
