@@ -23,6 +23,7 @@ use veza_actors::registry::CloseAll;
 use veza_actors::registry::RoomDeps;
 use veza_actors::room::RoomConfig;
 use veza_actors::store::{ChatStore, StoreFactory};
+use veza_actors::stream::clip_pool::{ClipExpiry, ClipPool};
 use veza_actors::stream::hls::HlsConfig;
 use veza_actors::stream::recording::RecordingConfig;
 use veza_actors::stream::StreamConfig;
@@ -185,7 +186,9 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
     });
     auth.revocations.connect(registry.clone());
     let leases = stream_leases(&config, &log);
+    let clips = clip_pool(&config, &log);
     AppState {
+        clips,
         limits: Arc::new(crate::limits::Limits::new(&config, log.clone())),
         metrics: Arc::default(),
         config: Arc::new(config),
@@ -206,6 +209,15 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         started: Instant::now(),
         log,
     }
+}
+
+/// The clip pool, sized by the config; clips expire under `data_dir/clips`.
+fn clip_pool(config: &Config, log: &Logger) -> ClipPool {
+    let expiry = ClipExpiry {
+        root: config.data_dir.join("clips"),
+        max_age: Duration::from_secs(config.clip_expire_seconds),
+    };
+    ClipPool::start(config.clip_workers, config.clip_queue, expiry, log.clone())
 }
 
 /// The Redis bus when `redis_url` is set (its tasks start once the registry exists).
@@ -278,7 +290,15 @@ pub async fn serve(config: Config, log: Logger) -> Result<(), StartupError> {
         _ => None,
     };
     let https = tls.is_some();
+    // actix counts connections per worker.
+    let threads = if workers > 0 {
+        workers
+    } else {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    };
+    let per_worker = state.config.http_max_connections.div_ceil(threads);
     let server = actix_web::HttpServer::new(move || http::app(state.clone()))
+        .max_connections(per_worker)
         // WebSocket frames are written as soon as they are queued, often a large one and its
         // `ack` in two writes: with Nagle on, the second waits for the client's delayed ACK (40 ms).
         .tcp_nodelay(true)

@@ -35,6 +35,8 @@ pub struct AppState {
     pub cluster: Option<Arc<crate::cluster::RedisBus>>,
     /// Which node serves each live stream (with Redis).
     pub leases: Option<Arc<crate::cluster::StreamLeases>>,
+    /// The bounded pool clips are cut on (and their expiry).
+    pub clips: veza_actors::stream::clip_pool::ClipPool,
 }
 
 impl AppState {

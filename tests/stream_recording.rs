@@ -73,6 +73,23 @@ async fn a_finished_broadcast_is_published_normalised_and_trimmed(kind: Kind) {
         .await
         .unwrap();
     assert_eq!(got, "200 audio/mpeg");
+    let size = std::fs::metadata(&file).unwrap().len();
+    // Issue 11 item 2: served from disk with ranges, so a player can seek without the whole file.
+    let part = common::http::call(
+        server.addr,
+        "GET",
+        &latest,
+        &[("Range", "bytes=100-199")],
+        None,
+    )
+    .await;
+    assert_eq!(part.status, 206, "{:?}", part.headers);
+    assert_eq!(
+        part.header("content-range"),
+        Some(format!("bytes 100-199/{size}").as_str())
+    );
+    assert_eq!(part.header("content-length"), Some("100"));
+    assert_eq!(part.header("accept-ranges"), Some("bytes"));
     let (loudness, duration) = web::block(move || measure(&file)).await.unwrap();
     assert!(
         (loudness + 16.0).abs() < 0.5,

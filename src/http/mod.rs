@@ -6,6 +6,7 @@ pub mod client_info;
 pub mod client_ip;
 pub mod error;
 pub mod extract;
+pub mod file_response;
 pub mod guard;
 pub mod limit;
 pub mod password_guard;

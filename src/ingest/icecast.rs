@@ -7,10 +7,11 @@
 //! into the stream session until EOF. Icecast's `GET /admin/metadata?mode=updinfo` is served too,
 //! and listeners (`GET /live/MOUNT/VARIANT`, see `listeners.rs`), as on an Icecast server.
 
+use super::admission::{accept_backoff, Full, Gate};
 use super::{open, IngestError};
 use crate::state::AppState;
 use bytes::{Bytes, BytesMut};
-use slog::{debug, info};
+use slog::{debug, info, warn};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,19 +21,55 @@ use veza_actors::stream::SetTitle;
 
 const MAX_HEAD: usize = 16 * 1024;
 
-/// Accepts sources until the listener fails.
+/// Accepts sources and listeners, within the port's connection caps (`admission.rs`).
 pub async fn serve(listener: TcpListener, state: AppState) {
+    let gate = Gate::new(
+        state.config.ingest_max_connections,
+        state.config.ingest_max_per_ip,
+    );
+    let mut failures = 0;
     loop {
-        let Ok((tcp, peer)) = listener.accept().await else {
-            continue;
+        let (tcp, peer) = match listener.accept().await {
+            Ok(accepted) => {
+                failures = 0;
+                accepted
+            }
+            Err(e) => {
+                // Out of file descriptors (or memory): wait for some to come back, don't spin.
+                if failures == 0 {
+                    warn!(state.log, "ingest accept failed; backing off"; "error" => e.to_string());
+                }
+                tokio::time::sleep(accept_backoff(failures)).await;
+                failures = failures.saturating_add(1);
+                continue;
+            }
+        };
+        let permit = match gate.enter(peer.ip()) {
+            Ok(permit) => permit,
+            Err(full) => {
+                turn_away(tcp, full);
+                continue;
+            }
         };
         let state = state.clone();
         actix_web::rt::spawn(async move {
+            let _place = permit;
             if let Err(e) = handle(tcp, &state).await {
                 debug!(state.log, "ingest connection ended"; "peer" => peer.to_string(), "error" => e.to_string());
             }
         });
     }
+}
+
+/// A connection over a cap gets a 503 if its buffer takes it right away, and is closed: nothing
+/// here waits on it.
+fn turn_away(tcp: TcpStream, full: Full) {
+    let message = match full {
+        Full::Total => "this port holds as many connections as it takes; retry later",
+        Full::PerIp => "too many connections from your address",
+    };
+    let e = IngestError::Busy(message.into());
+    let _best_effort = tcp.try_write(response(&e).as_bytes());
 }
 
 pub struct Head {
@@ -79,21 +116,19 @@ async fn read_head(tcp: &mut TcpStream) -> std::io::Result<(Head, BytesMut)> {
     ))
 }
 
-async fn respond(
-    tcp: &mut TcpStream,
-    status: u16,
-    reason: &str,
-    extra: &str,
-    body: &str,
-) -> std::io::Result<()> {
-    let head = format!(
+fn head(status: u16, reason: &str, extra: &str, body: &str) -> String {
+    format!(
         "HTTP/1.1 {status} {reason}\r\nServer: Veza\r\nConnection: close\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
-    );
-    tcp.write_all(head.as_bytes()).await
+    )
 }
 
 async fn refuse(tcp: &mut TcpStream, e: &IngestError) -> std::io::Result<()> {
+    tcp.write_all(response(e).as_bytes()).await
+}
+
+/// The whole HTTP response for a refusal.
+fn response(e: &IngestError) -> String {
     let reason = match e.status() {
         401 => "Unauthorized",
         403 => "Forbidden",
@@ -102,14 +137,14 @@ async fn refuse(tcp: &mut TcpStream, e: &IngestError) -> std::io::Result<()> {
         400 => "Bad Request",
         _ => "Service Unavailable",
     };
-    let extra = if e.status() == 401 {
-        "WWW-Authenticate: Basic realm=\"Veza\"\r\n"
-    } else {
-        ""
+    let extra = match e {
+        IngestError::Unauthorized => "WWW-Authenticate: Basic realm=\"Veza\"\r\n",
+        IngestError::Busy(_) => "Retry-After: 5\r\n",
+        _ => "",
     };
     let body =
         serde_json::json!({"error": {"code": e.code(), "message": e.to_string()}}).to_string();
-    respond(tcp, e.status(), reason, extra, &body).await
+    head(e.status(), reason, extra, &body)
 }
 
 fn mount_of(path: &str) -> Option<&str> {
@@ -121,7 +156,11 @@ fn mount_of(path: &str) -> Option<&str> {
 }
 
 async fn handle(mut tcp: TcpStream, state: &AppState) -> std::io::Result<()> {
-    let (head, leftover) = read_head(&mut tcp).await?;
+    // One deadline for the whole head, however slowly it drips in (slowloris).
+    let deadline = Duration::from_millis(state.config.ingest_head_timeout_ms);
+    let (head, leftover) = tokio::time::timeout(deadline, read_head(&mut tcp))
+        .await
+        .map_err(|_| std::io::Error::other("the request head took too long"))??;
     if head.method == "GET" && head.path.starts_with("/admin/metadata") {
         return metadata(&mut tcp, state, &head).await;
     }

@@ -1,6 +1,7 @@
 //! Accepting live sources: the checks shared by the Icecast-protocol listener (`icecast.rs`) and the
 //! chunked `PUT /live/{mount}` on the main port, and the start of the stream session.
 
+mod admission;
 pub mod icecast;
 pub mod listeners;
 
@@ -38,6 +39,9 @@ pub enum IngestError {
     UnsupportedType(String),
     #[error("{0}")]
     BadRequest(String),
+    /// The ingest port's connection caps.
+    #[error("{0}")]
+    Busy(String),
     #[error("the store is unavailable")]
     Store(#[from] DbError),
     #[error("internal error: {0}")]
@@ -52,7 +56,7 @@ impl IngestError {
             IngestError::MountInUse | IngestError::NotAllowed => 403,
             IngestError::UnsupportedType(_) => 415,
             IngestError::BadRequest(_) => 400,
-            IngestError::Store(_) | IngestError::Internal(_) => 503,
+            IngestError::Store(_) | IngestError::Internal(_) | IngestError::Busy(_) => 503,
         }
     }
 
@@ -64,6 +68,7 @@ impl IngestError {
             IngestError::UnsupportedType(_) => "unsupported_media_type",
             IngestError::BadRequest(_) => "bad_request",
             IngestError::Store(_) | IngestError::Internal(_) => "unavailable",
+            IngestError::Busy(_) => "overloaded",
         }
     }
 }

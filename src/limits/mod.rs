@@ -1,9 +1,9 @@
 //! Rate limits at three levels, each configurable (requests per minute; 0 turns one off):
 //! per IP (`ip_rate_per_minute` on everything but media, and the tight `auth_rate_per_minute` on
 //! `/auth/*`), per user (`user_rate_per_minute` on every authenticated request) and per endpoint
-//! class (`write_rate_per_minute` per user on requests that change something). GCRA in memory on
-//! one node, or in Redis (one atomic Lua script) when `redis_url` is set, so limits hold across
-//! nodes. Refusals are 429 with `Retry-After` and `RateLimit-*` headers.
+//! class (`write_rate_per_minute` per user on requests that change something, and
+//! `clips_per_user_hour` on clips). GCRA in memory on one node, or in Redis (one atomic Lua script)
+//! when `redis_url` is set, so limits hold across nodes. Refusals are 429 with `Retry-After` and `RateLimit-*` headers.
 
 pub mod account;
 pub mod gcra;
@@ -30,6 +30,8 @@ pub enum Class {
     User,
     /// Requests of one user that change something (POST, PUT, PATCH, DELETE).
     Write,
+    /// Clips one user asks for (per hour).
+    Clip,
 }
 
 impl Class {
@@ -39,6 +41,7 @@ impl Class {
             Class::Ip => "ip",
             Class::User => "user",
             Class::Write => "write",
+            Class::Clip => "clip",
         }
     }
 }
@@ -75,6 +78,7 @@ pub struct Limits {
     ip: Option<Rule>,
     user: Option<Rule>,
     write: Option<Rule>,
+    clip: Option<Rule>,
     log: Logger,
 }
 
@@ -93,6 +97,10 @@ impl Limits {
             ip: rule(config.ip_rate_per_minute),
             user: rule(config.user_rate_per_minute),
             write: rule(config.write_rate_per_minute),
+            clip: (config.clips_per_user_hour > 0).then_some(Rule {
+                limit: config.clips_per_user_hour,
+                period_ms: 3_600_000,
+            }),
             log,
         }
     }
@@ -172,6 +180,7 @@ impl Limits {
             Class::Ip => self.ip,
             Class::User => self.user,
             Class::Write => self.write,
+            Class::Clip => self.clip,
         }?;
         let key = format!("{}:{key}", class.name());
         let decision = match &self.store {

@@ -1,12 +1,13 @@
 //! Clips: a `[from, to]` range counted back from the live edge, cut at frame accuracy from the DVR
-//! segments of the best MP3 variant into one MP3 file. The cut runs on its own thread once the
-//! range's end has been segmented; a `.pending` file marks a clip being made.
+//! segments of the best MP3 variant into one MP3 file. The cut runs on the clip pool
+//! (`clip_pool.rs`) once the range's end has been segmented; a `.pending` file marks a clip being
+//! made.
 
+use super::clip_pool::{ClipPool, ClipSlot};
 use super::hls::frames::FrameSplitter;
 use super::hls::playlist::segment_name;
 use super::hls::{strip_id3, Segment};
 use super::ladder::Codec;
-use slog::{info, warn, Logger};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -27,6 +28,9 @@ pub struct Pending {
     pub start: f64,
     pub end: f64,
     pub dest: PathBuf,
+    /// Its place in the clip pool, held until the cut is done or the clip is abandoned.
+    pub slot: ClipSlot,
+    pub pool: ClipPool,
 }
 
 /// The marker that says a clip is being made.
@@ -89,34 +93,6 @@ pub fn cut(
     drop(out);
     std::fs::rename(&tmp, dest)?;
     Ok(seconds)
-}
-
-/// Cuts on a thread of its own (file reads and writes never run on an arbiter).
-pub fn spawn_cut(
-    dir: PathBuf,
-    codec: Codec,
-    segments: Vec<Segment>,
-    pending: Pending,
-    log: Logger,
-) {
-    let thread_log = log.clone();
-    let spawned = std::thread::Builder::new()
-        .name("clip".into())
-        .spawn(move || {
-            let result = cut(&dir, codec, &segments, pending.start, pending.end, &pending.dest);
-            let log = thread_log;
-            match result {
-                Ok(seconds) => info!(log, "clip ready"; "file" => pending.dest.display().to_string(), "seconds" => seconds),
-                Err(e) => {
-                    warn!(log, "clip failed"; "file" => pending.dest.display().to_string(), "error" => e.to_string());
-                    let _gone_is_fine = std::fs::remove_file(pending.dest.with_extension("tmp"));
-                }
-            }
-            let _gone_is_fine = std::fs::remove_file(pending_marker(&pending.dest));
-        });
-    if let Err(e) = spawned {
-        warn!(log, "could not start a clip thread"; "error" => e.to_string());
-    }
 }
 
 #[cfg(test)]

@@ -9,12 +9,14 @@
 
 mod aac;
 pub mod clip;
+pub mod clip_expiry;
+pub mod clip_pool;
 pub mod decode;
 pub mod effects;
 pub mod hls;
 pub mod icy;
 pub mod ladder;
-mod ogg_opus_in;
+pub mod ogg_opus_in;
 mod opus_ogg;
 mod output;
 pub mod recording;
@@ -412,13 +414,13 @@ impl StreamSession {
                 .filter(|s| s.end() > pending.start && s.start < pending.end)
                 .cloned()
                 .collect();
-            clip::spawn_cut(
-                hls.dir.clone(),
-                hub.variant.codec,
+            let pool = pending.pool.clone();
+            pool.submit(clip_pool::ClipJob {
+                dir: hls.dir.clone(),
+                codec: hub.variant.codec,
                 segments,
                 pending,
-                self.log.clone(),
-            );
+            });
         }
         self.pending_clips = waiting;
     }
@@ -431,6 +433,9 @@ pub struct CutClip {
     pub from: f64,
     pub to: f64,
     pub dest: std::path::PathBuf,
+    /// The pool the cut runs on, and the clip's place in it (freed when the cut is done).
+    pub pool: clip_pool::ClipPool,
+    pub slot: clip_pool::ClipSlot,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -441,10 +446,10 @@ pub struct ClipPlanned {
     pub end: f64,
 }
 
-impl Handler<CutClip> for StreamSession {
-    type Result = Result<ClipPlanned, clip::ClipRefused>;
-    fn handle(&mut self, msg: CutClip, _: &mut Context<Self>) -> Self::Result {
-        // The best MP3 variant in HLS: its segments are the DVR buffer clips come from.
+impl StreamSession {
+    /// Where `[from, to]` lies in the best MP3 variant in HLS (its segments are the DVR buffer
+    /// clips come from): that hub's index and the stream times.
+    fn plan_clip(&self, from: f64, to: f64) -> Result<(usize, ClipPlanned), clip::ClipRefused> {
         let (index, hub) = self
             .hubs
             .iter()
@@ -458,17 +463,43 @@ impl Handler<CutClip> for StreamSession {
             .and_then(|h| h.segments.front())
             .map(|s| s.start)
             .unwrap_or(0.0);
-        let (start, end) = clip::plan(msg.from, msg.to, self.edge, oldest)?;
+        let (start, end) = clip::plan(from, to, self.edge, oldest)?;
         let planned = ClipPlanned {
             variant: hub.variant,
             start,
             end,
         };
+        Ok((index, planned))
+    }
+}
+
+/// Whether `[from, to]` could be cut now (nothing is queued): lets the caller count only clips
+/// that will be made.
+#[derive(Message)]
+#[rtype(result = "Result<ClipPlanned, clip::ClipRefused>")]
+pub struct PlanClip {
+    pub from: f64,
+    pub to: f64,
+}
+
+impl Handler<PlanClip> for StreamSession {
+    type Result = Result<ClipPlanned, clip::ClipRefused>;
+    fn handle(&mut self, msg: PlanClip, _: &mut Context<Self>) -> Self::Result {
+        self.plan_clip(msg.from, msg.to).map(|(_, planned)| planned)
+    }
+}
+
+impl Handler<CutClip> for StreamSession {
+    type Result = Result<ClipPlanned, clip::ClipRefused>;
+    fn handle(&mut self, msg: CutClip, _: &mut Context<Self>) -> Self::Result {
+        let (index, planned) = self.plan_clip(msg.from, msg.to)?;
         self.pending_clips.push(clip::Pending {
             hub: index,
-            start,
-            end,
+            start: planned.start,
+            end: planned.end,
             dest: msg.dest,
+            slot: msg.slot,
+            pool: msg.pool,
         });
         self.cut_ready_clips(false);
         Ok(planned)

@@ -1,11 +1,13 @@
 //! Recordings of finished broadcasts: `GET /api/v2/streams/{id}/recording` (the newest one's
-//! audio), `/recordings` (all of them, with their loudness figures) and `/recordings/{rec}`.
+//! audio), `/recordings` (all of them, with their loudness figures) and `/recordings/{rec}`. The
+//! audio is streamed from disk with range requests (`file_response`).
 
 use super::streams::load;
 use crate::http::error::ApiError;
+use crate::http::file_response;
 use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use veza_actors::stream::recording::{self, Recording};
@@ -34,6 +36,7 @@ fn entry_json(stream_id: i64, entry: &Recording) -> Value {
 
 /// 200 with the audio when ready, 202 while the broadcast is on air or being processed.
 async fn respond(
+    req: &HttpRequest,
     state: &AppState,
     stream_id: i64,
     entry: &Recording,
@@ -45,17 +48,8 @@ async fn respond(
                 .parse()
                 .map_err(|_| ApiError::not_found("no such recording"))?;
             let path = recording::audio_path(&root(state), stream_id, rec);
-            let data = web::block(move || std::fs::read(path))
-                .await
-                .map_err(|e| ApiError::internal(e.to_string()))?
-                .map_err(|_| ApiError::not_found("no such recording"))?;
-            Ok(HttpResponse::Ok()
-                .content_type("audio/mpeg")
-                .insert_header((
-                    header::CONTENT_DISPOSITION,
-                    format!("inline; filename=\"recording-{stream_id}-{rec}.mp3\""),
-                ))
-                .body(data))
+            let name = format!("recording-{stream_id}-{rec}.mp3");
+            file_response::mp3(req, path, name, "no such recording").await
         }
         Recording::Processing { .. } => Ok(HttpResponse::Accepted()
             .insert_header((header::RETRY_AFTER, "5"))
@@ -70,6 +64,7 @@ async fn respond(
 
 /// `GET /api/v2/streams/{id}/recording`: the newest broadcast's recording.
 pub async fn latest(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -78,7 +73,7 @@ pub async fn latest(
     let newest = all
         .first()
         .ok_or_else(|| ApiError::not_found("this stream has no recording yet"))?;
-    respond(&state, row.id, newest).await
+    respond(&req, &state, row.id, newest).await
 }
 
 /// `GET /api/v2/streams/{id}/recordings`.
@@ -94,6 +89,7 @@ pub async fn list(
 
 /// `GET /api/v2/streams/{id}/recordings/{rec}`.
 pub async fn show(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
@@ -104,5 +100,5 @@ pub async fn show(
         .iter()
         .find(|e| e.id() == rec)
         .ok_or_else(|| ApiError::not_found("no such recording"))?;
-    respond(&state, row.id, entry).await
+    respond(&req, &state, row.id, entry).await
 }

@@ -1,0 +1,219 @@
+//! Issue 11 item 10: the Icecast port against slowloris. A request head has one deadline however
+//! slowly it drips in; the port holds at most `ingest_max_per_ip` connections from one client and
+//! `ingest_max_connections` in all, turning the rest away at once; so thousands of slow sockets on
+//! the ingest port cannot take the file descriptors the main port needs (`/health` stays up).
+
+mod common;
+
+use common::process::{free_port, get, sigterm_and_wait, veza, wait_until_up};
+use common::server::{config_with, TestServer};
+use common::{Kind, TestDb, TEST_SECRET};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn a_request_head_that_drips_in_is_cut_at_the_deadline(kind: Kind) {
+    let db = TestDb::new(kind);
+    let config = config_with(&db, &[("VEZA_INGEST_HEAD_TIMEOUT_MS", "1000")]);
+    let server = TestServer::start_with(&db, config).await;
+    let mut tcp = tokio::net::TcpStream::connect(server.state.config.ingest_bind)
+        .await
+        .expect("connect");
+    tcp.write_all(b"SOURCE /live/slow HTTP/1.0\r\n")
+        .await
+        .expect("write");
+    let (mut rx, mut tx) = tcp.into_split();
+    // One header byte every 200 ms: each read is quick, the head never ends.
+    let drip = tokio::spawn(async move {
+        while tx.write_all(b"X").await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let started = Instant::now();
+    let mut byte = [0u8; 1];
+    let closed = tokio::time::timeout(Duration::from_secs(8), rx.read(&mut byte)).await;
+    drip.abort();
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "still open after {:?}: {closed:?}",
+        started.elapsed()
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "closed before the deadline"
+    );
+}
+
+/// Lets this process open as many sockets as its hard limit allows; returns that limit.
+fn raise_fd_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        limit.rlim_cur = limit.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+    }
+    limit.rlim_max
+}
+
+/// `veza serve` allowed 1,024 file descriptors for both ports together.
+fn serve_with_1024_fds(db: &TestDb, env: &[(&str, &str)]) -> (std::process::Child, u16, u16) {
+    let (port, ingest) = (free_port(), free_port());
+    let mut cmd = veza();
+    cmd.current_dir(db.dir())
+        .env("VEZA_BIND", format!("127.0.0.1:{port}"))
+        // All of 127/8, so a second client address (127.0.0.2) can connect.
+        .env("VEZA_INGEST_BIND", format!("0.0.0.0:{ingest}"))
+        .env("VEZA_DATABASE_URL", &db.url)
+        .env("VEZA_JWT_SECRET", TEST_SECRET)
+        .env("VEZA_IP_RATE_PER_MINUTE", "0")
+        .env("VEZA_LOG_FORMAT", "json")
+        .env("VEZA_LOG_LEVEL", "error")
+        .stdout(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    // SAFETY: setrlimit is async-signal-safe; the closure touches nothing else.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 1024,
+                rlim_max: 1024,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.arg("serve").spawn().expect("spawn veza");
+    wait_until_up(&mut child, port);
+    (child, port, ingest)
+}
+
+/// Opens `n` sockets to `addr` that each send the start of a head and then nothing.
+fn slow_sockets(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    (0..n)
+        .take_while(|_| Instant::now() < deadline)
+        .filter_map(|_| {
+            let mut tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
+            let _may_be_closed_already = tcp.write_all(b"PUT /live/slow HTTP/1.1\r\nHost: x\r\n");
+            Some(tcp)
+        })
+        .collect()
+}
+
+fn health_stays_up(port: u16) {
+    for _ in 0..10 {
+        assert_eq!(
+            get(port, "/health").map(|(s, _)| s),
+            Some(200),
+            "/health must answer while the ingest port is flooded"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// What a socket over the cap was told before it was closed.
+fn turned_away(sockets: &mut [TcpStream]) -> String {
+    let last = sockets.last_mut().expect("sockets");
+    last.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut reply = String::new();
+    let _closed = last.read_to_string(&mut reply);
+    reply
+}
+
+struct Flooded {
+    child: std::process::Child,
+    sockets: Vec<TcpStream>,
+    ingest: u16,
+    _db: TestDb,
+}
+
+/// Floods the ingest port of a server with 1,024 fds from 127.0.0.1 with up to 5,000 slow
+/// sockets, and checks `/health` stays up and the sockets over the cap were told 503.
+fn flood(kind: Kind, env: &[(&str, &str)]) -> Flooded {
+    let db = TestDb::new(kind);
+    let hard = raise_fd_limit();
+    let n = 5_000.min(hard.saturating_sub(500) as usize);
+    assert!(
+        n >= 2_000,
+        "this test needs a hard fd limit of 2,500 or more"
+    );
+    let (child, port, ingest) = serve_with_1024_fds(&db, env);
+    let addr: SocketAddr = format!("127.0.0.1:{ingest}").parse().expect("addr");
+    let mut sockets = slow_sockets(addr, n);
+    assert!(
+        sockets.len() >= n - 10,
+        "{} of {n} connected",
+        sockets.len()
+    );
+    health_stays_up(port);
+    let reply = turned_away(&mut sockets);
+    assert!(
+        reply.starts_with("HTTP/1.1 503") && reply.contains("overloaded"),
+        "{reply}"
+    );
+    Flooded {
+        child,
+        sockets,
+        ingest,
+        _db: db,
+    }
+}
+
+/// What a client at 127.0.0.2 gets from the flooded ingest port: the status code.
+async fn another_client(ingest: u16) -> String {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.2:0".parse().expect("addr"))
+        .expect("bind 127.0.0.2");
+    let addr: SocketAddr = format!("127.0.0.1:{ingest}").parse().expect("addr");
+    let mut tcp = socket.connect(addr).await.expect("connect");
+    tcp.write_all(b"GET /live/none/mp3-128 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "no answer in 5 s");
+    let answer = String::from_utf8_lossy(&answer);
+    answer.split_whitespace().nth(1).unwrap_or("").to_owned()
+}
+
+async fn slow_sockets_from_one_client_are_capped_per_ip(kind: Kind) {
+    let mut flooded = actix_web::web::block(move || flood(kind, &[]))
+        .await
+        .expect("flood");
+    // Another client is served (a listener of an unknown mount: 404).
+    assert_eq!(another_client(flooded.ingest).await, "404");
+    drop(std::mem::take(&mut flooded.sockets));
+    assert!(sigterm_and_wait(&mut flooded.child).success());
+}
+
+async fn slow_sockets_from_many_are_capped_in_total(kind: Kind) {
+    let env = [
+        ("VEZA_INGEST_MAX_PER_IP", "100000"),
+        ("VEZA_INGEST_MAX_CONNECTIONS", "300"),
+    ];
+    let mut flooded = actix_web::web::block(move || flood(kind, &env))
+        .await
+        .expect("flood");
+    // The port is full for everyone.
+    assert_eq!(another_client(flooded.ingest).await, "503");
+    drop(std::mem::take(&mut flooded.sockets));
+    assert!(sigterm_and_wait(&mut flooded.child).success());
+}
+
+on_both_backends!(
+    a_request_head_that_drips_in_is_cut_at_the_deadline,
+    slow_sockets_from_one_client_are_capped_per_ip,
+    slow_sockets_from_many_are_capped_in_total,
+);
