@@ -298,8 +298,54 @@ async fn revocation_closes_sockets_on_every_node(kind: Kind) {
     assert_eq!(d1.closed().await, Some(4001));
 }
 
+/// Issue 11 item 5 across nodes: a reaction made on one node reaches members on the other as
+/// the small delta, and the other node's copy of the message (its ring, for `since`) has it too.
+async fn a_reaction_on_one_node_reaches_the_other_as_a_delta(kind: Kind) {
+    let c = Cluster::start(kind, 2);
+    let alice = c.register(0, "alice");
+    let bob = c.register(1, "bob");
+    let room = c.room(0, &alice, "lobby");
+    let (mut a, _) = c.joined(0, &alice, &room, None).await;
+    let (mut b, _) = c.joined(1, &bob, &room, None).await;
+    let said = a.say(&room, "react across nodes", "r1").await;
+    let (id, seq) = (said["id"].clone(), said["seq"].as_i64().unwrap());
+    b.recv_type("message").await;
+
+    b.send(json!({"type": "react", "message": id, "emoji": "🎉"}))
+        .await;
+    let delta = a.recv_type("reaction").await;
+    assert_eq!(
+        delta,
+        json!({"type": "reaction", "room": room, "message": id, "emoji": "🎉",
+               "user": bob.id, "added": true, "count": 1})
+    );
+    a.send(json!({"type": "react", "message": id, "emoji": "🎉"}))
+        .await;
+    loop {
+        let on_b = b.recv_type("reaction").await;
+        if on_b["user"] == alice.id.as_str() {
+            assert_eq!(
+                (on_b["count"].as_u64(), on_b["added"].as_bool()),
+                (Some(2), Some(true))
+            );
+            break;
+        }
+    }
+    // Node 1 rejoins from before the message: its copy carries both reactions.
+    let (_again, joined) = c.joined(1, &bob, &room, Some(seq - 1)).await;
+    let message = joined["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == id)
+        .cloned()
+        .expect("the message");
+    assert_eq!(message["reactions"][0]["count"], 2, "{message}");
+}
+
 on_both_backends!(
     messages_reach_every_node_once_in_order,
+    a_reaction_on_one_node_reaches_the_other_as_a_delta,
     a_client_recovers_on_another_node,
     moderation_holds_on_every_node,
     revocation_closes_sockets_on_every_node,

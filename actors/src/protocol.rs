@@ -4,7 +4,7 @@
 use crate::ids::{MessageId, RoomId};
 use crate::model::{MessageView, UserRef};
 use bytestring::ByteString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// The contract's error codes.
@@ -189,6 +189,19 @@ fn check_body(body: &str) -> Result<(), ProtoError> {
 }
 
 /// Server events, serialised once and shared by every recipient.
+/// `{"type":"reaction","room","message","emoji","user","added","count"}`.
+#[derive(Serialize)]
+struct ReactionDelta<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    room: RoomId,
+    message: MessageId,
+    emoji: &'a str,
+    user: crate::ids::UserId,
+    added: bool,
+    count: u32,
+}
+
 pub mod event {
     use super::*;
 
@@ -245,8 +258,20 @@ pub mod event {
         frame(json!({"type": "message_updated", "message": message}), None)
     }
 
-    pub fn reaction(message: &MessageView) -> ByteString {
-        frame(json!({"type": "reaction", "message": message}), None)
+    /// A reaction toggle as a delta: `added` says whether `user` now has `emoji` on the message,
+    /// `count` how many users do (0: the emoji is gone). Not the whole message.
+    pub fn reaction(message: &MessageView, emoji: &str, user: crate::ids::UserId) -> ByteString {
+        let now = message.reactions.iter().find(|r| r.emoji == emoji);
+        let delta = ReactionDelta {
+            kind: "reaction",
+            room: message.room,
+            message: message.id,
+            emoji,
+            user,
+            added: now.is_some_and(|r| r.users.contains(&user)),
+            count: now.map_or(0, |r| r.count),
+        };
+        frame(serde_json::to_value(delta).unwrap_or_default(), None)
     }
 
     pub fn message_deleted(room: crate::ids::RoomId, message: MessageId) -> ByteString {

@@ -22,6 +22,11 @@ pub enum WriteError {
     Unavailable(String),
 }
 
+/// Different emoji one message may carry.
+pub const MAX_DISTINCT_REACTIONS: usize = 20;
+/// Reactions one user may put on one message.
+pub const MAX_REACTIONS_PER_USER: usize = 10;
+
 /// A row for the append-only audit log, written in the same transaction as the change it records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRecord {
@@ -52,7 +57,9 @@ pub enum Write {
     Delete {
         message: MessageId,
     },
-    /// Adds the reaction, or removes it if this user already had it (a toggle).
+    /// Adds the reaction, or removes it if this user already had it (a toggle). Adding is
+    /// refused (`Invalid`) past [`MAX_DISTINCT_REACTIONS`] emoji on the message or
+    /// [`MAX_REACTIONS_PER_USER`] by this user on it.
     React {
         message: MessageId,
         user: UserId,

@@ -410,7 +410,11 @@ impl DieselChatStore {
                 if row.deleted_at.is_some() {
                     return Err(not_found("message"));
                 }
-                messages::toggle_reaction(conn, message.0, user.0, emoji, now)?;
+                if let messages::Toggle::Refused(why) =
+                    messages::toggle_reaction(conn, message.0, user.0, emoji, now)?
+                {
+                    return Err(TxError::Request(WriteError::Invalid(why)));
+                }
                 Applied::Updated(
                     messages::view(conn, message.0)?.ok_or_else(|| not_found("message"))?,
                 )

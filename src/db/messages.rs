@@ -5,6 +5,7 @@ use super::{DbConnection, DbError};
 use diesel::prelude::*;
 use std::collections::HashMap;
 use veza_actors::model::{MessageKind, MessageView, ReactionView, UserRef};
+use veza_actors::store::{MAX_DISTINCT_REACTIONS, MAX_REACTIONS_PER_USER};
 use veza_actors::{MessageId, RoomId, UserId};
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
@@ -168,7 +169,12 @@ pub fn toggle_reaction(
     user: i64,
     emoji: &str,
     now: i64,
-) -> Result<(), DbError> {
+) -> Result<Toggle, DbError> {
+    // A no-op update takes the message's row lock (PostgreSQL), so toggles of one message from
+    // several nodes are counted one after the other and the caps hold.
+    diesel::update(messages::table.filter(messages::id.eq(message)))
+        .set(messages::id.eq(messages::id))
+        .execute(conn)?;
     let removed = diesel::delete(
         reactions::table
             .filter(reactions::message_id.eq(message))
@@ -176,17 +182,45 @@ pub fn toggle_reaction(
             .filter(reactions::emoji.eq(emoji)),
     )
     .execute(conn)?;
-    if removed == 0 {
-        diesel::insert_into(reactions::table)
-            .values((
-                reactions::message_id.eq(message),
-                reactions::user_id.eq(user),
-                reactions::emoji.eq(emoji),
-                reactions::created_at.eq(now),
-            ))
-            .execute(conn)?;
+    if removed > 0 {
+        return Ok(Toggle::Removed);
     }
-    Ok(())
+    let present: Vec<(i64, String)> = reactions::table
+        .filter(reactions::message_id.eq(message))
+        .select((reactions::user_id, reactions::emoji))
+        .load(conn)?;
+    let mine = present.iter().filter(|(u, _)| *u == user).count();
+    if mine >= MAX_REACTIONS_PER_USER {
+        return Ok(Toggle::Refused(format!(
+            "you have {MAX_REACTIONS_PER_USER} reactions on this message already"
+        )));
+    }
+    let mut distinct: Vec<&str> = present.iter().map(|(_, e)| e.as_str()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if !distinct.contains(&emoji) && distinct.len() >= MAX_DISTINCT_REACTIONS {
+        return Ok(Toggle::Refused(format!(
+            "this message has {MAX_DISTINCT_REACTIONS} different reactions already"
+        )));
+    }
+    diesel::insert_into(reactions::table)
+        .values((
+            reactions::message_id.eq(message),
+            reactions::user_id.eq(user),
+            reactions::emoji.eq(emoji),
+            reactions::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(Toggle::Added)
+}
+
+/// What a reaction toggle did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Toggle {
+    Added,
+    Removed,
+    /// A cap would be passed: why.
+    Refused(String),
 }
 
 /// Protocol views for rows, with author names and reactions, in the rows' order.

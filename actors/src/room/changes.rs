@@ -1,9 +1,9 @@
 //! Edits, deletions and reactions: checked here, committed, then shown to members on every node.
 
-use super::fanout::RoomEvent;
+use super::fanout::{RoomEvent, Toggled};
 use super::{write_error, ConnHandle, Room};
 use crate::ids::{MessageId, UserId};
-use crate::model::RoomRole;
+use crate::model::{MessageView, RoomRole};
 use crate::protocol::{event, ProtoError};
 use crate::store::{Applied, Write};
 use actix::prelude::*;
@@ -36,6 +36,18 @@ impl Handler<ChangeMessage> for Room {
 }
 
 impl Room {
+    /// An edited or reacted-to message: into the ring (or the sequencer's held copy, which goes
+    /// out in its latest state), and to members as `message_updated` or a `reaction` delta.
+    pub(super) fn show_update(&mut self, view: &MessageView, toggled: Option<&Toggled>) {
+        if self.update_ring(view) {
+            return;
+        }
+        self.broadcast(match toggled {
+            Some(t) => event::reaction(view, &t.emoji, t.user),
+            None => event::message_updated(view),
+        });
+    }
+
     fn change_message(&mut self, ctx: &mut Context<Self>, msg: ChangeMessage) {
         let conn = msg.conn.clone();
         let r = msg.reference.clone();
@@ -82,7 +94,13 @@ impl Room {
                 emoji: emoji.clone(),
             },
         };
-        let react = matches!(msg.change, Change::React(_));
+        let toggled = match &msg.change {
+            Change::React(emoji) => Some(Toggled {
+                emoji: emoji.clone(),
+                user: conn.user.id,
+            }),
+            _ => None,
+        };
         let mut writes = vec![write];
         if matches!(msg.change, Change::Delete) && !is_author {
             writes.push(Write::Audit(crate::store::AuditRecord {
@@ -96,16 +114,10 @@ impl Room {
         self.persist(ctx, writes, move |act, _ctx, result| match result {
             Ok(applied) => match applied.into_iter().next() {
                 Some(Applied::Updated(view)) => {
-                    if !act.update_ring(&view) {
-                        act.broadcast(if react {
-                            event::reaction(&view)
-                        } else {
-                            event::message_updated(&view)
-                        });
-                    }
+                    act.show_update(&view, toggled.as_ref());
                     act.tell_others(RoomEvent::Updated {
                         message: view,
-                        reaction: react,
+                        reaction: toggled,
                     });
                 }
                 Some(Applied::Deleted { room, message }) => {

@@ -16,10 +16,12 @@ pub enum RoomEvent {
         #[serde(default, skip_serializing_if = "Effect::is_none")]
         effect: Effect,
     },
-    /// An edit (`reaction: false`) or a reaction toggle, as the message is now.
+    /// An edit (`reaction: None`) or a reaction toggle, with the message as it is now (replicas
+    /// keep it in their rings; members get only the reaction's delta).
     Updated {
         message: MessageView,
-        reaction: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reaction: Option<Toggled>,
     },
     Deleted {
         message: MessageId,
@@ -43,6 +45,13 @@ pub enum RoomEvent {
     Notice {
         frame: String,
     },
+}
+
+/// Who toggled which reaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Toggled {
+    pub emoji: String,
+    pub user: UserId,
 }
 
 /// What a committed message (a moderation command's system message) changed besides itself. It

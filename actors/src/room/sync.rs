@@ -70,13 +70,7 @@ impl Room {
                 }
             },
             RoomEvent::Updated { message, reaction } => {
-                if !self.update_ring(&message) {
-                    self.broadcast(if reaction {
-                        event::reaction(&message)
-                    } else {
-                        event::message_updated(&message)
-                    });
-                }
+                self.show_update(&message, reaction.as_ref())
             }
             RoomEvent::Deleted { message } => {
                 if !self.mark_deleted(message) {

@@ -14,6 +14,26 @@ pub fn is_ogg_opus(head: &[u8]) -> bool {
     head.get(data..data + 8) == Some(b"OpusHead")
 }
 
+/// The largest packet accepted: an Opus packet is at most a few KiB (120 ms at 510 kbit/s is
+/// 7.6 KiB); without a cap, pages of endless 255 lacing values grow one packet without bound.
+pub const MAX_PACKET: usize = 64 * 1024;
+
+/// Ogg's CRC-32 (polynomial 0x04C11DB7, not reflected, initial 0) continued over `data`; a page's
+/// checksum is computed with its checksum field zeroed.
+pub fn page_crc(mut crc: u32, data: &[u8]) -> u32 {
+    for &byte in data {
+        crc ^= u32::from(byte) << 24;
+        for _ in 0..8 {
+            crc = if crc & 0x8000_0000 != 0 {
+                (crc << 1) ^ 0x04C1_1DB7
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
 /// Packets from a stream of Ogg pages (one logical stream; continued packets joined).
 struct OggPackets<R> {
     input: R,
@@ -30,8 +50,10 @@ impl<R: Read> OggPackets<R> {
         }
     }
 
-    /// Reads one page; `false` at the end of the input.
+    /// Reads one page; `false` at the end of the input. A page that does not parse (sync, version,
+    /// flags, checksum) or a packet past [`MAX_PACKET`] is `InvalidData`.
     fn read_page(&mut self) -> io::Result<bool> {
+        let invalid = |why: &str| io::Error::new(io::ErrorKind::InvalidData, why.to_owned());
         let mut header = [0u8; 27];
         match self.input.read_exact(&mut header) {
             Ok(()) => {}
@@ -39,18 +61,30 @@ impl<R: Read> OggPackets<R> {
             Err(e) => return Err(e),
         }
         if &header[..4] != b"OggS" {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "lost Ogg page sync",
-            ));
+            return Err(invalid("lost Ogg page sync"));
+        }
+        if header[4] != 0 || header[5] & !0x07 != 0 {
+            return Err(invalid("not an Ogg page (version or flags)"));
         }
         let mut lacing = vec![0u8; header[26] as usize];
         self.input.read_exact(&mut lacing)?;
+        // At most 255 x 255 bytes: a page is small, whatever its header says.
         let mut body = vec![0u8; lacing.iter().map(|l| *l as usize).sum()];
         self.input.read_exact(&mut body)?;
+        let mut crc = page_crc(0, &header[..22]);
+        crc = page_crc(crc, &[0; 4]);
+        crc = page_crc(crc, &header[26..]);
+        crc = page_crc(crc, &lacing);
+        crc = page_crc(crc, &body);
+        if crc.to_le_bytes() != header[22..26] {
+            return Err(invalid("Ogg page checksum mismatch"));
+        }
         let mut at = 0;
         for l in lacing {
             let l = l as usize;
+            if self.partial.len() + l > MAX_PACKET {
+                return Err(invalid("Ogg packet over 64 KiB"));
+            }
             self.partial.extend_from_slice(&body[at..at + l]);
             at += l;
             if l < 255 {

@@ -2,7 +2,7 @@
 // All user-supplied text is put into the page with textContent, never as HTML.
 const $ = (id) => document.getElementById(id);
 const state = { access: sessionStorage.getItem("veza.access"), refresh: sessionStorage.getItem("veza.refresh"),
-                user: null, ws: null, room: null, seqs: new Set(), oldest: null, backoff: 500, lastSeq: {} };
+                user: null, ws: null, room: null, seqs: new Set(), msgs: new Map(), oldest: null, backoff: 500, lastSeq: {} };
 
 async function api(path, options = {}) {
   const headers = { "Content-Type": "application/json" };
@@ -120,13 +120,14 @@ function send(frame) { if (state.ws && state.ws.readyState === 1) state.ws.send(
 
 function joinRoom(id) {
   if (state.room && state.room !== id) send({ type: "leave", room: state.room });
-  state.room = id; state.seqs.clear(); state.oldest = null;
+  state.room = id; state.seqs.clear(); state.msgs.clear(); state.oldest = null;
   $("messages").replaceChildren();
   for (const li of $("room-list").children) li.classList.toggle("active", li.dataset.id === id);
   send({ type: "join", room: id });
 }
 
 function render(m, where = "end") {
+  state.msgs.set(m.id, m);
   if (m.seq && state.seqs.has(m.seq)) { const old = document.querySelector(`[data-id="${m.id}"]`); if (old) old.replaceWith(line(m)); return; }
   if (m.seq) { state.seqs.add(m.seq); state.oldest = Math.min(state.oldest ?? m.seq, m.seq); state.lastSeq[m.room] = Math.max(state.lastSeq[m.room] || 0, m.seq); }
   const box = $("messages"), log = $("log");
@@ -150,6 +151,16 @@ function line(m) {
   return div;
 }
 
+// A reaction delta: who added or removed which emoji, and how many have it now.
+function react(ev) {
+  const m = state.msgs.get(ev.message); if (!m) return;
+  const others = (m.reactions || []).filter(r => r.emoji !== ev.emoji);
+  const had = (m.reactions || []).find(r => r.emoji === ev.emoji);
+  const users = (had ? had.users : []).filter(u => u !== ev.user).concat(ev.added ? [ev.user] : []);
+  m.reactions = ev.count > 0 ? others.concat([{ emoji: ev.emoji, count: ev.count, users }]) : others;
+  render(m);
+}
+
 function notice(text) { const div = document.createElement("div"); div.className = "msg notice"; div.textContent = text; $("messages").append(div); }
 
 function handle(ev) {
@@ -163,7 +174,8 @@ function handle(ev) {
       break;
     }
     case "message": if (ev.room === state.room) { render(ev.message); if (ev.message.kind === "system") loadRooms(); } break;
-    case "message_updated": case "reaction": if (ev.message.room === state.room) render(ev.message); break;
+    case "message_updated": if (ev.message.room === state.room) render(ev.message); break;
+    case "reaction": if (ev.room === state.room) react(ev); break;
     case "message_deleted": { const el = document.querySelector(`[data-id="${ev.message}"] span:nth-child(3)`); if (el) el.textContent = "(deleted)"; break; }
     case "history": if (ev.room === state.room) ev.messages.slice().reverse().forEach(m => render(m, "start")); break;
     case "typing": if (ev.room === state.room) {
