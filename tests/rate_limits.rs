@@ -127,8 +127,38 @@ async fn per_ip_limit_spares_media(kind: Kind) {
                 .to_request(),
         )
         .await;
-        assert_ne!(res.status(), 429, "{uri} is not limited per IP");
+        assert_ne!(
+            res.status(),
+            429,
+            "{uri} does not draw on the API's per-IP budget"
+        );
     }
+}
+
+/// Issue 11 (Low): media has a per-IP budget of its own.
+async fn media_has_its_own_per_ip_limit(kind: Kind) {
+    let db = TestDb::new(kind);
+    let config = config_with(&db, &[("VEZA_MEDIA_RATE_PER_MINUTE", "4")]);
+    let app = test::init_service(veza::http::app(db.state_with(config))).await;
+    let peer = |ip: &str| format!("{ip}:4000").parse().unwrap();
+    let get = |uri: &str, ip: &str| TestRequest::get().uri(uri).peer_addr(peer(ip)).to_request();
+    for (i, uri) in ["/hls/a/master.m3u8", "/live/a/mp3-128"]
+        .iter()
+        .cycle()
+        .take(5)
+        .enumerate()
+    {
+        let res = test::call_service(&app, get(uri, "192.0.2.1")).await;
+        if i < 4 {
+            assert_eq!(res.status(), 404, "{uri}");
+        } else {
+            assert_limited(&res, "4");
+        }
+    }
+    let res = test::call_service(&app, get("/hls/a/master.m3u8", "192.0.2.2")).await;
+    assert_eq!(res.status(), 404, "another address has its own budget");
+    let res = test::call_service(&app, get("/api/v2/streams", "192.0.2.1")).await;
+    assert_eq!(res.status(), 200, "the API budget is separate");
 }
 
 async fn brute_force_login_is_slowed_per_account_and_audited(kind: Kind) {
@@ -348,6 +378,7 @@ async fn every_forwarded_for_line_is_read(kind: Kind) {
 }
 
 on_both_backends!(
+    media_has_its_own_per_ip_limit,
     per_user_and_per_class_limits,
     per_ip_limit_spares_media,
     brute_force_login_is_slowed_per_account_and_audited,

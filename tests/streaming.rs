@@ -409,6 +409,42 @@ async fn icy_metadata_carries_the_title(kind: Kind) {
     )
     .await;
     assert_eq!(info["now_playing"], "Next");
+
+    // Issue 11 (Low): control characters are stripped on every title path; a line break from
+    // Icecast's metadata call used to make main-port listeners fail with 500.
+    let auth = base64_encode(&format!("source:{}", stream.key));
+    let mount = stream.mount.clone();
+    let reply = web::block(move || {
+        use std::io::{Read, Write};
+        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+        let req = format!("GET /admin/metadata?mount=/live/{mount}&mode=updinfo&song=Bad%0D%0AX-Injected:%201%07 HTTP/1.0\r\nAuthorization: Basic {auth}\r\n\r\n");
+        tcp.write_all(req.as_bytes()).unwrap();
+        let mut reply = String::new();
+        tcp.read_to_string(&mut reply).unwrap();
+        reply
+    })
+    .await
+    .unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    let path = format!("/live/{}/mp3-128", stream.mount);
+    let titles = web::block(move || icy_titles(main, &path, true))
+        .await
+        .unwrap();
+    assert!(
+        titles
+            .iter()
+            .any(|t| t == "StreamTitle='BadX-Injected: 1';"),
+        "{titles:?}"
+    );
+    let (_, info) = http(
+        &server,
+        "GET",
+        &format!("/api/v2/streams/{}", stream.id),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(info["now_playing"], "BadX-Injected: 1");
     drop(ffmpeg);
 }
 
@@ -678,7 +714,49 @@ async fn only_room_owners_and_moderators_link_streams(kind: Kind) {
     }
 }
 
+/// Issue 11 (Low): a live source is rechecked; rotating its key or disabling its owner ends the
+/// broadcast (within `ingest_recheck_ms`), on the Icecast port as on the main port.
+async fn a_rotated_key_or_a_disabled_owner_ends_the_live_source(kind: Kind) {
+    let db = TestDb::new(kind);
+    let config = common::server::config_with(&db, &[("VEZA_INGEST_RECHECK_MS", "300")]);
+    let server = TestServer::start_with(&db, config).await;
+    let dj = server.user("deejay").await;
+    let admin = server.user_with_role("root", veza::auth::Role::Admin).await;
+    let stream = create_stream(&server, &dj, "Revocable").await;
+    let _ffmpeg = broadcast(&stream.ingest_url, 60, 440, false);
+    wait_live(&server, &stream).await;
+    let (status, body) = http(
+        &server,
+        "POST",
+        &format!("/api/v2/streams/{}/key", stream.id),
+        Some(&dj.token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    wait_off_air(&server, &stream, 15, "a rotated key must end the source").await;
+
+    // With the new key it goes live again, until the owner is disabled.
+    let again = Stream {
+        ingest_url: body["ingest_url"].as_str().unwrap().to_owned(),
+        ..stream.clone()
+    };
+    let _ffmpeg = broadcast(&again.ingest_url, 60, 440, false);
+    wait_live(&server, &again).await;
+    let (status, _) = http(
+        &server,
+        "POST",
+        &format!("/api/v2/admin/users/{}/disable", dj.id),
+        Some(&admin.token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    wait_off_air(&server, &again, 15, "a disabled owner's source must end").await;
+}
+
 on_both_backends!(
+    a_rotated_key_or_a_disabled_owner_ends_the_live_source,
     only_room_owners_and_moderators_link_streams,
     a_crashed_session_ends_only_its_own_broadcast,
     listeners_are_served_on_the_icecast_port_too,

@@ -26,6 +26,10 @@ use slog::{debug, Logger};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The one answer for an unknown message id and for a message in a room the user is not in, so
+/// other rooms' message ids cannot be probed.
+pub(crate) const NO_SUCH_MESSAGE: &str = "no such message in a room you have joined";
+
 /// Per-connection limits and timers.
 #[derive(Debug, Clone)]
 pub struct ConnectionConfig {
@@ -170,12 +174,17 @@ impl Connection {
         self.outbox.push(event::error(&e, reference));
     }
 
-    fn in_room(&mut self, room: RoomId, reference: Option<&Value>) -> Option<Addr<Room>> {
+    /// The room if this connection asked to join it (a room that stopped since is forgotten).
+    fn joined(&mut self, room: RoomId) -> Option<Addr<Room>> {
         // A room whose join was refused may have stopped since (it was idle): forget it.
         if self.rooms.get(&room).is_some_and(|a| !a.connected()) {
             self.rooms.remove(&room);
         }
-        let addr = self.rooms.get(&room).cloned();
+        self.rooms.get(&room).cloned()
+    }
+
+    fn in_room(&mut self, room: RoomId, reference: Option<&Value>) -> Option<Addr<Room>> {
+        let addr = self.joined(room);
         if addr.is_none() {
             self.error(ProtoError::forbidden("join the room first"), reference);
         }
@@ -340,18 +349,19 @@ impl Connection {
             .map(move |result, act, _ctx| {
                 let r = reference.as_ref();
                 match result {
-                    Ok(Some((room, author))) => {
-                        if let Some(addr) = act.in_room(room, r) {
-                            addr.do_send(ChangeMessage {
-                                conn: act.handle_ref(),
-                                message,
-                                author,
-                                change,
-                                reference,
-                            });
-                        }
-                    }
-                    Ok(None) => act.error(ProtoError::not_found("no such message"), r),
+                    // A message in a room this connection has not joined is answered like an
+                    // unknown one: ids of other (private) rooms' messages cannot be probed.
+                    Ok(Some((room, author))) => match act.joined(room) {
+                        Some(addr) => addr.do_send(ChangeMessage {
+                            conn: act.handle_ref(),
+                            message,
+                            author,
+                            change,
+                            reference,
+                        }),
+                        None => act.error(ProtoError::not_found(NO_SUCH_MESSAGE), r),
+                    },
+                    Ok(None) => act.error(ProtoError::not_found(NO_SUCH_MESSAGE), r),
                     Err(_) => act.error(ProtoError::internal(), r),
                 }
             })

@@ -99,7 +99,9 @@ pub struct Config {
     pub ingest_max_connections: usize,
     pub ingest_max_per_ip: usize,
     pub ingest_head_timeout_ms: u64,
+    pub ingest_recheck_ms: u64,
     pub http_max_connections: usize,
+    pub media_rate_per_minute: u32,
     pub stream_ladder: Vec<veza_actors::stream::ladder::Variant>,
     pub stream_burst_ms: u64,
     pub streams_require_broadcaster: bool,
@@ -317,6 +319,18 @@ impl Config {
                 "ingest_head_timeout_ms",
                 100,
                 120_000,
+            )?,
+            media_rate_per_minute: parse_range(
+                get("media_rate_per_minute"),
+                "media_rate_per_minute",
+                0,
+                10_000_000,
+            )?,
+            ingest_recheck_ms: parse_range(
+                get("ingest_recheck_ms"),
+                "ingest_recheck_ms",
+                100,
+                3_600_000,
             )?,
             http_max_connections: parse_range(
                 get("http_max_connections"),

@@ -1,6 +1,7 @@
-//! The per-IP limit on every request (media excepted: `/live` and `/hls` are long or polled
-//! streams whose own costs are bounded elsewhere), as middleware. The per-user and per-class
-//! limits run in the `AuthUser` extractor, where the user is known.
+//! The per-IP limits on every request, as middleware: media (`/live` and `/hls`, long or polled
+//! streams) has its own per-IP budget (`media_rate_per_minute`), everything else shares
+//! `ip_rate_per_minute`. The per-user and per-class limits run in the `AuthUser` extractor, where
+//! the user is known.
 
 use super::error::ApiError;
 use super::AppState;
@@ -10,22 +11,30 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, ResponseError};
 
-fn exempt(path: &str) -> bool {
-    path.starts_with("/live/") || path.starts_with("/hls/") || path == "/health"
+/// Which per-IP budget a path draws on (`None`: the health check, never limited).
+fn class_of(path: &str) -> Option<Class> {
+    if path == "/health" {
+        None
+    } else if path.starts_with("/live/") || path.starts_with("/hls/") {
+        Some(Class::Media)
+    } else {
+        Some(Class::Ip)
+    }
 }
 
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    if !exempt(req.path()) {
-        if let Some(state) = req.app_data::<web::Data<AppState>>().cloned() {
-            let ip = super::client_ip::of(req.request());
-            if let Some((rule, decision)) = state.limits.check_ip(Class::Ip, ip).await {
-                if !decision.allowed {
-                    let error = ApiError::limited(rule, decision, "requests from this address");
-                    return Ok(req.into_response(error.error_response()));
-                }
+    if let (Some(class), Some(state)) = (
+        class_of(req.path()),
+        req.app_data::<web::Data<AppState>>().cloned(),
+    ) {
+        let ip = super::client_ip::of(req.request());
+        if let Some((rule, decision)) = state.limits.check_ip(class, ip).await {
+            if !decision.allowed {
+                let error = ApiError::limited(rule, decision, "requests from this address");
+                return Ok(req.into_response(error.error_response()));
             }
         }
     }

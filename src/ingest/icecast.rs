@@ -213,6 +213,10 @@ async fn handle(mut tcp: TcpStream, state: &AppState) -> std::io::Result<()> {
         if n == 0 || !source.session.connected() {
             break;
         }
+        if let Some(why) = source.revoked() {
+            info!(state.log, "source ended"; "mount" => mount, "reason" => why);
+            break;
+        }
         // An error here means the session refused the input (not audio): stop reading.
         if source.input.send(Bytes::from(chunk)).await.is_err() {
             break;

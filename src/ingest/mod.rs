@@ -4,6 +4,7 @@
 mod admission;
 pub mod icecast;
 pub mod listeners;
+mod recheck;
 
 use crate::auth::opaque;
 use crate::auth::permission::grants;
@@ -79,6 +80,16 @@ pub struct Source {
     pub input: mpsc::Sender<Bytes>,
     pub session: Addr<StreamSession>,
     _lease: Option<LeaseGuard>,
+    /// Set when the source may no longer broadcast (`recheck.rs`).
+    revoked: tokio::sync::watch::Receiver<Option<String>>,
+}
+
+impl Source {
+    /// Why this source must leave the air now, if it must: each ingest loop asks after every
+    /// read and ends the connection.
+    pub fn revoked(&self) -> Option<String> {
+        self.revoked.borrow().clone()
+    }
 }
 
 /// The stream key from `Authorization: Basic base64(source:KEY)`.
@@ -154,7 +165,7 @@ pub async fn open_with_key(
     key: Option<String>,
     content_type: Option<&str>,
 ) -> Result<Source, IngestError> {
-    let row = check_stream_key(state, mount, key).await?;
+    let row = check_stream_key(state, mount, key.clone()).await?;
     let content_type = content_type.unwrap_or("").to_owned();
     let extension =
         extension_for(&content_type).ok_or(IngestError::UnsupportedType(content_type))?;
@@ -177,6 +188,7 @@ pub async fn open_with_key(
         input: started.input,
         session: started.session,
         _lease: lease,
+        revoked: recheck::spawn(state, &row.mount, key.unwrap_or_default()),
     })
 }
 

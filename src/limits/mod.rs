@@ -1,6 +1,6 @@
 //! Rate limits at three levels, each configurable (requests per minute; 0 turns one off):
-//! per IP (`ip_rate_per_minute` on everything but media, and the tight `auth_rate_per_minute` on
-//! `/auth/*`), per user (`user_rate_per_minute` on every authenticated request) and per endpoint
+//! per IP (`ip_rate_per_minute` on everything but media, `media_rate_per_minute` on `/live` and
+//! `/hls`, and the tight `auth_rate_per_minute` on `/auth/*`), per user (`user_rate_per_minute` on every authenticated request) and per endpoint
 //! class (`write_rate_per_minute` per user on requests that change something, and
 //! `clips_per_user_hour` on clips). GCRA in memory on one node, or in Redis (one atomic Lua script)
 //! when `redis_url` is set, so limits hold across nodes. Refusals are 429 with `Retry-After` and `RateLimit-*` headers.
@@ -32,6 +32,8 @@ pub enum Class {
     Write,
     /// Clips one user asks for (per hour).
     Clip,
+    /// Media requests (`/live`, `/hls`) from one IP.
+    Media,
 }
 
 impl Class {
@@ -42,6 +44,7 @@ impl Class {
             Class::User => "user",
             Class::Write => "write",
             Class::Clip => "clip",
+            Class::Media => "media",
         }
     }
 }
@@ -79,6 +82,7 @@ pub struct Limits {
     user: Option<Rule>,
     write: Option<Rule>,
     clip: Option<Rule>,
+    media: Option<Rule>,
     log: Logger,
 }
 
@@ -97,6 +101,7 @@ impl Limits {
             ip: rule(config.ip_rate_per_minute),
             user: rule(config.user_rate_per_minute),
             write: rule(config.write_rate_per_minute),
+            media: rule(config.media_rate_per_minute),
             clip: (config.clips_per_user_hour > 0).then_some(Rule {
                 limit: config.clips_per_user_hour,
                 period_ms: 3_600_000,
@@ -181,6 +186,7 @@ impl Limits {
             Class::User => self.user,
             Class::Write => self.write,
             Class::Clip => self.clip,
+            Class::Media => self.media,
         }?;
         let key = format!("{}:{key}", class.name());
         let decision = match &self.store {

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+#[derive(Clone)]
 pub struct Stream {
     pub id: String,
     pub mount: String,

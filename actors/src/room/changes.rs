@@ -55,7 +55,8 @@ impl Room {
             return;
         }
         if !self.is_online(conn.user.id, conn.id()) {
-            return conn.error(&ProtoError::forbidden("join the room first"), r.as_ref());
+            let not_found = ProtoError::not_found(crate::connection::NO_SUCH_MESSAGE);
+            return conn.error(&not_found, r.as_ref());
         }
         let now = crate::ids::now_ms() as i64;
         let role = self.role_of(&conn.user);

@@ -40,11 +40,9 @@ impl Room {
                 .conn
                 .error(&ProtoError::forbidden("you are banned from this room"), r);
         }
+        // Answered like an unknown room, so private room ids cannot be probed.
         if self.info.private && member.is_none() && role < RoomRole::Moderator {
-            return msg.conn.error(
-                &ProtoError::forbidden("this room is private: ask a moderator to /invite you"),
-                r,
-            );
+            return msg.conn.error(&ProtoError::not_found("no such room"), r);
         }
         // Joining a public room makes you a member (so roles, bans and mutes have a row to live in).
         if member.is_none() {

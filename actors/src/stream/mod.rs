@@ -602,10 +602,19 @@ pub struct SetTitle(pub String);
 impl Handler<SetTitle> for StreamSession {
     type Result = ();
     fn handle(&mut self, msg: SetTitle, _: &mut Context<Self>) {
+        // Every path in (REST, Icecast's /admin/metadata, the WebSocket ingest) ends here: the
+        // title goes into ICY blocks and `icy-name` headers, where a control character (a line
+        // break) would break the response.
+        let title: String = msg
+            .0
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(255)
+            .collect();
         // send_replace: `send` would drop the update while nobody is listening.
-        self.title.send_replace(msg.0.clone());
+        self.title.send_replace(title.clone());
         if let Some(room) = self.room {
-            let frame = event::now_playing(room, self.stream_id, &msg.0);
+            let frame = event::now_playing(room, self.stream_id, &title);
             self.notify.do_send(NotifyRoom { room, frame });
         }
     }

@@ -46,6 +46,9 @@ pub async fn source(
         if !source.session.connected() {
             break;
         }
+        if let Some(why) = source.revoked() {
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", why));
+        }
         bytes += chunk.len() as u64;
         if source.input.send(chunk).await.is_err() {
             // The session refused the input (not decodable audio).

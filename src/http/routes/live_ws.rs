@@ -64,6 +64,13 @@ pub async fn source(
         while let Some(message) = stream.next().await {
             match message {
                 Ok(Message::Binary(bytes)) => {
+                    if let Some(why) = source.revoked() {
+                        close = Some(CloseReason {
+                            code: CloseCode::Policy,
+                            description: Some(why),
+                        });
+                        break;
+                    }
                     if !source.session.connected() || source.input.send(bytes).await.is_err() {
                         close = Some(CloseReason {
                             code: CloseCode::Unsupported,

@@ -274,8 +274,8 @@ pub(crate) fn owner_only(
     }
 }
 
-/// `POST /api/v2/streams/{id}/key`: a new stream key; the old one stops working (a live source
-/// stays on air until it disconnects).
+/// `POST /api/v2/streams/{id}/key`: a new stream key; the old one stops working, and a source
+/// live with it is taken off air at its next recheck (`ingest/recheck.rs`).
 pub async fn rotate_key(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
