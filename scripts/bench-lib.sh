@@ -28,6 +28,7 @@ start_veza() {
     VEZA_JWT_SECRET="bench-secret-bench-secret-bench-secret-0" \
     VEZA_AUTH_RATE_PER_MINUTE=0 VEZA_IP_RATE_PER_MINUTE=0 VEZA_USER_RATE_PER_MINUTE=0 \
     VEZA_WRITE_RATE_PER_MINUTE=0 VEZA_WS_SEND_RATE=1000 VEZA_WS_SEND_BURST=1000 \
+    VEZA_MAX_WEBSOCKETS_PER_USER=10000000 VEZA_MEDIA_RATE_PER_MINUTE=0 \
     VEZA_LOG_LEVEL=warning VEZA_LOG_FORMAT=json "$@" \
     ${VEZA_WRAPPER:-} target/release/veza serve > "$work/veza-$label.log" 2>&1 &
   VEZA_PID=$!

@@ -189,6 +189,10 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
     let clips = clip_pool(&config, &log);
     AppState {
         clips,
+        websockets: Arc::new(crate::limits::held::Gate::new(
+            usize::MAX,
+            config.max_websockets_per_user,
+        )),
         limits: Arc::new(crate::limits::Limits::new(&config, log.clone())),
         metrics: Arc::default(),
         config: Arc::new(config),

@@ -37,6 +37,8 @@ pub struct AppState {
     pub leases: Option<Arc<crate::cluster::StreamLeases>>,
     /// The bounded pool clips are cut on (and their expiry).
     pub clips: veza_actors::stream::clip_pool::ClipPool,
+    /// Each user's open WebSockets on this node (`max_websockets_per_user`).
+    pub websockets: Arc<crate::limits::held::Gate>,
 }
 
 impl AppState {

@@ -35,6 +35,14 @@ impl RoomRow {
     }
 }
 
+/// How many rooms `owner` owns (for `max_rooms_per_user`).
+pub fn count_owned(conn: &mut DbConnection, owner: i64) -> Result<i64, DbError> {
+    Ok(rooms::table
+        .filter(rooms::owner_id.eq(owner))
+        .count()
+        .get_result(conn)?)
+}
+
 /// Creates a room owned by `owner`, with the owner's membership row.
 pub fn create(
     conn: &mut DbConnection,

@@ -33,6 +33,14 @@ pub struct NewStream<'a> {
     pub updated_at: i64,
 }
 
+/// How many streams `owner` owns (for `max_streams_per_user`).
+pub fn count_owned(conn: &mut DbConnection, owner: i64) -> Result<i64, DbError> {
+    Ok(streams::table
+        .filter(streams::owner_id.eq(owner))
+        .count()
+        .get_result(conn)?)
+}
+
 pub fn insert(conn: &mut DbConnection, stream: &NewStream<'_>) -> Result<(), DbError> {
     diesel::insert_into(streams::table)
         .values(stream)

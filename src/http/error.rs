@@ -89,6 +89,15 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
+    /// 409 `quota_exceeded`: the user owns `max` `what` already.
+    pub fn quota(max: u64, what: &str) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "quota_exceeded",
+            format!("you own {max} {what} already, the most one account may; delete one first"),
+        )
+    }
+
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }

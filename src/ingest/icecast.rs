@@ -7,8 +7,9 @@
 //! into the stream session until EOF. Icecast's `GET /admin/metadata?mode=updinfo` is served too,
 //! and listeners (`GET /live/MOUNT/VARIANT`, see `listeners.rs`), as on an Icecast server.
 
-use super::admission::{accept_backoff, Full, Gate};
+use super::admission::{accept_backoff, Admission};
 use super::{open, IngestError};
+use crate::limits::held::Full;
 use crate::state::AppState;
 use bytes::{Bytes, BytesMut};
 use slog::{debug, info, warn};
@@ -23,7 +24,7 @@ const MAX_HEAD: usize = 16 * 1024;
 
 /// Accepts sources and listeners, within the port's connection caps (`admission.rs`).
 pub async fn serve(listener: TcpListener, state: AppState) {
-    let gate = Gate::new(
+    let gate = Admission::new(
         state.config.ingest_max_connections,
         state.config.ingest_max_per_ip,
     );
@@ -66,7 +67,7 @@ pub async fn serve(listener: TcpListener, state: AppState) {
 fn turn_away(tcp: TcpStream, full: Full) {
     let message = match full {
         Full::Total => "this port holds as many connections as it takes; retry later",
-        Full::PerIp => "too many connections from your address",
+        Full::PerKey => "too many connections from your address",
     };
     let e = IngestError::Busy(message.into());
     let _best_effort = tcp.try_write(response(&e).as_bytes());

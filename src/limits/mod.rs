@@ -8,6 +8,7 @@
 pub mod account;
 pub mod gcra;
 pub mod hashing;
+pub mod held;
 mod memory;
 mod redis;
 

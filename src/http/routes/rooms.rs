@@ -98,16 +98,22 @@ pub async fn create(
     };
     let pool = state.pool.clone();
     let id = state.ids.next_id();
+    let max = state.config.max_rooms_per_user;
     let row = web::block(move || {
-        rooms::create(
-            &mut *pool.get()?,
+        let conn = &mut *pool.get()?;
+        if max > 0 && rooms::count_owned(conn, who.user_id)? >= max as i64 {
+            return Err(ApiError::quota(max, "rooms"));
+        }
+        let row = rooms::create(
+            conn,
             id,
             &name,
             topic.as_deref(),
             body.private,
             who.user_id,
             now_ms() as i64,
-        )
+        )?;
+        Ok(row)
     })
     .await??;
     Ok(HttpResponse::Created().json(room_json(&row)))

@@ -174,8 +174,12 @@ pub async fn create(
     let owner = who.user_id;
     let scheduled_at = body.scheduled_at;
     let who = who.clone();
+    let max = state.config.max_streams_per_user;
     let row = web::block(move || {
         let conn = &mut *pool.get()?;
+        if max > 0 && streams::count_owned(conn, owner)? >= max as i64 {
+            return Err(ApiError::quota(max, "streams"));
+        }
         if let Some(room) = room_id {
             may_link(conn, room, &who)?;
         }

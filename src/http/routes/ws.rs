@@ -1,13 +1,20 @@
 //! `GET /ws`: upgrades an authenticated request to a WebSocket and hands it to a connection actor.
-//! Without a valid token (`Authorization: Bearer` or `?access_token=`) the upgrade is refused with 401.
+//! Without a valid token (`Authorization: Bearer` or `?access_token=`) the upgrade is refused with 401;
+//! a user holding `max_websockets_per_user` sockets on this node already gets 429.
 
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
+use crate::limits::held::Permit;
 use crate::state::AppState;
-use actix_web::body::BoxBody;
+use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::Bytes;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use veza_actors::connection::Connection;
 use veza_actors::model::RoomRole;
+use veza_actors::outbox::OutboxBody;
 use veza_actors::permission::Permission;
 use veza_actors::room::SessionUser;
 use veza_actors::UserId;
@@ -20,6 +27,10 @@ pub async fn upgrade(
 ) -> Result<HttpResponse, ApiError> {
     let mut response = actix_http::ws::handshake(req.head())
         .map_err(|e| ApiError::bad_request(format!("not a WebSocket upgrade: {e}")))?;
+    let permit = state
+        .websockets
+        .enter(&who.user_id.to_string())
+        .map_err(|_| too_many(state.config.max_websockets_per_user))?;
     let grants = crate::auth::permission::grants(who.role, &state.config);
     let user = SessionUser {
         id: UserId(who.user_id),
@@ -37,9 +48,45 @@ pub async fn upgrade(
     // The connection decodes the client's frames from the request body, and its outbox is
     // written out as the response body: no task or channel in between (docs/benchmarks.md,
     // "Memory per idle connection").
-    let outgoing = Connection::start(body.into_inner(), user, state.connections.clone());
+    let outgoing = Held {
+        body: Connection::start(body.into_inner(), user, state.connections.clone()),
+        _permit: permit,
+    };
     let response = response
         .message_body(BoxBody::new(outgoing))
         .map_err(ApiError::internal)?;
     Ok(HttpResponse::from(response))
+}
+
+fn too_many(max: usize) -> ApiError {
+    ApiError {
+        retry_after_s: Some(5),
+        ..ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_connections",
+            format!("you have {max} WebSockets open on this server already; close one first"),
+        )
+    }
+}
+
+/// The socket's outgoing body, holding the user's place among their open sockets until the
+/// connection ends (the body is dropped with it).
+struct Held {
+    body: OutboxBody,
+    _permit: Permit,
+}
+
+impl MessageBody for Held {
+    type Error = <OutboxBody as MessageBody>::Error;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_next(cx)
+    }
 }
