@@ -232,7 +232,7 @@ impl Connection {
     fn dispatch(&mut self, ctx: &mut Context<Self>, frame: ClientFrame, reference: Option<Value>) {
         let r = reference.as_ref();
         match frame {
-            ClientFrame::Ping => {
+            ClientFrame::Ping {} => {
                 self.outbox.push(event::pong(r));
             }
             ClientFrame::Join { room, since } => self.join(ctx, room, since, reference),

@@ -99,7 +99,7 @@ pub fn required_by(frame: &ClientFrame) -> Permission {
         ClientFrame::Join { .. }
         | ClientFrame::Leave { .. }
         | ClientFrame::History { .. }
-        | ClientFrame::Ping => Permission::ChatJoin,
+        | ClientFrame::Ping {} => Permission::ChatJoin,
         ClientFrame::Send { .. }
         | ClientFrame::Edit { .. }
         | ClientFrame::Delete { .. }

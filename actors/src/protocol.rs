@@ -103,7 +103,9 @@ pub enum ClientFrame {
         before: Option<i64>,
         limit: Option<u32>,
     },
-    Ping,
+    /// A struct variant, not a unit one: serde lets unknown fields through on unit variants of an
+    /// internally tagged enum, and `deny_unknown_fields` must hold for every frame.
+    Ping {},
 }
 
 /// Parses one text frame. On error, returns whatever `ref` could be read so the error echoes it.
@@ -188,7 +190,6 @@ fn check_body(body: &str) -> Result<(), ProtoError> {
     Ok(())
 }
 
-/// Server events, serialised once and shared by every recipient.
 /// `{"type":"reaction","room","message","emoji","user","added","count"}`.
 #[derive(Serialize)]
 struct ReactionDelta<'a> {
@@ -202,6 +203,7 @@ struct ReactionDelta<'a> {
     count: u32,
 }
 
+/// Server events, serialised once and shared by every recipient.
 pub mod event {
     use super::*;
 
@@ -363,7 +365,7 @@ mod tests {
         );
         assert_eq!(r, Some(json!("abc")));
         let (frame, r) = parse_frame(r#"{"type":"ping"}"#).unwrap();
-        assert_eq!((frame, r), (ClientFrame::Ping, None));
+        assert_eq!((frame, r), (ClientFrame::Ping {}, None));
     }
 
     #[test]
@@ -401,8 +403,10 @@ mod tests {
 
 #[cfg(test)]
 mod fuzz {
-    use super::parse_frame;
+    use super::{parse_frame, validate, ClientFrame, ErrorCode, ProtoError, MAX_HISTORY_LIMIT};
+    use crate::ids::{MessageId, RoomId};
     use proptest::prelude::*;
+    use serde_json::{json, Value};
 
     /// JSON-ish text built from the protocol's own vocabulary, so the parser gets past the
     /// first check often.
@@ -454,22 +458,151 @@ mod fuzz {
         })
     }
 
+    /// A valid frame and the JSON a client would send for it (ids as strings, optional fields
+    /// present or not).
+    fn valid_frame() -> impl Strategy<Value = (ClientFrame, Value)> {
+        let id = 1..i64::MAX;
+        let body = "[a-zA-Z0-9 .,!?\u{e9}\u{1F600}]{0,60}".prop_map(|b| format!("x{b}"));
+        let emoji = "[a-z0-9\u{1F300}-\u{1F5FF}]{1,32}";
+        let client_id = "[a-zA-Z0-9_-]{1,64}";
+        prop_oneof![
+            (id.clone(), proptest::option::of(0..i64::MAX)).prop_map(|(room, since)| {
+                let mut v = json!({"type": "join", "room": room.to_string()});
+                if let Some(s) = since {
+                    v["since"] = json!(s);
+                }
+                (
+                    ClientFrame::Join {
+                        room: RoomId(room),
+                        since,
+                    },
+                    v,
+                )
+            }),
+            id.clone().prop_map(|room| (
+                ClientFrame::Leave { room: RoomId(room) },
+                json!({"type": "leave", "room": room.to_string()})
+            )),
+            (
+                id.clone(),
+                body.clone(),
+                client_id,
+                proptest::option::of(id.clone())
+            )
+                .prop_map(|(room, body, client_id, thread)| {
+                    let mut v = json!({"type": "send", "room": room.to_string(),
+                                       "body": body, "client_id": client_id});
+                    if let Some(t) = thread {
+                        v["thread"] = json!(t.to_string());
+                    }
+                    let frame = ClientFrame::Send {
+                        room: RoomId(room),
+                        body,
+                        client_id,
+                        thread: thread.map(MessageId),
+                    };
+                    (frame, v)
+                }),
+            (id.clone(), body).prop_map(|(message, body)| (
+                ClientFrame::Edit {
+                    message: MessageId(message),
+                    body: body.clone()
+                },
+                json!({"type": "edit", "message": message.to_string(), "body": body})
+            )),
+            (id.clone(), emoji).prop_map(|(message, emoji)| (
+                ClientFrame::React {
+                    message: MessageId(message),
+                    emoji: emoji.clone()
+                },
+                json!({"type": "react", "message": message.to_string(), "emoji": emoji})
+            )),
+            (id.clone(), proptest::option::of(1..=MAX_HISTORY_LIMIT)).prop_map(|(room, limit)| {
+                let mut v = json!({"type": "history", "room": room.to_string()});
+                if let Some(l) = limit {
+                    v["limit"] = json!(l);
+                }
+                (
+                    ClientFrame::History {
+                        room: RoomId(room),
+                        before: None,
+                        limit,
+                    },
+                    v,
+                )
+            }),
+            Just((ClientFrame::Ping {}, json!({"type": "ping"}))),
+        ]
+    }
+
+    /// A parse error is always one a client caused (never `internal`), and echoes the frame's
+    /// `ref` whenever the text was a JSON object carrying one.
+    type Parsed = Result<(ClientFrame, Option<Value>), (ProtoError, Option<Value>)>;
+
+    fn check_refusal(text: &str, result: &Parsed) {
+        if let Err((e, echoed)) = result {
+            assert!(
+                matches!(e.code, ErrorCode::BadRequest | ErrorCode::TooLarge),
+                "{text:?} -> {e:?}"
+            );
+            let sent = serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|v| v.get("ref").cloned());
+            assert_eq!(echoed, &sent, "{text:?}: the ref is echoed");
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
         #[test]
-        fn arbitrary_text_never_panics_the_decoder(text in ".{0,300}") {
-            let _ = parse_frame(&text);
+        fn valid_frames_round_trip_with_their_ref(
+            (frame, mut text) in valid_frame(),
+            reference in proptest::option::of(prop_oneof![
+                any::<i64>().prop_map(|n| json!(n)),
+                "[a-z]{0,8}".prop_map(|s| json!(s)),
+            ]),
+        ) {
+            if let Some(r) = &reference {
+                text["ref"] = r.clone();
+            }
+            let parsed = parse_frame(&text.to_string());
+            prop_assert_eq!(parsed, Ok((frame, reference)));
         }
 
         #[test]
-        fn arbitrary_frames_never_panic_the_decoder(text in frameish()) {
-            let _ = parse_frame(&text);
+        fn unknown_fields_and_bad_values_are_bad_requests(
+            (_, mut text) in valid_frame(),
+            extra in "[a-z]{1,8}",
+        ) {
+            // deny_unknown_fields: a typo never passes silently.
+            if text.get(&extra).is_none() && extra != "ref" {
+                text[&extra] = json!(1);
+                let parsed = parse_frame(&text.to_string());
+                check_refusal(&text.to_string(), &parsed);
+                prop_assert!(parsed.is_err(), "{} was accepted", text);
+            }
         }
 
         #[test]
-        fn arbitrary_bytes_never_panic_the_decoder(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
-            let _ = parse_frame(&String::from_utf8_lossy(&bytes));
+        fn arbitrary_text_is_refused_as_a_client_error(text in ".{0,300}") {
+            check_refusal(&text, &parse_frame(&text));
+        }
+
+        #[test]
+        fn arbitrary_frames_parse_to_valid_frames_or_client_errors(text in frameish()) {
+            let parsed = parse_frame(&text);
+            check_refusal(&text, &parsed);
+            if let Ok((frame, _)) = &parsed {
+                // Whatever was accepted passes validation again (nothing slipped through).
+                prop_assert!(validate(frame).is_ok(), "{:?}", frame);
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_are_refused_as_client_errors(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            let text = String::from_utf8_lossy(&bytes);
+            check_refusal(&text, &parse_frame(&text));
         }
     }
 

@@ -8,6 +8,7 @@
 //! and listeners (`GET /live/MOUNT/VARIANT`, see `listeners.rs`), as on an Icecast server.
 
 use super::admission::{accept_backoff, Admission};
+use super::head::{read_head, Head};
 use super::{open, IngestError};
 use crate::limits::held::Full;
 use crate::state::AppState;
@@ -19,8 +20,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use veza_actors::registry::FindStream;
 use veza_actors::stream::SetTitle;
-
-const MAX_HEAD: usize = 16 * 1024;
 
 /// Accepts sources and listeners, within the port's connection caps (`admission.rs`).
 pub async fn serve(listener: TcpListener, state: AppState) {
@@ -71,50 +70,6 @@ fn turn_away(tcp: TcpStream, full: Full) {
     };
     let e = IngestError::Busy(message.into());
     let _best_effort = tcp.try_write(response(&e).as_bytes());
-}
-
-pub struct Head {
-    pub method: String,
-    pub path: String,
-    pub headers: HashMap<String, String>,
-}
-
-async fn read_head(tcp: &mut TcpStream) -> std::io::Result<(Head, BytesMut)> {
-    let mut buf = BytesMut::with_capacity(4096);
-    let end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        if buf.len() > MAX_HEAD {
-            return Err(std::io::Error::other("request head too large"));
-        }
-        let n = tokio::time::timeout(Duration::from_secs(10), tcp.read_buf(&mut buf))
-            .await
-            .map_err(|_| std::io::Error::other("timed out reading the request head"))??;
-        if n == 0 {
-            return Err(std::io::Error::other(
-                "closed before the request head ended",
-            ));
-        }
-    };
-    let head = buf.split_to(end + 4);
-    let text = String::from_utf8_lossy(&head);
-    let mut lines = text.split("\r\n");
-    let mut first = lines.next().unwrap_or("").split_whitespace();
-    let method = first.next().unwrap_or("").to_owned();
-    let path = first.next().unwrap_or("").to_owned();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    Ok((
-        Head {
-            method,
-            path,
-            headers,
-        },
-        buf,
-    ))
 }
 
 fn head(status: u16, reason: &str, extra: &str, body: &str) -> String {

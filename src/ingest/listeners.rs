@@ -4,7 +4,7 @@
 //! thousands of listeners (`/live/MOUNT/VARIANT` on the main port is the same stream through
 //! actix-web).
 
-use super::icecast::Head;
+use super::head::Head;
 use crate::state::AppState;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;

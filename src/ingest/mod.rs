@@ -2,6 +2,7 @@
 //! chunked `PUT /live/{mount}` on the main port, and the start of the stream session.
 
 mod admission;
+pub mod head;
 pub mod icecast;
 pub mod listeners;
 mod recheck;

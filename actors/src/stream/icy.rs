@@ -86,6 +86,41 @@ mod tests {
         (audio, titles)
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+        /// Any title, any chunking: the audio comes back byte for byte and every block is one
+        /// well-formed `StreamTitle='...';` (valid UTF-8, no control characters, no quote inside)
+        /// that fits the 255 x 16 bytes a length byte can say.
+        #[test]
+        fn any_title_gives_well_formed_blocks_and_intact_audio(
+            titles in proptest::collection::vec(".{0,1500}", 1..4),
+            cuts in proptest::collection::vec(1usize..700, 1..12),
+        ) {
+            let mut icy = IcyInterleaver::new(100);
+            let audio: Vec<u8> = (0..cuts.iter().sum::<usize>()).map(|i| i as u8).collect();
+            let (mut stream, mut at) = (Vec::new(), 0);
+            for (n, cut) in cuts.iter().enumerate() {
+                let title = &titles[n % titles.len()];
+                let chunk = Bytes::copy_from_slice(&audio[at..at + cut]);
+                stream.extend_from_slice(&icy.process(chunk, title));
+                at += cut;
+            }
+            let (back, blocks) = parse(&stream, 100);
+            proptest::prop_assert_eq!(back, audio);
+            for block in blocks {
+                let value = block
+                    .strip_prefix("StreamTitle='")
+                    .and_then(|rest| rest.strip_suffix("';"));
+                proptest::prop_assert!(value.is_some(), "{:?}", block);
+                let value = value.unwrap_or_default();
+                proptest::prop_assert!(!value.contains('\''), "{:?}", block);
+                proptest::prop_assert!(!value.chars().any(char::is_control), "{:?}", block);
+                proptest::prop_assert!(block.len() <= 255 * 16);
+            }
+        }
+    }
+
     #[test]
     fn metadata_lands_every_metaint_bytes_and_only_when_changed() {
         let mut icy = IcyInterleaver::new(100);
