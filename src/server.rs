@@ -104,7 +104,9 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         totp_secrets(&config, secret),
     )
     .with_oauth(crate::auth::oauth::OAuthClients::new(&config))
-    .with_reauth_window(Duration::from_secs(config.reauth_window_s));
+    .with_reauth_window(Duration::from_secs(config.reauth_window_s))
+    .with_refresh_grace(Duration::from_millis(config.refresh_grace_ms))
+    .with_audit_key(secret.as_bytes());
     let factory: StoreFactory = {
         let pool = pool.clone();
         let ids = ids.clone();

@@ -68,20 +68,22 @@ async fn admins_manage_users_and_read_the_audit_log(kind: Kind) {
     assert_eq!(status, 200, "{login}");
     let fresh = login["access_token"].as_str().unwrap().to_owned();
 
-    // A new role applies to the next request: a moderator may read the audit log.
+    // A new role applies to the next request; only admins read the audit log (issue 11, Low).
     let (status, _) = http(&server, "GET", "/api/v2/admin/audit", Some(&fresh), None).await;
     assert_eq!(status, 403);
-    let (status, body) = http(
-        &server,
-        "PUT",
-        &format!("/api/v2/admin/users/{}/role", alice.id),
-        t,
-        Some(json!({"role": "moderator"})),
-    )
-    .await;
-    assert_eq!((status, body["role"].as_str()), (200, Some("moderator")));
-    let (status, _) = http(&server, "GET", "/api/v2/admin/audit", Some(&fresh), None).await;
-    assert_eq!(status, 200);
+    for (role, audit) in [("moderator", 403), ("admin", 200)] {
+        let (status, body) = http(
+            &server,
+            "PUT",
+            &format!("/api/v2/admin/users/{}/role", alice.id),
+            t,
+            Some(json!({"role": role})),
+        )
+        .await;
+        assert_eq!((status, body["role"].as_str()), (200, Some(role)));
+        let (status, _) = http(&server, "GET", "/api/v2/admin/audit", Some(&fresh), None).await;
+        assert_eq!(status, audit, "{role} reading the audit log");
+    }
 
     // Revoke her sessions: the fresh token is dead too.
     let (status, body) = http(
@@ -201,13 +203,15 @@ async fn admins_manage_users_and_read_the_audit_log(kind: Kind) {
         vec![
             "admin.sessions_revoked",
             "admin.role_changed",
+            "admin.role_changed",
             "admin.user_enabled",
             "admin.user_disabled"
         ]
     );
-    let entry = &body["entries"][1];
+    let entry = &body["entries"][2];
     assert_eq!(entry["actor_id"], admin.id.to_string());
     assert_eq!(entry["details"]["role"], "moderator");
+    assert_eq!(body["entries"][1]["details"]["role"], "admin");
     assert_eq!(entry["ip"], "127.0.0.1");
     // Filters and paging.
     let (_, body) = http(
@@ -218,7 +222,7 @@ async fn admins_manage_users_and_read_the_audit_log(kind: Kind) {
         None,
     )
     .await;
-    assert_eq!(body["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(body["entries"].as_array().unwrap().len(), 2);
     let (_, page1) = http(
         &server,
         "GET",

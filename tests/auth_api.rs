@@ -153,6 +153,26 @@ async fn wrong_password_and_unknown_user_get_the_same_401(kind: Kind) {
     assert_eq!(s2, StatusCode::UNAUTHORIZED);
     assert_error(&wrong, "invalid_credentials");
     assert_eq!(wrong, unknown, "the two failures must be indistinguishable");
+    // The audit log keeps a digest of the typed name, never the text (issue 11, Low).
+    let (_, again, _) = call!(app, post("/api/v2/auth/login", creds("Nobody_Here")));
+    assert_eq!(again, unknown);
+    let pool = db.pool();
+    let rows =
+        veza::db::audit::recent(&mut pool.get().unwrap(), Some("login.failure"), 10).unwrap();
+    let digests: Vec<String> = rows
+        .iter()
+        .filter_map(|r| {
+            let details: Value = serde_json::from_str(r.details.as_deref()?).ok()?;
+            assert!(details.get("username").is_none(), "{details}");
+            details["username_digest"].as_str().map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(digests.len(), 2, "{rows:?}");
+    assert_eq!(digests[0], digests[1], "one name, one digest");
+    assert!(
+        rows.iter().all(|r| !format!("{r:?}").contains("obody")),
+        "{rows:?}"
+    );
 }
 
 async fn bad_access_tokens_are_401(kind: Kind) {
@@ -254,7 +274,8 @@ async fn refresh_reuse_revokes_the_whole_family(kind: Kind) {
         post("/api/v2/auth/refresh", json!({"refresh_token": first}))
     );
     assert_eq!(status, StatusCode::OK);
-    // An attacker replays the stolen first token.
+    // An attacker replays the stolen first token (later than another tab could have).
+    common::age_used_refresh_tokens(&db.pool());
     let (status, body, _) = call!(
         app,
         post("/api/v2/auth/refresh", json!({"refresh_token": first}))
@@ -282,6 +303,42 @@ async fn refresh_reuse_revokes_the_whole_family(kind: Kind) {
         post("/api/v2/auth/refresh", json!({"refresh_token": "nope"}))
     );
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// Issue 11 (Low): two tabs refreshing with the same token at once both get a pair (within
+/// `refresh_grace_ms`); after the window the same token is reuse, as before.
+async fn two_tabs_refreshing_at_once_both_get_a_pair(kind: Kind) {
+    let db = TestDb::new(kind);
+    let app = test::init_service(veza::http::app(db.state())).await;
+    let (_, login, _) = call!(app, post("/api/v2/auth/register", creds("tabby")));
+    let shared = login["refresh_token"].clone();
+    let mut pairs = Vec::new();
+    for tab in ["first", "second"] {
+        let (status, pair, _) = call!(
+            app,
+            post("/api/v2/auth/refresh", json!({"refresh_token": shared}))
+        );
+        assert_eq!(status, StatusCode::OK, "{tab} tab: {pair}");
+        pairs.push(pair);
+    }
+    assert_ne!(pairs[0]["refresh_token"], pairs[1]["refresh_token"]);
+    for pair in &pairs {
+        let (status, _, _) = call!(app, me(pair["access_token"].as_str().unwrap()));
+        assert_eq!(status, StatusCode::OK);
+    }
+    let pool = db.pool();
+    let reuse = veza::db::audit::recent(&mut pool.get().unwrap(), Some("token.reuse"), 10).unwrap();
+    assert!(reuse.is_empty(), "not counted as reuse");
+    common::age_used_refresh_tokens(&pool);
+    let (status, _, _) = call!(
+        app,
+        post("/api/v2/auth/refresh", json!({"refresh_token": shared}))
+    );
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "past the window it is reuse"
+    );
 }
 
 async fn malformed_oversized_and_non_json_bodies(kind: Kind) {
@@ -576,6 +633,7 @@ on_both_backends!(
     wrong_password_and_unknown_user_get_the_same_401,
     bad_access_tokens_are_401,
     refresh_reuse_revokes_the_whole_family,
+    two_tabs_refreshing_at_once_both_get_a_pair,
     malformed_oversized_and_non_json_bodies,
     health_and_status_answer,
     disabled_users_cannot_log_in_or_use_tokens,

@@ -294,8 +294,44 @@ async fn verified_addresses_link_and_unlinking_keeps_a_way_in(kind: Kind) {
     .await;
     assert_ne!(other["user"]["id"], octo["user"]["id"]);
 
-    // Carol typed her address at registration (not verified by anyone): a provider login with it
-    // is refused until she links the provider from her account.
+    // Mallory registers with Victor's address (nobody verifies it): Victor's provider sign-up is
+    // not blocked (issue 11, Low); he gets his own account and the typed claim is released.
+    let (status, squat) = http(
+        &s.server,
+        "POST",
+        "/api/v2/auth/register",
+        None,
+        Some(json!({"username": "squatter", "password": "correct horse battery", "email": "victor@example.org"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{squat}");
+    let victor = login_as(
+        &s,
+        "discord",
+        Account::new("998", "victor_d", "victor@example.org", true),
+    )
+    .await;
+    assert_ne!(victor["user"]["id"], squat["user"]["id"]);
+    let pool = s.server.state.pool.clone();
+    let squatter: i64 = squat["user"]["id"].as_str().unwrap().parse().unwrap();
+    let victor_id: i64 = victor["user"]["id"].as_str().unwrap().parse().unwrap();
+    let (squatted, owned) = actix_web::web::block(move || {
+        let conn = &mut pool.get().unwrap();
+        let mut email = |id| {
+            veza::db::users::find_by_id(conn, id)
+                .unwrap()
+                .unwrap()
+                .email
+        };
+        (email(squatter), email(victor_id))
+    })
+    .await
+    .unwrap();
+    assert_eq!(squatted, None, "the typed claim is released");
+    assert_eq!(owned.as_deref(), Some("victor@example.org"));
+    assert_eq!(audit_count(&s, "email.released"), 1);
+
+    // Carol typed her own address at registration: she links the provider from her account.
     let (status, carol) = http(
         &s.server,
         "POST",
@@ -310,10 +346,6 @@ async fn verified_addresses_link_and_unlinking_keeps_a_way_in(kind: Kind) {
         "discord",
         Account::new("999", "carol_d", "carol@example.org", true),
     );
-    let started = begin(&s, "discord").await;
-    let r = follow(&started.callback, Some(&started.cookie)).await;
-    assert_eq!(r.status, 409, "{:?}", r.body);
-    assert_eq!(r.body["error"]["code"], "link_required");
     let link_url = web_url(&s.server, "/api/v2/auth/oauth/discord/link");
     let token = carol_token.clone();
     let linked = actix_web::web::block(move || {

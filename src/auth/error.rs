@@ -45,9 +45,6 @@ pub enum AuthError {
     /// The provider could not be reached or answered nonsense.
     #[error("{0}")]
     OAuthProvider(String),
-    /// The provider's address belongs to an existing account it cannot be linked to automatically.
-    #[error("{0}")]
-    LinkRequired(String),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("{0}")]

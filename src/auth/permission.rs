@@ -13,7 +13,6 @@ const MODERATOR: &[P] = &[
     P::StreamsCreate,
     P::StreamsBroadcast,
     P::ClipsCreate,
-    P::AuditRead,
 ];
 const BROADCASTER: &[P] = &[
     P::ChatJoin,

@@ -55,6 +55,10 @@ pub struct AuthService {
     pub sessions: super::session_cache::SessionCache,
     /// How long after a login account changes need no current password (`reauth_window_s`).
     pub(super) reauth_window_ms: i64,
+    /// How long a just-rotated refresh token may be presented once more (`refresh_grace_ms`).
+    refresh_grace_ms: i64,
+    /// Keys the digests of typed usernames in the audit log (see [`AuthService::username_digest`]).
+    audit_key: [u8; 32],
 }
 
 impl AuthService {
@@ -77,7 +81,38 @@ impl AuthService {
             revocations: Default::default(),
             sessions: Default::default(),
             reauth_window_ms: super::password_change::FRESH_LOGIN_MS,
+            refresh_grace_ms: 0,
+            audit_key: [0; 32],
         }
+    }
+
+    /// Derives the key for username digests in the audit log from the server's secret.
+    pub fn with_audit_key(mut self, secret: &[u8]) -> Self {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(b"veza audit usernames\0");
+        hasher.update(secret);
+        self.audit_key = hasher.finalize().into();
+        self
+    }
+
+    /// What the audit log keeps of a username typed at login that matches no account: a keyed
+    /// digest (16 hex digits), never the text itself. Attempts on one name still correlate; the
+    /// log holds no attacker-chosen text and no password typed into the wrong field.
+    fn username_digest(&self, typed: &str) -> String {
+        use hmac::Mac;
+        let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.audit_key) else {
+            return String::new();
+        };
+        mac.update(typed.trim().to_lowercase().as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..8])
+    }
+
+    /// Sets the refresh grace window: two tabs refreshing with the same token at once both get
+    /// a pair instead of the second one revoking the login as token reuse.
+    pub fn with_refresh_grace(mut self, grace: std::time::Duration) -> Self {
+        self.refresh_grace_ms = grace.as_millis().min(i64::MAX as u128) as i64;
+        self
     }
 
     /// Sets the re-authentication window (see [`super::reauth`]).
@@ -167,7 +202,10 @@ impl AuthService {
         let mut conn = self.pool.get()?;
         let Some(user) = users::find_by_username(&mut conn, username)? else {
             password::verify_dummy(password);
-            let detail = serde_json::json!({"username": username, "reason": "unknown_user"});
+            let detail = serde_json::json!({
+                "username_digest": self.username_digest(username),
+                "reason": "unknown_user",
+            });
             self.audit(&mut conn, None, "login.failure", None, client, Some(detail))?;
             return Err(AuthError::InvalidCredentials);
         };
@@ -221,7 +259,14 @@ impl AuthService {
     pub fn record_throttled(&self, username: &str, client: &ClientInfo) -> Result<(), AuthError> {
         let mut conn = self.pool.get()?;
         let user = users::find_by_username(&mut conn, username)?.map(|u| u.id);
-        let detail = serde_json::json!({"username": username, "reason": "throttled"});
+        // The account names who it was; for no account, the digest (no typed text is kept).
+        let detail = match user {
+            Some(_) => serde_json::json!({"reason": "throttled"}),
+            None => serde_json::json!({
+                "username_digest": self.username_digest(username),
+                "reason": "throttled",
+            }),
+        };
         self.audit(
             &mut conn,
             user,
@@ -242,7 +287,9 @@ impl AuthService {
             .ok_or(AuthError::InvalidToken("invalid refresh token"))?;
         let now = now_ms() as i64;
         let result = conn.transaction(|conn| {
-            if !sessions::consume_refresh_token(conn, stored.id, now)? {
+            if !sessions::consume_refresh_token(conn, stored.id, now)?
+                && !self.just_rotated(conn, &hash, now)?
+            {
                 return Err(AuthError::TokenReuse);
             }
             if stored.expires_at <= now {
@@ -267,6 +314,20 @@ impl AuthService {
             );
         }
         result
+    }
+
+    /// Whether the token (already used) was rotated within the grace window: another tab
+    /// refreshing at the same time, not reuse. Read again here, since the other refresh may
+    /// have committed after this one looked the token up. The session checks still apply.
+    fn just_rotated(
+        &self,
+        conn: &mut DbConnection,
+        hash: &str,
+        now: i64,
+    ) -> Result<bool, AuthError> {
+        let rotated_at = sessions::find_refresh_token(conn, hash)?.and_then(|t| t.revoked_at);
+        Ok(self.refresh_grace_ms > 0
+            && rotated_at.is_some_and(|at| now - at <= self.refresh_grace_ms))
     }
 
     /// Ends the login the refresh token belongs to: every token of its family stops working.

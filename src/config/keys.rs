@@ -37,6 +37,7 @@ pub const KEYS: &[ConfigKey] = &[
     ConfigKey { name: "auth_rate_per_minute", default: Some("20"), doc: "Register and login requests per minute per IP (a burst of this many, then evenly spaced); 0 = no limit." },
     ConfigKey { name: "ip_rate_per_minute", default: Some("1200"), doc: "Requests per minute per client IP on the whole API (not /live or /hls media); 0 = no limit." },
     ConfigKey { name: "media_rate_per_minute", default: Some("600"), doc: "Requests per minute per client IP to /live and /hls (an HLS player makes about 60; several listeners may share an address); 0 = no limit." },
+    ConfigKey { name: "refresh_grace_ms", default: Some("10000"), doc: "A refresh token just rotated may be presented once more within this time (two tabs refreshing at once) without counting as token reuse; 0 = never." },
     ConfigKey { name: "max_websockets_per_user", default: Some("20"), doc: "WebSockets one user may hold open on one node (more: 429 too_many_connections)." },
     ConfigKey { name: "max_rooms_per_user", default: Some("100"), doc: "Rooms one user may own (creating more: 409 quota_exceeded); 0 = no limit." },
     ConfigKey { name: "max_streams_per_user", default: Some("10"), doc: "Streams one user may own (creating more: 409 quota_exceeded); 0 = no limit." },

@@ -103,6 +103,7 @@ pub struct Config {
     pub http_max_connections: usize,
     pub media_rate_per_minute: u32,
     pub max_websockets_per_user: usize,
+    pub refresh_grace_ms: u64,
     pub max_rooms_per_user: u64,
     pub max_streams_per_user: u64,
     pub stream_ladder: Vec<veza_actors::stream::ladder::Variant>,
@@ -323,6 +324,7 @@ impl Config {
                 100,
                 120_000,
             )?,
+            refresh_grace_ms: parse_range(get("refresh_grace_ms"), "refresh_grace_ms", 0, 60_000)?,
             max_websockets_per_user: parse_range(
                 get("max_websockets_per_user"),
                 "max_websockets_per_user",

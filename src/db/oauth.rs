@@ -110,6 +110,22 @@ pub fn email_in_use(conn: &mut DbConnection, email: &str) -> Result<bool, DbErro
     Ok(n > 0)
 }
 
+/// Takes `email` off every account that only typed it in (never verified): a provider has just
+/// shown who owns it. Returns those accounts' ids.
+pub fn release_unverified_email(conn: &mut DbConnection, email: &str) -> Result<Vec<i64>, DbError> {
+    let holders: Vec<i64> = users::table
+        .filter(lower(users::email).eq(email.to_lowercase()))
+        .filter(users::email_verified.eq(false))
+        .select(users::id)
+        .load(conn)?;
+    if !holders.is_empty() {
+        diesel::update(users::table.filter(users::id.eq_any(&holders)))
+            .set(users::email.eq(None::<String>))
+            .execute(conn)?;
+    }
+    Ok(holders)
+}
+
 /// Records a provider-verified address on an account that had none.
 pub fn set_verified_email(
     conn: &mut DbConnection,

@@ -189,9 +189,6 @@ impl From<AuthError> for ApiError {
             AuthError::OAuthProvider(message) => {
                 Self::new(StatusCode::BAD_GATEWAY, "provider_error", message)
             }
-            AuthError::LinkRequired(message) => {
-                Self::new(StatusCode::CONFLICT, "link_required", message)
-            }
             AuthError::Db(db) => db.into(),
             AuthError::Internal(cause) => Self::internal(cause),
         }

@@ -262,6 +262,16 @@ pub fn age_sessions(pool: &DbPool, user: i64) {
         .expect("age sessions");
 }
 
+/// Makes every used refresh token look used long ago (past the refresh grace window).
+pub fn age_used_refresh_tokens(pool: &DbPool) {
+    use veza::db::schema::refresh_tokens;
+    let mut conn = pool.get().expect("connection");
+    diesel::update(refresh_tokens::table.filter(refresh_tokens::revoked_at.is_not_null()))
+        .set(refresh_tokens::revoked_at.eq(Some(1_i64)))
+        .execute(&mut conn)
+        .expect("age refresh tokens");
+}
+
 /// The details of the newest audit row with `action`.
 pub fn last_audit_details(pool: &DbPool, action: &str) -> serde_json::Value {
     let rows = veza::db::audit::recent(&mut pool.get().expect("connection"), Some(action), 1)

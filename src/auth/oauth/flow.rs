@@ -5,7 +5,9 @@
 //! Linking by address: a provider login whose verified address matches an account whose address
 //! was itself verified by a provider is linked to it. An address typed in at registration is never
 //! verified by Veza, so matching it would let whoever registered it first take over the provider
-//! user's account: that case answers `link_required` (log in, then link from the account).
+//! user's account, and refusing would let them block it: the provider user gets an account of
+//! their own and the typed address is taken off the other account (audited `email.released`). The
+//! owner of such an account links providers from it (log in, then link).
 
 use super::{providers, ProviderIdentity};
 use crate::auth::service::{AuthService, ClientInfo, Issued};
@@ -350,11 +352,12 @@ impl AuthService {
                     self.audit_user(conn, user.id, "oauth.link", client, detail)?;
                     return Ok(user);
                 }
-                if store::email_in_use(conn, email)? {
-                    return Err(AuthError::LinkRequired(format!(
-                        "an account with this address exists: log in to it and link {} from there",
-                        provider.as_str()
-                    )));
+                // Typed in at a registration, never verified: the provider user owns the
+                // address, so the typed claim is released instead of blocking their sign-up.
+                for holder in store::release_unverified_email(conn, email)? {
+                    let detail =
+                        json!({"provider": provider.as_str(), "reason": "verified_elsewhere"});
+                    self.audit_user(conn, holder, "email.released", client, detail)?;
                 }
             }
             let user = self.create_user(conn, identity, verified)?;
