@@ -217,6 +217,24 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
     }
 }
 
+/// TOTP secrets stored before they were bound to their users are sealed again, bound (a no-op
+/// once every row is; a failure is logged and leaves them readable as they are).
+async fn bind_totp_secrets(state: &AppState, log: &Logger) {
+    let auth = state.auth.clone();
+    match actix_web::web::block(move || auth.bind_totp_secrets()).await {
+        Ok(Ok(report)) if report.rekeyed > 0 || report.unreadable > 0 => {
+            info!(log, "TOTP secrets bound to their users"; "bound" => report.rekeyed, "unreadable" => report.unreadable)
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            warn!(log, "could not bind TOTP secrets to their users"; "error" => e.to_string())
+        }
+        Err(e) => {
+            warn!(log, "could not bind TOTP secrets to their users"; "error" => e.to_string())
+        }
+    }
+}
+
 /// The clip pool, sized by the config; clips expire under `data_dir/clips`.
 fn clip_pool(config: &Config, log: &Logger) -> ClipPool {
     let expiry = ClipExpiry {
@@ -277,6 +295,7 @@ pub async fn serve(config: Config, log: Logger) -> Result<(), StartupError> {
     let workers = config.workers;
     let shutdown = config.shutdown_timeout_s;
     let mut state = build_state(config, pool, &secret, log.clone());
+    bind_totp_secrets(&state, &log).await;
     if let Some(url) = state.config.redis_url.clone() {
         state.limits = Arc::new(shared_limits(&state.config, &url, log.clone()).await?);
         info!(log, "rate limits shared through Redis");

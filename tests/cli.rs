@@ -296,7 +296,7 @@ fn admin_rotate_totp_key_re_encrypts_the_stored_secrets() {
         );
         assert!(stdout.contains("re-encrypted 1 TOTP secrets"), "{stdout}");
         let users = veza::db::two_factor::all_secrets(&mut conn).unwrap();
-        let plain = veza::server::secret_box(Some(&new_key), "").open(&users[0].1);
+        let plain = veza::server::secret_box(Some(&new_key), "").open_for(7, &users[0].1);
         assert_eq!(plain.as_deref(), Some(&b"12345678901234567890"[..]));
         // Under a wrong old key, nothing opens: it says so and fails.
         veza::db::two_factor::set_pending_secret(&mut conn, 7, &sealed, 2).unwrap();

@@ -128,11 +128,11 @@ async fn totp_guards_the_login(kind: Kind) {
         .unwrap();
     let stored = user.totp_secret.unwrap();
     assert!(!stored.contains(&totp::base32(&secret)));
-    let sealed =
-        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &stored).unwrap();
+    let body = stored.strip_prefix("v2:").expect("bound to its user");
+    let sealed = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, body).unwrap();
     assert!(!sealed.windows(secret.len()).any(|w| w == secret.as_slice()));
-    let opened =
-        veza::server::totp_secrets(&server.state.config, common::TEST_SECRET).open(&stored);
+    let opened = veza::server::totp_secrets(&server.state.config, common::TEST_SECRET)
+        .open_for(bob.id, &stored);
     assert_eq!(opened.as_deref(), Some(secret.as_slice()));
     // Audited.
     let failures =
@@ -337,7 +337,92 @@ async fn turning_two_factor_on_needs_the_password_or_a_fresh_login(kind: Kind) {
     );
 }
 
+/// Issue 11 (Low): TOTP secrets are sealed bound to their user (a ciphertext moved to another
+/// account does not open there), rows from before are bound at start and keep working, and
+/// backup codes are keyed digests; codes stored the old way still work once.
+async fn secrets_are_bound_to_their_user_and_old_rows_migrate(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let old = server.user("old_timer").await;
+    let thief = server.user("thief").await;
+    let pool = server.state.pool.clone();
+    let secrets = veza::server::totp_secrets(&server.state.config, common::TEST_SECRET);
+    let secret = totp::new_secret();
+    // A row as an older server wrote it: sealed without the user, a backup code as plain SHA-256.
+    let (legacy, s2, old_id) = (secrets.seal(&secret), secret.clone(), old.id);
+    actix_web::web::block(move || {
+        let conn = &mut pool.get().unwrap();
+        veza::db::two_factor::set_pending_secret(conn, old_id, &legacy, 1)?;
+        veza::db::two_factor::enable(conn, old_id, 1)?;
+        let plain = veza::auth::opaque::hash("AAAABBBBCCCC");
+        veza::db::two_factor::replace_backup_codes(conn, old_id, &[(old_id + 1, plain)], 1)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let auth = server.state.auth.clone();
+    let report = actix_web::web::block(move || auth.bind_totp_secrets())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.rekeyed, 1, "{report:?}");
+    let pool = server.state.pool.clone();
+    let bound = actix_web::web::block(move || {
+        veza::db::users::find_by_id(&mut pool.get().unwrap(), old_id)
+            .unwrap()
+            .unwrap()
+            .totp_secret
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(veza::auth::totp::SecretBox::is_bound(&bound), "{bound}");
+    let (status, body) = login(
+        &server,
+        "old_timer",
+        json!({"totp_code": code(&s2, now_step())}),
+    )
+    .await;
+    assert_eq!(status, 200, "the bound row still works: {body}");
+    let (status, body) = login(
+        &server,
+        "old_timer",
+        json!({"backup_code": "aaaa-bbbb-cccc"}),
+    )
+    .await;
+    assert_eq!(status, 200, "an old backup code works once: {body}");
+    let (status, _) = login(
+        &server,
+        "old_timer",
+        json!({"backup_code": "aaaa-bbbb-cccc"}),
+    )
+    .await;
+    assert_eq!(status, 401, "and only once");
+
+    // The bound ciphertext copied into the thief's row does not open there.
+    let (pool, thief_id) = (server.state.pool.clone(), thief.id);
+    actix_web::web::block(move || {
+        let conn = &mut pool.get().unwrap();
+        veza::db::two_factor::set_pending_secret(conn, thief_id, &bound, 1)?;
+        veza::db::two_factor::enable(conn, thief_id, 1)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let (status, _) = login(
+        &server,
+        "thief",
+        json!({"totp_code": code(&s2, now_step())}),
+    )
+    .await;
+    assert_ne!(
+        status, 200,
+        "a secret moved to another account must not work"
+    );
+}
+
 on_both_backends!(
+    secrets_are_bound_to_their_user_and_old_rows_migrate,
     turning_two_factor_on_needs_the_password_or_a_fresh_login,
     the_totp_key_can_be_rotated,
     totp_guards_the_login,

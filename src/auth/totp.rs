@@ -108,14 +108,77 @@ pub fn qr_svg(uri: &str) -> Option<String> {
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: XChaCha20Poly1305,
+    /// Keys the backup-code digests (derived from the same key, domain-separated).
+    mac_key: [u8; 32],
 }
+
+/// Marks a secret sealed to its user (the user id is the AEAD's associated data).
+const BOUND: &str = "v2:";
 
 impl SecretBox {
     /// From 32 key bytes (the configured `totp_key`, or one derived from the JWT secret).
     pub fn new(key: &[u8; 32]) -> Self {
+        let mut h = Sha256::new();
+        h.update(b"veza backup code digests v1\0");
+        h.update(key);
         Self {
             cipher: XChaCha20Poly1305::new(key.into()),
+            mac_key: h.finalize().into(),
         }
+    }
+
+    /// `v2:base64(nonce || ciphertext)`, bound to `user`: the ciphertext copied into another
+    /// account's row does not open there.
+    pub fn seal_for(&self, user: i64, plain: &[u8]) -> String {
+        let mut nonce = [0u8; 24];
+        rand::thread_rng().fill_bytes(&mut nonce);
+        let aad = bound_to(user);
+        let payload = chacha20poly1305::aead::Payload {
+            msg: plain,
+            aad: &aad,
+        };
+        let sealed = self
+            .cipher
+            .encrypt(XNonce::from_slice(&nonce), payload)
+            .unwrap_or_default();
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        format!("{BOUND}{}", STANDARD.encode(out))
+    }
+
+    /// Opens what [`SecretBox::seal_for`] sealed for `user`, or (rows from before binding) what
+    /// [`SecretBox::seal`] sealed.
+    pub fn open_for(&self, user: i64, stored: &str) -> Option<Vec<u8>> {
+        let Some(bound) = stored.strip_prefix(BOUND) else {
+            return self.open(stored);
+        };
+        let raw = STANDARD.decode(bound).ok()?;
+        if raw.len() < 24 + 16 {
+            return None;
+        }
+        let (nonce, sealed) = raw.split_at(24);
+        let aad = bound_to(user);
+        let payload = chacha20poly1305::aead::Payload {
+            msg: sealed,
+            aad: &aad,
+        };
+        self.cipher.decrypt(XNonce::from_slice(nonce), payload).ok()
+    }
+
+    /// Whether `stored` is bound to its user already.
+    pub fn is_bound(stored: &str) -> bool {
+        stored.starts_with(BOUND)
+    }
+
+    /// What is stored of a backup code: HMAC-SHA256 under a server key, of the user id and the
+    /// normalised code (`k1:` + hex), so a leaked table cannot be checked offline without the key.
+    pub fn backup_digest(&self, user: i64, normalised: &str) -> String {
+        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.mac_key) else {
+            return String::new();
+        };
+        mac.update(&user.to_le_bytes());
+        mac.update(normalised.as_bytes());
+        format!("k1:{}", hex::encode(mac.finalize().into_bytes()))
     }
 
     /// A key derived from another secret (domain-separated SHA-256).
@@ -149,9 +212,42 @@ impl SecretBox {
     }
 }
 
+fn bound_to(user: i64) -> Vec<u8> {
+    let mut aad = b"veza totp secret of user ".to_vec();
+    aad.extend_from_slice(&user.to_le_bytes());
+    aad
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bound_secrets_open_only_for_their_user_and_old_rows_still_open() {
+        let b = SecretBox::derive(b"one");
+        let sealed = b.seal_for(7, b"secret bytes");
+        assert!(SecretBox::is_bound(&sealed));
+        assert_eq!(
+            b.open_for(7, &sealed).as_deref(),
+            Some(&b"secret bytes"[..])
+        );
+        assert_eq!(b.open_for(8, &sealed), None, "moved to another account");
+        assert_eq!(b.open(&sealed), None);
+        let legacy = b.seal(b"old row");
+        assert!(!SecretBox::is_bound(&legacy));
+        assert_eq!(b.open_for(7, &legacy).as_deref(), Some(&b"old row"[..]));
+    }
+
+    #[test]
+    fn backup_digests_depend_on_the_key_the_user_and_the_code() {
+        let (a, b) = (SecretBox::derive(b"one"), SecretBox::derive(b"two"));
+        let d = a.backup_digest(7, "abcd-efgh");
+        assert!(d.starts_with("k1:"));
+        assert_eq!(d, a.backup_digest(7, "abcd-efgh"));
+        assert_ne!(d, b.backup_digest(7, "abcd-efgh"));
+        assert_ne!(d, a.backup_digest(8, "abcd-efgh"));
+        assert_ne!(d, a.backup_digest(7, "abcd-efgi"));
+    }
 
     #[test]
     fn rfc_6238_vectors() {

@@ -1,6 +1,7 @@
 //! Rotating the key TOTP secrets are encrypted with: every stored secret is opened with the old
-//! key and sealed again with the new one. Secrets the new key already opens are left alone, so an
-//! interrupted rotation can simply be run again.
+//! key and sealed again with the new one, bound to its user. Secrets the new key already opens
+//! bound are left alone, so an interrupted rotation can simply be run again. With the same key
+//! as old and new it binds rows sealed before binding existed (`bind_totp_secrets`, at start).
 
 use super::service::AuthService;
 use super::totp::SecretBox;
@@ -25,10 +26,15 @@ impl AuthService {
         let mut conn = self.pool.get()?;
         let mut report = Rekeyed::default();
         for (user, sealed) in two_factor::all_secrets(&mut conn)? {
-            if self.secrets.open(&sealed).is_some() {
+            if SecretBox::is_bound(&sealed) && self.secrets.open_for(user, &sealed).is_some() {
                 report.current += 1;
-            } else if let Some(plain) = old.open(&sealed) {
-                let resealed = self.secrets.seal(&plain);
+            } else if let Some(plain) = self
+                .secrets
+                .open_for(user, &sealed)
+                .or_else(|| old.open_for(user, &sealed))
+            {
+                // Under the old key, or under this one but not yet bound to its user.
+                let resealed = self.secrets.seal_for(user, &plain);
                 two_factor::replace_secret(&mut conn, user, &sealed, &resealed, now_ms() as i64)?;
                 report.rekeyed += 1;
             } else {
@@ -36,5 +42,12 @@ impl AuthService {
             }
         }
         Ok(report)
+    }
+
+    /// Seals again, bound to their users, the secrets stored before binding (run at start; a
+    /// no-op once every row is bound).
+    pub fn bind_totp_secrets(&self) -> Result<Rekeyed, AuthError> {
+        let same = self.secrets.clone();
+        self.rekey_totp_secrets(&same)
     }
 }

@@ -53,7 +53,7 @@ impl AuthService {
             .totp_secret
             .as_deref()
             .ok_or_else(|| AuthError::Validation("enrol in two-factor login first".into()))?;
-        self.secrets.open(sealed).ok_or_else(|| {
+        self.secrets.open_for(user.id, sealed).ok_or_else(|| {
             AuthError::Internal("the TOTP secret does not decrypt: was totp_key changed?".into())
         })
     }
@@ -72,6 +72,21 @@ impl AuthService {
         }
     }
 
+    /// A backup code, used up. Codes issued before digests were keyed are stored as plain
+    /// SHA-256; they still work once each (they cannot be converted without the codes).
+    fn take_backup(
+        &self,
+        conn: &mut DbConnection,
+        user: i64,
+        code: &str,
+        now: i64,
+    ) -> Result<bool, AuthError> {
+        let normalised = normalise_backup(code);
+        let keyed = self.secrets.backup_digest(user, &normalised);
+        Ok(two_factor::use_backup_code(conn, user, &keyed, now)?
+            || two_factor::use_backup_code(conn, user, &opaque::hash(&normalised), now)?)
+    }
+
     fn new_backup_codes(
         &self,
         conn: &mut DbConnection,
@@ -81,7 +96,12 @@ impl AuthService {
         let codes: Vec<String> = (0..BACKUP_CODES).map(|_| new_backup_code()).collect();
         let rows: Vec<(i64, String)> = codes
             .iter()
-            .map(|c| (self.ids.next_id(), opaque::hash(&normalise_backup(c))))
+            .map(|c| {
+                (
+                    self.ids.next_id(),
+                    self.secrets.backup_digest(user, &normalise_backup(c)),
+                )
+            })
             .collect();
         two_factor::replace_backup_codes(conn, user, &rows, now)?;
         Ok(codes)
@@ -100,7 +120,7 @@ impl AuthService {
         two_factor::set_pending_secret(
             &mut conn,
             user_id,
-            &self.secrets.seal(&secret),
+            &self.secrets.seal_for(user_id, &secret),
             now_ms() as i64,
         )?;
         let uri = totp::otpauth_uri(ISSUER, &user.username, &secret);
@@ -177,13 +197,8 @@ impl AuthService {
         };
         conn.transaction(|conn| {
             let now = now_ms() as i64;
-            let ok = self.take_totp(conn, &user, code)?
-                || two_factor::use_backup_code(
-                    conn,
-                    user_id,
-                    &opaque::hash(&normalise_backup(code)),
-                    now,
-                )?;
+            let ok =
+                self.take_totp(conn, &user, code)? || self.take_backup(conn, user_id, code, now)?;
             if !ok {
                 return Err(AuthError::InvalidSecondFactor);
             }
@@ -239,12 +254,7 @@ impl AuthService {
             backup_code.filter(|c| !c.is_empty()),
         ) {
             (Some(code), _) => self.take_totp(conn, user, code)?,
-            (None, Some(code)) => two_factor::use_backup_code(
-                conn,
-                user.id,
-                &opaque::hash(&normalise_backup(code)),
-                now_ms() as i64,
-            )?,
+            (None, Some(code)) => self.take_backup(conn, user.id, code, now_ms() as i64)?,
             (None, None) => return Err(AuthError::TotpRequired),
         };
         if ok {
