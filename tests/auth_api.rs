@@ -240,6 +240,23 @@ async fn bad_access_tokens_are_401(kind: Kind) {
     .unwrap();
     let (status, _, _) = call!(app, me(&hs384));
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // The right key and algorithm, but minted for another audience or by another issuer, or
+    // without either (as tokens from before `iss`/`aud` were): refused.
+    let right_key = jsonwebtoken::EncodingKey::from_secret(common::TEST_SECRET.as_bytes());
+    let mut stripped = claims.clone();
+    stripped.as_object_mut().unwrap().remove("iss");
+    stripped.as_object_mut().unwrap().remove("aud");
+    let mut other_aud = claims.clone();
+    other_aud["aud"] = json!("another-service");
+    let mut other_iss = claims.clone();
+    other_iss["iss"] = json!("someone-else");
+    for variant in [stripped, other_aud, other_iss] {
+        let token =
+            jsonwebtoken::encode(&jsonwebtoken::Header::default(), &variant, &right_key).unwrap();
+        let (status, body, _) = call!(app, me(&token));
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{variant}");
+        assert_error(&body, "unauthorized");
+    }
     // Expired (right key, right session, past its lifetime).
     let keys = veza::auth::JwtKeys::new(common::TEST_SECRET.as_bytes());
     let (expired, _) = keys

@@ -5,6 +5,13 @@ use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+/// The `iss` of every access token. A fixed name rather than `public_url`: nodes of one cluster
+/// share the secret and must accept each other's tokens whatever URL each is reached at.
+pub const ISSUER: &str = "veza";
+/// The `aud` of every access token: the API. A token some other service minted with the same
+/// secret (or one minted for another purpose later) is refused unless it names this audience.
+pub const AUDIENCE: &str = "veza-api";
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
     /// The user id, as a string.
@@ -13,6 +20,10 @@ pub struct Claims {
     /// The login session (refresh-token family) this token was minted under; revoking the session
     /// invalidates the token before it expires.
     pub sid: String,
+    /// Who minted the token: always [`ISSUER`].
+    pub iss: String,
+    /// Who the token is for: always [`AUDIENCE`].
+    pub aud: String,
     pub iat: u64,
     pub exp: u64,
     /// Unique token id, for audit and future deny-lists.
@@ -32,7 +43,9 @@ impl JwtKeys {
         // Only HS256 is accepted: a token claiming `none` or another algorithm is refused.
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
-        validation.set_required_spec_claims(&["exp", "sub", "iat"]);
+        validation.set_required_spec_claims(&["exp", "sub", "iat", "iss", "aud"]);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -55,6 +68,8 @@ impl JwtKeys {
             sub: user_id.to_string(),
             role,
             sid: session_id.to_string(),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
             iat: now_s,
             exp: now_s + ttl_s,
             jti: hex::encode(jti),
@@ -64,7 +79,7 @@ impl JwtKeys {
         Ok((token, claims))
     }
 
-    /// Checks signature, algorithm and expiry.
+    /// Checks signature, algorithm, expiry, issuer and audience.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
@@ -116,5 +131,62 @@ mod tests {
             .as_bytes(),
         );
         assert!(keys.verify(&format!("{header}.{body}.")).is_err());
+    }
+
+    /// Signs `claims` with the right key and algorithm, as a token minted elsewhere would be.
+    fn sign(secret: &[u8], claims: serde_json::Value) -> String {
+        encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap()
+    }
+
+    fn claims_with(iss: Option<&str>, aud: Option<&str>) -> serde_json::Value {
+        let mut claims = serde_json::json!({
+            "sub": "42", "role": "user", "sid": "7", "iat": now(), "exp": now() + 900, "jti": "x",
+        });
+        if let Some(iss) = iss {
+            claims["iss"] = iss.into();
+        }
+        if let Some(aud) = aud {
+            claims["aud"] = aud.into();
+        }
+        claims
+    }
+
+    #[test]
+    fn tokens_carry_the_issuer_and_audience() {
+        let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef");
+        let (_, claims) = keys.issue(42, Role::User, 7, now(), 900).unwrap();
+        assert_eq!(
+            (claims.iss.as_str(), claims.aud.as_str()),
+            (ISSUER, AUDIENCE)
+        );
+    }
+
+    #[test]
+    fn tokens_with_a_wrong_or_missing_issuer_or_audience_are_refused() {
+        let secret = b"0123456789abcdef0123456789abcdef";
+        let keys = JwtKeys::new(secret);
+        let right = sign(secret, claims_with(Some(ISSUER), Some(AUDIENCE)));
+        assert!(keys.verify(&right).is_ok(), "the control token must pass");
+        for (iss, aud) in [
+            (Some("someone-else"), Some(AUDIENCE)),
+            (Some(ISSUER), Some("another-service")),
+            (None, Some(AUDIENCE)),
+            (Some(ISSUER), None),
+            (None, None),
+        ] {
+            let token = sign(secret, claims_with(iss, aud));
+            assert!(
+                matches!(
+                    keys.verify(&token),
+                    Err(AuthError::InvalidToken("invalid access token"))
+                ),
+                "iss {iss:?}, aud {aud:?} must be refused"
+            );
+        }
     }
 }
