@@ -67,11 +67,10 @@ pub fn open_store(config: &Config, log: &Logger) -> Result<DbPool, DbError> {
 /// The configured secret, or in development the one kept in the data directory.
 pub fn jwt_secret(config: &Config, log: &Logger) -> Result<String, StartupError> {
     if let Some(secret) = &config.jwt_secret {
-        if config.env == Environment::Development && secret.len() < 32 {
-            warn!(
-                log,
-                "VEZA_JWT_SECRET is shorter than 32 bytes; production would refuse it"
-            );
+        if config.env == Environment::Development {
+            if let Err(e) = crate::config::secret::check_production_secret(Some(secret)) {
+                warn!(log, "production would refuse this secret"; "reason" => e.to_string());
+            }
         }
         return Ok(secret.clone());
     }

@@ -78,7 +78,9 @@ fn the_same_binary_serves_on_postgres() {
 #[test]
 fn production_refuses_to_start_with_a_weak_secret() {
     let dir = tempfile::tempdir().unwrap();
-    for secret in [None, Some("change-me"), Some("too-short")] {
+    // Missing, a placeholder, short, and long enough but one character repeated.
+    let repeated = "a".repeat(48);
+    for secret in [None, Some("change-me"), Some("too-short"), Some(&*repeated)] {
         let mut cmd = veza();
         cmd.current_dir(dir.path()).env("VEZA_ENV", "production");
         if let Some(s) = secret {

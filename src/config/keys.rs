@@ -23,7 +23,7 @@ pub const KEYS: &[ConfigKey] = &[
     ConfigKey { name: "database_url", default: Some("sqlite://./data/veza.db"), doc: "Store: sqlite://PATH (embedded) or postgres://USER@HOST:PORT/DB." },
     ConfigKey { name: "db_pool_size", default: Some("16"), doc: "Database connections in the pool (1-1024)." },
     ConfigKey { name: "redis_url", default: None, doc: "redis://HOST:PORT for cross-node fan-out and shared limits; unset: single node." },
-    ConfigKey { name: "jwt_secret", default: None, doc: "HMAC key for access tokens (>= 32 bytes in production). Unset in development: generated and kept in DATA_DIR/jwt_secret." },
+    ConfigKey { name: "jwt_secret", default: None, doc: "HMAC key for access tokens (production: >= 32 bytes, >= 10 distinct characters, no repeats; `openssl rand -hex 32`). Unset in development: generated and kept in DATA_DIR/jwt_secret." },
     ConfigKey { name: "env", default: Some("development"), doc: "development | production (production refuses weak secrets)." },
     ConfigKey { name: "data_dir", default: Some("./data"), doc: "Directory for the generated secret, SQLite file, recordings and HLS segments." },
     ConfigKey { name: "log_format", default: Some("auto"), doc: "json | pretty | auto (pretty on a terminal, JSON otherwise)." },

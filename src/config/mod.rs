@@ -781,6 +781,33 @@ mod tests {
     }
 
     #[test]
+    fn production_refuses_low_entropy_secrets() {
+        // Long enough, but one character, a short pattern, a repeated phrase (the tests' own
+        // secret), or too few distinct characters.
+        let weak = [
+            "x".repeat(40),
+            "abc".repeat(14),
+            "test-secret-test-secret-test-secret-0123".into(),
+            "aabbccddeeffgghhaabbccddeeffgghhabcdefgh".into(),
+        ];
+        for secret in weak {
+            let vars = [
+                ("VEZA_ENV", "production"),
+                ("VEZA_JWT_SECRET", secret.as_str()),
+            ];
+            let err = Config::load(None, env(&vars)).unwrap_err().to_string();
+            assert!(
+                err.contains("jwt_secret")
+                    && (err.contains("distinct characters") || err.contains("pattern")),
+                "{secret}: {err}"
+            );
+            // Development still takes it (tests and local runs use such secrets).
+            let dev = [("VEZA_JWT_SECRET", secret.as_str())];
+            assert!(Config::load(None, env(&dev)).is_ok(), "{secret}");
+        }
+    }
+
+    #[test]
     fn redacted_config_hides_secrets() {
         let c = Config::load(
             None,

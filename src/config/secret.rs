@@ -16,8 +16,21 @@ const KNOWN_DEFAULTS: &[&str] = &[
     "jwt-secret",
 ];
 pub const MIN_PRODUCTION_LEN: usize = 32;
+/// Fewer distinct characters than this is a typed or patterned secret, not a generated one (a random
+/// 32-character hex key has 16 but for odds below one in 10^9).
+pub const MIN_DISTINCT_CHARS: usize = 10;
+/// The least [`estimated_entropy_bits`] production accepts. The estimate under-reads random text
+/// (a random 32-character hex key, 128 real bits, reads 88 to 130), so the bar sits below that floor:
+/// generated keys always pass, while repeats and patterns (`abcabc...`, `secret-secret-...`) read
+/// under 65.
+pub const MIN_ENTROPY_BITS: f64 = 80.0;
+/// Repeats shorter than this are ordinary coincidences, not a pattern.
+const MIN_REPEAT: usize = 4;
+/// Only this much of a longer secret is examined: it is already far past the bar if it is random.
+const EXAMINED: usize = 256;
 
-/// Production needs a configured secret of at least 32 bytes that is not a known placeholder.
+/// Production needs a configured secret of at least 32 bytes that is not a known placeholder,
+/// has at least [`MIN_DISTINCT_CHARS`] distinct characters and does not repeat itself.
 pub fn check_production_secret(secret: Option<&str>) -> Result<(), ConfigError> {
     let secret =
         secret.ok_or_else(|| ConfigError::Secret("must be set when VEZA_ENV=production".into()))?;
@@ -35,7 +48,77 @@ pub fn check_production_secret(secret: Option<&str>) -> Result<(), ConfigError> 
             secret.len()
         )));
     }
+    check_entropy(secret.as_bytes())
+}
+
+/// Refuses secrets long enough but made by hand: too few distinct characters, or repeats.
+fn check_entropy(secret: &[u8]) -> Result<(), ConfigError> {
+    let secret = &secret[..secret.len().min(EXAMINED)];
+    let distinct = distinct_bytes(secret);
+    if distinct < MIN_DISTINCT_CHARS {
+        return Err(ConfigError::Secret(format!(
+            "uses only {distinct} distinct characters; production needs at least \
+             {MIN_DISTINCT_CHARS}: generate one with `openssl rand -hex 32`"
+        )));
+    }
+    let bits = estimated_entropy_bits(secret);
+    if bits < MIN_ENTROPY_BITS {
+        return Err(ConfigError::Secret(format!(
+            "repeats itself or follows a pattern (about {bits:.0} bits of entropy; production \
+             needs {MIN_ENTROPY_BITS:.0}): generate one with `openssl rand -hex 32`"
+        )));
+    }
     Ok(())
+}
+
+fn distinct_bytes(secret: &[u8]) -> usize {
+    let mut seen = [false; 256];
+    secret.iter().for_each(|&b| seen[usize::from(b)] = true);
+    seen.iter().filter(|&&s| s).count()
+}
+
+/// A deliberately rough estimate of a secret's entropy: the Shannon entropy per character of its
+/// letters, times the number of characters that are not part of a repeat of earlier text (so
+/// `test-secret-test-secret-` counts its twelve new characters once).
+pub fn estimated_entropy_bits(secret: &[u8]) -> f64 {
+    shannon_bits_per_char(secret) * novel_chars(secret) as f64
+}
+
+fn shannon_bits_per_char(secret: &[u8]) -> f64 {
+    let mut counts = [0usize; 256];
+    secret.iter().for_each(|&b| counts[usize::from(b)] += 1);
+    let n = secret.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// Characters left once every run of at least [`MIN_REPEAT`] that already occurred earlier (an
+/// LZ77-style match, overlaps allowed so `aaaa...` is one `a` and a repeat) is skipped.
+fn novel_chars(secret: &[u8]) -> usize {
+    let (mut i, mut novel) = (0, 0);
+    while i < secret.len() {
+        let repeat = (0..i)
+            .map(|j| common_prefix(&secret[j..], &secret[i..]))
+            .max()
+            .unwrap_or(0);
+        if repeat >= MIN_REPEAT {
+            i += repeat;
+        } else {
+            novel += 1;
+            i += 1;
+        }
+    }
+    novel
+}
+
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// Outcome of [`load_or_create_dev_secret`], so the caller can log the right warning.
@@ -74,6 +157,35 @@ pub fn load_or_create_dev_secret(data_dir: &Path) -> std::io::Result<DevSecret> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_secrets_pass_and_patterned_ones_do_not() {
+        let reason = |s: &str| match check_production_secret(Some(s)) {
+            Ok(()) => None,
+            Err(e) => Some(e.to_string()),
+        };
+        for weak in [
+            "a".repeat(40),
+            "abc".repeat(14),
+            "0123456789".repeat(4),
+            "test-secret-test-secret-test-secret-0123".into(),
+            "password1234password1234password1234".into(),
+        ] {
+            let why = reason(&weak).unwrap_or_else(|| panic!("{weak} must be refused"));
+            assert!(
+                why.contains("jwt_secret")
+                    && (why.contains("distinct characters") || why.contains("pattern")),
+                "{weak}: {why}"
+            );
+        }
+        for _ in 0..200 {
+            let mut bytes = [0u8; 16];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            let hex = hex::encode(bytes);
+            assert_eq!(reason(&hex), None, "a random 128-bit hex key: {hex}");
+        }
+        assert_eq!(reason("k3Jd9aLq0Zx7Vb2Nm5Rt8Yw1Pe4Uo6Ii9Ss3Dd"), None);
+    }
 
     #[test]
     fn dev_secret_is_created_once_and_then_reused() {

@@ -119,7 +119,9 @@ impl TestDb {
     pub fn state_with(&self, config: Config) -> AppState {
         let log = slog::Logger::root(slog::Discard, slog::o!());
         let pool = self.pool();
-        veza::server::build_state(config, pool, TEST_SECRET, log)
+        // Signed with the configured secret, as `veza serve` does; the tests' configs carry TEST_SECRET.
+        let secret = config.jwt_secret.clone();
+        veza::server::build_state(config, pool, secret.as_deref().unwrap_or(TEST_SECRET), log)
     }
 }
 

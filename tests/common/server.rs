@@ -305,14 +305,18 @@ pub fn config_with(db: &TestDb, pairs: &[(&str, &str)]) -> Config {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    Config::load(None, move |name| match name {
-        "VEZA_DATABASE_URL" => Some(url.clone()),
-        "VEZA_JWT_SECRET" => Some(super::TEST_SECRET.to_owned()),
-        "VEZA_DATA_DIR" => Some(data_dir.clone()),
-        other => pairs
+    // The overrides win, so a production-mode test can bring a secret production accepts.
+    Config::load(None, move |name| {
+        let given = pairs
             .iter()
-            .find(|(k, _)| k == other)
-            .map(|(_, v)| v.clone()),
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone());
+        given.or_else(|| match name {
+            "VEZA_DATABASE_URL" => Some(url.clone()),
+            "VEZA_JWT_SECRET" => Some(super::TEST_SECRET.to_owned()),
+            "VEZA_DATA_DIR" => Some(data_dir.clone()),
+            _ => None,
+        })
     })
     .expect("test config")
 }
