@@ -271,14 +271,40 @@ async fn bad_access_tokens_are_401(kind: Kind) {
             .contains("expired"),
         "{body}"
     );
-    // The good one still works, also as ?access_token= (browsers' WebSocket path).
+    // The good one still works.
     let (status, _, _) = call!(app, me(&good));
     assert_eq!(status, StatusCode::OK);
-    let (status, _, _) = call!(
-        app,
-        TestRequest::get().uri(&format!("/api/v2/users/me?access_token={good}"))
-    );
+}
+
+async fn a_query_token_is_refused_on_rest_routes(kind: Kind) {
+    let db = TestDb::new(kind);
+    let app = test::init_service(veza::http::app(db.state())).await;
+    let (_, reg, _) = call!(app, post("/api/v2/auth/register", creds("quinn")));
+    let good = reg["access_token"].as_str().unwrap().to_owned();
+    // A valid token in the URL (where logs, history and Referer headers keep it): refused on REST,
+    // reads and writes alike, with a message that says where it is accepted.
+    let reads = TestRequest::get().uri(&format!("/api/v2/users/me?access_token={good}"));
+    let writes = TestRequest::post()
+        .uri(&format!("/api/v2/rooms?access_token={good}"))
+        .set_json(json!({"name": "lobby"}));
+    for request in [reads, writes] {
+        let (status, body, headers) = call!(app, request);
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_error(&body, "unauthorized");
+        assert_eq!(headers.get("www-authenticate").unwrap(), "Bearer");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("/ws") && message.contains("Authorization"),
+            "{message}"
+        );
+    }
+    // Nothing was created, and the token itself is fine in the header.
+    let rooms = TestRequest::get()
+        .uri("/api/v2/rooms")
+        .insert_header(("Authorization", format!("Bearer {good}")));
+    let (status, body, _) = call!(app, rooms);
     assert_eq!(status, StatusCode::OK);
+    assert!(!body.to_string().contains("lobby"), "{body}");
 }
 
 async fn refresh_reuse_revokes_the_whole_family(kind: Kind) {
@@ -649,6 +675,7 @@ on_both_backends!(
     invalid_username_or_password_is_422,
     wrong_password_and_unknown_user_get_the_same_401,
     bad_access_tokens_are_401,
+    a_query_token_is_refused_on_rest_routes,
     refresh_reuse_revokes_the_whole_family,
     two_tabs_refreshing_at_once_both_get_a_pair,
     malformed_oversized_and_non_json_bodies,

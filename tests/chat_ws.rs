@@ -173,7 +173,12 @@ async fn an_upgrade_without_a_valid_token_is_refused_with_401(kind: Kind) {
             other => panic!("expected 401, got {other:?}"),
         }
     }
-    // ?access_token= works for browsers.
+    // ?access_token= works for browsers (on /ws only), when the token is good.
+    let bad = server.url("/ws?access_token=garbage");
+    match tokio_tungstenite::connect_async(bad).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status(), 401),
+        other => panic!("expected 401, got {other:?}"),
+    }
     let alice = server.user("alice").await;
     let url = server.url(&format!("/ws?access_token={}", alice.token));
     assert!(tokio_tungstenite::connect_async(url).await.is_ok());

@@ -1,5 +1,6 @@
-//! The `AuthUser` extractor: a handler that takes one is only called for a valid, unrevoked access
-//! token (`Authorization: Bearer`, or `?access_token=` for browsers opening a WebSocket).
+//! The `AuthUser` and `WsUser` extractors: a handler that takes one is only called for a valid,
+//! unrevoked access token. REST routes take it from `Authorization: Bearer` only; `GET /ws` also
+//! takes `?access_token=`, since a browser cannot set headers on a WebSocket.
 
 use super::access_log::LoggedUser;
 use super::error::ApiError;
@@ -11,73 +12,119 @@ use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
+/// The caller of a REST route, authenticated by `Authorization: Bearer`.
 #[derive(Debug, Clone)]
 pub struct AuthUser(pub Authenticated);
+
+/// The caller opening `GET /ws`: `Authorization: Bearer`, or `?access_token=` for browsers. Only the
+/// WebSocket takes the query token: on REST routes it would end up in access logs, browser history
+/// and `Referer` headers, a URL worth a login.
+#[derive(Debug, Clone)]
+pub struct WsUser(pub Authenticated);
 
 impl FromRequest for AuthUser {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let token = bearer_token(req);
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let req = req.clone();
-        Box::pin(async move {
-            let token = token?;
-            let state = state.ok_or_else(|| ApiError::internal("AppState missing"))?;
-            let auth = state.auth.clone();
-            let who = web::block(move || auth.authenticate(&token)).await??;
-            req.extensions_mut().insert(LoggedUser(who.user_id));
-            // Per user, and per endpoint class for requests that change something.
-            let user = who.user_id.to_string();
-            let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-            let classes: &[Class] = if writes {
-                &[Class::User, Class::Write]
-            } else {
-                &[Class::User]
-            };
-            for class in classes {
-                if let Some((rule, decision)) = state.limits.check(*class, &user).await {
-                    if !decision.allowed {
-                        let what = if *class == Class::Write {
-                            "changes"
-                        } else {
-                            "requests"
-                        };
-                        return Err(ApiError::limited(
-                            rule,
-                            decision,
-                            &format!("{what} from this account"),
-                        ));
-                    }
-                }
-            }
-            Ok(AuthUser(who))
-        })
+        let token = header_token(req).and_then(|token| token.ok_or_else(|| no_header_token(req)));
+        let who = authenticate(req, token);
+        Box::pin(async move { who.await.map(AuthUser) })
     }
 }
 
-fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
-    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
-        let value = value
-            .to_str()
-            .map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
-        return match value.split_once(' ') {
-            Some((scheme, token))
-                if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-            {
-                Ok(token.trim().to_owned())
-            }
-            _ => Err(ApiError::unauthorized(
-                "Authorization must be `Bearer <access_token>`",
-            )),
-        };
+impl FromRequest for WsUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let token = header_token(req).and_then(|token| {
+            token
+                .or_else(|| query_token(req))
+                .ok_or_else(|| ApiError::unauthorized("missing access token"))
+        });
+        let who = authenticate(req, token);
+        Box::pin(async move { who.await.map(WsUser) })
     }
+}
+
+/// Checks `token` against the store and applies the per-account rate limits.
+fn authenticate(
+    req: &HttpRequest,
+    token: Result<String, ApiError>,
+) -> LocalBoxFuture<'static, Result<Authenticated, ApiError>> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let req = req.clone();
+    Box::pin(async move {
+        let token = token?;
+        let state = state.ok_or_else(|| ApiError::internal("AppState missing"))?;
+        let auth = state.auth.clone();
+        let who = web::block(move || auth.authenticate(&token)).await??;
+        req.extensions_mut().insert(LoggedUser(who.user_id));
+        // Per user, and per endpoint class for requests that change something.
+        let user = who.user_id.to_string();
+        let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        let classes: &[Class] = if writes {
+            &[Class::User, Class::Write]
+        } else {
+            &[Class::User]
+        };
+        for class in classes {
+            if let Some((rule, decision)) = state.limits.check(*class, &user).await {
+                if !decision.allowed {
+                    let what = if *class == Class::Write {
+                        "changes"
+                    } else {
+                        "requests"
+                    };
+                    return Err(ApiError::limited(
+                        rule,
+                        decision,
+                        &format!("{what} from this account"),
+                    ));
+                }
+            }
+        }
+        Ok(who)
+    })
+}
+
+/// The `Authorization: Bearer` token, `None` without the header, an error for another scheme.
+fn header_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(Some(token.trim().to_owned()))
+        }
+        _ => Err(ApiError::unauthorized(
+            "Authorization must be `Bearer <access_token>`",
+        )),
+    }
+}
+
+fn query_token(req: &HttpRequest) -> Option<String> {
     web::Query::<AccessTokenQuery>::from_query(req.query_string())
         .ok()
         .and_then(|q| q.into_inner().access_token)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::unauthorized("missing access token"))
+}
+
+/// Why a REST request without the header is refused: say so when it brought a query token instead.
+fn no_header_token(req: &HttpRequest) -> ApiError {
+    match query_token(req) {
+        Some(_) => ApiError::unauthorized(
+            "`?access_token=` is accepted on the WebSocket (`/ws`) only; send \
+             `Authorization: Bearer <access_token>`",
+        ),
+        None => ApiError::unauthorized("missing access token"),
+    }
 }
 
 #[derive(serde::Deserialize)]

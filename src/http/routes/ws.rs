@@ -1,9 +1,10 @@
 //! `GET /ws`: upgrades an authenticated request to a WebSocket and hands it to a connection actor.
-//! Without a valid token (`Authorization: Bearer` or `?access_token=`) the upgrade is refused with 401;
-//! a user holding `max_websockets_per_user` sockets on this node already gets 429.
+//! Without a valid token (`Authorization: Bearer` or `?access_token=`, the one route that takes the
+//! query token) the upgrade is refused with 401; a user holding `max_websockets_per_user` sockets
+//! on this node already gets 429.
 
 use crate::http::error::ApiError;
-use crate::http::extract::AuthUser;
+use crate::http::extract::WsUser;
 use crate::limits::held::Permit;
 use crate::state::AppState;
 use actix_web::body::{BodySize, BoxBody, MessageBody};
@@ -20,7 +21,7 @@ use veza_actors::room::SessionUser;
 use veza_actors::UserId;
 
 pub async fn upgrade(
-    AuthUser(who): AuthUser,
+    WsUser(who): WsUser,
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
