@@ -1,19 +1,21 @@
 //! Issue 11 item 10: the Icecast port against slowloris. A request head has one deadline however
 //! slowly it drips in; the port holds at most `ingest_max_per_ip` connections from one client and
 //! `ingest_max_connections` in all, turning the rest away at once; so thousands of slow sockets on
-//! the ingest port cannot take the file descriptors the main port needs (`/health` stays up).
+//! the ingest port cannot take the file descriptors the main port needs (`/health` stays up). The
+//! flood comes from 127.0.0.3, so its thousands of local ports never collide with the 127.0.0.1
+//! ports other tests running meanwhile pick for their servers.
 
 mod common;
 
 use common::process::{free_port, get, sigterm_and_wait, veza, wait_until_up};
 use common::server::{config_with, TestServer};
 use common::{Kind, TestDb, TEST_SECRET};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 async fn a_request_head_that_drips_in_is_cut_at_the_deadline(kind: Kind) {
     let db = TestDb::new(kind);
@@ -68,8 +70,7 @@ fn serve_with_1024_fds(db: &TestDb, env: &[(&str, &str)]) -> (std::process::Chil
     let mut cmd = veza();
     cmd.current_dir(db.dir())
         .env("VEZA_BIND", format!("127.0.0.1:{port}"))
-        // All of 127/8, so a second client address (127.0.0.2) can connect.
-        .env("VEZA_INGEST_BIND", format!("0.0.0.0:{ingest}"))
+        .env("VEZA_INGEST_BIND", format!("127.0.0.1:{ingest}"))
         .env("VEZA_DATABASE_URL", &db.url)
         .env("VEZA_JWT_SECRET", TEST_SECRET)
         .env("VEZA_IP_RATE_PER_MINUTE", "0")
@@ -97,17 +98,32 @@ fn serve_with_1024_fds(db: &TestDb, env: &[(&str, &str)]) -> (std::process::Chil
     (child, port, ingest)
 }
 
-/// Opens `n` sockets to `addr` that each send the start of a head and then nothing.
-fn slow_sockets(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+/// A socket from `from` (another loopback address: its ports never collide with the 127.0.0.1
+/// ports that other tests' servers pick meanwhile) to `addr`.
+async fn connect_from(from: &str, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(format!("{from}:0").parse().expect("addr"))?;
+    socket.connect(addr).await
+}
+
+/// Opens `n` sockets from 127.0.0.3 to `addr` that each send the start of a head and then nothing.
+async fn slow_sockets(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
     let deadline = Instant::now() + Duration::from_secs(60);
-    (0..n)
-        .take_while(|_| Instant::now() < deadline)
-        .filter_map(|_| {
-            let mut tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
-            let _may_be_closed_already = tcp.write_all(b"PUT /live/slow HTTP/1.1\r\nHost: x\r\n");
-            Some(tcp)
-        })
-        .collect()
+    let mut sockets = Vec::with_capacity(n);
+    for _ in 0..n {
+        if Instant::now() > deadline {
+            break;
+        }
+        let connect = connect_from("127.0.0.3", addr);
+        let Ok(Ok(mut tcp)) = tokio::time::timeout(Duration::from_secs(5), connect).await else {
+            continue;
+        };
+        let _may_be_closed_already = tcp
+            .write_all(b"PUT /live/slow HTTP/1.1\r\nHost: x\r\n")
+            .await;
+        sockets.push(tcp);
+    }
+    sockets
 }
 
 fn health_stays_up(port: u16) {
@@ -122,13 +138,11 @@ fn health_stays_up(port: u16) {
 }
 
 /// What a socket over the cap was told before it was closed.
-fn turned_away(sockets: &mut [TcpStream]) -> String {
+async fn turned_away(sockets: &mut [TcpStream]) -> String {
     let last = sockets.last_mut().expect("sockets");
-    last.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    let mut reply = String::new();
-    let _closed = last.read_to_string(&mut reply);
-    reply
+    let mut reply = Vec::new();
+    let _closed = tokio::time::timeout(Duration::from_secs(5), last.read_to_end(&mut reply)).await;
+    String::from_utf8_lossy(&reply).into_owned()
 }
 
 struct Flooded {
@@ -138,9 +152,9 @@ struct Flooded {
     _db: TestDb,
 }
 
-/// Floods the ingest port of a server with 1,024 fds from 127.0.0.1 with up to 5,000 slow
+/// Floods the ingest port of a server with 1,024 fds from 127.0.0.3 with up to 5,000 slow
 /// sockets, and checks `/health` stays up and the sockets over the cap were told 503.
-fn flood(kind: Kind, env: &[(&str, &str)]) -> Flooded {
+async fn flood(kind: Kind, env: &[(&str, &str)]) -> Flooded {
     let db = TestDb::new(kind);
     let hard = raise_fd_limit();
     let n = 5_000.min(hard.saturating_sub(500) as usize);
@@ -150,14 +164,16 @@ fn flood(kind: Kind, env: &[(&str, &str)]) -> Flooded {
     );
     let (child, port, ingest) = serve_with_1024_fds(&db, env);
     let addr: SocketAddr = format!("127.0.0.1:{ingest}").parse().expect("addr");
-    let mut sockets = slow_sockets(addr, n);
+    let mut sockets = slow_sockets(addr, n).await;
     assert!(
         sockets.len() >= n - 10,
         "{} of {n} connected",
         sockets.len()
     );
-    health_stays_up(port);
-    let reply = turned_away(&mut sockets);
+    actix_web::web::block(move || health_stays_up(port))
+        .await
+        .expect("health");
+    let reply = turned_away(&mut sockets).await;
     assert!(
         reply.starts_with("HTTP/1.1 503") && reply.contains("overloaded"),
         "{reply}"
@@ -172,12 +188,8 @@ fn flood(kind: Kind, env: &[(&str, &str)]) -> Flooded {
 
 /// What a client at 127.0.0.2 gets from the flooded ingest port: the status code.
 async fn another_client(ingest: u16) -> String {
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket
-        .bind("127.0.0.2:0".parse().expect("addr"))
-        .expect("bind 127.0.0.2");
     let addr: SocketAddr = format!("127.0.0.1:{ingest}").parse().expect("addr");
-    let mut tcp = socket.connect(addr).await.expect("connect");
+    let mut tcp = connect_from("127.0.0.2", addr).await.expect("connect");
     tcp.write_all(b"GET /live/none/mp3-128 HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .expect("write");
@@ -189,9 +201,7 @@ async fn another_client(ingest: u16) -> String {
 }
 
 async fn slow_sockets_from_one_client_are_capped_per_ip(kind: Kind) {
-    let mut flooded = actix_web::web::block(move || flood(kind, &[]))
-        .await
-        .expect("flood");
+    let mut flooded = flood(kind, &[]).await;
     // Another client is served (a listener of an unknown mount: 404).
     assert_eq!(another_client(flooded.ingest).await, "404");
     drop(std::mem::take(&mut flooded.sockets));
@@ -203,9 +213,7 @@ async fn slow_sockets_from_many_are_capped_in_total(kind: Kind) {
         ("VEZA_INGEST_MAX_PER_IP", "100000"),
         ("VEZA_INGEST_MAX_CONNECTIONS", "300"),
     ];
-    let mut flooded = actix_web::web::block(move || flood(kind, &env))
-        .await
-        .expect("flood");
+    let mut flooded = flood(kind, &env).await;
     // The port is full for everyone.
     assert_eq!(another_client(flooded.ingest).await, "503");
     drop(std::mem::take(&mut flooded.sockets));

@@ -69,6 +69,15 @@ fn turn_away(tcp: TcpStream, full: Full) {
         Full::PerKey => "too many connections from your address",
     };
     let e = IngestError::Busy(message.into());
+    // What already arrived of the request is read and dropped first: a socket closed with unread
+    // bytes sends a reset, and the client's kernel may then discard the 503 before it is read.
+    let mut sink = [0u8; 4096];
+    for _ in 0..4 {
+        match tcp.try_read(&mut sink) {
+            Ok(n) if n > 0 => continue,
+            _ => break,
+        }
+    }
     let _best_effort = tcp.try_write(response(&e).as_bytes());
 }
 
