@@ -77,7 +77,8 @@ class Veza:
                    VEZA_DATA_DIR=self.dir, VEZA_DATABASE_URL=f"sqlite://{self.dir}/veza.db",
                    VEZA_JWT_SECRET=secrets.token_hex(32), VEZA_LOG_FORMAT="json",
                    VEZA_AUTH_RATE_PER_MINUTE="0", VEZA_MEDIA_RATE_PER_MINUTE="0",
-                   VEZA_INGEST_MAX_PER_IP="100000", VEZA_INGEST_MAX_CONNECTIONS="100000")
+                   VEZA_INGEST_MAX_PER_IP="100000", VEZA_INGEST_MAX_CONNECTIONS="100000",
+                   VEZA_HTTP_MAX_PER_IP="100000")
         self.log = open(os.path.join(WORK, "veza.log"), "w")
         self.proc = spawn([os.path.join(ROOT, "target/release/veza"), "serve"],
                                      env=env, stdout=self.log, stderr=self.log)

@@ -122,6 +122,7 @@ def start_veza(label, db_url, extra=None, cluster=None):
         "VEZA_WS_SEND_RATE": "1000", "VEZA_WS_SEND_BURST": "1000",
         # A few users hold thousands of sockets each here; media is read as fast as it comes.
         "VEZA_MAX_WEBSOCKETS_PER_USER": "10000000", "VEZA_MEDIA_RATE_PER_MINUTE": "0",
+        "VEZA_HTTP_MAX_PER_IP": "10000000",
         "VEZA_LOG_LEVEL": "warning", "VEZA_LOG_FORMAT": "json",
     })
     if cluster:

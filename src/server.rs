@@ -320,14 +320,14 @@ pub async fn serve(config: Config, log: Logger) -> Result<(), StartupError> {
     } else {
         std::thread::available_parallelism().map_or(1, usize::from)
     };
-    let per_worker = state.config.http_max_connections.div_ceil(threads);
-    let server = actix_web::HttpServer::new(move || http::app(state.clone()))
-        .max_connections(per_worker)
-        // WebSocket frames are written as soon as they are queued, often a large one and its
-        // `ack` in two writes: with Nagle on, the second waits for the client's delayed ACK (40 ms).
-        .tcp_nodelay(true)
-        .shutdown_timeout(shutdown)
-        .disable_signals();
+    let settings = state.clone();
+    let server = http_settings(
+        actix_web::HttpServer::new(move || http::app(state.clone())),
+        &settings,
+        threads,
+    )
+    .shutdown_timeout(shutdown)
+    .disable_signals();
     let bound = match tls {
         Some(tls) => server.bind_rustls_0_23(bind, tls),
         None => server.bind(bind),
@@ -358,6 +358,36 @@ pub async fn serve(config: Config, log: Logger) -> Result<(), StartupError> {
     server.await?;
     info!(log, "stopped");
     Ok(())
+}
+
+/// The main port's connection settings, for `veza serve` and the tests' servers alike: the total
+/// cap (`http_max_connections`, which actix counts per worker, over `workers` of them), the
+/// per-address cap (`http_max_per_ip`) and `TCP_NODELAY`. Call before binding.
+pub fn http_settings<F, I, S, B>(
+    server: actix_web::HttpServer<F, I, S, B>,
+    state: &AppState,
+    workers: usize,
+) -> actix_web::HttpServer<F, I, S, B>
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: actix_service::IntoServiceFactory<S, actix_http::Request>,
+    S: actix_web::dev::ServiceFactory<actix_http::Request, Config = actix_web::dev::AppConfig>
+        + 'static,
+    S::Error: Into<actix_web::Error> + 'static,
+    S::InitError: std::fmt::Debug,
+    S::Response: Into<actix_http::Response<B>> + 'static,
+    <S::Service as actix_web::dev::Service<actix_http::Request>>::Future: 'static,
+    S::Service: 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    let per_ip =
+        http::peer_cap::PeerCap::new(state.config.http_max_per_ip, &state.config.trusted_proxies);
+    server
+        .max_connections(state.config.http_max_connections.div_ceil(workers.max(1)))
+        .on_connect(move |conn, data| per_ip.on_connect(conn, data))
+        // WebSocket frames are written as soon as they are queued, often a large one and its
+        // `ack` in two writes: with Nagle on, the second waits for the client's delayed ACK (40 ms).
+        .tcp_nodelay(true)
 }
 
 /// Resolves on SIGTERM or SIGINT, naming which.

@@ -345,6 +345,26 @@ async fn listeners_are_served_on_the_icecast_port_too(kind: Kind) {
     drop(ffmpeg);
 }
 
+/// Icecast's own metadata call on the ingest port, with the source credentials; the raw reply.
+async fn admin_metadata(server: &TestServer, stream: &Stream, song: &str) -> String {
+    let addr = server.state.config.ingest_bind;
+    let auth = base64_encode(&format!("source:{}", stream.key));
+    let req = format!(
+        "GET /admin/metadata?mount=/live/{}&mode=updinfo&song={song} HTTP/1.0\r\nAuthorization: Basic {auth}\r\n\r\n",
+        stream.mount
+    );
+    web::block(move || {
+        use std::io::{Read, Write};
+        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+        tcp.write_all(req.as_bytes()).unwrap();
+        let mut reply = String::new();
+        tcp.read_to_string(&mut reply).unwrap();
+        reply
+    })
+    .await
+    .unwrap()
+}
+
 async fn icy_metadata_carries_the_title(kind: Kind) {
     let db = TestDb::new(kind);
     let server = TestServer::start(&db).await;
@@ -353,20 +373,7 @@ async fn icy_metadata_carries_the_title(kind: Kind) {
     let ffmpeg = broadcast(&stream.ingest_url, 15, 440, false);
     wait_live(&server, &stream).await;
     // Icecast's own metadata call, on the ingest port, with the source credentials.
-    let addr = server.state.config.ingest_bind;
-    let auth = base64_encode(&format!("source:{}", stream.key));
-    let mount = stream.mount.clone();
-    let reply = web::block(move || {
-        use std::io::{Read, Write};
-        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
-        let req = format!("GET /admin/metadata?mount=/live/{mount}&mode=updinfo&song=Miles%20Davis%20-%20So%20What HTTP/1.0\r\nAuthorization: Basic {auth}\r\n\r\n");
-        tcp.write_all(req.as_bytes()).unwrap();
-        let mut reply = String::new();
-        tcp.read_to_string(&mut reply).unwrap();
-        reply
-    })
-    .await
-    .unwrap();
+    let reply = admin_metadata(&server, &stream, "Miles%20Davis%20-%20So%20What").await;
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     // A listener asking for ICY metadata gets StreamTitle blocks every icy-metaint bytes.
     let main: std::net::SocketAddr = ([127, 0, 0, 1], server.addr.port()).into();
@@ -412,19 +419,7 @@ async fn icy_metadata_carries_the_title(kind: Kind) {
 
     // Issue 11 (Low): control characters are stripped on every title path; a line break from
     // Icecast's metadata call used to make main-port listeners fail with 500.
-    let auth = base64_encode(&format!("source:{}", stream.key));
-    let mount = stream.mount.clone();
-    let reply = web::block(move || {
-        use std::io::{Read, Write};
-        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
-        let req = format!("GET /admin/metadata?mount=/live/{mount}&mode=updinfo&song=Bad%0D%0AX-Injected:%201%07 HTTP/1.0\r\nAuthorization: Basic {auth}\r\n\r\n");
-        tcp.write_all(req.as_bytes()).unwrap();
-        let mut reply = String::new();
-        tcp.read_to_string(&mut reply).unwrap();
-        reply
-    })
-    .await
-    .unwrap();
+    let reply = admin_metadata(&server, &stream, "Bad%0D%0AX-Injected:%201%07").await;
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     let path = format!("/live/{}/mp3-128", stream.mount);
     let titles = web::block(move || icy_titles(main, &path, true))

@@ -101,6 +101,8 @@ pub struct Config {
     pub ingest_head_timeout_ms: u64,
     pub ingest_recheck_ms: u64,
     pub http_max_connections: usize,
+    /// Connections one client address may hold on the main port.
+    pub http_max_per_ip: usize,
     pub media_rate_per_minute: u32,
     pub max_websockets_per_user: usize,
     pub refresh_grace_ms: u64,
@@ -361,6 +363,7 @@ impl Config {
                 1,
                 10_000_000,
             )?,
+            http_max_per_ip: parse_range(get("http_max_per_ip"), "http_max_per_ip", 1, 10_000_000)?,
             ingest_advertise: get("ingest_advertise")
                 .map(|s| s.value.trim().to_owned())
                 .filter(|v| !v.is_empty()),

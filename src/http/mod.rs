@@ -10,6 +10,7 @@ pub mod file_response;
 pub mod guard;
 pub mod limit;
 pub mod password_guard;
+pub mod peer_cap;
 
 pub mod request_id;
 pub mod routes;
@@ -50,6 +51,7 @@ pub fn app(
         .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
         .wrap(ErrorHandlers::new().default_handler(error::json_errors))
         .wrap(actix_web::middleware::from_fn(limit::middleware))
+        .wrap(actix_web::middleware::from_fn(peer_cap::middleware))
         .wrap(actix_web::middleware::from_fn(security::middleware))
         .wrap_fn(request_id::middleware)
         .wrap_fn(move |req, srv| access_log::middleware(&log, &metrics, req, srv))

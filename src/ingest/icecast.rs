@@ -31,7 +31,10 @@ pub async fn serve(listener: TcpListener, state: AppState) {
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(accepted) => {
-                failures = 0;
+                if failures > 0 {
+                    info!(state.log, "ingest accept recovered"; "failures" => failures);
+                    failures = 0;
+                }
                 accepted
             }
             Err(e) => {

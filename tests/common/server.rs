@@ -56,13 +56,18 @@ impl TestServer {
         let ingest = tokio::net::TcpListener::from_std(ingest).expect("tokio listener");
         actix_rt::spawn(veza::ingest::icecast::serve(ingest, state.clone()));
         let app_state = state.clone();
-        let server = actix_web::HttpServer::new(move || veza::http::app(app_state.clone()))
-            .workers(1)
-            .tcp_nodelay(true) // as `veza serve` does (src/server.rs)
-            .disable_signals()
-            .listen(listener)
-            .expect("listen")
-            .run();
+        let settings = app_state.clone();
+        // The same connection settings as `veza serve` (src/server.rs).
+        let server = veza::server::http_settings(
+            actix_web::HttpServer::new(move || veza::http::app(app_state.clone())),
+            &settings,
+            1,
+        )
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .expect("listen")
+        .run();
         let handle = server.handle();
         actix_rt::spawn(server);
         TestServer {
