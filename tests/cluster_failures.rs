@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::cluster::{eventually, Cluster, OwnRedis, User};
+use common::cluster::{eventually, Cluster, FreezingProxy, OwnRedis, User};
 use common::server::Ws;
 use common::Kind;
 use serde_json::{json, Value};
@@ -260,7 +260,57 @@ async fn redis_outage_keeps_nodes_serving_and_they_catch_up(kind: Kind) {
     }
 }
 
+/// Reads `message` events until the one with `body`.
+async fn arrives(ws: &mut Ws, body: &str) {
+    while ws.recv_type("message").await["message"]["body"] != body {}
+}
+
+/// `veza_bus_connects_total` of node `i`.
+fn bus_connects(c: &Cluster, i: usize) -> Option<u64> {
+    let (_, metrics) = c.get(i, "/metrics", None)?;
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("veza_bus_connects_total "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Redis links that go half-open (no reset, no FIN: a middlebox or a host gone) are noticed: a
+/// subscription that hears nothing, not even its own node's heartbeat, for 5 s is replaced, so
+/// live events and presence come back without anyone restarting anything.
+async fn a_half_open_redis_link_is_replaced(kind: Kind) {
+    let redis = OwnRedis::start();
+    let proxy = FreezingProxy::start(redis.port);
+    let c = Cluster::start_on(kind, 2, &proxy.url(), &[]);
+    let alice = c.register(0, "alice");
+    let bob = c.register(1, "bob");
+    let room = c.room(0, &alice, "lobby");
+    let (mut a, _) = c.joined(0, &alice, &room, None).await;
+    let (mut b, _) = c.joined(1, &bob, &room, None).await;
+    let mut seen = Vec::new();
+    say_keeping(&mut a, &room, "before", &mut seen).await;
+    let before: Vec<u64> = (0..2)
+        .map(|i| bus_connects(&c, i).expect("metrics"))
+        .collect();
+
+    proxy.freeze();
+    for (i, was) in before.iter().enumerate() {
+        eventually(
+            Duration::from_secs(30),
+            "the node replaced its silent Redis subscription",
+            || bus_connects(&c, i).filter(|now| now > was),
+        )
+        .await;
+    }
+    // Live again both ways: bob's message reaches alice and alice's reaches bob.
+    say_keeping(&mut b, &room, "after-b", &mut seen).await;
+    arrives(&mut a, "after-b").await;
+    say_keeping(&mut a, &room, "after-a", &mut seen).await;
+    arrives(&mut b, "after-a").await;
+    assert_eq!(status_of(&c, 1).await["redis"], "up");
+}
+
 on_both_backends!(
+    a_half_open_redis_link_is_replaced,
     kill_9_of_a_node_loses_no_acked_message,
     presence_and_typing_across_nodes,
     redis_outage_keeps_nodes_serving_and_they_catch_up,

@@ -2,6 +2,9 @@
 //! through one dedicated pub/sub connection. Both reconnect on their own; while Redis is down,
 //! publishes are dropped (the store has every committed fact and rooms poll it), `is_up` is false,
 //! and on reconnect every subscription is renewed and reported as [`Subscribed`] so rooms catch up.
+//! A subscription that goes silent is not trusted: every node (this one too) publishes a heartbeat
+//! on the nodes topic each second, so hearing nothing at all for [`SILENCE`] means the connection
+//! is half-open (a peer or middlebox gone without a reset) and it is dropped and made again.
 
 use super::channels;
 use bytes::Bytes;
@@ -23,6 +26,9 @@ const PIPELINE: usize = 512;
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// A subscriber connection that hears nothing this long (not even this node's own heartbeat,
+/// published every second) is taken for dead and replaced.
+pub const SILENCE: Duration = Duration::from_secs(5);
 
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
@@ -291,8 +297,16 @@ impl Subscriber {
         for topic in wanted {
             self.registry.do_send(Subscribed(topic));
         }
+        let mut heard = tokio::time::Instant::now();
+        let mut watchdog = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
+                _ = watchdog.tick() => {
+                    if self.wanted.contains(&Topic::Nodes) && heard.elapsed() > SILENCE {
+                        warn!(self.log, "Redis subscription silent; reconnecting"; "silent_ms" => heard.elapsed().as_millis() as u64);
+                        return Ok(None);
+                    }
+                }
                 cmd = self.commands.recv() => {
                     let Some(cmd) = cmd else { return Ok(Some(())) };
                     match cmd {
@@ -312,6 +326,7 @@ impl Subscriber {
                 }
                 msg = stream.next() => {
                     let Some(msg) = msg else { return Ok(None) };
+                    heard = tokio::time::Instant::now();
                     self.metrics.received.fetch_add(1, Ordering::Relaxed);
                     if let Some(topic) = channels::parse(&self.prefix, msg.get_channel_name()) {
                         self.registry.do_send(Incoming {

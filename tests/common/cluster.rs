@@ -319,3 +319,88 @@ pub async fn eventually<T>(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A TCP relay in front of a server whose open connections can be frozen: after
+/// [`FreezingProxy::freeze`], bytes stop flowing both ways on every connection made before it, and
+/// those sockets stay open (a half-open link: no reset, no FIN), while new connections are relayed
+/// as usual.
+pub struct FreezingProxy {
+    pub port: u16,
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl FreezingProxy {
+    pub fn start(target: u16) -> Self {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::Arc;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let generation = Arc::new(AtomicU64::new(0));
+        let current = generation.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                let born = current.load(Ordering::SeqCst);
+                for (from, to) in [
+                    (client.try_clone(), server.try_clone()),
+                    (server.try_clone(), client.try_clone()),
+                ] {
+                    let (Ok(from), Ok(to)) = (from, to) else {
+                        continue;
+                    };
+                    let current = current.clone();
+                    std::thread::spawn(move || relay(from, to, born, &current));
+                }
+            }
+        });
+        FreezingProxy { port, generation }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Every connection open now stops carrying bytes (and stays open).
+    pub fn freeze(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to` while no freeze came after the connection was made; then holds both
+/// sockets open without reading or writing.
+fn relay(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    born: u64,
+    generation: &std::sync::atomic::AtomicU64,
+) {
+    use std::io::{Read, Write};
+    let frozen = || generation.load(std::sync::atomic::Ordering::SeqCst) != born;
+    let _polled = from.set_read_timeout(Some(Duration::from_millis(50)));
+    let mut buf = [0u8; 16 * 1024];
+    while !frozen() {
+        match from.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return,
+        }
+    }
+    // Frozen: keep the sockets (and so the connection) open, silent, for the rest of the test.
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+        let _held = (&from, &to);
+    }
+}
