@@ -343,7 +343,38 @@ async fn a_reaction_on_one_node_reaches_the_other_as_a_delta(kind: Kind) {
     assert_eq!(message["reactions"][0]["count"], 2, "{message}");
 }
 
+/// Issue 12: a bot made on one node signs in on another, and rotating its token on the first
+/// closes its socket on the second.
+async fn a_bot_token_rotated_on_one_node_closes_its_socket_on_another(kind: Kind) {
+    let c = Cluster::start(kind, 2);
+    let alice = c.register(0, "alice");
+    let made = c.call(
+        0,
+        "POST",
+        "/api/v2/bots",
+        Some(&alice.token),
+        Some(json!({"username": "echo"})),
+        201,
+    );
+    let token = made["token"].as_str().expect("token").to_owned();
+    let id = made["bot"]["id"].as_str().expect("id").to_owned();
+    let room = c.room(0, &alice, "lobby");
+    let mut bot = c.ws_with(1, &format!("Bot {token}")).await;
+    bot.send(json!({"type": "join", "room": room})).await;
+    bot.recv_type("joined").await;
+    c.call(
+        0,
+        "POST",
+        &format!("/api/v2/bots/{id}/token"),
+        Some(&alice.token),
+        None,
+        200,
+    );
+    assert_eq!(bot.closed().await, Some(4001));
+}
+
 on_both_backends!(
+    a_bot_token_rotated_on_one_node_closes_its_socket_on_another,
     messages_reach_every_node_once_in_order,
     a_reaction_on_one_node_reaches_the_other_as_a_delta,
     a_client_recovers_on_another_node,

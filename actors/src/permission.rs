@@ -27,10 +27,12 @@ pub enum Permission {
     AuditRead,
     /// The operator's view of the node: the production checklist.
     SystemRead,
+    /// Create bot accounts (and manage the ones one owns).
+    BotsCreate,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::ChatJoin,
         Permission::ChatSend,
         Permission::RoomsCreate,
@@ -43,6 +45,7 @@ impl Permission {
         Permission::UsersManage,
         Permission::AuditRead,
         Permission::SystemRead,
+        Permission::BotsCreate,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +62,7 @@ impl Permission {
             Permission::UsersManage => "users.manage",
             Permission::AuditRead => "audit.read",
             Permission::SystemRead => "system.read",
+            Permission::BotsCreate => "bots.create",
         }
     }
 

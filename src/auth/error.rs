@@ -26,6 +26,9 @@ pub enum AuthError {
     InvalidSecondFactor,
     #[error("{0}")]
     Conflict(String),
+    /// The account owns as many of something as it may.
+    #[error("{0}")]
+    QuotaExceeded(String),
     #[error("{0}")]
     NotFound(String),
     /// The action needs a login younger than this session: log in again first.

@@ -2,6 +2,7 @@
 //! service that ties them to the store. Everything here is blocking; the HTTP layer calls it on
 //! blocking threads (`web::block`), never on the async arbiters.
 
+pub mod bots;
 pub mod error;
 pub mod jwt;
 pub mod oauth;

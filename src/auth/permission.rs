@@ -13,6 +13,7 @@ const MODERATOR: &[P] = &[
     P::StreamsCreate,
     P::StreamsBroadcast,
     P::ClipsCreate,
+    P::BotsCreate,
 ];
 const BROADCASTER: &[P] = &[
     P::ChatJoin,
@@ -21,6 +22,7 @@ const BROADCASTER: &[P] = &[
     P::StreamsCreate,
     P::StreamsBroadcast,
     P::ClipsCreate,
+    P::BotsCreate,
 ];
 const USER: &[P] = &[
     P::ChatJoin,
@@ -29,6 +31,7 @@ const USER: &[P] = &[
     P::StreamsCreate,
     P::StreamsBroadcast,
     P::ClipsCreate,
+    P::BotsCreate,
 ];
 const BOT: &[P] = &[P::ChatJoin, P::ChatSend];
 

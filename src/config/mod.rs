@@ -103,6 +103,8 @@ pub struct Config {
     pub http_max_connections: usize,
     /// Connections one client address may hold on the main port.
     pub http_max_per_ip: usize,
+    /// Bot accounts one user may own (0: no cap).
+    pub max_bots_per_user: u64,
     pub media_rate_per_minute: u32,
     pub max_websockets_per_user: usize,
     pub refresh_grace_ms: u64,
@@ -364,6 +366,12 @@ impl Config {
                 10_000_000,
             )?,
             http_max_per_ip: parse_range(get("http_max_per_ip"), "http_max_per_ip", 1, 10_000_000)?,
+            max_bots_per_user: parse_range(
+                get("max_bots_per_user"),
+                "max_bots_per_user",
+                0,
+                100_000,
+            )?,
             ingest_advertise: get("ingest_advertise")
                 .map(|s| s.value.trim().to_owned())
                 .filter(|v| !v.is_empty()),

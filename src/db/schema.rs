@@ -177,3 +177,15 @@ diesel::table! {
 
 diesel::joinable!(oauth_identities -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(oauth_identities, users);
+
+diesel::table! {
+    bots (user_id) {
+        user_id -> BigInt,
+        owner_id -> BigInt,
+        token_hash -> Text,
+        token_hint -> Text,
+        session_id -> BigInt,
+        created_at -> BigInt,
+        rotated_at -> BigInt,
+    }
+}

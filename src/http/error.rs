@@ -173,6 +173,9 @@ impl From<AuthError> for ApiError {
                 Self::new(StatusCode::UNAUTHORIZED, "invalid_totp", e.to_string())
             }
             AuthError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            AuthError::QuotaExceeded(message) => {
+                Self::new(StatusCode::CONFLICT, "quota_exceeded", message)
+            }
             AuthError::NotFound(message) => Self::not_found(message),
             AuthError::ReauthRequired => {
                 Self::new(StatusCode::FORBIDDEN, "reauth_required", e.to_string())

@@ -1,6 +1,7 @@
 //! The `AuthUser` and `WsUser` extractors: a handler that takes one is only called for a valid,
 //! unrevoked access token. REST routes take it from `Authorization: Bearer` only; `GET /ws` also
-//! takes `?access_token=`, since a browser cannot set headers on a WebSocket.
+//! takes `?access_token=`, since a browser cannot set headers on a WebSocket. Bots sign in with
+//! `Authorization: Bot <token>` on both.
 
 use super::access_log::LoggedUser;
 use super::error::ApiError;
@@ -27,7 +28,8 @@ impl FromRequest for AuthUser {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let token = header_token(req).and_then(|token| token.ok_or_else(|| no_header_token(req)));
+        let token =
+            header_credential(req).and_then(|token| token.ok_or_else(|| no_header_token(req)));
         let who = authenticate(req, token);
         Box::pin(async move { who.await.map(AuthUser) })
     }
@@ -38,9 +40,9 @@ impl FromRequest for WsUser {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let token = header_token(req).and_then(|token| {
+        let token = header_credential(req).and_then(|token| {
             token
-                .or_else(|| query_token(req))
+                .or_else(|| query_token(req).map(Credential::Bearer))
                 .ok_or_else(|| ApiError::unauthorized("missing access token"))
         });
         let who = authenticate(req, token);
@@ -48,10 +50,18 @@ impl FromRequest for WsUser {
     }
 }
 
+/// What the caller signs in with.
+enum Credential {
+    /// A user's access token (JWT).
+    Bearer(String),
+    /// A bot's long-lived token.
+    Bot(String),
+}
+
 /// Checks `token` against the store and applies the per-account rate limits.
 fn authenticate(
     req: &HttpRequest,
-    token: Result<String, ApiError>,
+    token: Result<Credential, ApiError>,
 ) -> LocalBoxFuture<'static, Result<Authenticated, ApiError>> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let req = req.clone();
@@ -59,7 +69,11 @@ fn authenticate(
         let token = token?;
         let state = state.ok_or_else(|| ApiError::internal("AppState missing"))?;
         let auth = state.auth.clone();
-        let who = web::block(move || auth.authenticate(&token)).await??;
+        let who = web::block(move || match token {
+            Credential::Bearer(token) => auth.authenticate(&token),
+            Credential::Bot(token) => auth.authenticate_bot(&token),
+        })
+        .await??;
         req.extensions_mut().insert(LoggedUser(who.user_id));
         // Per user, and per endpoint class for requests that change something.
         let user = who.user_id.to_string();
@@ -89,8 +103,9 @@ fn authenticate(
     })
 }
 
-/// The `Authorization: Bearer` token, `None` without the header, an error for another scheme.
-fn header_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+/// The `Authorization: Bearer` or `Bot` token, `None` without the header, an error for another
+/// scheme.
+fn header_credential(req: &HttpRequest) -> Result<Option<Credential>, ApiError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -98,15 +113,22 @@ fn header_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         .to_str()
         .map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
     match value.split_once(' ') {
-        Some((scheme, token))
-            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-        {
-            Ok(Some(token.trim().to_owned()))
+        Some((scheme, token)) if !token.trim().is_empty() => {
+            let token = token.trim().to_owned();
+            if scheme.eq_ignore_ascii_case("bearer") {
+                Ok(Some(Credential::Bearer(token)))
+            } else if scheme.eq_ignore_ascii_case("bot") {
+                Ok(Some(Credential::Bot(token)))
+            } else {
+                Err(scheme_error())
+            }
         }
-        _ => Err(ApiError::unauthorized(
-            "Authorization must be `Bearer <access_token>`",
-        )),
+        _ => Err(scheme_error()),
     }
+}
+
+fn scheme_error() -> ApiError {
+    ApiError::unauthorized("Authorization must be `Bearer <access_token>` or `Bot <bot_token>`")
 }
 
 fn query_token(req: &HttpRequest) -> Option<String> {

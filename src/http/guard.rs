@@ -37,7 +37,8 @@ needs!(
     ClipsCreate,
     UsersManage,
     AuditRead,
-    SystemRead
+    SystemRead,
+    BotsCreate
 );
 
 pub struct Authorized<N: Need>(pub Authenticated, pub PhantomData<N>);

@@ -128,6 +128,15 @@ pub fn app(
                     web::resource("/auth/oauth/{provider}/callback")
                         .route(web::get().to(routes::oauth::callback)),
                 )
+                .service(
+                    web::resource("/bots")
+                        .route(web::get().to(routes::bots::list))
+                        .route(web::post().to(routes::bots::create)),
+                )
+                .service(web::resource("/bots/{id}").route(web::delete().to(routes::bots::delete)))
+                .service(
+                    web::resource("/bots/{id}/token").route(web::post().to(routes::bots::rotate)),
+                )
                 .service(web::resource("/users/me").route(web::get().to(routes::users::me)))
                 .service(
                     web::resource("/users/me/password")

@@ -233,13 +233,16 @@ impl Cluster {
 
     /// A WebSocket to node `i`.
     pub async fn ws(&self, i: usize, user: &User) -> Ws {
+        self.ws_with(i, &format!("Bearer {}", user.token)).await
+    }
+
+    /// A WebSocket to node `i` with this `Authorization` header.
+    pub async fn ws_with(&self, i: usize, authorization: &str) -> Ws {
         let mut req = format!("ws://127.0.0.1:{}/ws", self.port(i))
             .into_client_request()
             .expect("request");
-        req.headers_mut().insert(
-            "authorization",
-            format!("Bearer {}", user.token).parse().expect("header"),
-        );
+        req.headers_mut()
+            .insert("authorization", authorization.parse().expect("header"));
         let (stream, _) = tokio_tungstenite::connect_async(req)
             .await
             .expect("ws connect");

@@ -134,11 +134,14 @@ impl TestServer {
 
     /// Opens an authenticated WebSocket.
     pub async fn ws(&self, user: &TestUser) -> Ws {
+        self.ws_with(&format!("Bearer {}", user.token)).await
+    }
+
+    /// Opens a WebSocket with this `Authorization` header (`Bearer ...`, `Bot ...`).
+    pub async fn ws_with(&self, authorization: &str) -> Ws {
         let mut req = self.url("/ws").into_client_request().unwrap();
-        req.headers_mut().insert(
-            "authorization",
-            format!("Bearer {}", user.token).parse().unwrap(),
-        );
+        req.headers_mut()
+            .insert("authorization", authorization.parse().unwrap());
         let (stream, _) = tokio_tungstenite::connect_async(req)
             .await
             .expect("ws connect");

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod bots;
 pub mod clips;
 pub mod effects;
 pub mod health;

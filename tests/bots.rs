@@ -1,0 +1,278 @@
+//! Issue 12, first part: bot accounts. A user creates a bot and gets its token once
+//! (`veza_bot_...`); the bot signs in with `Authorization: Bot <token>` on REST and on `/ws`, joins
+//! and speaks like a person; rotating the token or deleting the bot ends the old token at once and
+//! closes the bot's sockets (4001); only the owner (or an admin) manages a bot; a user owns at most
+//! `max_bots_per_user`; bots cannot make bots; every change is audited.
+
+mod common;
+
+use common::http::{call, Reply};
+use common::server::{config_with, TestServer, TestUser};
+use common::{last_audit_details, Kind, TestDb};
+use serde_json::{json, Value};
+
+async fn as_user(
+    server: &TestServer,
+    user: &TestUser,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Reply {
+    let auth = format!("Bearer {}", user.token);
+    call(
+        server.addr,
+        method,
+        path,
+        &[("Authorization", &auth)],
+        body.as_ref(),
+    )
+    .await
+}
+
+async fn as_bot(server: &TestServer, token: &str, method: &str, path: &str) -> Reply {
+    let auth = format!("Bot {token}");
+    call(server.addr, method, path, &[("Authorization", &auth)], None).await
+}
+
+async fn bot_lifecycle_token_once_rotation_and_deletion(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let alice = server.user("alice").await;
+    let made = as_user(
+        &server,
+        &alice,
+        "POST",
+        "/api/v2/bots",
+        Some(json!({"username": "dicebot"})),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let token = made.body["token"].as_str().expect("token").to_owned();
+    assert!(
+        token.starts_with("veza_bot_") && token.len() > 40,
+        "{token}"
+    );
+    assert_eq!(made.body["authorization"], format!("Bot {token}"));
+    let id = made.body["bot"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(made.body["bot"]["owner"]["username"], "alice");
+    assert_eq!(
+        last_audit_details(&server.state.pool, "bot.created")["bot"],
+        "dicebot"
+    );
+
+    // Listed without the token.
+    let listed = as_user(&server, &alice, "GET", "/api/v2/bots", None).await;
+    assert_eq!(
+        listed.body["bots"][0]["username"], "dicebot",
+        "{:?}",
+        listed.body
+    );
+    assert!(!listed.body.to_string().contains(&token));
+
+    // The bot signs in as itself, with the bot role and no password login.
+    let me = as_bot(&server, &token, "GET", "/api/v2/users/me").await;
+    assert_eq!(
+        (me.status, me.body["role"].as_str()),
+        (200, Some("bot")),
+        "{:?}",
+        me.body
+    );
+    let login = call(
+        server.addr,
+        "POST",
+        "/api/v2/auth/login",
+        &[],
+        Some(&json!({"username": "dicebot", "password": ""})),
+    )
+    .await;
+    assert_eq!(login.status, 401);
+    let wrong = as_bot(
+        &server,
+        "veza_bot_not-a-real-token",
+        "GET",
+        "/api/v2/users/me",
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!(wrong.body["error"]["code"], "unauthorized");
+
+    // It joins and speaks over the WebSocket like a person.
+    let room = server.room(&alice, "dice", false).await;
+    let mut bot = server.ws_with(&format!("Bot {token}")).await;
+    bot.join(&room).await;
+    let said = bot.say(&room, "rolled a 6", "r1").await;
+    assert_eq!(said["author"]["username"], "dicebot");
+
+    // A new token: the old one stops working at once and the bot's socket closes.
+    let rotated = as_user(
+        &server,
+        &alice,
+        "POST",
+        &format!("/api/v2/bots/{id}/token"),
+        None,
+    )
+    .await;
+    assert_eq!(rotated.status, 200, "{:?}", rotated.body);
+    let fresh = rotated.body["token"].as_str().expect("token").to_owned();
+    assert_ne!(fresh, token);
+    assert_eq!(bot.closed().await, Some(4001));
+    assert_eq!(
+        as_bot(&server, &token, "GET", "/api/v2/users/me")
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        as_bot(&server, &fresh, "GET", "/api/v2/users/me")
+            .await
+            .status,
+        200
+    );
+    let mut bot = server.ws_with(&format!("Bot {fresh}")).await;
+    bot.join(&room).await;
+
+    // Deleted: the token is dead, the socket closes, the account is disabled, its message stays.
+    let gone = as_user(
+        &server,
+        &alice,
+        "DELETE",
+        &format!("/api/v2/bots/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(gone.status, 204, "{:?}", gone.body);
+    assert_eq!(bot.closed().await, Some(4001));
+    assert_eq!(
+        as_bot(&server, &fresh, "GET", "/api/v2/users/me")
+            .await
+            .status,
+        401
+    );
+    let listed = as_user(&server, &alice, "GET", "/api/v2/bots", None).await;
+    assert_eq!(listed.body["bots"], json!([]));
+    let history = as_user(
+        &server,
+        &alice,
+        "GET",
+        &format!("/api/v2/rooms/{room}/messages"),
+        None,
+    )
+    .await;
+    assert!(history.body.to_string().contains("rolled a 6"));
+    let _ = last_audit_details(&server.state.pool, "bot.deleted");
+}
+
+async fn only_the_owner_or_an_admin_manages_a_bot(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let alice = server.user("alice").await;
+    let mallory = server.user("mallory").await;
+    let admin = server.user_with_role("root", veza::auth::Role::Admin).await;
+    let made = as_user(
+        &server,
+        &alice,
+        "POST",
+        "/api/v2/bots",
+        Some(json!({"username": "helper"})),
+    )
+    .await;
+    let id = made.body["bot"]["id"].as_str().expect("id").to_owned();
+    for (method, path) in [
+        ("POST", format!("/api/v2/bots/{id}/token")),
+        ("DELETE", format!("/api/v2/bots/{id}")),
+    ] {
+        let r = as_user(&server, &mallory, method, &path, None).await;
+        assert_eq!(
+            (r.status, r.body["error"]["code"].as_str()),
+            (404, Some("not_found")),
+            "{method} {path}"
+        );
+    }
+    assert_eq!(
+        as_user(&server, &mallory, "GET", "/api/v2/bots", None)
+            .await
+            .body["bots"],
+        json!([])
+    );
+    // An admin sees every bot when asking for all, and may rotate one.
+    let all = as_user(&server, &admin, "GET", "/api/v2/bots?all=true", None).await;
+    assert_eq!(
+        all.body["bots"][0]["owner"]["username"], "alice",
+        "{:?}",
+        all.body
+    );
+    let r = as_user(
+        &server,
+        &admin,
+        "POST",
+        &format!("/api/v2/bots/{id}/token"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    // A bot cannot make bots; bad names are refused.
+    let token = r.body["token"].as_str().expect("token");
+    let by_bot = call(
+        server.addr,
+        "POST",
+        "/api/v2/bots",
+        &[("Authorization", &format!("Bot {token}"))],
+        Some(&json!({"username": "spawn"})),
+    )
+    .await;
+    assert_eq!(by_bot.status, 403, "{:?}", by_bot.body);
+    let bad = as_user(
+        &server,
+        &alice,
+        "POST",
+        "/api/v2/bots",
+        Some(json!({"username": "no spaces allowed"})),
+    )
+    .await;
+    assert!(bad.status == 400 || bad.status == 422, "{:?}", bad.body);
+    let taken = as_user(
+        &server,
+        &alice,
+        "POST",
+        "/api/v2/bots",
+        Some(json!({"username": "mallory"})),
+    )
+    .await;
+    assert_eq!(taken.status, 409, "{:?}", taken.body);
+}
+
+async fn a_user_owns_at_most_max_bots_per_user(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server =
+        TestServer::start_with(&db, config_with(&db, &[("VEZA_MAX_BOTS_PER_USER", "2")])).await;
+    let alice = server.user("alice").await;
+    for name in ["one", "two"] {
+        let r = as_user(
+            &server,
+            &alice,
+            "POST",
+            "/api/v2/bots",
+            Some(json!({"username": name})),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    let third = as_user(
+        &server,
+        &alice,
+        "POST",
+        "/api/v2/bots",
+        Some(json!({"username": "three"})),
+    )
+    .await;
+    assert_eq!(
+        (third.status, third.body["error"]["code"].as_str()),
+        (409, Some("quota_exceeded"))
+    );
+}
+
+on_both_backends!(
+    bot_lifecycle_token_once_rotation_and_deletion,
+    only_the_owner_or_an_admin_manages_a_bot,
+    a_user_owns_at_most_max_bots_per_user,
+);
