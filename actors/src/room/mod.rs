@@ -446,9 +446,9 @@ impl Actor for Room {
 #[rtype(result = "()")]
 pub struct RoomIdle(pub RoomId, pub Addr<Room>);
 
-/// Stops the room if nobody is online (answers whether it stopped). The registry waits for the
-/// answer before it routes anything else, so a join either reached the room before (and keeps it
-/// alive) or finds its mailbox closed and asks the registry again.
+/// Stops the room if nobody is online (answers whether it stopped). The registry goes on routing
+/// meanwhile: a join either reached the room before (and keeps it alive) or finds its mailbox
+/// closed and asks the registry again, which then starts a fresh actor.
 #[derive(Message)]
 #[rtype(result = "bool")]
 pub struct TryRetire;
