@@ -74,6 +74,13 @@ pub enum Write {
         banned_until: Option<Option<i64>>,
         muted_until: Option<Option<i64>>,
     },
+    /// A kick: the membership row's `kicked_at` becomes the commit's time (the `created_at` of the
+    /// kick's system message in the same request), so a replica that missed the live event takes
+    /// the kicked member out when it next reloads the state. No row is created for a non-member.
+    Kick {
+        room: RoomId,
+        user: UserId,
+    },
     Topic {
         room: RoomId,
         topic: Option<String>,

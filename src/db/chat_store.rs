@@ -437,6 +437,10 @@ impl DieselChatStore {
                 )?;
                 Applied::Done
             }
+            Write::Kick { room, user } => {
+                rooms::kick(conn, room.0, user.0, now)?;
+                Applied::Done
+            }
             Write::Topic { room, topic } => {
                 if !rooms::set_topic(conn, room.0, topic.as_deref(), now)? {
                     return Err(not_found("room"));
