@@ -324,9 +324,52 @@ async fn a_kick_missed_during_an_outage_is_applied_from_the_store(kind: Kind) {
     }
 }
 
+/// A global role change made while Redis is down (its revocation never reaches the other node)
+/// closes the demoted user's socket there with 4001 once the bus returns, when the node checks its
+/// sockets against the store; other sockets stay open.
+async fn a_role_change_missed_during_an_outage_closes_the_socket_later(kind: Kind) {
+    let mut redis = OwnRedis::start();
+    let c = Cluster::start_on(kind, 2, &redis.url(), &[]);
+    let root = c.register(0, "root");
+    let eve = c.register(1, "eve");
+    let carl = c.register(1, "carl");
+    let pool = c.db.pool();
+    for user in [&root, &eve] {
+        let id: i64 = user.id.parse().unwrap();
+        veza::db::users::set_role(&mut pool.get().unwrap(), id, "admin", 1).unwrap();
+    }
+    let mut e1 = c.ws(1, &eve).await;
+    let mut k1 = c.ws(1, &carl).await;
+    for ws in [&mut e1, &mut k1] {
+        ws.send(json!({"type": "ping"})).await;
+        ws.recv_type("pong").await;
+    }
+
+    redis.stop();
+    redis_is(&c, "down").await;
+    c.call(
+        0,
+        "PUT",
+        &format!("/api/v2/admin/users/{}/role", eve.id),
+        Some(&root.token),
+        Some(json!({"role": "user"})),
+        200,
+    );
+    redis.resume();
+    redis_is(&c, "up").await;
+    // (Pings keep a socket that stays open busy: bound the wait for the close.)
+    let closed = tokio::time::timeout(Duration::from_secs(15), e1.closed())
+        .await
+        .expect("the demoted admin's socket was not closed within 15 s of the bus returning");
+    assert_eq!(closed, Some(4001), "the demoted admin's socket");
+    k1.send(json!({"type": "ping"})).await;
+    k1.recv_type("pong").await;
+}
+
 on_both_backends!(
     kill_9_of_a_node_loses_no_acked_message,
     presence_and_typing_across_nodes,
     redis_outage_keeps_nodes_serving_and_they_catch_up,
     a_kick_missed_during_an_outage_is_applied_from_the_store,
+    a_role_change_missed_during_an_outage_closes_the_socket_later,
 );

@@ -15,7 +15,9 @@ use veza_actors::persistence::Persistence;
 use veza_actors::reader::Readers;
 use veza_actors::registry::{GetRoom, PeekRoom, RoomDeps};
 use veza_actors::room::{self, RoomConfig, RoomIdle};
-use veza_actors::store::{ChatStore, Request, RequestResult, StoreError, StoreFactory};
+use veza_actors::store::{
+    ChatStore, Request, RequestResult, SessionStanding, StoreError, StoreFactory,
+};
 use veza_actors::stream::StreamConfig;
 use veza_actors::{Registry, Stats};
 
@@ -74,7 +76,7 @@ impl ChatStore for GatedStore {
         Ok(None)
     }
 
-    fn ended_sessions(&mut self, _: &[i64]) -> Result<Vec<i64>, StoreError> {
+    fn session_standing(&mut self, _: &[i64]) -> Result<Vec<SessionStanding>, StoreError> {
         Ok(Vec::new())
     }
 }

@@ -90,6 +90,9 @@ pub struct SessionUser {
     pub global_power: Option<RoomRole>,
     /// What the session's global role allows (checked per command by the connection).
     pub grants: crate::permission::Grants,
+    /// That global role's name as the store has it: the registry's session check closes the
+    /// socket once the user's role is another (a role change it did not hear of).
+    pub role: String,
 }
 
 impl SessionUser {
