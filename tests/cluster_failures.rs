@@ -324,15 +324,16 @@ async fn a_kick_missed_during_an_outage_is_applied_from_the_store(kind: Kind) {
     }
 }
 
-/// A global role change made while Redis is down (its revocation never reaches the other node)
-/// closes the demoted user's socket there with 4001 once the bus returns, when the node checks its
-/// sockets against the store; other sockets stay open.
+/// A global role change and a disabled account made while Redis is down (their revocations never
+/// reach the other node) close the users' sockets there with 4001 once the bus returns, when the
+/// node checks its sockets against the store; other sockets stay open.
 async fn a_role_change_missed_during_an_outage_closes_the_socket_later(kind: Kind) {
     let mut redis = OwnRedis::start();
     let c = Cluster::start_on(kind, 2, &redis.url(), &[]);
     let root = c.register(0, "root");
     let eve = c.register(1, "eve");
     let carl = c.register(1, "carl");
+    let dave = c.register(1, "dave");
     let pool = c.db.pool();
     for user in [&root, &eve] {
         let id: i64 = user.id.parse().unwrap();
@@ -340,7 +341,8 @@ async fn a_role_change_missed_during_an_outage_closes_the_socket_later(kind: Kin
     }
     let mut e1 = c.ws(1, &eve).await;
     let mut k1 = c.ws(1, &carl).await;
-    for ws in [&mut e1, &mut k1] {
+    let mut d1 = c.ws(1, &dave).await;
+    for ws in [&mut e1, &mut k1, &mut d1] {
         ws.send(json!({"type": "ping"})).await;
         ws.recv_type("pong").await;
     }
@@ -355,13 +357,28 @@ async fn a_role_change_missed_during_an_outage_closes_the_socket_later(kind: Kin
         Some(json!({"role": "user"})),
         200,
     );
+    c.call(
+        0,
+        "POST",
+        &format!("/api/v2/admin/users/{}/disable", dave.id),
+        Some(&root.token),
+        None,
+        204,
+    );
     redis.resume();
     redis_is(&c, "up").await;
     // (Pings keep a socket that stays open busy: bound the wait for the close.)
-    let closed = tokio::time::timeout(Duration::from_secs(15), e1.closed())
-        .await
-        .expect("the demoted admin's socket was not closed within 15 s of the bus returning");
-    assert_eq!(closed, Some(4001), "the demoted admin's socket");
+    for (ws, whose) in [
+        (&mut e1, "the demoted admin's"),
+        (&mut d1, "the disabled user's"),
+    ] {
+        let closed = tokio::time::timeout(Duration::from_secs(15), ws.closed())
+            .await
+            .unwrap_or_else(|_| {
+                panic!("{whose} socket was not closed within 15 s of the bus returning")
+            });
+        assert_eq!(closed, Some(4001), "{whose} socket");
+    }
     k1.send(json!({"type": "ping"})).await;
     k1.recv_type("pong").await;
 }
