@@ -309,9 +309,134 @@ async fn a_half_open_redis_link_is_replaced(kind: Kind) {
     assert_eq!(status_of(&c, 1).await["redis"], "up");
 }
 
+/// Waits until every node's `/api/v2/status` says Redis is `state` ("up" or "down").
+async fn redis_is(c: &Cluster, state: &str) {
+    for node in 0..c.nodes.len() {
+        eventually(
+            Duration::from_secs(15),
+            &format!("status says redis {state}"),
+            || {
+                let (_, body) = c.get(node, "/api/v2/status", None)?;
+                body.contains(&format!(r#""redis":"{state}""#))
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+}
+
+/// A kick made while the nodes cannot hear each other reaches the other node through the store
+/// (its poll finds the system message and the kick recorded with it): the kicked member is taken
+/// out there too, the others stay, and the kicked member may join again without being taken out
+/// by the next reload of the room's state.
+async fn a_kick_missed_during_an_outage_is_applied_from_the_store(kind: Kind) {
+    let mut redis = OwnRedis::start();
+    let c = Cluster::start_on(kind, 2, &redis.url(), &[]);
+    let alice = c.register(0, "alice");
+    let bob = c.register(1, "bob");
+    let carol = c.register(1, "carol");
+    let room = c.room(0, &alice, "lobby");
+    let (mut a, _) = c.joined(0, &alice, &room, None).await;
+    let (mut b, _) = c.joined(1, &bob, &room, None).await;
+    let (mut cw, _) = c.joined(1, &carol, &room, None).await;
+
+    redis.stop();
+    redis_is(&c, "down").await;
+    a.say(&room, "/kick bob enough", "k1").await;
+    let left = b.recv_type("left").await;
+    assert_eq!(left["room"], room.as_str(), "{left}");
+    b.send(json!({"type": "send", "room": room, "body": "am I in?", "client_id": "b1"}))
+        .await;
+    let refused = b.recv_type("error").await;
+    assert_eq!(refused["code"], "forbidden", "{refused}");
+    // carol, on the same node, stays in the room.
+    a.say(&room, "still here", "k2").await;
+    loop {
+        let frame = cw.recv_type("message").await;
+        if frame["message"]["body"] == "still here" {
+            break;
+        }
+    }
+    // bob comes back; neither the next poll nor the reload when Redis returns takes him out.
+    b.send(json!({"type": "join", "room": room})).await;
+    b.recv_type("joined").await;
+    redis.resume();
+    redis_is(&c, "up").await;
+    a.say(&room, "/topic welcome back", "k3").await;
+    a.say(&room, "after the outage", "k4").await;
+    loop {
+        let frame = b.recv_type_any(&["message", "left"]).await;
+        assert_eq!(frame["type"], "message", "bob was taken out again: {frame}");
+        if frame["message"]["body"] == "after the outage" {
+            break;
+        }
+    }
+}
+
+/// A global role change and a disabled account made while Redis is down (their revocations never
+/// reach the other node) close the users' sockets there with 4001 once the bus returns, when the
+/// node checks its sockets against the store; other sockets stay open.
+async fn a_role_change_missed_during_an_outage_closes_the_socket_later(kind: Kind) {
+    let mut redis = OwnRedis::start();
+    let c = Cluster::start_on(kind, 2, &redis.url(), &[]);
+    let root = c.register(0, "root");
+    let eve = c.register(1, "eve");
+    let carl = c.register(1, "carl");
+    let dave = c.register(1, "dave");
+    let pool = c.db.pool();
+    for user in [&root, &eve] {
+        let id: i64 = user.id.parse().unwrap();
+        veza::db::users::set_role(&mut pool.get().unwrap(), id, "admin", 1).unwrap();
+    }
+    let mut e1 = c.ws(1, &eve).await;
+    let mut k1 = c.ws(1, &carl).await;
+    let mut d1 = c.ws(1, &dave).await;
+    for ws in [&mut e1, &mut k1, &mut d1] {
+        ws.send(json!({"type": "ping"})).await;
+        ws.recv_type("pong").await;
+    }
+
+    redis.stop();
+    redis_is(&c, "down").await;
+    c.call(
+        0,
+        "PUT",
+        &format!("/api/v2/admin/users/{}/role", eve.id),
+        Some(&root.token),
+        Some(json!({"role": "user"})),
+        200,
+    );
+    c.call(
+        0,
+        "POST",
+        &format!("/api/v2/admin/users/{}/disable", dave.id),
+        Some(&root.token),
+        None,
+        204,
+    );
+    redis.resume();
+    redis_is(&c, "up").await;
+    // (Pings keep a socket that stays open busy: bound the wait for the close.)
+    for (ws, whose) in [
+        (&mut e1, "the demoted admin's"),
+        (&mut d1, "the disabled user's"),
+    ] {
+        let closed = tokio::time::timeout(Duration::from_secs(15), ws.closed())
+            .await
+            .unwrap_or_else(|_| {
+                panic!("{whose} socket was not closed within 15 s of the bus returning")
+            });
+        assert_eq!(closed, Some(4001), "{whose} socket");
+    }
+    k1.send(json!({"type": "ping"})).await;
+    k1.recv_type("pong").await;
+}
+
 on_both_backends!(
     a_half_open_redis_link_is_replaced,
     kill_9_of_a_node_loses_no_acked_message,
     presence_and_typing_across_nodes,
     redis_outage_keeps_nodes_serving_and_they_catch_up,
+    a_kick_missed_during_an_outage_is_applied_from_the_store,
+    a_role_change_missed_during_an_outage_closes_the_socket_later,
 );

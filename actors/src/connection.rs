@@ -383,6 +383,7 @@ impl Actor for Connection {
             addr: ctx.address(),
             user: self.user.id,
             session: self.user.session,
+            role: self.user.role.clone(),
         });
     }
 

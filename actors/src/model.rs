@@ -102,6 +102,9 @@ pub struct MemberState {
     /// Unix ms; `Some(i64::MAX)` is a permanent ban.
     pub banned_until: Option<i64>,
     pub muted_until: Option<i64>,
+    /// When they were last kicked (unix ms, the commit's time): a replica that knew an older
+    /// value takes out their connections that joined before it.
+    pub kicked_at: Option<i64>,
 }
 
 impl MemberState {

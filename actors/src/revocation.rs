@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 /// Close code for a socket whose session ended or whose permissions changed.
 pub const CLOSE_SESSION_ENDED: u16 = 4001;
 
+/// The close reason for a socket whose user's global role changed.
+pub const ROLE_CHANGED: &str = "your role changed: reconnect";
+
 /// Which of a user's sockets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

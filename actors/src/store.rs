@@ -74,6 +74,13 @@ pub enum Write {
         banned_until: Option<Option<i64>>,
         muted_until: Option<Option<i64>>,
     },
+    /// A kick: the membership row's `kicked_at` becomes the commit's time (the `created_at` of the
+    /// kick's system message in the same request), so a replica that missed the live event takes
+    /// the kicked member out when it next reloads the state. No row is created for a non-member.
+    Kick {
+        room: RoomId,
+        user: UserId,
+    },
     Topic {
         room: RoomId,
         topic: Option<String>,
@@ -142,9 +149,20 @@ pub trait ChatStore: Send {
     /// A user by name (case-insensitive), for moderation commands that name someone.
     fn find_user(&mut self, username: &str) -> Result<Option<UserRef>, StoreError>;
 
-    /// Which of these sessions have ended (revoked, or their user disabled), so sockets that
-    /// missed the revocation event are closed anyway.
-    fn ended_sessions(&mut self, sessions: &[i64]) -> Result<Vec<i64>, StoreError>;
+    /// How each of these sessions stands now (sessions not in the store are left out), so sockets
+    /// that missed a revocation event (a logout, a disabled user, a global role change) are
+    /// closed anyway.
+    fn session_standing(&mut self, sessions: &[i64]) -> Result<Vec<SessionStanding>, StoreError>;
+}
+
+/// A login as the store has it now, for the sockets opened with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionStanding {
+    pub session: i64,
+    /// Revoked, or its user disabled.
+    pub ended: bool,
+    /// The user's global role now (its name, as sockets record the role they opened with).
+    pub role: String,
 }
 
 /// Makes a store for each persistence or reader thread.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use veza_actors::ids::{now_ms, IdGenerator};
 use veza_actors::model::{MessageView, RoomSnapshot, UserRef};
 use veza_actors::store::{
-    Applied, ChatStore, Request, RequestResult, StoreError, Write, WriteError,
+    Applied, ChatStore, Request, RequestResult, SessionStanding, StoreError, Write, WriteError,
 };
 use veza_actors::{MessageId, RoomId, UserId};
 
@@ -140,9 +140,9 @@ impl ChatStore for DieselChatStore {
             .map(|m| (RoomId(m.room_id), UserId(m.author_id))))
     }
 
-    fn ended_sessions(&mut self, sessions: &[i64]) -> Result<Vec<i64>, StoreError> {
+    fn session_standing(&mut self, sessions: &[i64]) -> Result<Vec<SessionStanding>, StoreError> {
         let mut conn = self.conn()?;
-        super::sessions::ended(&mut conn, sessions).map_err(store_error)
+        super::sessions::standing(&mut conn, sessions).map_err(store_error)
     }
 
     fn find_user(&mut self, username: &str) -> Result<Option<UserRef>, StoreError> {
@@ -435,6 +435,10 @@ impl DieselChatStore {
                     *muted_until,
                     now,
                 )?;
+                Applied::Done
+            }
+            Write::Kick { room, user } => {
+                rooms::kick(conn, room.0, user.0, now)?;
                 Applied::Done
             }
             Write::Topic { room, topic } => {

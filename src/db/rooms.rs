@@ -117,8 +117,8 @@ pub fn membership(
         .optional()?)
 }
 
-/// (user id, username, role, banned until, muted until).
-type MemberRow = (i64, String, String, Option<i64>, Option<i64>);
+/// (user id, username, role, banned until, muted until, kicked at).
+type MemberRow = (i64, String, String, Option<i64>, Option<i64>, Option<i64>);
 
 /// Every membership row of a room, with usernames.
 pub fn members(
@@ -134,21 +134,25 @@ pub fn members(
             room_members::role,
             room_members::banned_until,
             room_members::muted_until,
+            room_members::kicked_at,
         ))
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, username, role, banned_until, muted_until)| {
-            (
-                UserId(id),
-                MemberState {
-                    username,
-                    role: RoomRole::parse(&role),
-                    banned_until,
-                    muted_until,
-                },
-            )
-        })
+        .map(
+            |(id, username, role, banned_until, muted_until, kicked_at)| {
+                (
+                    UserId(id),
+                    MemberState {
+                        username,
+                        role: RoomRole::parse(&role),
+                        banned_until,
+                        muted_until,
+                        kicked_at,
+                    },
+                )
+            },
+        )
         .collect())
 }
 
@@ -269,6 +273,14 @@ pub fn upsert_member(
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Records a kick on the membership row (none is created); true if there was one.
+pub fn kick(conn: &mut DbConnection, room: i64, user: i64, now: i64) -> Result<bool, DbError> {
+    Ok(diesel::update(room_members::table.find((room, user)))
+        .set(room_members::kicked_at.eq(now))
+        .execute(conn)?
+        == 1)
 }
 
 pub fn set_topic(

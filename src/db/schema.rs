@@ -72,6 +72,7 @@ diesel::table! {
         joined_at -> BigInt,
         banned_until -> Nullable<BigInt>,
         muted_until -> Nullable<BigInt>,
+        kicked_at -> Nullable<BigInt>,
     }
 }
 

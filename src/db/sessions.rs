@@ -4,6 +4,7 @@ use super::schema::{refresh_tokens, sessions, users};
 use super::users::User;
 use super::{DbConnection, DbError};
 use diesel::prelude::*;
+use veza_actors::store::SessionStanding;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = sessions)]
@@ -161,22 +162,28 @@ pub fn revoke_all_but(
     Ok(open.len())
 }
 
-/// Of `ids`, the sessions that were revoked or whose user is disabled.
-pub fn ended(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<i64>, DbError> {
-    let mut ended = Vec::new();
+/// How each of `ids` stands: ended (revoked, or its user disabled) and the user's global role.
+pub fn standing(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<SessionStanding>, DbError> {
+    let mut all = Vec::new();
     for chunk in ids.chunks(500) {
-        ended.extend(
-            sessions::table
-                .inner_join(users::table)
-                .filter(sessions::id.eq_any(chunk))
-                .filter(
-                    sessions::revoked_at
-                        .is_not_null()
-                        .or(users::disabled.eq(true)),
-                )
-                .select(sessions::id)
-                .load::<i64>(conn)?,
+        let rows: Vec<(i64, Option<i64>, bool, String)> = sessions::table
+            .inner_join(users::table)
+            .filter(sessions::id.eq_any(chunk))
+            .select((
+                sessions::id,
+                sessions::revoked_at,
+                users::disabled,
+                users::role,
+            ))
+            .load(conn)?;
+        all.extend(
+            rows.into_iter()
+                .map(|(session, revoked_at, disabled, role)| SessionStanding {
+                    session,
+                    ended: revoked_at.is_some() || disabled,
+                    role,
+                }),
         );
     }
-    Ok(ended)
+    Ok(all)
 }

@@ -68,8 +68,9 @@ impl Registry {
         ctx.run_interval(SESSION_CHECK, |act, ctx| act.check_sessions(ctx));
     }
 
-    /// Closes local sockets whose session ended without this node hearing of it (a revocation
-    /// published while Redis was down): one store query for all of them.
+    /// Closes local sockets whose session ended, or whose user's global role changed, without
+    /// this node hearing of it (a revocation published while Redis was down): one store query for
+    /// all of them.
     pub(super) fn check_sessions(&mut self, ctx: &mut Context<Self>) {
         let sessions = self.connections.sessions();
         if sessions.is_empty() {
@@ -77,12 +78,13 @@ impl Registry {
         }
         self.deps
             .readers
-            .query(move |store| store.ended_sessions(&sessions))
+            .query(move |store| store.session_standing(&sessions))
             .into_actor(self)
             .map(|result, act, _| match result {
-                Ok(ended) => act.guarded("check_sessions", (), |act| {
-                    for session in ended {
-                        act.connections.close_session(session, "session ended");
+                Ok(standing) => act.guarded("check_sessions", (), |act| {
+                    let closed = act.connections.close_stale(&standing);
+                    if closed > 0 {
+                        info!(act.deps.log, "closed sockets whose login changed unheard"; "sockets" => closed);
                     }
                 }),
                 Err(e) => warn!(act.deps.log, "checking sessions failed"; "error" => e.0),

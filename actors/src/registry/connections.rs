@@ -6,7 +6,8 @@ use crate::bus::Topic;
 use crate::connection::{Connection, SessionEnded, ShutdownClose};
 use crate::ids::UserId;
 use crate::outbox::ConnId;
-use crate::revocation::Revoke;
+use crate::revocation::{Revoke, ROLE_CHANGED};
+use crate::store::SessionStanding;
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -15,6 +16,8 @@ struct Entry {
     addr: Addr<Connection>,
     user: UserId,
     session: i64,
+    /// The global role the socket was opened with.
+    role: String,
 }
 
 #[derive(Default)]
@@ -52,13 +55,24 @@ impl Connections {
         all
     }
 
-    /// Closes every socket of one session.
-    pub fn close_session(&self, session: i64, reason: &str) {
-        for entry in self.by_id.values().filter(|e| e.session == session) {
+    /// Closes the sockets whose login no longer holds as it did when they opened: the session
+    /// ended, or the user's global role is another now (the client reconnects with the new
+    /// permissions, as after a live revocation). Returns how many.
+    pub fn close_stale(&self, standing: &[SessionStanding]) -> usize {
+        let now: HashMap<i64, &SessionStanding> = standing.iter().map(|s| (s.session, s)).collect();
+        let mut closed = 0;
+        for entry in self.by_id.values() {
+            let reason = match now.get(&entry.session) {
+                Some(s) if s.ended => "session ended",
+                Some(s) if s.role != entry.role => ROLE_CHANGED,
+                _ => continue,
+            };
             entry.addr.do_send(SessionEnded {
                 reason: reason.to_owned(),
             });
+            closed += 1;
         }
+        closed
     }
 
     /// Closes the sockets a revocation covers; returns how many.
@@ -93,6 +107,8 @@ pub struct Connect {
     pub addr: Addr<Connection>,
     pub user: UserId,
     pub session: i64,
+    /// The global role the socket was opened with (its name in the store).
+    pub role: String,
 }
 
 impl Handler<Connect> for Registry {
@@ -105,6 +121,7 @@ impl Handler<Connect> for Registry {
                     addr: msg.addr,
                     user: msg.user,
                     session: msg.session,
+                    role: msg.role,
                 },
             )
         });

@@ -206,9 +206,11 @@ impl Registry {
 impl Handler<RoomIdle> for Registry {
     type Result = ();
 
-    /// Asks the idle room to stop and waits for the answer before handling anything else: a join
-    /// racing the retirement either reached the room first (it stays) or finds its mailbox closed
-    /// and comes back here for a fresh actor.
+    /// Asks the idle room to stop without waiting for the answer (a room stuck in a slow store
+    /// read must not stall the registry). A join racing the retirement either reached the room
+    /// first (it answers that it stays) or finds its mailbox closed and comes back here: the closed
+    /// address is no longer `connected()`, so the join gets a fresh actor, and the late answer only
+    /// ever removes the address it was asked about, never the fresh one.
     fn handle(&mut self, msg: RoomIdle, ctx: &mut Context<Self>) {
         let RoomIdle(id, addr) = msg;
         if self.rooms.get(&id) != Some(&addr) {
@@ -221,7 +223,7 @@ impl Handler<RoomIdle> for Registry {
                     act.rooms.remove(&id);
                 }
             })
-            .wait(ctx);
+            .spawn(ctx);
     }
 }
 

@@ -53,6 +53,7 @@ impl Room {
                     role: RoomRole::Member,
                     banned_until: None,
                     muted_until: None,
+                    kicked_at: None,
                 },
             );
             let write = Write::Member {

@@ -90,6 +90,9 @@ pub struct SessionUser {
     pub global_power: Option<RoomRole>,
     /// What the session's global role allows (checked per command by the connection).
     pub grants: crate::permission::Grants,
+    /// That global role's name as the store has it: the registry's session check closes the
+    /// socket once the user's role is another (a role change it did not hear of).
+    pub role: String,
 }
 
 impl SessionUser {
@@ -446,9 +449,9 @@ impl Actor for Room {
 #[rtype(result = "()")]
 pub struct RoomIdle(pub RoomId, pub Addr<Room>);
 
-/// Stops the room if nobody is online (answers whether it stopped). The registry waits for the
-/// answer before it routes anything else, so a join either reached the room before (and keeps it
-/// alive) or finds its mailbox closed and asks the registry again.
+/// Stops the room if nobody is online (answers whether it stopped). The registry goes on routing
+/// meanwhile: a join either reached the room before (and keeps it alive) or finds its mailbox
+/// closed and asks the registry again, which then starts a fresh actor.
 #[derive(Message)]
 #[rtype(result = "bool")]
 pub struct TryRetire;

@@ -237,7 +237,10 @@ fn act_on(
         Effect,
     ) = match &command {
         Command::Kick { reason, .. } => (
-            None,
+            Some(Write::Kick {
+                room: room.id,
+                user: target.id,
+            }),
             "room.kick",
             json!({"reason": reason}),
             with_reason(format!("{me} kicked {them}"), reason),
@@ -331,7 +334,7 @@ fn act_on(
         msg.conn.clone(),
         msg.client_id.clone(),
         msg.reference.clone(),
-        move |room, _| apply_effect(room, &target, effect),
+        move |room, message| apply_effect(room, &target, effect, message.created_at),
     );
 }
 
@@ -344,8 +347,8 @@ enum Effect {
     Role(Option<RoomRole>),
 }
 
-/// Applies it here; returns what the other nodes must do.
-fn apply_effect(room: &mut Room, target: &UserRef, effect: Effect) -> RemoteEffect {
+/// Applies it here (`at`: the commit's time); returns what the other nodes must do.
+fn apply_effect(room: &mut Room, target: &UserRef, effect: Effect, at: i64) -> RemoteEffect {
     let entry = room
         .members
         .entry(target.id)
@@ -354,10 +357,14 @@ fn apply_effect(room: &mut Room, target: &UserRef, effect: Effect) -> RemoteEffe
             role: RoomRole::Member,
             banned_until: None,
             muted_until: None,
+            kicked_at: None,
         });
     let kicked = matches!(effect, Effect::Remove);
     let remove = match effect {
-        Effect::Remove => true,
+        Effect::Remove => {
+            entry.kicked_at = Some(at);
+            true
+        }
         Effect::Ban(until) => {
             entry.banned_until = until;
             until.is_some()

@@ -18,6 +18,8 @@ use std::time::Instant;
 struct Online {
     user: UserRef,
     conns: HashMap<ConnId, Outbox>,
+    /// When each connection joined here (unix ms), for kicks found in the store later.
+    joined: HashMap<ConnId, i64>,
 }
 
 #[derive(Default)]
@@ -120,14 +122,29 @@ impl Presence {
             .unwrap_or_default()
     }
 
+    /// The local connections of one user that joined at or before `at` (unix ms).
+    pub fn conns_joined_by(&self, user: UserId, at: i64) -> Vec<(ConnId, Outbox)> {
+        let Some(online) = self.local.get(&user) else {
+            return Vec::new();
+        };
+        online
+            .conns
+            .iter()
+            .filter(|(id, _)| online.joined.get(id).is_some_and(|t| *t <= at))
+            .map(|(id, out)| (*id, out.clone()))
+            .collect()
+    }
+
     /// Adds a connection; true if it is the user's first here.
     pub fn add(&mut self, conn: &ConnHandle) -> bool {
         let entry = self.local.entry(conn.user.id).or_insert_with(|| Online {
             user: conn.user.user_ref(),
             conns: HashMap::new(),
+            joined: HashMap::new(),
         });
         let first = entry.conns.is_empty();
         entry.conns.insert(conn.id(), conn.outbox.clone());
+        entry.joined.insert(conn.id(), crate::ids::now_ms() as i64);
         if first {
             self.local_joined.push(conn.user.user_ref());
         }
@@ -137,6 +154,7 @@ impl Presence {
     pub fn remove(&mut self, user: UserId, conn: ConnId) {
         if let Some(online) = self.local.get_mut(&user) {
             online.conns.remove(&conn);
+            online.joined.remove(&conn);
             if online.conns.is_empty() {
                 if let Some(gone) = self.local.remove(&user) {
                     self.local_typing.remove(&user);
@@ -266,6 +284,15 @@ impl Room {
     /// Takes every connection of `user` out of the room, telling each one.
     pub(super) fn remove_user(&mut self, user: UserId) {
         for (id, outbox) in self.presence.conns_of(user) {
+            outbox.push(event::left(self.id, None));
+            self.remove_conn(user, id);
+        }
+    }
+
+    /// Takes out the connections of `user` that joined by `at`: a kick this replica missed (found
+    /// in the store), which must not touch a connection that joined again after it.
+    pub(super) fn remove_joined_by(&mut self, user: UserId, at: i64) {
+        for (id, outbox) in self.presence.conns_joined_by(user, at) {
             outbox.push(event::left(self.id, None));
             self.remove_conn(user, id);
         }

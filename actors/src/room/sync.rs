@@ -6,11 +6,13 @@
 use super::fanout::{Effect, Envelope, RoomEvent};
 use super::Room;
 use crate::bus::{BusState, Subscribed};
-use crate::model::{MessageKind, MessageView};
+use crate::ids::UserId;
+use crate::model::{MemberState, MessageKind, MessageView};
 use crate::protocol::event;
 use actix::prelude::*;
 use bytestring::ByteString;
 use slog::warn;
+use std::collections::HashMap;
 
 /// Messages read from the store per catch-up query.
 const CATCH_UP_PAGE: usize = 500;
@@ -65,8 +67,13 @@ impl Room {
                 Effect::None => self.deliver(ctx, message),
                 Effect::StateChanged => self.resync_state(ctx, Some(message)),
                 Effect::Kick(user) => {
+                    let at = message.created_at;
                     self.deliver(ctx, message);
                     self.remove_user(user);
+                    // As the store has it now: a later reload does not take them out again.
+                    if let Some(member) = self.members.get_mut(&user) {
+                        member.kicked_at = Some(at);
+                    }
                 }
             },
             RoomEvent::Updated { message, reaction } => {
@@ -106,7 +113,7 @@ impl Room {
                     Ok(messages) => {
                         let more = messages.len() == CATCH_UP_PAGE;
                         // A command's system message found here came without its effect: the
-                        // state it changed is read again (a kick found this way is not applied).
+                        // state it changed is read again (a kick with it, from `kicked_at`).
                         let commands = messages.iter().any(|m| m.kind == MessageKind::System);
                         act.guarded(ctx, |act, ctx| {
                             for message in messages {
@@ -145,10 +152,11 @@ impl Room {
         });
     }
 
-    /// Reloads roles, bans, mutes, topic and slow mode from the store (another node changed
+    /// Reloads roles, bans, mutes, kicks, topic and slow mode from the store (another node changed
     /// them), then delivers `message` (the command's system message) and takes out anyone online
-    /// here who is now banned. Nothing else is handled meanwhile, so no request is checked
-    /// against the old state once the change was announced.
+    /// here who is now banned, or who joined before a kick this replica had not heard of. Nothing
+    /// else is handled meanwhile, so no request is checked against the old state once the change
+    /// was announced.
     pub(super) fn resync_state(&mut self, ctx: &mut Context<Self>, message: Option<MessageView>) {
         let id = self.id;
         self.env
@@ -158,11 +166,15 @@ impl Room {
             .map(move |result, act, ctx| match result {
                 Ok(Some(snapshot)) => act.guarded(ctx, |act, ctx| {
                     let delivered = act.info.last_seq;
+                    let kicks = missed_kicks(&act.members, &snapshot.members);
                     act.info = snapshot.info;
                     act.info.last_seq = delivered;
                     act.members = snapshot.members;
                     if let Some(message) = message {
                         act.deliver(ctx, message);
+                    }
+                    for (user, at) in kicks {
+                        act.remove_joined_by(user, at);
                     }
                     let now = crate::ids::now_ms() as i64;
                     let banned: Vec<_> = act
@@ -199,6 +211,20 @@ impl Room {
             self.catch_up(ctx);
         }
     }
+}
+
+/// Kicks in `now` (the store) newer than what `known` (this replica) had: (user, when).
+fn missed_kicks(
+    known: &HashMap<UserId, MemberState>,
+    now: &HashMap<UserId, MemberState>,
+) -> Vec<(UserId, i64)> {
+    now.iter()
+        .filter_map(|(user, member)| {
+            let at = member.kicked_at?;
+            let knew = known.get(user).and_then(|m| m.kicked_at);
+            knew.is_none_or(|k| at > k).then_some((*user, at))
+        })
+        .collect()
 }
 
 impl Handler<Subscribed> for Room {

@@ -199,7 +199,7 @@ pub async fn set_role(
     )
     .await?;
     // Sockets hold the permissions they were opened with: they reconnect with the new ones.
-    state.revoke(revoke(target, "your role changed: reconnect"));
+    state.revoke(revoke(target, veza_actors::revocation::ROLE_CHANGED));
     Ok(HttpResponse::Ok().json(json!({"id": target.to_string(), "role": role.as_str()})))
 }
 

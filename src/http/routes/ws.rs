@@ -45,6 +45,7 @@ pub async fn upgrade(
             None
         },
         grants,
+        role: who.role.as_str().to_owned(),
     };
     // The connection decodes the client's frames from the request body, and its outbox is
     // written out as the response body: no task or channel in between (docs/benchmarks.md,
