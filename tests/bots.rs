@@ -97,8 +97,15 @@ async fn bot_lifecycle_token_once_rotation_and_deletion(kind: Kind) {
     assert_eq!(wrong.body["error"]["code"], "unauthorized");
 
     // It joins and speaks over the WebSocket like a person.
+    // A bot joins only rooms it was invited to, public ones too (answered like an unknown room).
     let room = server.room(&alice, "dice", false).await;
     let mut bot = server.ws_with(&format!("Bot {token}")).await;
+    bot.send(json!({"type": "join", "room": room})).await;
+    let refused = bot.recv_type("error").await;
+    assert_eq!(refused["code"], "not_found", "{refused}");
+    let mut owner = server.ws(&alice).await;
+    owner.join(&room).await;
+    owner.say(&room, "/invite @dicebot", "inv").await;
     bot.join(&room).await;
     let said = bot.say(&room, "rolled a 6", "r1").await;
     assert_eq!(said["author"]["username"], "dicebot");

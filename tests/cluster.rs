@@ -359,6 +359,9 @@ async fn a_bot_token_rotated_on_one_node_closes_its_socket_on_another(kind: Kind
     let token = made["token"].as_str().expect("token").to_owned();
     let id = made["bot"]["id"].as_str().expect("id").to_owned();
     let room = c.room(0, &alice, "lobby");
+    // Invited on node 0 (bots join only rooms they were invited to), joined on node 1.
+    let (mut a, _) = c.joined(0, &alice, &room, None).await;
+    a.say(&room, "/invite @echo", "inv").await;
     let mut bot = c.ws_with(1, &format!("Bot {token}")).await;
     bot.send(json!({"type": "join", "room": room})).await;
     bot.recv_type("joined").await;

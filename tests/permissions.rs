@@ -162,6 +162,14 @@ async fn every_endpoint_and_command_checks_its_permission(kind: Kind) {
                 );
             }
         }
+        if !may.allows(P::RoomsJoinPublic) {
+            // Bots join only rooms they were invited to.
+            let mut by_owner = server.ws(&owner).await;
+            by_owner.join(&room).await;
+            by_owner
+                .say(&room, &format!("/invite @{}", who.name), "invite")
+                .await;
+        }
         ws_commands(&server, &who, role, &room).await;
     }
 }
@@ -216,6 +224,13 @@ async fn the_role_table_says_what_each_role_may_do(kind: Kind) {
     assert!(!g(Role::User).allows(P::AuditRead) && !g(Role::User).allows(P::StreamsManage));
     assert!(g(Role::Bot).allows(P::ChatSend) && !g(Role::Bot).allows(P::RoomsCreate));
     assert!(!g(Role::Bot).allows(P::StreamsCreate));
+    assert!(
+        !g(Role::Bot).allows(P::BotsCreate) && !g(Role::Bot).allows(P::RoomsJoinPublic),
+        "bots make no bots and join only rooms they were invited to"
+    );
+    assert!([Role::Moderator, Role::Broadcaster, Role::User]
+        .iter()
+        .all(|r| g(*r).allows(P::BotsCreate) && g(*r).allows(P::RoomsJoinPublic)));
     let strict = common::server::config_with(&db, &[("VEZA_STREAMS_REQUIRE_BROADCASTER", "true")]);
     assert!(!grants(Role::User, &strict).allows(P::StreamsCreate));
     assert!(grants(Role::Broadcaster, &strict).allows(P::StreamsCreate));

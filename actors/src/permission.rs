@@ -29,10 +29,13 @@ pub enum Permission {
     SystemRead,
     /// Create bot accounts (and manage the ones one owns).
     BotsCreate,
+    /// Join public rooms without an invitation (everyone but bots: a bot joins only the rooms it
+    /// was invited to).
+    RoomsJoinPublic,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 14] = [
         Permission::ChatJoin,
         Permission::ChatSend,
         Permission::RoomsCreate,
@@ -46,6 +49,7 @@ impl Permission {
         Permission::AuditRead,
         Permission::SystemRead,
         Permission::BotsCreate,
+        Permission::RoomsJoinPublic,
     ];
 
     pub fn name(self) -> &'static str {
@@ -63,6 +67,7 @@ impl Permission {
             Permission::AuditRead => "audit.read",
             Permission::SystemRead => "system.read",
             Permission::BotsCreate => "bots.create",
+            Permission::RoomsJoinPublic => "rooms.join_public",
         }
     }
 

@@ -14,6 +14,7 @@ const MODERATOR: &[P] = &[
     P::StreamsBroadcast,
     P::ClipsCreate,
     P::BotsCreate,
+    P::RoomsJoinPublic,
 ];
 const BROADCASTER: &[P] = &[
     P::ChatJoin,
@@ -23,6 +24,7 @@ const BROADCASTER: &[P] = &[
     P::StreamsBroadcast,
     P::ClipsCreate,
     P::BotsCreate,
+    P::RoomsJoinPublic,
 ];
 const USER: &[P] = &[
     P::ChatJoin,
@@ -32,6 +34,7 @@ const USER: &[P] = &[
     P::StreamsBroadcast,
     P::ClipsCreate,
     P::BotsCreate,
+    P::RoomsJoinPublic,
 ];
 const BOT: &[P] = &[P::ChatJoin, P::ChatSend];
 

@@ -40,8 +40,13 @@ impl Room {
                 .conn
                 .error(&ProtoError::forbidden("you are banned from this room"), r);
         }
-        // Answered like an unknown room, so private room ids cannot be probed.
-        if self.info.private && member.is_none() && role < RoomRole::Moderator {
+        // Answered like an unknown room, so private room ids cannot be probed. Bots (no
+        // `rooms.join_public`) join only rooms they were invited to, public ones too.
+        let invited_only = self.info.private
+            || !user
+                .grants
+                .allows(crate::permission::Permission::RoomsJoinPublic);
+        if invited_only && member.is_none() && role < RoomRole::Moderator {
             return msg.conn.error(&ProtoError::not_found("no such room"), r);
         }
         // Joining a public room makes you a member (so roles, bans and mutes have a row to live in).
