@@ -182,6 +182,12 @@ async fn moderation_holds_on_every_node(kind: Kind) {
     cw.say(&room, "one", "c1").await;
     let slowed = send_expecting_error(&mut cw, &room, "c2").await;
     assert_eq!(slowed["code"], "rate_limited", "{slowed}");
+    // Slow mode holds across nodes: once carol's message has reached node 1, her second socket
+    // there must wait too.
+    while b.recv_type("message").await["message"]["body"] != "one" {}
+    let (mut c_on_1, _) = c.joined(1, &carol, &room, None).await;
+    let slowed = send_expecting_error(&mut c_on_1, &room, "c2b").await;
+    assert_eq!(slowed["code"], "rate_limited", "{slowed}");
     o.say(&room, "/slow off", "m4").await;
     system_message(&mut cw, "slow mode off").await;
 

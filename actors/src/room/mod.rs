@@ -27,7 +27,9 @@ pub use sync::{NodeGone, NodeSeen, RoomBusEvent};
 
 use crate::bus::{SharedBus, Topic};
 use crate::ids::{RoomId, UserId};
-use crate::model::{MemberState, MessageView, RoomInfo, RoomRole, RoomSnapshot, UserRef};
+use crate::model::{
+    MemberState, MessageKind, MessageView, RoomInfo, RoomRole, RoomSnapshot, UserRef,
+};
 use crate::outbox::{ConnId, Outbox};
 use crate::persistence::Persistence;
 use crate::protocol::{event, ErrorCode, ProtoError};
@@ -332,6 +334,7 @@ impl Room {
     fn deliver(&mut self, ctx: &mut Context<Self>, message: MessageView) {
         for message in self.seq.offer(message) {
             self.info.last_seq = message.seq;
+            self.count_for_slow_mode(&message);
             self.broadcast(event::message(&message));
             self.ring.push_back(message);
             while self.ring.len() > self.config().ring_size {
@@ -341,6 +344,17 @@ impl Room {
         if self.seq.has_gap() {
             self.arm_gap_timer(ctx);
         }
+    }
+
+    /// Slow mode holds across nodes: a message its author sent through another node starts the
+    /// author's interval here too (from the commit's time), so a second socket on another node
+    /// cannot send again within it once the first message has arrived (the event's travel time).
+    fn count_for_slow_mode(&mut self, message: &MessageView) {
+        if self.info.slow_mode_s == 0 || message.kind != MessageKind::User {
+            return;
+        }
+        let last = self.last_send.entry(message.author.id).or_insert(0);
+        *last = (*last).max(message.created_at);
     }
 
     /// Puts an edited or reacted-to message in the ring, or in the sequencer if it is still held
