@@ -278,7 +278,39 @@ async fn a_user_owns_at_most_max_bots_per_user(kind: Kind) {
     );
 }
 
+/// Bots have their own REST budget (`bot_rate_per_minute`) instead of the per-user ones: a bot
+/// answering for a busy room is not held to one person's pace, and is still limited.
+async fn a_bot_has_its_own_rate_limit(kind: Kind) {
+    let db = TestDb::new(kind);
+    let config = config_with(
+        &db,
+        &[
+            ("VEZA_BOT_RATE_PER_MINUTE", "3"),
+            ("VEZA_USER_RATE_PER_MINUTE", "1"),
+        ],
+    );
+    let server = TestServer::start_with(&db, config).await;
+    let alice = server.user("alice").await;
+    let made = as_user(
+        &server,
+        &alice,
+        "POST",
+        "/api/v2/bots",
+        Some(json!({"username": "busy"})),
+    )
+    .await;
+    let token = made.body["token"].as_str().expect("token").to_owned();
+    for n in 0..3 {
+        let r = as_bot(&server, &token, "GET", "/api/v2/users/me").await;
+        assert_eq!(r.status, 200, "request {n}: {:?}", r.body);
+    }
+    let limited = as_bot(&server, &token, "GET", "/api/v2/users/me").await;
+    assert_eq!(limited.status, 429, "{:?}", limited.body);
+    assert!(limited.header("retry-after").is_some());
+}
+
 on_both_backends!(
+    a_bot_has_its_own_rate_limit,
     bot_lifecycle_token_once_rotation_and_deletion,
     only_the_owner_or_an_admin_manages_a_bot,
     a_user_owns_at_most_max_bots_per_user,

@@ -105,6 +105,8 @@ pub struct Config {
     pub http_max_per_ip: usize,
     /// Bot accounts one user may own (0: no cap).
     pub max_bots_per_user: u64,
+    /// REST requests per minute per bot.
+    pub bot_rate_per_minute: u32,
     pub media_rate_per_minute: u32,
     pub max_websockets_per_user: usize,
     pub refresh_grace_ms: u64,
@@ -371,6 +373,12 @@ impl Config {
                 "max_bots_per_user",
                 0,
                 100_000,
+            )?,
+            bot_rate_per_minute: parse_range(
+                get("bot_rate_per_minute"),
+                "bot_rate_per_minute",
+                0,
+                1_000_000,
             )?,
             ingest_advertise: get("ingest_advertise")
                 .map(|s| s.value.trim().to_owned())

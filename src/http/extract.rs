@@ -78,7 +78,9 @@ fn authenticate(
         // Per user, and per endpoint class for requests that change something.
         let user = who.user_id.to_string();
         let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-        let classes: &[Class] = if writes {
+        let classes: &[Class] = if who.role == crate::auth::Role::Bot {
+            &[Class::Bot]
+        } else if writes {
             &[Class::User, Class::Write]
         } else {
             &[Class::User]
@@ -86,10 +88,10 @@ fn authenticate(
         for class in classes {
             if let Some((rule, decision)) = state.limits.check(*class, &user).await {
                 if !decision.allowed {
-                    let what = if *class == Class::Write {
-                        "changes"
-                    } else {
-                        "requests"
+                    let what = match class {
+                        Class::Write => "changes",
+                        Class::Bot => "requests from this bot",
+                        _ => "requests",
                     };
                     return Err(ApiError::limited(
                         rule,

@@ -35,6 +35,8 @@ pub enum Class {
     Clip,
     /// Media requests (`/live`, `/hls`) from one IP.
     Media,
+    /// Everything from one bot (instead of `User` and `Write`: bots answer for many people).
+    Bot,
 }
 
 impl Class {
@@ -46,6 +48,7 @@ impl Class {
             Class::Write => "write",
             Class::Clip => "clip",
             Class::Media => "media",
+            Class::Bot => "bot",
         }
     }
 }
@@ -84,6 +87,7 @@ pub struct Limits {
     write: Option<Rule>,
     clip: Option<Rule>,
     media: Option<Rule>,
+    bot: Option<Rule>,
     log: Logger,
 }
 
@@ -103,6 +107,7 @@ impl Limits {
             user: rule(config.user_rate_per_minute),
             write: rule(config.write_rate_per_minute),
             media: rule(config.media_rate_per_minute),
+            bot: rule(config.bot_rate_per_minute),
             clip: (config.clips_per_user_hour > 0).then_some(Rule {
                 limit: config.clips_per_user_hour,
                 period_ms: 3_600_000,
@@ -188,6 +193,7 @@ impl Limits {
             Class::Write => self.write,
             Class::Clip => self.clip,
             Class::Media => self.media,
+            Class::Bot => self.bot,
         }?;
         let key = format!("{}:{key}", class.name());
         let decision = match &self.store {
