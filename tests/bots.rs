@@ -103,9 +103,17 @@ async fn bot_lifecycle_token_once_rotation_and_deletion(kind: Kind) {
     bot.send(json!({"type": "join", "room": room})).await;
     let refused = bot.recv_type("error").await;
     assert_eq!(refused["code"], "not_found", "{refused}");
+    let path = format!("/api/v2/rooms/{room}/messages");
+    let hidden = as_bot(&server, &token, "GET", &path).await;
+    assert_eq!(
+        hidden.status, 404,
+        "history of an uninvited room: {:?}",
+        hidden.body
+    );
     let mut owner = server.ws(&alice).await;
     owner.join(&room).await;
     owner.say(&room, "/invite @dicebot", "inv").await;
+    assert_eq!(as_bot(&server, &token, "GET", &path).await.status, 200);
     bot.join(&room).await;
     let said = bot.say(&room, "rolled a 6", "r1").await;
     assert_eq!(said["author"]["username"], "dicebot");

@@ -208,6 +208,8 @@ pub struct PageFromRing {
     pub user: crate::ids::UserId,
     /// A global admin or moderator (sees every room).
     pub staff: bool,
+    /// Sees public rooms only when a member too (bots: they were invited).
+    pub invited_only: bool,
     /// Messages with seq < `before`, newest first.
     pub before: i64,
     pub limit: usize,
@@ -235,7 +237,7 @@ impl Handler<PageFromRing> for Room {
         }
         let member = self.members.get(&msg.user);
         if !msg.staff && msg.user != self.info.owner {
-            if self.info.private && member.is_none() {
+            if (self.info.private || msg.invited_only) && member.is_none() {
                 return Some(RingPage::Hidden);
             }
             if member.is_some_and(|m| m.is_banned(crate::ids::now_ms() as i64)) {

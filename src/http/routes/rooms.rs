@@ -137,7 +137,9 @@ fn readable(conn: &mut DbConnection, room: i64, who: &Authenticated) -> Result<R
         return Ok(row);
     }
     let membership = rooms::membership(conn, room, who.user_id)?;
-    if row.private && membership.is_none() && row.owner_id != who.user_id {
+    // Bots see only rooms they were invited to, public ones too.
+    let invited_only = row.private || who.role == Role::Bot;
+    if invited_only && membership.is_none() && row.owner_id != who.user_id {
         return Err(ApiError::not_found("no such room"));
     }
     if membership.is_some_and(|(_, banned)| banned.is_some_and(|t| t > now_ms() as i64)) {
@@ -233,6 +235,7 @@ async fn from_ring(
     let ask = veza_actors::room::PageFromRing {
         user: veza_actors::UserId(who.user_id),
         staff: matches!(who.role, Role::Admin | Role::Moderator),
+        invited_only: who.role == Role::Bot,
         before,
         limit: limit as usize,
     };
