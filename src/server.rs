@@ -174,6 +174,8 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         client_timeout: Duration::from_millis(config.ws_timeout_ms),
         send_rate: f64::from(config.ws_send_rate),
         send_burst: f64::from(config.ws_send_burst),
+        bot_send_rate: f64::from(config.ws_bot_send_rate),
+        bot_send_burst: f64::from(config.ws_bot_send_burst),
         // The flood guard on all frames scales with the send limit it must not undercut.
         frame_rate: (f64::from(config.ws_send_rate) * 5.0).max(100.0),
         frame_burst: (f64::from(config.ws_send_burst) * 5.0).max(200.0),

@@ -317,7 +317,64 @@ async fn a_bot_has_its_own_rate_limit(kind: Kind) {
     assert!(limited.header("retry-after").is_some());
 }
 
+/// Counts acks and `rate_limited` errors for `n` sends made back to back.
+async fn burst(ws: &mut common::server::Ws, room: &str, n: usize) -> (usize, usize) {
+    for i in 0..n {
+        ws.send(json!({"type": "send", "room": room, "body": format!("m{i}"), "client_id": format!("c{i}")}))
+            .await;
+    }
+    let (mut acked, mut limited) = (0, 0);
+    while acked + limited < n {
+        let frame = ws.recv_type_any(&["ack", "error"]).await;
+        match frame["type"].as_str() {
+            Some("ack") => acked += 1,
+            _ if frame["code"] == "rate_limited" => limited += 1,
+            _ => panic!("{frame}"),
+        }
+    }
+    (acked, limited)
+}
+
+/// A bot's socket has its own send budget (`ws_bot_send_rate`/`_burst`), above a person's.
+async fn a_bot_socket_has_its_own_send_budget(kind: Kind) {
+    let db = TestDb::new(kind);
+    let config = config_with(
+        &db,
+        &[
+            ("VEZA_WS_SEND_RATE", "1"),
+            ("VEZA_WS_SEND_BURST", "3"),
+            ("VEZA_WS_BOT_SEND_RATE", "1"),
+            ("VEZA_WS_BOT_SEND_BURST", "10"),
+        ],
+    );
+    let server = TestServer::start_with(&db, config).await;
+    let alice = server.user("alice").await;
+    let made = as_user(
+        &server,
+        &alice,
+        "POST",
+        "/api/v2/bots",
+        Some(json!({"username": "chatty"})),
+    )
+    .await;
+    let token = made.body["token"].as_str().expect("token").to_owned();
+    let room = server.room(&alice, "busy", false).await;
+    let mut person = server.ws(&alice).await;
+    person.join(&room).await;
+    person.say(&room, "/invite @chatty", "inv").await;
+    let mut bot = server.ws_with(&format!("Bot {token}")).await;
+    bot.join(&room).await;
+    let (acked, limited) = burst(&mut bot, &room, 8).await;
+    assert_eq!((acked, limited), (8, 0), "the bot's burst of 10 takes 8");
+    let (acked, limited) = burst(&mut person, &room, 8).await;
+    assert!(
+        acked <= 3 && limited >= 5,
+        "a person's burst is 3: {acked} acked, {limited} limited"
+    );
+}
+
 on_both_backends!(
+    a_bot_socket_has_its_own_send_budget,
     a_bot_has_its_own_rate_limit,
     bot_lifecycle_token_once_rotation_and_deletion,
     only_the_owner_or_an_admin_manages_a_bot,

@@ -40,6 +40,9 @@ pub struct ConnectionConfig {
     /// `send`/`edit`/`delete`/`react` per second, and the burst allowed.
     pub send_rate: f64,
     pub send_burst: f64,
+    /// The same for bots (sockets of users with the `bot` role): a bot answers for a room.
+    pub bot_send_rate: f64,
+    pub bot_send_burst: f64,
     /// Frames of any kind per second (a flood guard), and its burst.
     pub frame_rate: f64,
     pub frame_burst: f64,
@@ -58,6 +61,8 @@ impl Default for ConnectionConfig {
             client_timeout: Duration::from_secs(45),
             send_rate: 20.0,
             send_burst: 40.0,
+            bot_send_rate: 50.0,
+            bot_send_burst: 100.0,
             frame_rate: 100.0,
             frame_burst: 200.0,
             outbound_queue: 1024,
@@ -65,6 +70,24 @@ impl Default for ConnectionConfig {
             history_page: 50,
         }
     }
+}
+
+/// `send`-class frames per second and burst for this socket's user (bots have their own).
+fn send_limits(config: &ConnectionConfig, user: &SessionUser) -> (f64, f64) {
+    if user.role == "bot" {
+        (config.bot_send_rate, config.bot_send_burst)
+    } else {
+        (config.send_rate, config.send_burst)
+    }
+}
+
+/// The flood guard on all frames, never below five times the send limit it must not undercut.
+fn frame_limits(config: &ConnectionConfig, user: &SessionUser) -> (f64, f64) {
+    let (rate, burst) = send_limits(config, user);
+    (
+        config.frame_rate.max(rate * 5.0),
+        config.frame_burst.max(burst * 5.0),
+    )
 }
 
 /// What all the connections of a server share: one allocation per server instead of an address
@@ -146,8 +169,8 @@ impl Connection {
             outbox.watch(),
             config.heartbeat,
         );
-        let sends = TokenBucket::new(config.send_burst);
-        let frames_bucket = TokenBucket::new(config.frame_burst);
+        let sends = TokenBucket::new(send_limits(config, &user).1);
+        let frames_bucket = TokenBucket::new(frame_limits(config, &user).1);
         Connection::create(move |ctx| {
             ctx.add_stream(frames);
             Connection {
@@ -194,7 +217,8 @@ impl Connection {
     fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
         let now = Instant::now();
         let config = &self.env.config;
-        if !self.frames.take(now, config.frame_rate, config.frame_burst) {
+        let (frame_rate, frame_burst) = frame_limits(config, &self.user);
+        if !self.frames.take(now, frame_rate, frame_burst) {
             return self.error(
                 ProtoError::new(ErrorCode::RateLimited, "too many frames"),
                 None,
@@ -219,7 +243,8 @@ impl Connection {
                 | ClientFrame::Delete { .. }
                 | ClientFrame::React { .. }
         );
-        if limited && !self.sends.take(now, config.send_rate, config.send_burst) {
+        let (rate, burst) = send_limits(config, &self.user);
+        if limited && !self.sends.take(now, rate, burst) {
             return self.error(
                 ProtoError::new(ErrorCode::RateLimited, "sending too fast; slow down"),
                 r,

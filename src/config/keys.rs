@@ -49,6 +49,8 @@ pub const KEYS: &[ConfigKey] = &[
     ConfigKey { name: "redis_prefix", default: Some("veza"), doc: "Prefix of Veza's keys in Redis (rate limits); nodes of one cluster share it." },
     ConfigKey { name: "ws_send_rate", default: Some("20"), doc: "WebSocket send/edit/delete/react frames per second per connection." },
     ConfigKey { name: "ws_send_burst", default: Some("40"), doc: "Burst allowed above ws_send_rate." },
+    ConfigKey { name: "ws_bot_send_rate", default: Some("50"), doc: "The same for bots' WebSockets (a bot answers for a whole room)." },
+    ConfigKey { name: "ws_bot_send_burst", default: Some("100"), doc: "Burst allowed above ws_bot_send_rate." },
     ConfigKey { name: "ws_outbound_queue", default: Some("1024"), doc: "Frames queued for a slow client before it is cut off (close 1013)." },
     ConfigKey { name: "ws_heartbeat_ms", default: Some("15000"), doc: "How often the server pings each WebSocket." },
     ConfigKey { name: "ws_timeout_ms", default: Some("45000"), doc: "A WebSocket silent this long is dropped and removed from its rooms." },

@@ -88,6 +88,8 @@ pub struct Config {
     pub reauth_window_s: u64,
     pub ws_send_rate: u32,
     pub ws_send_burst: u32,
+    pub ws_bot_send_rate: u32,
+    pub ws_bot_send_burst: u32,
     pub ws_outbound_queue: usize,
     pub ws_heartbeat_ms: u64,
     pub ws_timeout_ms: u64,
@@ -295,6 +297,18 @@ impl Config {
             reauth_window_s: parse_range(get("reauth_window_s"), "reauth_window_s", 0, 86_400)?,
             ws_send_rate: parse_range(get("ws_send_rate"), "ws_send_rate", 1, 1_000_000)?,
             ws_send_burst: parse_range(get("ws_send_burst"), "ws_send_burst", 1, 1_000_000)?,
+            ws_bot_send_rate: parse_range(
+                get("ws_bot_send_rate"),
+                "ws_bot_send_rate",
+                1,
+                1_000_000,
+            )?,
+            ws_bot_send_burst: parse_range(
+                get("ws_bot_send_burst"),
+                "ws_bot_send_burst",
+                1,
+                1_000_000,
+            )?,
             ws_outbound_queue: parse_range(
                 get("ws_outbound_queue"),
                 "ws_outbound_queue",
