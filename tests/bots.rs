@@ -34,6 +34,22 @@ async fn as_bot(server: &TestServer, token: &str, method: &str, path: &str) -> R
     call(server.addr, method, path, &[("Authorization", &auth)], None).await
 }
 
+/// `owner` makes bot `name`; returns its id and token.
+async fn make_bot(server: &TestServer, owner: &TestUser, name: &str) -> (String, String) {
+    let made = as_user(
+        server,
+        owner,
+        "POST",
+        "/api/v2/bots",
+        Some(json!({"username": name})),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let id = made.body["bot"]["id"].as_str().expect("id").to_owned();
+    let token = made.body["token"].as_str().expect("token").to_owned();
+    (id, token)
+}
+
 async fn bot_lifecycle_token_once_rotation_and_deletion(kind: Kind) {
     let db = TestDb::new(kind);
     let server = TestServer::start(&db).await;
@@ -299,15 +315,7 @@ async fn a_bot_has_its_own_rate_limit(kind: Kind) {
     );
     let server = TestServer::start_with(&db, config).await;
     let alice = server.user("alice").await;
-    let made = as_user(
-        &server,
-        &alice,
-        "POST",
-        "/api/v2/bots",
-        Some(json!({"username": "busy"})),
-    )
-    .await;
-    let token = made.body["token"].as_str().expect("token").to_owned();
+    let (_, token) = make_bot(&server, &alice, "busy").await;
     for n in 0..3 {
         let r = as_bot(&server, &token, "GET", "/api/v2/users/me").await;
         assert_eq!(r.status, 200, "request {n}: {:?}", r.body);
@@ -349,15 +357,7 @@ async fn a_bot_socket_has_its_own_send_budget(kind: Kind) {
     );
     let server = TestServer::start_with(&db, config).await;
     let alice = server.user("alice").await;
-    let made = as_user(
-        &server,
-        &alice,
-        "POST",
-        "/api/v2/bots",
-        Some(json!({"username": "chatty"})),
-    )
-    .await;
-    let token = made.body["token"].as_str().expect("token").to_owned();
+    let (_, token) = make_bot(&server, &alice, "chatty").await;
     let room = server.room(&alice, "busy", false).await;
     let mut person = server.ws(&alice).await;
     person.join(&room).await;

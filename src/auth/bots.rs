@@ -26,14 +26,17 @@ fn new_token() -> (String, String, String) {
 }
 
 /// Who may act on a bot: its owner, or whoever manages users.
-pub struct Manager<'a> {
-    pub who: &'a Authenticated,
+pub struct Manager {
+    pub who: Authenticated,
     pub manages_users: bool,
 }
 
-impl Manager<'_> {
-    fn may(&self, bot: &Bot) -> bool {
-        self.manages_users || bot.owner_id == self.who.user_id
+impl Manager {
+    /// Bot `id` if this manager may act on it; others' bots are answered like unknown ones.
+    fn bot(&self, conn: &mut crate::db::DbConnection, id: i64) -> Result<Bot, AuthError> {
+        bots::find(conn, id)?
+            .filter(|b| self.manages_users || b.owner_id == self.who.user_id)
+            .ok_or_else(no_such_bot)
     }
 }
 
@@ -112,7 +115,7 @@ impl AuthService {
     }
 
     /// The bots `manager` owns, or every bot for those who manage users and ask for `all`.
-    pub fn list_bots(&self, manager: &Manager<'_>, all: bool) -> Result<Vec<Listed>, AuthError> {
+    pub fn list_bots(&self, manager: &Manager, all: bool) -> Result<Vec<Listed>, AuthError> {
         let owner = (!(all && manager.manages_users)).then_some(manager.who.user_id);
         Ok(bots::list(&mut *self.pool.get()?, owner)?)
     }
@@ -120,7 +123,7 @@ impl AuthService {
     /// A new token for bot `id` (the old one stops working and its sockets close everywhere).
     pub fn rotate_bot_token(
         &self,
-        manager: &Manager<'_>,
+        manager: &Manager,
         id: i64,
         client: &ClientInfo,
     ) -> Result<(Listed, String), AuthError> {
@@ -129,9 +132,7 @@ impl AuthService {
         let session = self.ids.next_id();
         let (hash, hint, token) = new_token();
         let old = conn.transaction(|conn| {
-            let bot = bots::find(conn, id)?
-                .filter(|b| manager.may(b))
-                .ok_or_else(no_such_bot)?;
+            let bot = manager.bot(conn, id)?;
             sessions::revoke_session(conn, bot.session_id, now, "bot token rotated")?;
             sessions::create_session(conn, session, id, now)?;
             bots::replace_token(conn, id, &hash, &hint, session, now)?;
@@ -161,16 +162,14 @@ impl AuthService {
     /// and its sockets close on every node.
     pub fn delete_bot(
         &self,
-        manager: &Manager<'_>,
+        manager: &Manager,
         id: i64,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         let mut conn = self.pool.get()?;
         let now = now_ms() as i64;
         let bot = conn.transaction(|conn| {
-            let bot = bots::find(conn, id)?
-                .filter(|b| manager.may(b))
-                .ok_or_else(no_such_bot)?;
+            let bot = manager.bot(conn, id)?;
             sessions::revoke_session(conn, bot.session_id, now, "bot deleted")?;
             bots::delete(conn, id)?;
             users::set_disabled(conn, id, true, now)?;

@@ -83,6 +83,14 @@ pub struct ListQuery {
     pub all: bool,
 }
 
+/// The caller as a bot manager (owner of their bots; of every bot with `users.manage`).
+fn manager(state: &AppState, who: crate::auth::Authenticated) -> Manager {
+    Manager {
+        manages_users: holds(state, &who, Permission::UsersManage),
+        who,
+    }
+}
+
 fn bot_id(path: &str) -> Result<i64, ApiError> {
     path.parse().map_err(|_| ApiError::not_found("no such bot"))
 }
@@ -110,18 +118,9 @@ pub async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let auth = state.auth.clone();
-    let manages_users = holds(&state, &who, Permission::UsersManage);
+    let manager = manager(&state, who);
     let all = query.all;
-    let bots = web::block(move || {
-        auth.list_bots(
-            &Manager {
-                who: &who,
-                manages_users,
-            },
-            all,
-        )
-    })
-    .await??;
+    let bots = web::block(move || auth.list_bots(&manager, all)).await??;
     Ok(HttpResponse::Ok().json(BotList {
         bots: bots.into_iter().map(BotView::from).collect(),
     }))
@@ -138,15 +137,9 @@ pub async fn rotate(
     let id = bot_id(&path)?;
     let client = client_info(&req);
     let auth = state.auth.clone();
-    let manages_users = holds(&state, &who, Permission::UsersManage);
-    let (listed, token) = web::block(move || {
-        let manager = Manager {
-            who: &who,
-            manages_users,
-        };
-        auth.rotate_bot_token(&manager, id, &client)
-    })
-    .await??;
+    let manager = manager(&state, who);
+    let (listed, token) =
+        web::block(move || auth.rotate_bot_token(&manager, id, &client)).await??;
     Ok(HttpResponse::Ok().json(WithToken::new(listed, token)))
 }
 
@@ -160,14 +153,7 @@ pub async fn delete(
     let id = bot_id(&path)?;
     let client = client_info(&req);
     let auth = state.auth.clone();
-    let manages_users = holds(&state, &who, Permission::UsersManage);
-    web::block(move || {
-        let manager = Manager {
-            who: &who,
-            manages_users,
-        };
-        auth.delete_bot(&manager, id, &client)
-    })
-    .await??;
+    let manager = manager(&state, who);
+    web::block(move || auth.delete_bot(&manager, id, &client)).await??;
     Ok(HttpResponse::NoContent().finish())
 }
