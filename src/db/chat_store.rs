@@ -6,6 +6,7 @@
 //! each request is applied in a transaction of its own, so one bad request cannot sink the others.
 
 use super::audit::{self, NewAuditEntry};
+use super::message_commit::{self, Outcome};
 use super::messages::{self, NewMessage};
 use super::{rooms, users, DbConnection, DbError, DbPool};
 
@@ -59,6 +60,13 @@ fn store_error(e: impl std::fmt::Display) -> StoreError {
 impl ChatStore for DieselChatStore {
     fn apply(&mut self, batch: &[Request]) -> Result<Vec<RequestResult>, StoreError> {
         let mut conn = self.conn()?;
+        if let DbConnection::Postgres(pg) = &mut *conn {
+            match message_commit::commit(pg, &self.ids, batch, now_ms() as i64) {
+                Ok(Outcome::Done(results)) => return Ok(results),
+                Ok(Outcome::Declined) => {}
+                Err(e) => return Err(store_error(e)),
+            }
+        }
         match super::write_txn::write_transaction(&mut conn, |c| self.apply_all(c, batch)) {
             Ok(results) => Ok(results),
             Err(TxError::Db(e)) if batch.len() == 1 => Err(store_error(e)),

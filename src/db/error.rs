@@ -20,6 +20,9 @@ pub enum DbError {
     },
     #[error("database query failed: {0}")]
     Query(#[from] diesel::result::Error),
+    /// The database answered something that cannot be (fewer rows than a statement must return).
+    #[error("inconsistent answer from the database: {0}")]
+    Inconsistent(String),
 }
 
 impl DbError {

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod bots;
 pub mod chat_store;
 pub mod error;
+pub mod message_commit;
 pub mod messages;
 pub mod migrations;
 pub mod oauth;
