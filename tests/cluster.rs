@@ -382,7 +382,71 @@ async fn a_bot_token_rotated_on_one_node_closes_its_socket_on_another(kind: Kind
     assert_eq!(bot.closed().await, Some(4001));
 }
 
+/// A bot's commands work across nodes: registered on node 1, listed by `/help` on node 0, invoked
+/// there and delivered to the bot on node 1, whose answer (kind `bot`) reaches the member.
+async fn a_bot_command_crosses_nodes(kind: Kind) {
+    let c = Cluster::start(kind, 2);
+    let alice = c.register(0, "alice");
+    let made = c.call(
+        0,
+        "POST",
+        "/api/v2/bots",
+        Some(&alice.token),
+        Some(json!({"username": "dicebot"})),
+        201,
+    );
+    let token = made["token"].as_str().expect("token").to_owned();
+    let room = c.room(0, &alice, "games");
+    let (mut a, _) = c.joined(0, &alice, &room, None).await;
+    a.say(&room, "/invite @dicebot", "inv").await;
+    let mut bot = c.ws_with(1, &format!("Bot {token}")).await;
+    bot.send(json!({"type": "join", "room": room})).await;
+    bot.recv_type("joined").await;
+    bot.send(json!({"type": "register_commands", "room": room,
+                    "commands": [{"name": "roll", "description": "roll dice", "args": "NdM"}]}))
+        .await;
+    bot.recv_type("commands_registered").await;
+
+    // Node 0 hears of the registration and of the bot being online through the bus: ask until
+    // the command goes out (each try is answered with a notice).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut n = 0;
+    loop {
+        n += 1;
+        a.send(json!({"type": "send", "room": room, "body": "/roll 3d6", "client_id": format!("r{n}")}))
+            .await;
+        let answer = a.recv_type_any(&["notice", "error"]).await;
+        if answer["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("sent to @dicebot"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never delivered: {answer}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let command = bot.recv_type("command").await;
+    assert_eq!(
+        (&command["command"], &command["args"]),
+        (&json!("roll"), &json!("3d6"))
+    );
+    assert_eq!(command["user"]["username"], "alice");
+    a.send(json!({"type": "send", "room": room, "body": "/help", "client_id": "h"}))
+        .await;
+    let help = a.recv_type("notice").await;
+    assert!(
+        help["body"].as_str().unwrap().contains("/roll NdM"),
+        "{help}"
+    );
+
+    bot.say(&room, "alice rolled 11", "ans").await;
+    let seen = a.recv_type("message").await;
+    assert_eq!(seen["message"]["kind"], "bot", "{seen}");
+    assert_eq!(seen["message"]["body"], "alice rolled 11");
+}
+
 on_both_backends!(
+    a_bot_command_crosses_nodes,
     a_bot_token_rotated_on_one_node_closes_its_socket_on_another,
     messages_reach_every_node_once_in_order,
     a_reaction_on_one_node_reaches_the_other_as_a_delta,

@@ -16,7 +16,8 @@ use crate::ratelimit::TokenBucket;
 use crate::reader::Readers;
 use crate::registry::{Connect, Disconnect, GetRoom, Registry};
 use crate::room::{
-    Change, ChangeMessage, ConnHandle, History, Join, Leave, Room, SendMessage, SessionUser, Typing,
+    Change, ChangeMessage, ConnHandle, History, Join, Leave, RegisterCommands, Room, SendMessage,
+    SessionUser, Typing,
 };
 use actix::prelude::*;
 use actix_http::ws::ProtocolError;
@@ -242,6 +243,7 @@ impl Connection {
                 | ClientFrame::Edit { .. }
                 | ClientFrame::Delete { .. }
                 | ClientFrame::React { .. }
+                | ClientFrame::RegisterCommands { .. }
         );
         let (rate, burst) = send_limits(config, &self.user);
         if limited && !self.sends.take(now, rate, burst) {
@@ -281,6 +283,15 @@ impl Connection {
                         body,
                         client_id,
                         thread,
+                        reference,
+                    });
+                }
+            }
+            ClientFrame::RegisterCommands { room, commands } => {
+                if let Some(addr) = self.in_room(room, r) {
+                    addr.do_send(RegisterCommands {
+                        conn: self.handle_ref(),
+                        commands,
                         reference,
                     });
                 }

@@ -21,6 +21,8 @@ pub enum MessageKind {
     Action,
     /// The result of a moderation command; `author` is who caused it.
     System,
+    /// Written by a bot account (a command's answer, or anything else it says).
+    Bot,
 }
 
 impl MessageKind {
@@ -29,6 +31,7 @@ impl MessageKind {
             MessageKind::User => "user",
             MessageKind::Action => "action",
             MessageKind::System => "system",
+            MessageKind::Bot => "bot",
         }
     }
 
@@ -36,6 +39,7 @@ impl MessageKind {
         match s {
             "action" => MessageKind::Action,
             "system" => MessageKind::System,
+            "bot" => MessageKind::Bot,
             _ => MessageKind::User,
         }
     }
@@ -136,4 +140,27 @@ pub struct RoomSnapshot {
     pub members: HashMap<UserId, MemberState>,
     /// The latest messages, ascending by seq, for the ring buffer.
     pub recent: Vec<MessageView>,
+    /// Commands bots registered here, by name.
+    pub commands: Vec<BotCommand>,
+}
+
+/// What a bot asks to register: `/name args` - description.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// A hint for the arguments, shown in `/help` and the page (`NdM`, `CITY`).
+    #[serde(default)]
+    pub args: String,
+}
+
+/// A registered command and the bot that answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BotCommand {
+    pub name: String,
+    pub description: String,
+    pub args: String,
+    pub bot: UserRef,
 }

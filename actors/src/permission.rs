@@ -113,7 +113,8 @@ pub fn required_by(frame: &ClientFrame) -> Permission {
         | ClientFrame::Edit { .. }
         | ClientFrame::Delete { .. }
         | ClientFrame::React { .. }
-        | ClientFrame::Typing { .. } => Permission::ChatSend,
+        | ClientFrame::Typing { .. }
+        | ClientFrame::RegisterCommands { .. } => Permission::ChatSend,
     }
 }
 

@@ -103,6 +103,11 @@ pub enum ClientFrame {
         before: Option<i64>,
         limit: Option<u32>,
     },
+    /// A bot replaces the commands it answers in a room (an empty list removes them).
+    RegisterCommands {
+        room: RoomId,
+        commands: Vec<crate::model::CommandSpec>,
+    },
     /// A struct variant, not a unit one: serde lets unknown fields through on unit variants of an
     /// internally tagged enum, and `deny_unknown_fields` must hold for every frame.
     Ping {},
@@ -160,6 +165,9 @@ fn validate(frame: &ClientFrame) -> Result<(), ProtoError> {
             return Err(ProtoError::bad_request(format!(
                 "limit must be 1-{MAX_HISTORY_LIMIT}"
             )))
+        }
+        ClientFrame::RegisterCommands { commands, .. } => {
+            crate::room::bot_commands::validate(commands).map_err(ProtoError::bad_request)?
         }
         ClientFrame::Join { since: Some(s), .. } if *s < 0 => {
             return Err(ProtoError::bad_request("since must be >= 0"))
@@ -335,6 +343,38 @@ pub mod event {
     }
 
     /// A reply meant for one person only (e.g. `/help`); not stored, no seq.
+    /// A member's `/name args` for the bot that registered `name`. The bot answers with a `send`
+    /// to `room`; `id` names this invocation (for the bot's logs and replies).
+    pub fn command(
+        room: crate::ids::RoomId,
+        id: &str,
+        name: &str,
+        args: &str,
+        user: &crate::model::UserRef,
+    ) -> ByteString {
+        frame(
+            json!({"type": "command", "room": room, "id": id, "command": name, "args": args,
+                   "user": user}),
+            None,
+        )
+    }
+
+    /// The answer to `register_commands`: what the bot now has in the room.
+    pub fn commands_registered(
+        room: crate::ids::RoomId,
+        commands: &[crate::model::BotCommand],
+        reference: Option<&Value>,
+    ) -> ByteString {
+        let commands: Vec<Value> = commands
+            .iter()
+            .map(|c| json!({"name": c.name, "description": c.description, "args": c.args}))
+            .collect();
+        frame(
+            json!({"type": "commands_registered", "room": room, "commands": commands}),
+            reference,
+        )
+    }
+
     pub fn notice(
         room: crate::ids::RoomId,
         body: &str,

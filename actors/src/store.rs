@@ -3,7 +3,9 @@
 //! never sees SQL.
 
 use crate::ids::{MessageId, RoomId, UserId};
-use crate::model::{MessageKind, MessageView, RoomRole, RoomSnapshot, UserRef};
+use crate::model::{
+    BotCommand, CommandSpec, MessageKind, MessageView, RoomRole, RoomSnapshot, UserRef,
+};
 use thiserror::Error;
 
 /// The whole store failed (connection lost, disk full, ...): nothing in the batch was written.
@@ -90,6 +92,13 @@ pub enum Write {
         seconds: i64,
     },
     Audit(AuditRecord),
+    /// Replaces the commands `bot` registered in `room` (an empty list removes them). Refused
+    /// (`Invalid`) when another bot holds one of the names.
+    BotCommands {
+        room: RoomId,
+        bot: UserRef,
+        commands: Vec<CommandSpec>,
+    },
 }
 
 /// What one write did.
@@ -107,6 +116,8 @@ pub enum Applied {
         message: MessageId,
     },
     Done,
+    /// The commands the bot now has in the room.
+    BotCommands(Vec<BotCommand>),
 }
 
 /// One unit of work: all its writes commit together or not at all.

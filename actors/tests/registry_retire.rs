@@ -47,6 +47,7 @@ impl ChatStore for GatedStore {
             },
             members: HashMap::new(),
             recent: Vec::new(),
+            commands: Vec::new(),
         }))
     }
 

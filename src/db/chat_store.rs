@@ -8,12 +8,12 @@
 use super::audit::{self, NewAuditEntry};
 use super::message_commit::{self, Outcome};
 use super::messages::{self, NewMessage};
-use super::{rooms, users, DbConnection, DbError, DbPool};
+use super::{bot_commands, rooms, users, DbConnection, DbError, DbPool};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use veza_actors::ids::{now_ms, IdGenerator};
-use veza_actors::model::{MessageView, RoomSnapshot, UserRef};
+use veza_actors::model::{BotCommand, MessageView, RoomSnapshot, UserRef};
 use veza_actors::store::{
     Applied, ChatStore, Request, RequestResult, SessionStanding, StoreError, Write, WriteError,
 };
@@ -108,10 +108,12 @@ impl ChatStore for DieselChatStore {
             messages::before(conn, room.0, row.last_seq + 1, recent as i64).map_err(store_error)?;
         let mut recent = messages::views(conn, rows).map_err(store_error)?;
         recent.reverse();
+        let commands = bot_commands::for_room(conn, room).map_err(store_error)?;
         Ok(Some(RoomSnapshot {
             info: row.info(),
             members,
             recent,
+            commands,
         }))
     }
 
@@ -390,6 +392,29 @@ impl DieselChatStore {
                 return Err(TxError::Request(WriteError::Invalid(
                     "message in the wrong phase".into(),
                 )))
+            }
+            Write::BotCommands {
+                room,
+                bot,
+                commands,
+            } => {
+                if let Some(name) = bot_commands::taken(conn, *room, bot.id, commands)? {
+                    return Err(TxError::Request(WriteError::Invalid(format!(
+                        "/{name} is taken by another bot in this room"
+                    ))));
+                }
+                bot_commands::replace(conn, *room, bot.id, commands, now)?;
+                Applied::BotCommands(
+                    commands
+                        .iter()
+                        .map(|c| BotCommand {
+                            name: c.name.clone(),
+                            description: c.description.clone(),
+                            args: c.args.clone(),
+                            bot: bot.clone(),
+                        })
+                        .collect(),
+                )
             }
             Write::Edit { message, body } => {
                 if !messages::set_body(conn, message.0, body, now)? {

@@ -5,6 +5,7 @@
 //! keys). Queries live in one module per table group and take `&mut DbConnection`.
 
 pub mod audit;
+pub mod bot_commands;
 pub mod bots;
 pub mod chat_store;
 pub mod error;

@@ -190,3 +190,17 @@ diesel::table! {
         rotated_at -> BigInt,
     }
 }
+
+diesel::table! {
+    bot_commands (room_id, name) {
+        room_id -> BigInt,
+        name -> Text,
+        bot_id -> BigInt,
+        description -> Text,
+        args -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(bot_commands -> users (bot_id));
+diesel::allow_tables_to_appear_in_same_query!(bot_commands, users);

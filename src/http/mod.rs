@@ -179,6 +179,10 @@ pub fn app(
                 )
                 .service(web::resource("/rooms/{id}").route(web::get().to(routes::rooms::show)))
                 .service(
+                    web::resource("/rooms/{id}/commands")
+                        .route(web::get().to(routes::room_commands::list)),
+                )
+                .service(
                     web::resource("/rooms/{id}/messages")
                         .route(web::get().to(routes::rooms::history)),
                 )

@@ -109,6 +109,15 @@ const HELP: &[(&str, &str, RoomRole)] = &[
     ),
 ];
 
+/// Every built-in command: (name, argument hint, description, least role).
+pub fn builtins() -> impl Iterator<Item = (&'static str, &'static str, &'static str, RoomRole)> {
+    HELP.iter().map(|(usage, what, least)| {
+        let usage = usage.trim_start_matches('/');
+        let (name, args) = usage.split_once(' ').unwrap_or((usage, ""));
+        (name, args, *what, *least)
+    })
+}
+
 /// The commands a caller with `role` may use, one per line.
 pub fn help_text(role: RoomRole) -> String {
     HELP.iter()
@@ -116,6 +125,15 @@ pub fn help_text(role: RoomRole) -> String {
         .map(|(usage, what, _)| format!("{usage} - {what}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Names of the built-in commands: no bot may register these.
+const BUILTIN: &[&str] = &[
+    "me", "topic", "kick", "ban", "unban", "mute", "unmute", "slow", "invite", "op", "deop", "help",
+];
+
+pub fn is_builtin(name: &str) -> bool {
+    BUILTIN.iter().any(|b| b.eq_ignore_ascii_case(name))
 }
 
 /// Parses a body starting with `/`. `Err` is a message for the caller.

@@ -45,6 +45,13 @@ pub enum RoomEvent {
     Notice {
         frame: String,
     },
+    /// The bots' registered commands changed: reload them from the store.
+    CommandsChanged,
+    /// A member invoked a bot's command: the `command` frame for that bot's sockets.
+    Command {
+        bot: UserId,
+        frame: String,
+    },
 }
 
 /// Who toggled which reaction.

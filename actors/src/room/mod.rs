@@ -9,6 +9,7 @@
 //! address goes stale and nobody is disconnected). The registry stops a room that has had nobody
 //! online for a while (`TryRetire`).
 
+pub mod bot_commands;
 mod changes;
 pub mod commands;
 pub mod fanout;
@@ -19,6 +20,7 @@ mod send;
 pub mod sequencer;
 mod sync;
 
+pub use bot_commands::RegisterCommands;
 pub use changes::{Change, ChangeMessage};
 pub use join::{History, Join, Leave, PageFromRing, RingPage};
 pub use presence::Typing;
@@ -98,6 +100,11 @@ pub struct SessionUser {
 }
 
 impl SessionUser {
+    /// A bot account's socket (global role `bot`).
+    pub fn is_bot(&self) -> bool {
+        self.role == "bot"
+    }
+
     pub fn user_ref(&self) -> UserRef {
         UserRef {
             id: self.id,
@@ -156,6 +163,8 @@ pub struct Room {
     /// After a restart with members online: the seq they had seen (the reload resumes there).
     resume_after: Option<i64>,
     idle_since: Option<Instant>,
+    /// Commands bots registered here, sorted by name.
+    bot_commands: Vec<crate::model::BotCommand>,
 }
 
 impl Room {
@@ -174,10 +183,12 @@ impl Room {
             last_send: HashMap::new(),
             resume_after: None,
             idle_since: Some(Instant::now()),
+            bot_commands: Vec::new(),
         };
         room.info = snapshot.info;
         room.members = snapshot.members;
         room.ring = snapshot.recent.into_iter().collect();
+        room.bot_commands = snapshot.commands;
         room.loaded = true;
         room
     }
@@ -189,6 +200,7 @@ impl Room {
     fn apply_snapshot(&mut self, ctx: &mut Context<Self>, snapshot: RoomSnapshot) {
         self.info = snapshot.info;
         self.members = snapshot.members;
+        self.bot_commands = snapshot.commands;
         self.ring = snapshot.recent.into_iter().collect();
         while self.ring.len() > self.config().ring_size {
             self.ring.pop_front();

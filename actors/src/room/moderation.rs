@@ -14,6 +14,9 @@ use serde_json::json;
 /// Parses and runs a command from `msg.body`.
 pub(super) fn run(room: &mut Room, ctx: &mut Context<Room>, msg: SendMessage) {
     let r = msg.reference.as_ref();
+    if let Some(bot_command) = room.bot_command_for(&msg.body) {
+        return room.invoke_bot_command(&msg.conn, bot_command, &msg.body, &msg.client_id, r);
+    }
     let command = match commands::parse(&msg.body) {
         Ok(c) => c,
         Err(usage) => return msg.conn.error(&ProtoError::bad_request(usage), r),
@@ -32,7 +35,11 @@ pub(super) fn run(room: &mut Room, ctx: &mut Context<Room>, msg: SendMessage) {
     let now = now_ms() as i64;
     match command {
         Command::Help => {
-            let text = commands::help_text(role);
+            let mut text = commands::help_text(role);
+            if !room.bot_commands.is_empty() {
+                text.push('\n');
+                text.push_str(&super::bot_commands::help_lines(&room.bot_commands));
+            }
             msg.conn
                 .outbox
                 .push(event::notice(room.id, &text, Some(&msg.client_id), r));

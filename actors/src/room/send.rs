@@ -73,7 +73,11 @@ impl Room {
         let write = Write::Message {
             room: self.id,
             author: conn.user.user_ref(),
-            kind: MessageKind::User,
+            kind: if conn.user.is_bot() {
+                MessageKind::Bot
+            } else {
+                MessageKind::User
+            },
             body: msg.body.clone(),
             client_id: Some(msg.client_id.clone()),
             thread: msg.thread,

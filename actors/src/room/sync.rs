@@ -89,6 +89,8 @@ impl Room {
             RoomEvent::Roster { users } => self.presence.roster(node, users),
             RoomEvent::Typing { users } => self.presence.heard_typing(users),
             RoomEvent::Notice { frame } => self.broadcast(ByteString::from(frame)),
+            RoomEvent::CommandsChanged => self.resync_state(ctx, None),
+            RoomEvent::Command { bot, frame } => self.deliver_to_bot(bot, &ByteString::from(frame)),
         }
     }
 
@@ -170,6 +172,7 @@ impl Room {
                     act.info = snapshot.info;
                     act.info.last_seq = delivered;
                     act.members = snapshot.members;
+                    act.bot_commands = snapshot.commands;
                     if let Some(message) = message {
                         act.deliver(ctx, message);
                     }

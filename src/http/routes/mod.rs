@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod production;
 pub mod recordings;
+pub mod room_commands;
 pub mod rooms;
 pub mod status;
 pub mod streams;

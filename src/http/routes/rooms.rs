@@ -131,7 +131,11 @@ pub async fn list(
 
 /// The room if `who` may read it: 404 for a private room they are not in (its existence is not
 /// revealed), 403 if banned.
-fn readable(conn: &mut DbConnection, room: i64, who: &Authenticated) -> Result<RoomRow, ApiError> {
+pub(crate) fn readable(
+    conn: &mut DbConnection,
+    room: i64,
+    who: &Authenticated,
+) -> Result<RoomRow, ApiError> {
     let row = rooms::find(conn, room)?.ok_or_else(|| ApiError::not_found("no such room"))?;
     if matches!(who.role, Role::Admin | Role::Moderator) {
         return Ok(row);
@@ -152,7 +156,7 @@ fn readable(conn: &mut DbConnection, room: i64, who: &Authenticated) -> Result<R
     Ok(row)
 }
 
-fn room_id(path: &str) -> Result<i64, ApiError> {
+pub(crate) fn room_id(path: &str) -> Result<i64, ApiError> {
     path.parse()
         .map_err(|_| ApiError::not_found("no such room"))
 }

@@ -1,0 +1,64 @@
+//! `GET /api/v2/rooms/{id}/commands`: the slash commands of a room, built-in and registered by
+//! bots, for the page's command hint (and any client's). Read from the store, so every node
+//! answers the same.
+
+use super::rooms::{readable, room_id};
+use crate::db::bot_commands;
+use crate::http::error::ApiError;
+use crate::http::extract::AuthUser;
+use crate::state::AppState;
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use veza_actors::model::UserRef;
+use veza_actors::room::commands;
+use veza_actors::RoomId;
+
+#[derive(Serialize)]
+struct CommandList {
+    commands: Vec<CommandEntry>,
+}
+
+#[derive(Serialize)]
+struct CommandEntry {
+    name: String,
+    /// The argument hint (`@user [reason]`, `NdM`).
+    args: String,
+    description: String,
+    /// The bot that answers it; `null` for a built-in.
+    bot: Option<UserRef>,
+    /// The least room role a built-in needs; bot commands are open to every member.
+    role: &'static str,
+}
+
+/// `GET /api/v2/rooms/{id}/commands`: built-ins first, then the bots' by name.
+pub async fn list(
+    AuthUser(who): AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = room_id(&path)?;
+    let pool = state.pool.clone();
+    let registered = web::block(move || {
+        let conn = &mut *pool.get()?;
+        readable(conn, id, &who)?;
+        Ok::<_, ApiError>(bot_commands::for_room(conn, RoomId(id))?)
+    })
+    .await??;
+    let built_in = commands::builtins().map(|(name, args, description, role)| CommandEntry {
+        name: name.to_owned(),
+        args: args.to_owned(),
+        description: description.to_owned(),
+        bot: None,
+        role: role.as_str(),
+    });
+    let by_bots = registered.into_iter().map(|c| CommandEntry {
+        name: c.name,
+        args: c.args,
+        description: c.description,
+        bot: Some(c.bot),
+        role: "member",
+    });
+    Ok(HttpResponse::Ok().json(CommandList {
+        commands: built_in.chain(by_bots).collect(),
+    }))
+}

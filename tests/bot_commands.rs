@@ -1,0 +1,240 @@
+//! Issue 12, commands: a bot registers `/roll` in a room it was invited to; a member's `/roll 2d6`
+//! reaches the bot as a `command` event (not stored), the member is told it went out, and the
+//! bot's answer is a message of kind `bot`. `/help` and `GET /api/v2/rooms/{id}/commands` list the
+//! bot's commands; built-ins cannot be taken, another bot's name neither; a bot that is offline
+//! gets the member a notice instead. Both stores.
+
+mod common;
+
+use common::http::call;
+use common::server::{TestServer, TestUser, Ws};
+use common::{Kind, TestDb};
+use serde_json::{json, Value};
+
+async fn make_bot(server: &TestServer, owner: &TestUser, name: &str) -> String {
+    let auth = format!("Bearer {}", owner.token);
+    let made = call(
+        server.addr,
+        "POST",
+        "/api/v2/bots",
+        &[("Authorization", &auth)],
+        Some(&json!({"username": name})),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    made.body["token"].as_str().expect("token").to_owned()
+}
+
+/// A bot `name` of `owner`, invited to `room` by `owner`'s socket, joined; its socket.
+async fn bot_in(server: &TestServer, owner: &mut Ws, room: &str, token: &str, name: &str) -> Ws {
+    owner
+        .say(room, &format!("/invite @{name}"), &format!("inv-{name}"))
+        .await;
+    let mut bot = server.ws_with(&format!("Bot {token}")).await;
+    bot.join(room).await;
+    bot
+}
+
+async fn register(bot: &mut Ws, room: &str, commands: Value) -> Value {
+    bot.send(json!({"type": "register_commands", "room": room, "commands": commands}))
+        .await;
+    bot.recv_type_any(&["commands_registered", "error"]).await
+}
+
+fn roll() -> Value {
+    json!([{"name": "roll", "description": "roll dice", "args": "NdM"}])
+}
+
+async fn a_command_goes_to_the_bot_and_its_answer_is_a_bot_message(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let alice = server.user("alice").await;
+    let token = make_bot(&server, &alice, "dicebot").await;
+    let room = server.room(&alice, "games", false).await;
+    let mut a = server.ws(&alice).await;
+    a.join(&room).await;
+    let mut bot = bot_in(&server, &mut a, &room, &token, "dicebot").await;
+    let registered = register(&mut bot, &room, roll()).await;
+    assert_eq!(registered["type"], "commands_registered", "{registered}");
+    assert_eq!(registered["commands"][0]["name"], "roll");
+
+    a.send(json!({"type": "send", "room": room, "body": "/roll 2d6", "client_id": "r1"}))
+        .await;
+    let told = a.recv_type("notice").await;
+    assert_eq!(told["client_id"], "r1");
+    assert!(
+        told["body"].as_str().unwrap().contains("sent to @dicebot"),
+        "{told}"
+    );
+    let command = bot.recv_type("command").await;
+    assert_eq!(command["command"], "roll");
+    assert_eq!(command["args"], "2d6");
+    assert_eq!(command["room"], room);
+    assert_eq!(command["user"]["username"], "alice");
+    assert!(command["id"].as_str().is_some_and(|id| !id.is_empty()));
+
+    let answer = bot.say(&room, "alice rolled 7", "ans1").await;
+    assert_eq!(answer["kind"], "bot");
+    let seen = a.recv_type("message").await;
+    assert_eq!(
+        (&seen["message"]["kind"], &seen["message"]["body"]),
+        (&json!("bot"), &json!("alice rolled 7")),
+        "{seen}"
+    );
+
+    // The invocation is not in the history; the answer is.
+    let auth = format!("Bearer {}", alice.token);
+    let history = call(
+        server.addr,
+        "GET",
+        &format!("/api/v2/rooms/{room}/messages"),
+        &[("Authorization", &auth)],
+        None,
+    )
+    .await;
+    let bodies: Vec<&str> = history.body["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["body"].as_str())
+        .collect();
+    assert!(bodies.contains(&"alice rolled 7"), "{bodies:?}");
+    assert!(!bodies.iter().any(|b| b.starts_with("/roll")), "{bodies:?}");
+}
+
+async fn help_and_rest_list_the_bot_commands(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let alice = server.user("alice").await;
+    let token = make_bot(&server, &alice, "dicebot").await;
+    let room = server.room(&alice, "games", false).await;
+    let mut a = server.ws(&alice).await;
+    a.join(&room).await;
+    let mut bot = bot_in(&server, &mut a, &room, &token, "dicebot").await;
+    register(&mut bot, &room, roll()).await;
+
+    a.send(json!({"type": "send", "room": room, "body": "/help", "client_id": "h"}))
+        .await;
+    let help = a.recv_type("notice").await;
+    let text = help["body"].as_str().unwrap();
+    assert!(text.contains("/roll NdM - roll dice (@dicebot)"), "{text}");
+    assert!(text.contains("/me ACTION"), "{text}");
+
+    let auth = format!("Bearer {}", alice.token);
+    let listed = call(
+        server.addr,
+        "GET",
+        &format!("/api/v2/rooms/{room}/commands"),
+        &[("Authorization", &auth)],
+        None,
+    )
+    .await;
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    let commands = listed.body["commands"].as_array().expect("commands");
+    let roll = commands
+        .iter()
+        .find(|c| c["name"] == "roll")
+        .expect("roll listed");
+    assert_eq!(roll["bot"]["username"], "dicebot");
+    assert_eq!(roll["args"], "NdM");
+    assert!(
+        commands
+            .iter()
+            .any(|c| c["name"] == "ban" && c["bot"].is_null()),
+        "built-ins are listed too: {commands:?}"
+    );
+    // An empty list takes them away again.
+    let cleared = register(&mut bot, &room, json!([])).await;
+    assert_eq!(cleared["commands"], json!([]));
+    let listed = call(
+        server.addr,
+        "GET",
+        &format!("/api/v2/rooms/{room}/commands"),
+        &[("Authorization", &auth)],
+        None,
+    )
+    .await;
+    assert!(!listed.body["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == "roll"));
+}
+
+async fn built_ins_other_bots_names_and_people_are_refused(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let alice = server.user("alice").await;
+    let one = make_bot(&server, &alice, "one").await;
+    let two = make_bot(&server, &alice, "two").await;
+    let room = server.room(&alice, "games", false).await;
+    let mut a = server.ws(&alice).await;
+    a.join(&room).await;
+    let mut first = bot_in(&server, &mut a, &room, &one, "one").await;
+    let mut second = bot_in(&server, &mut a, &room, &two, "two").await;
+
+    let builtin = register(&mut first, &room, json!([{"name": "ban"}])).await;
+    assert_eq!(builtin["code"], "bad_request", "{builtin}");
+    assert!(builtin["message"].as_str().unwrap().contains("built-in"));
+    let bad_name = register(&mut first, &room, json!([{"name": "Roll Dice"}])).await;
+    assert_eq!(bad_name["code"], "bad_request", "{bad_name}");
+    let unknown_field = register(&mut first, &room, json!([{"name": "x", "run": "rm"}])).await;
+    assert_eq!(unknown_field["code"], "bad_request", "{unknown_field}");
+
+    assert_eq!(
+        register(&mut first, &room, roll()).await["type"],
+        "commands_registered"
+    );
+    let taken = register(&mut second, &room, roll()).await;
+    assert_eq!(taken["code"], "forbidden", "{taken}");
+    assert!(taken["message"].as_str().unwrap().contains("@one"));
+
+    let person = register(&mut a, &room, roll()).await;
+    assert_eq!(person["code"], "forbidden", "{person}");
+
+    // Moderation stays the room's: /kick is not sent to any bot.
+    a.send(json!({"type": "send", "room": room, "body": "/kick", "client_id": "k"}))
+        .await;
+    let usage = a.recv_type("error").await;
+    assert_eq!(usage["code"], "bad_request", "{usage}");
+}
+
+async fn an_offline_bot_gets_the_member_a_notice(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let alice = server.user("alice").await;
+    let token = make_bot(&server, &alice, "dicebot").await;
+    let room = server.room(&alice, "games", false).await;
+    let mut a = server.ws(&alice).await;
+    a.join(&room).await;
+    let mut bot = bot_in(&server, &mut a, &room, &token, "dicebot").await;
+    register(&mut bot, &room, roll()).await;
+    bot.close().await;
+    drop(bot);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while server.online_in(&room).await != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bot never went offline"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    a.send(json!({"type": "send", "room": room, "body": "/roll", "client_id": "r"}))
+        .await;
+    let notice = a.recv_type("notice").await;
+    assert_eq!(notice["client_id"], "r");
+    assert!(
+        notice["body"]
+            .as_str()
+            .unwrap()
+            .contains("@dicebot is offline"),
+        "{notice}"
+    );
+}
+
+on_both_backends!(
+    a_command_goes_to_the_bot_and_its_answer_is_a_bot_message,
+    help_and_rest_list_the_bot_commands,
+    built_ins_other_bots_names_and_people_are_refused,
+    an_offline_bot_gets_the_member_a_notice,
+);
