@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The web page in a real browser: headless Chromium driven by playwright-core (npm), against a
-# freshly started server on SQLite (chat, then log in with GitHub against a provider the test
-# starts). Installs Chromium (Debian) and playwright-core (npm) if missing.
+# freshly started server on SQLite (chat, the example bot answering /roll, then log in with GitHub
+# against a provider the test starts). Installs Chromium (Debian) and playwright-core (npm) if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +22,8 @@ if [ ! -d "$tools/node_modules/playwright-core" ]; then
 fi
 
 cargo build --locked --bin veza >/dev/null 2>&1
+# The example bot, built as the test suite builds it (--workspace: same features, no rebuild).
+cargo build --workspace --locked --example bot >/dev/null 2>&1
 work=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port=$(free_port)
@@ -37,4 +39,5 @@ pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 100); do curl -sf "127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
 NODE_PATH="$tools/node_modules" timeout 120 node tests/browser/chat.js "http://127.0.0.1:$port"
+NODE_PATH="$tools/node_modules" timeout 120 node tests/browser/bot.js "http://127.0.0.1:$port" target/debug/examples/bot
 NODE_PATH="$tools/node_modules" timeout 120 node tests/browser/oauth.js "http://127.0.0.1:$port" "$provider"

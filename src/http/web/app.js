@@ -163,6 +163,31 @@ function react(ev) {
 
 function notice(text) { const div = document.createElement("div"); div.className = "msg notice"; div.textContent = text; $("messages").append(div); }
 
+// The slash-command hint: the room's commands (built-in and the bots'), from the REST list.
+async function loadCommands(room) {
+  try { const r = await api(`/api/v2/rooms/${room}/commands`); if (room === state.room) state.commands = r.commands; }
+  catch (err) { state.commands = []; }
+}
+
+function showHint() {
+  const hint = $("command-hint"), text = $("body").value;
+  const typed = text.startsWith("/") && !text.includes(" ") ? text.slice(1).toLowerCase() : null;
+  // The room's bots' commands first, then the built-ins.
+  const all = (state.commands || []).slice().sort((a, b) => (a.bot ? 0 : 1) - (b.bot ? 0 : 1));
+  const matches = typed === null ? [] : all.filter(c => c.name.startsWith(typed)).slice(0, 10);
+  hint.replaceChildren(...matches.map(c => {
+    const li = document.createElement("li"); li.dataset.name = c.name;
+    const usage = document.createElement("span"); usage.className = "usage";
+    usage.textContent = "/" + c.name + (c.args ? " " + c.args : "");
+    const what = document.createElement("span"); what.className = "what";
+    what.textContent = c.description + (c.bot ? " (@" + c.bot.username + ")" : "");
+    li.append(usage, what);
+    li.onclick = () => { $("body").value = "/" + c.name + " "; $("body").focus(); showHint(); };
+    return li;
+  }));
+  hint.classList.toggle("hidden", matches.length === 0);
+}
+
 function handle(ev) {
   switch (ev.type) {
     case "joined": {
@@ -170,6 +195,7 @@ function handle(ev) {
       const li = [...$("room-list").children].find(l => l.dataset.id === ev.room);
       $("topic").textContent = (li && li.dataset.topic) || "No topic.";
       ev.messages.forEach(m => render(m));
+      loadCommands(ev.room);
       $("body").disabled = $("send-btn").disabled = false; $("body").focus();
       break;
     }
@@ -203,10 +229,16 @@ $("send").onsubmit = (e) => {
   e.preventDefault();
   const body = $("body").value.trim(); if (!body || !state.room) return;
   send({ type: "send", room: state.room, body, client_id: crypto.randomUUID ? crypto.randomUUID() : String(Date.now() + Math.random()) });
-  $("body").value = "";
+  $("body").value = ""; showHint();
 };
 let lastTyping = 0;
-$("body").oninput = () => { const now = Date.now(); if (now - lastTyping > 2000 && state.room) { lastTyping = now; send({ type: "typing", room: state.room }); } };
+let lastCommands = 0;
+$("body").oninput = () => {
+  const now = Date.now(); if (now - lastTyping > 2000 && state.room) { lastTyping = now; send({ type: "typing", room: state.room }); }
+  // A bot may have registered commands since the join: look again when a command starts.
+  if ($("body").value === "/" && state.room && now - lastCommands > 5000) { lastCommands = now; loadCommands(state.room).then(showHint); }
+  showHint();
+};
 $("older").onclick = () => send({ type: "history", room: state.room, before: state.oldest, limit: 50 });
 
 if (state.access) start(); else offerProviders();
