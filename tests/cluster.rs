@@ -445,8 +445,52 @@ async fn a_bot_command_crosses_nodes(kind: Kind) {
     assert_eq!(seen["message"]["body"], "alice rolled 11");
 }
 
+/// An incoming webhook made on node 0 posts through node 1 (no member there): the message reaches
+/// the member on node 0 once, in order, and a revocation on node 0 holds on node 1.
+async fn a_webhook_posts_through_any_node(kind: Kind) {
+    let c = Cluster::start(kind, 2);
+    let alice = c.register(0, "alice");
+    let room = c.room(0, &alice, "builds");
+    let (mut a, _) = c.joined(0, &alice, &room, None).await;
+    let made = c.call(
+        0,
+        "POST",
+        &format!("/api/v2/rooms/{room}/webhooks"),
+        Some(&alice.token),
+        Some(json!({"name": "ci-bot"})),
+        201,
+    );
+    let url = made["url"].as_str().expect("url").to_owned();
+    let id = made["webhook"]["id"].as_str().expect("id").to_owned();
+    for n in 1..=3 {
+        c.call(
+            1,
+            "POST",
+            &url,
+            None,
+            Some(json!({"text": format!("build {n}")})),
+            201,
+        );
+    }
+    for n in 1..=3 {
+        let seen = a.recv_type("message").await;
+        assert_eq!(seen["message"]["body"], format!("build {n}"), "{seen}");
+        assert_eq!(seen["message"]["author"]["username"], "ci-bot");
+    }
+    c.call(
+        0,
+        "DELETE",
+        &format!("/api/v2/rooms/{room}/webhooks/{id}"),
+        Some(&alice.token),
+        None,
+        204,
+    );
+    c.call(1, "POST", &url, None, Some(json!({"text": "after"})), 404);
+}
+
 on_both_backends!(
     a_bot_command_crosses_nodes,
+    a_webhook_posts_through_any_node,
     a_bot_token_rotated_on_one_node_closes_its_socket_on_another,
     messages_reach_every_node_once_in_order,
     a_reaction_on_one_node_reaches_the_other_as_a_delta,

@@ -65,6 +65,7 @@ pub const KEYS: &[ConfigKey] = &[
     ConfigKey { name: "ingest_recheck_ms", default: Some("5000"), doc: "How often a live source's stream key and owner are checked again: a rotated key or a disabled owner ends the broadcast within this time." },
     ConfigKey { name: "http_max_connections", default: Some("100000"), doc: "Connections the main port holds at once over all workers (WebSockets included); beyond that it stops accepting until some close." },
     ConfigKey { name: "bot_rate_per_minute", default: Some("1200"), doc: "REST requests per minute per bot (in place of the user and write limits; 0 = no limit)." },
+    ConfigKey { name: "webhook_rate_per_minute", default: Some("30"), doc: "Posts per minute to one incoming webhook (`POST /hooks/{id}/{secret}`; 0 = no limit)." },
     ConfigKey { name: "max_bots_per_user", default: Some("10"), doc: "Bot accounts one user may own (0 = no limit); more are refused with 409 quota_exceeded." },
     ConfigKey { name: "http_max_per_ip", default: Some("1000"), doc: "Connections one client address (an IPv6 /64) may hold on the main port; more are answered 503 too_many_connections and closed. Trusted proxies are not capped." },
     ConfigKey { name: "stream_ladder", default: Some("mp3-64,mp3-128,mp3-192,mp3-320,aac-128,opus-96"), doc: "Variants each live input is transcoded to (codec-kbps, comma-separated)." },

@@ -109,6 +109,7 @@ pub struct Config {
     pub max_bots_per_user: u64,
     /// REST requests per minute per bot.
     pub bot_rate_per_minute: u32,
+    pub webhook_rate_per_minute: u32,
     pub media_rate_per_minute: u32,
     pub max_websockets_per_user: usize,
     pub refresh_grace_ms: u64,
@@ -391,6 +392,12 @@ impl Config {
             bot_rate_per_minute: parse_range(
                 get("bot_rate_per_minute"),
                 "bot_rate_per_minute",
+                0,
+                1_000_000,
+            )?,
+            webhook_rate_per_minute: parse_range(
+                get("webhook_rate_per_minute"),
+                "webhook_rate_per_minute",
                 0,
                 1_000_000,
             )?,

@@ -22,6 +22,7 @@ pub mod sessions;
 pub mod streams;
 pub mod two_factor;
 pub mod users;
+pub mod webhooks;
 pub mod write_txn;
 
 pub use error::DbError;

@@ -204,3 +204,18 @@ diesel::table! {
 
 diesel::joinable!(bot_commands -> users (bot_id));
 diesel::allow_tables_to_appear_in_same_query!(bot_commands, users);
+
+diesel::table! {
+    incoming_webhooks (id) {
+        id -> BigInt,
+        room_id -> BigInt,
+        user_id -> BigInt,
+        secret_hash -> Text,
+        created_by -> BigInt,
+        created_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(incoming_webhooks -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(incoming_webhooks, users);

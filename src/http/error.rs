@@ -102,6 +102,33 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// 503: the actor that would do this is not answering (shutting down); retry.
+    pub fn unavailable() -> Self {
+        Self {
+            retry_after_s: Some(1),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the server is busy or shutting down; retry",
+            )
+        }
+    }
+
+    /// A room actor's refusal as a REST error.
+    pub fn from_proto(e: veza_actors::protocol::ProtoError) -> Self {
+        use veza_actors::protocol::ErrorCode;
+        let (status, code) = match e.code {
+            ErrorCode::BadRequest => (StatusCode::BAD_REQUEST, "bad_request"),
+            ErrorCode::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ErrorCode::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            ErrorCode::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ErrorCode::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ErrorCode::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ErrorCode::Internal => return Self::internal(e.message),
+        };
+        Self::new(status, code, e.message)
+    }
+
     /// A 500 that tells the client nothing and keeps `cause` for the log.
     pub fn internal(cause: impl fmt::Display) -> Self {
         Self {
@@ -195,6 +222,12 @@ impl From<AuthError> for ApiError {
             AuthError::Db(db) => db.into(),
             AuthError::Internal(cause) => Self::internal(cause),
         }
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        DbError::Query(e).into()
     }
 }
 

@@ -61,6 +61,9 @@ pub fn app(
         .route("/health", web::get().to(routes::health::health))
         .route("/metrics", web::get().to(routes::metrics::metrics))
         .route("/ws", web::get().to(routes::ws::upgrade))
+        .service(
+            web::resource("/hooks/{id}/{secret}").route(web::post().to(routes::webhooks::post)),
+        )
         .service(web::resource("/live/{mount}").route(web::put().to(routes::live::source)))
         .service(web::resource("/live/{mount}/ws").route(web::get().to(routes::live_ws::source)))
         .service(
@@ -181,6 +184,15 @@ pub fn app(
                 .service(
                     web::resource("/rooms/{id}/commands")
                         .route(web::get().to(routes::room_commands::list)),
+                )
+                .service(
+                    web::resource("/rooms/{id}/webhooks")
+                        .route(web::get().to(routes::webhooks::list))
+                        .route(web::post().to(routes::webhooks::create)),
+                )
+                .service(
+                    web::resource("/rooms/{id}/webhooks/{hook}")
+                        .route(web::delete().to(routes::webhooks::revoke)),
                 )
                 .service(
                     web::resource("/rooms/{id}/messages")

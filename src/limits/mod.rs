@@ -37,6 +37,8 @@ pub enum Class {
     Media,
     /// Everything from one bot (instead of `User` and `Write`: bots answer for many people).
     Bot,
+    /// Posts to one incoming webhook.
+    Webhook,
 }
 
 impl Class {
@@ -49,6 +51,7 @@ impl Class {
             Class::Clip => "clip",
             Class::Media => "media",
             Class::Bot => "bot",
+            Class::Webhook => "webhook",
         }
     }
 }
@@ -88,6 +91,7 @@ pub struct Limits {
     clip: Option<Rule>,
     media: Option<Rule>,
     bot: Option<Rule>,
+    webhook: Option<Rule>,
     log: Logger,
 }
 
@@ -108,6 +112,7 @@ impl Limits {
             write: rule(config.write_rate_per_minute),
             media: rule(config.media_rate_per_minute),
             bot: rule(config.bot_rate_per_minute),
+            webhook: rule(config.webhook_rate_per_minute),
             clip: (config.clips_per_user_hour > 0).then_some(Rule {
                 limit: config.clips_per_user_hour,
                 period_ms: 3_600_000,
@@ -194,6 +199,7 @@ impl Limits {
             Class::Clip => self.clip,
             Class::Media => self.media,
             Class::Bot => self.bot,
+            Class::Webhook => self.webhook,
         }?;
         let key = format!("{}:{key}", class.name());
         let decision = match &self.store {

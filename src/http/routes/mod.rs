@@ -20,4 +20,5 @@ pub mod streams;
 pub mod two_factor;
 pub mod users;
 pub mod web;
+pub mod webhooks;
 pub mod ws;

@@ -1,0 +1,89 @@
+//! Messages that come from outside a WebSocket (an incoming webhook's POST): committed like any
+//! other message, delivered here and told to the other nodes, answered to the caller.
+
+use super::fanout::{Effect, RoomEvent};
+use super::{write_error, Room};
+use crate::model::{MessageKind, MessageView, UserRef};
+use crate::protocol::ProtoError;
+use crate::store::{Applied, Write};
+use actix::prelude::*;
+
+/// Post `body` as `author` (a member of the room); resolves once it is durable.
+#[derive(Message)]
+#[rtype(result = "Result<MessageView, ProtoError>")]
+pub struct Post {
+    pub author: UserRef,
+    pub kind: MessageKind,
+    pub body: String,
+}
+
+type Reply = tokio::sync::oneshot::Sender<Result<MessageView, ProtoError>>;
+
+impl Handler<Post> for Room {
+    type Result = ResponseFuture<Result<MessageView, ProtoError>>;
+
+    fn handle(&mut self, msg: Post, ctx: &mut Context<Self>) -> Self::Result {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.when_loaded(ctx, move |act, ctx| act.post(ctx, msg, tx, false));
+        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(ProtoError::internal())) })
+    }
+}
+
+impl Room {
+    fn post(&mut self, ctx: &mut Context<Self>, msg: Post, tx: Reply, refreshed: bool) {
+        let now = crate::ids::now_ms() as i64;
+        let refusal = match self.members.get(&msg.author.id) {
+            // A poster made since this replica loaded (a new webhook): its membership is in the
+            // store. Read the members again, holding everything else meanwhile.
+            None if !refreshed => {
+                let id = self.id;
+                self.env
+                    .readers
+                    .query(move |store| store.load_room(id, 0))
+                    .into_actor(self)
+                    .map(move |result, act, ctx| {
+                        if let Ok(Some(snapshot)) = result {
+                            act.members = snapshot.members;
+                        }
+                        act.guarded(ctx, |act, ctx| act.post(ctx, msg, tx, true));
+                    })
+                    .wait(ctx);
+                return;
+            }
+            None => Some("the poster is not a member of this room"),
+            Some(m) if m.is_banned(now) || m.is_muted(now) => {
+                Some("the poster is banned or muted in this room")
+            }
+            Some(_) => None,
+        };
+        if let Some(why) = refusal {
+            let _caller_may_be_gone = tx.send(Err(ProtoError::forbidden(why)));
+            return;
+        }
+        let write = Write::Message {
+            room: self.id,
+            author: msg.author,
+            kind: msg.kind,
+            body: msg.body,
+            client_id: None,
+            thread: None,
+        };
+        self.persist(ctx, vec![write], move |act, ctx, result| {
+            let answer = match result {
+                Ok(applied) => match applied.into_iter().last() {
+                    Some(Applied::Message { message, .. }) => {
+                        act.deliver(ctx, message.clone());
+                        act.tell_others(RoomEvent::Message {
+                            message: message.clone(),
+                            effect: Effect::None,
+                        });
+                        Ok(message)
+                    }
+                    _ => Err(ProtoError::internal()),
+                },
+                Err(e) => Err(write_error(e)),
+            };
+            let _caller_may_be_gone = tx.send(answer);
+        });
+    }
+}

@@ -1,0 +1,312 @@
+//! Incoming webhooks: a room's moderators make a secret URL (`POST /api/v2/rooms/{id}/webhooks`,
+//! shown once), list and revoke them; anyone holding the URL posts `{"text","username"?}` to
+//! `POST /hooks/{id}/{secret}` and it appears in the room as a message of the hook's own account
+//! (kind `bot`, named after the hook), committed and fanned out like any other.
+
+use super::rooms::{readable, room_id};
+use crate::auth::{opaque, validation, Authenticated, Role};
+use crate::db::audit::{self, NewAuditEntry};
+use crate::db::users::NewUser;
+use crate::db::webhooks::{self, IncomingWebhook};
+use crate::db::{rooms, users, DbConnection};
+use crate::http::client_info::client_info;
+use crate::http::error::ApiError;
+use crate::http::extract::AuthUser;
+use crate::limits::Class;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::Connection;
+use serde::{Deserialize, Serialize};
+use veza_actors::ids::now_ms;
+use veza_actors::model::{MessageKind, MessageView, RoomRole, UserRef};
+use veza_actors::{RoomId, UserId};
+
+/// Characters of a posted text, as for any message.
+const MAX_TEXT: usize = 4000;
+const MAX_DISPLAY_NAME: usize = 32;
+
+#[derive(Serialize)]
+struct HookView {
+    id: String,
+    room: String,
+    name: String,
+    created_at: i64,
+}
+
+impl HookView {
+    fn new(hook: &IncomingWebhook, name: String) -> Self {
+        HookView {
+            id: hook.id.to_string(),
+            room: hook.room_id.to_string(),
+            name,
+            created_at: hook.created_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Created {
+    webhook: HookView,
+    /// The path to post to, with its secret: shown this once.
+    url: String,
+}
+
+#[derive(Serialize)]
+struct HookList {
+    webhooks: Vec<HookView>,
+}
+
+#[derive(Serialize)]
+struct Posted {
+    message: MessageView,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewHook {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookPost {
+    text: String,
+    /// Shown before the text (`username: text`) when it is not the hook's own name.
+    username: Option<String>,
+}
+
+/// The room if `who` moderates it (owner, room moderator, global admin or moderator); 404 for a
+/// room they cannot read, 403 for one they only belong to.
+fn moderated(conn: &mut DbConnection, room: i64, who: &Authenticated) -> Result<(), ApiError> {
+    let row = readable(conn, room, who)?;
+    if matches!(who.role, Role::Admin | Role::Moderator) || row.owner_id == who.user_id {
+        return Ok(());
+    }
+    let role = rooms::membership(conn, room, who.user_id)?
+        .map(|(role, _)| RoomRole::parse(&role))
+        .unwrap_or(RoomRole::Member);
+    if who.role != Role::Bot && role >= RoomRole::Moderator {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "webhooks are managed by the room's moderators",
+    ))
+}
+
+/// `POST /api/v2/rooms/{id}/webhooks` `{name}` -> 201 with the URL (secret shown once).
+pub async fn create(
+    AuthUser(who): AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<NewHook>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let room = room_id(&path)?;
+    validation::username(&body.name)?;
+    let client = client_info(&req);
+    let pool = state.pool.clone();
+    let (id, user) = (state.ids.next_id(), state.ids.next_id());
+    let audit_id = state.ids.next_id();
+    let name = body.into_inner().name;
+    let (secret, secret_hash) = opaque::generate();
+    let created = web::block(move || {
+        let conn = &mut *pool.get()?;
+        moderated(conn, room, &who)?;
+        let now = now_ms() as i64;
+        conn.transaction(|conn| {
+            let lower = name.to_lowercase();
+            users::insert(
+                conn,
+                &NewUser {
+                    id: user,
+                    username: &name,
+                    username_lower: &lower,
+                    email: None,
+                    password_hash: "",
+                    role: Role::Bot.as_str(),
+                    disabled: false,
+                    created_at: now,
+                    updated_at: now,
+                    email_verified: false,
+                },
+            )
+            .map_err(|e| {
+                if e.is_unique_violation() {
+                    ApiError::new(StatusCode::CONFLICT, "username_taken", "that name is taken")
+                } else {
+                    e.into()
+                }
+            })?;
+            rooms::upsert_member(conn, room, user, Some(RoomRole::Member), None, None, now)?;
+            let hook = IncomingWebhook {
+                id,
+                room_id: room,
+                user_id: user,
+                secret_hash,
+                created_by: who.user_id,
+                created_at: now,
+                revoked_at: None,
+            };
+            webhooks::insert(conn, &hook)?;
+            audit::record(
+                conn,
+                &NewAuditEntry {
+                    id: audit_id,
+                    actor_id: Some(who.user_id),
+                    action: "webhook.created",
+                    target_type: Some("webhook"),
+                    target_id: Some(id.to_string()),
+                    room_id: Some(room),
+                    ip: client.ip.as_deref(),
+                    user_agent: client.user_agent.as_deref(),
+                    details: Some(serde_json::json!({ "name": name }).to_string()),
+                    created_at: now,
+                },
+            )?;
+            Ok::<_, ApiError>(HookView::new(&hook, name.clone()))
+        })
+    })
+    .await??;
+    let url = format!("/hooks/{}/{secret}", created.id);
+    Ok(HttpResponse::Created().json(Created {
+        webhook: created,
+        url,
+    }))
+}
+
+/// `GET /api/v2/rooms/{id}/webhooks`: the live hooks (never their secrets).
+pub async fn list(
+    AuthUser(who): AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let room = room_id(&path)?;
+    let pool = state.pool.clone();
+    let hooks = web::block(move || {
+        let conn = &mut *pool.get()?;
+        moderated(conn, room, &who)?;
+        Ok::<_, ApiError>(webhooks::live_in_room(conn, room)?)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(HookList {
+        webhooks: hooks
+            .into_iter()
+            .map(|(h, name)| HookView::new(&h, name))
+            .collect(),
+    }))
+}
+
+/// `DELETE /api/v2/rooms/{id}/webhooks/{hook}` -> 204: its URL stops working at once.
+pub async fn revoke(
+    AuthUser(who): AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (room, hook) = path.into_inner();
+    let room = room_id(&room)?;
+    let hook: i64 = hook
+        .parse()
+        .map_err(|_| ApiError::not_found("no such webhook"))?;
+    let client = client_info(&req);
+    let audit_id = state.ids.next_id();
+    let pool = state.pool.clone();
+    web::block(move || {
+        let conn = &mut *pool.get()?;
+        moderated(conn, room, &who)?;
+        let now = now_ms() as i64;
+        conn.transaction(|conn| {
+            if !webhooks::revoke(conn, room, hook, now)? {
+                return Err(ApiError::not_found("no such webhook"));
+            }
+            audit::record(
+                conn,
+                &NewAuditEntry {
+                    id: audit_id,
+                    actor_id: Some(who.user_id),
+                    action: "webhook.revoked",
+                    target_type: Some("webhook"),
+                    target_id: Some(hook.to_string()),
+                    room_id: Some(room),
+                    ip: client.ip.as_deref(),
+                    user_agent: client.user_agent.as_deref(),
+                    details: None,
+                    created_at: now,
+                },
+            )?;
+            Ok(())
+        })
+    })
+    .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /hooks/{id}/{secret}` `{"text","username"?}` -> 201 `{message}` once it is durable. A
+/// wrong secret, an unknown or a revoked hook are all 404 (the secret is compared in constant
+/// time); past `webhook_rate_per_minute` 429.
+pub async fn post(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Json<HookPost>,
+) -> Result<HttpResponse, ApiError> {
+    let (hook, secret) = path.into_inner();
+    let unknown = || ApiError::not_found("no such webhook");
+    let hook: i64 = hook.parse().map_err(|_| unknown())?;
+    let text = body.text.trim();
+    if text.is_empty() || text.chars().count() > MAX_TEXT {
+        return Err(ApiError::bad_request(format!(
+            "text must be 1-{MAX_TEXT} characters"
+        )));
+    }
+    let display = body.username.as_deref().map(str::trim).unwrap_or("");
+    if display.chars().count() > MAX_DISPLAY_NAME || display.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!(
+            "username must be up to {MAX_DISPLAY_NAME} characters, no control characters"
+        )));
+    }
+    let pool = state.pool.clone();
+    let found =
+        web::block(move || Ok::<_, ApiError>(webhooks::find(&mut *pool.get()?, hook)?)).await??;
+    let Some((row, name)) = found.filter(|(h, _)| h.revoked_at.is_none()) else {
+        return Err(unknown());
+    };
+    if !opaque::matches(&secret, &row.secret_hash) {
+        return Err(unknown());
+    }
+    if let Some((rule, decision)) = state
+        .limits
+        .check(Class::Webhook, &row.id.to_string())
+        .await
+    {
+        if !decision.allowed {
+            return Err(ApiError::limited(rule, decision, "posts to this webhook"));
+        }
+    }
+    let body = if display.is_empty() || display == name {
+        text.to_owned()
+    } else {
+        format!("{display}: {text}")
+    };
+    let room = state
+        .registry
+        .send(veza_actors::registry::GetRoom(RoomId(row.room_id)))
+        .await
+        .map_err(|_| ApiError::unavailable())?
+        .map_err(ApiError::from_proto)?;
+    let message = room
+        .send(veza_actors::room::Post {
+            author: UserRef {
+                id: UserId(row.user_id),
+                username: name,
+            },
+            kind: MessageKind::Bot,
+            body,
+        })
+        .await
+        .map_err(|_| ApiError::unavailable())?
+        .map_err(ApiError::from_proto)?;
+    Ok(HttpResponse::Created().json(Posted { message }))
+}
