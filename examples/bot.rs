@@ -33,17 +33,23 @@ async fn main() {
     let mut dice = Dice::seeded();
     let mut backoff = Duration::from_millis(500);
     loop {
-        match run(&url, &token, &rooms, &mut dice).await {
-            Ok(()) => backoff = Duration::from_millis(500),
-            Err(e) => eprintln!("bot: {e}; reconnecting in {backoff:?}"),
+        if let Err(e) = run(&url, &token, &rooms, &mut dice, &mut backoff).await {
+            eprintln!("bot: {e}; reconnecting in {backoff:?}");
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(10));
     }
 }
 
-/// One connection: join, register, answer until it closes.
-async fn run(url: &str, token: &str, rooms: &[String], dice: &mut Dice) -> Result<(), String> {
+/// One connection: join, register, answer until it closes (an error). A connection that was made
+/// resets the reconnect backoff.
+async fn run(
+    url: &str,
+    token: &str,
+    rooms: &[String],
+    dice: &mut Dice,
+    backoff: &mut Duration,
+) -> Result<(), String> {
     let mut request = format!("{}/ws", url.trim_end_matches('/'))
         .into_client_request()
         .map_err(|e| format!("bad VEZA_URL: {e}"))?;
@@ -52,6 +58,7 @@ async fn run(url: &str, token: &str, rooms: &[String], dice: &mut Dice) -> Resul
     let (mut ws, _) = tokio_tungstenite::connect_async(request)
         .await
         .map_err(|e| format!("connecting: {e}"))?;
+    *backoff = Duration::from_millis(500);
     for room in rooms {
         send(&mut ws, json!({"type": "join", "room": room})).await?;
         send(

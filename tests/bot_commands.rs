@@ -6,24 +6,9 @@
 
 mod common;
 
-use common::http::call;
-use common::server::{TestServer, TestUser, Ws};
+use common::server::{as_user, make_bot, TestServer, Ws};
 use common::{Kind, TestDb};
 use serde_json::{json, Value};
-
-async fn make_bot(server: &TestServer, owner: &TestUser, name: &str) -> String {
-    let auth = format!("Bearer {}", owner.token);
-    let made = call(
-        server.addr,
-        "POST",
-        "/api/v2/bots",
-        &[("Authorization", &auth)],
-        Some(&json!({"username": name})),
-    )
-    .await;
-    assert_eq!(made.status, 201, "{:?}", made.body);
-    made.body["token"].as_str().expect("token").to_owned()
-}
 
 /// A bot `name` of `owner`, invited to `room` by `owner`'s socket, joined; its socket.
 async fn bot_in(server: &TestServer, owner: &mut Ws, room: &str, token: &str, name: &str) -> Ws {
@@ -49,7 +34,7 @@ async fn a_command_goes_to_the_bot_and_its_answer_is_a_bot_message(kind: Kind) {
     let db = TestDb::new(kind);
     let server = TestServer::start(&db).await;
     let alice = server.user("alice").await;
-    let token = make_bot(&server, &alice, "dicebot").await;
+    let (_, token) = make_bot(&server, &alice, "dicebot").await;
     let room = server.room(&alice, "games", false).await;
     let mut a = server.ws(&alice).await;
     a.join(&room).await;
@@ -83,12 +68,11 @@ async fn a_command_goes_to_the_bot_and_its_answer_is_a_bot_message(kind: Kind) {
     );
 
     // The invocation is not in the history; the answer is.
-    let auth = format!("Bearer {}", alice.token);
-    let history = call(
-        server.addr,
+    let history = as_user(
+        &server,
+        &alice,
         "GET",
         &format!("/api/v2/rooms/{room}/messages"),
-        &[("Authorization", &auth)],
         None,
     )
     .await;
@@ -106,7 +90,7 @@ async fn help_and_rest_list_the_bot_commands(kind: Kind) {
     let db = TestDb::new(kind);
     let server = TestServer::start(&db).await;
     let alice = server.user("alice").await;
-    let token = make_bot(&server, &alice, "dicebot").await;
+    let (_, token) = make_bot(&server, &alice, "dicebot").await;
     let room = server.room(&alice, "games", false).await;
     let mut a = server.ws(&alice).await;
     a.join(&room).await;
@@ -120,15 +104,8 @@ async fn help_and_rest_list_the_bot_commands(kind: Kind) {
     assert!(text.contains("/roll NdM - roll dice (@dicebot)"), "{text}");
     assert!(text.contains("/me ACTION"), "{text}");
 
-    let auth = format!("Bearer {}", alice.token);
-    let listed = call(
-        server.addr,
-        "GET",
-        &format!("/api/v2/rooms/{room}/commands"),
-        &[("Authorization", &auth)],
-        None,
-    )
-    .await;
+    let commands_path = format!("/api/v2/rooms/{room}/commands");
+    let listed = as_user(&server, &alice, "GET", &commands_path, None).await;
     assert_eq!(listed.status, 200, "{:?}", listed.body);
     let commands = listed.body["commands"].as_array().expect("commands");
     let roll = commands
@@ -146,14 +123,7 @@ async fn help_and_rest_list_the_bot_commands(kind: Kind) {
     // An empty list takes them away again.
     let cleared = register(&mut bot, &room, json!([])).await;
     assert_eq!(cleared["commands"], json!([]));
-    let listed = call(
-        server.addr,
-        "GET",
-        &format!("/api/v2/rooms/{room}/commands"),
-        &[("Authorization", &auth)],
-        None,
-    )
-    .await;
+    let listed = as_user(&server, &alice, "GET", &commands_path, None).await;
     assert!(!listed.body["commands"]
         .as_array()
         .unwrap()
@@ -165,8 +135,8 @@ async fn built_ins_other_bots_names_and_people_are_refused(kind: Kind) {
     let db = TestDb::new(kind);
     let server = TestServer::start(&db).await;
     let alice = server.user("alice").await;
-    let one = make_bot(&server, &alice, "one").await;
-    let two = make_bot(&server, &alice, "two").await;
+    let (_, one) = make_bot(&server, &alice, "one").await;
+    let (_, two) = make_bot(&server, &alice, "two").await;
     let room = server.room(&alice, "games", false).await;
     let mut a = server.ws(&alice).await;
     a.join(&room).await;
@@ -203,7 +173,7 @@ async fn an_offline_bot_gets_the_member_a_notice(kind: Kind) {
     let db = TestDb::new(kind);
     let server = TestServer::start(&db).await;
     let alice = server.user("alice").await;
-    let token = make_bot(&server, &alice, "dicebot").await;
+    let (_, token) = make_bot(&server, &alice, "dicebot").await;
     let room = server.room(&alice, "games", false).await;
     let mut a = server.ws(&alice).await;
     a.join(&room).await;

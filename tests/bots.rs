@@ -7,47 +7,13 @@
 mod common;
 
 use common::http::{call, Reply};
-use common::server::{config_with, TestServer, TestUser};
+use common::server::{as_user, config_with, make_bot, TestServer};
 use common::{last_audit_details, Kind, TestDb};
-use serde_json::{json, Value};
-
-async fn as_user(
-    server: &TestServer,
-    user: &TestUser,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> Reply {
-    let auth = format!("Bearer {}", user.token);
-    call(
-        server.addr,
-        method,
-        path,
-        &[("Authorization", &auth)],
-        body.as_ref(),
-    )
-    .await
-}
+use serde_json::json;
 
 async fn as_bot(server: &TestServer, token: &str, method: &str, path: &str) -> Reply {
     let auth = format!("Bot {token}");
     call(server.addr, method, path, &[("Authorization", &auth)], None).await
-}
-
-/// `owner` makes bot `name`; returns its id and token.
-async fn make_bot(server: &TestServer, owner: &TestUser, name: &str) -> (String, String) {
-    let made = as_user(
-        server,
-        owner,
-        "POST",
-        "/api/v2/bots",
-        Some(json!({"username": name})),
-    )
-    .await;
-    assert_eq!(made.status, 201, "{:?}", made.body);
-    let id = made.body["bot"]["id"].as_str().expect("id").to_owned();
-    let token = made.body["token"].as_str().expect("token").to_owned();
-    (id, token)
 }
 
 async fn bot_lifecycle_token_once_rotation_and_deletion(kind: Kind) {

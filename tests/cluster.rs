@@ -407,24 +407,9 @@ async fn a_bot_command_crosses_nodes(kind: Kind) {
         .await;
     bot.recv_type("commands_registered").await;
 
-    // Node 0 hears of the registration and of the bot being online through the bus: ask until
-    // the command goes out (each try is answered with a notice).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut n = 0;
-    loop {
-        n += 1;
-        a.send(json!({"type": "send", "room": room, "body": "/roll 3d6", "client_id": format!("r{n}")}))
-            .await;
-        let answer = a.recv_type_any(&["notice", "error"]).await;
-        if answer["body"]
-            .as_str()
-            .is_some_and(|b| b.contains("sent to @dicebot"))
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never delivered: {answer}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // Node 0 hears of the registration and of the bot being online through the bus.
+    a.invoke_until_sent(&room, "/roll 3d6", Duration::from_secs(10))
+        .await;
     let command = bot.recv_type("command").await;
     assert_eq!(
         (&command["command"], &command["args"]),

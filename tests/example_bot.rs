@@ -4,13 +4,11 @@
 
 mod common;
 
-use common::http::call;
-use common::server::TestServer;
+use common::server::{make_bot, TestServer};
 use common::{Kind, TestDb};
-use serde_json::json;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Builds the example (cargo takes its lock, so tests running at once build it once) and returns
 /// its path beside this test's binary.
@@ -64,17 +62,7 @@ async fn the_example_bot_answers_roll(kind: Kind) {
     let db = TestDb::new(kind);
     let server = TestServer::start(&db).await;
     let alice = server.user("alice").await;
-    let auth = format!("Bearer {}", alice.token);
-    let made = call(
-        server.addr,
-        "POST",
-        "/api/v2/bots",
-        &[("Authorization", &auth)],
-        Some(&json!({"username": "dicebot"})),
-    )
-    .await;
-    assert_eq!(made.status, 201, "{:?}", made.body);
-    let token = made.body["token"].as_str().expect("token").to_owned();
+    let (_, token) = make_bot(&server, &alice, "dicebot").await;
     let room = server.room(&alice, "games", false).await;
     let mut a = server.ws(&alice).await;
     a.join(&room).await;
@@ -91,25 +79,8 @@ async fn the_example_bot_answers_roll(kind: Kind) {
     );
 
     // Until the bot has joined and registered, /roll is unknown or the bot offline: ask again.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut n = 0;
-    loop {
-        n += 1;
-        a.send(json!({"type": "send", "room": room, "body": "/roll 2d6", "client_id": format!("r{n}")}))
-            .await;
-        let answer = a.recv_type_any(&["notice", "error"]).await;
-        if answer["body"]
-            .as_str()
-            .is_some_and(|b| b.contains("sent to @dicebot"))
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the bot never registered: {answer}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    a.invoke_until_sent(&room, "/roll 2d6", Duration::from_secs(20))
+        .await;
     let reply = loop {
         let frame = a.recv_type("message").await;
         if frame["message"]["kind"] == "bot" {

@@ -176,6 +176,59 @@ async fn a_message_to_a_missing_room_fails_alone(kind: Kind) {
     assert_eq!(last_seq(&db, 10), 1);
 }
 
+/// The one-statement path itself (PostgreSQL only, as the path is): it commits plain batches, and
+/// declines, writing nothing, what the general path must answer.
+#[actix_web::test]
+async fn the_one_statement_path_commits_plain_batches_and_declines_the_rest() {
+    use veza::db::message_commit::{commit, Outcome};
+    let db = TestDb::new(Kind::Postgres);
+    let _store = setup(&db);
+    let ids = IdGenerator::new(6);
+    let pool = db.pool();
+    let mut conn = pool.get().unwrap();
+    let DbConnection::Postgres(pg) = &mut *conn else {
+        panic!("a PostgreSQL connection")
+    };
+    let plain = vec![
+        vec![message(10, "a", Some("k1"))],
+        vec![message(20, "b", None), message(10, "c", None)],
+    ];
+    let Outcome::Done(results) = commit(pg, &ids, &plain, 7).unwrap() else {
+        panic!("a plain batch is committed in one statement")
+    };
+    assert_eq!(committed(&results[0]).0.seq, 1);
+    drop(conn);
+    assert_eq!(stored(&db, 10), vec![(1, "a".into()), (2, "c".into())]);
+    let mut conn = pool.get().unwrap();
+    let DbConnection::Postgres(pg) = &mut *conn else {
+        unreachable!()
+    };
+    let declined = |outcome| matches!(outcome, Outcome::Declined);
+    // A client_id already stored, a missing room, a thread reply, another kind of write.
+    let repeated = vec![
+        vec![message(10, "again", Some("k1"))],
+        vec![message(10, "d", None)],
+    ];
+    assert!(declined(commit(pg, &ids, &repeated, 8).unwrap()));
+    assert!(declined(
+        commit(pg, &ids, &[vec![message(99, "x", None)]], 8).unwrap()
+    ));
+    let mut reply = message(10, "re", None);
+    if let Write::Message { thread, .. } = &mut reply {
+        *thread = Some(committed(&results[0]).0.id);
+    }
+    assert!(declined(commit(pg, &ids, &[vec![reply]], 8).unwrap()));
+    let edit = Write::Edit {
+        message: committed(&results[0]).0.id,
+        body: "edited".into(),
+    };
+    assert!(declined(commit(pg, &ids, &[vec![edit]], 8).unwrap()));
+    drop(conn);
+    // Nothing of the declined attempts stands.
+    assert_eq!(stored(&db, 10).len(), 2);
+    assert_eq!((last_seq(&db, 10), last_seq(&db, 20)), (2, 1));
+}
+
 on_both_backends!(
     seqs_follow_submission_order_in_each_room,
     a_repeated_client_id_returns_the_original_and_leaves_no_gap,

@@ -6,27 +6,9 @@
 mod common;
 
 use common::http::{call, Reply};
-use common::server::{config_with, TestServer, TestUser};
+use common::server::{as_user, config_with, TestServer, TestUser};
 use common::{last_audit_details, Kind, TestDb};
 use serde_json::{json, Value};
-
-async fn as_user(
-    server: &TestServer,
-    user: &TestUser,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> Reply {
-    let auth = format!("Bearer {}", user.token);
-    call(
-        server.addr,
-        method,
-        path,
-        &[("Authorization", &auth)],
-        body.as_ref(),
-    )
-    .await
-}
 
 async fn hook_post(server: &TestServer, url: &str, body: Value) -> Reply {
     call(server.addr, "POST", url, &[], Some(&body)).await
@@ -126,13 +108,20 @@ async fn bad_secrets_unknown_and_revoked_hooks_are_404(kind: Kind) {
     }
     for bad in [
         json!({"text": ""}),
-        json!({"text": "x".repeat(4001)}),
+        json!({"text": "nul \u{0} inside"}),
         json!({"text": "hi", "colour": "red"}),
         json!({"text": "hi", "username": "a\u{7}b"}),
     ] {
         let r = hook_post(&server, &url, bad).await;
         assert_eq!(r.status, 400, "{:?}", r.body);
     }
+    // The prefix counts toward the 4,000 characters of a message.
+    let long = json!({"text": "x".repeat(3995), "username": "Deploy Bot"});
+    let r = hook_post(&server, &url, long).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (413, Some("too_large"))
+    );
     let revoked = as_user(
         &server,
         &alice,
@@ -186,6 +175,20 @@ async fn only_the_rooms_moderators_manage_hooks(kind: Kind) {
     )
     .await;
     assert_eq!(outsider.status, 404, "{:?}", outsider.body);
+    let (hook, _) = make_hook(&server, &alice, &public, "alices").await;
+    let revoke = format!("{path}/{hook}");
+    assert_eq!(
+        as_user(&server, &bob, "DELETE", &revoke, None).await.status,
+        403
+    );
+    // Not through another room's path either.
+    let other = format!("/api/v2/rooms/{private}/webhooks/{hook}");
+    assert_eq!(
+        as_user(&server, &alice, "DELETE", &other, None)
+            .await
+            .status,
+        404
+    );
     let taken = as_user(&server, &alice, "POST", &path, Some(json!({"name": "bob"}))).await;
     assert_eq!(taken.status, 409, "{:?}", taken.body);
     let bad = as_user(&server, &alice, "POST", &path, Some(json!({"name": "a b"}))).await;

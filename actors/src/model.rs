@@ -71,6 +71,33 @@ pub struct MessageView {
     pub reactions: Vec<ReactionView>,
 }
 
+impl MessageView {
+    /// A top-level message as its commit made it: not edited, deleted or reacted to yet.
+    pub fn committed(
+        id: MessageId,
+        room: RoomId,
+        seq: i64,
+        kind: MessageKind,
+        author: UserRef,
+        body: String,
+        created_at: i64,
+    ) -> Self {
+        MessageView {
+            id,
+            room,
+            seq,
+            kind,
+            author,
+            body,
+            thread: None,
+            created_at,
+            edited_at: None,
+            deleted: false,
+            reactions: Vec::new(),
+        }
+    }
+}
+
 /// Per-room role, ordered by power.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -177,7 +177,9 @@ fn validate(frame: &ClientFrame) -> Result<(), ProtoError> {
     Ok(())
 }
 
-fn check_body(body: &str) -> Result<(), ProtoError> {
+/// A message body: not blank, at most `MAX_BODY_CHARS`, no control characters but newlines,
+/// carriage returns and tabs.
+pub fn check_body(body: &str) -> Result<(), ProtoError> {
     if body.trim().is_empty() {
         return Err(ProtoError::bad_request("body must not be empty"));
     }
@@ -342,7 +344,6 @@ pub mod event {
         )
     }
 
-    /// A reply meant for one person only (e.g. `/help`); not stored, no seq.
     /// A member's `/name args` for the bot that registered `name`. The bot answers with a `send`
     /// to `room`; `id` names this invocation (for the bot's logs and replies).
     pub fn command(
@@ -375,6 +376,7 @@ pub mod event {
         )
     }
 
+    /// A reply meant for one person only (e.g. `/help`); not stored, no seq.
     pub fn notice(
         room: crate::ids::RoomId,
         body: &str,

@@ -66,18 +66,7 @@ impl AuthService {
                     "you own {max} bots already, the most one account may; delete one first"
                 )));
             }
-            let user = NewUser {
-                id,
-                username,
-                username_lower: &lower,
-                email: None,
-                password_hash: "",
-                role: Role::Bot.as_str(),
-                disabled: false,
-                created_at: now,
-                updated_at: now,
-                email_verified: false,
-            };
+            let user = NewUser::bot_account(id, username, &lower, now);
             users::insert(conn, &user).map_err(|e| {
                 if e.is_unique_violation() {
                     AuthError::UsernameTaken

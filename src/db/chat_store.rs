@@ -295,17 +295,16 @@ impl DieselChatStore {
                 new_views.insert(
                     (ri, wi),
                     MessageView {
-                        id: MessageId(id),
-                        room: *room,
-                        seq,
-                        kind: *kind,
-                        author: author.clone(),
-                        body: body.clone(),
                         thread: *thread,
-                        created_at: now,
-                        edited_at: None,
-                        deleted: false,
-                        reactions: Vec::new(),
+                        ..MessageView::committed(
+                            MessageId(id),
+                            *room,
+                            seq,
+                            *kind,
+                            author.clone(),
+                            body.clone(),
+                            now,
+                        )
                     },
                 );
             }
@@ -403,7 +402,16 @@ impl DieselChatStore {
                         "/{name} is taken by another bot in this room"
                     ))));
                 }
-                bot_commands::replace(conn, *room, bot.id, commands, now)?;
+                // Another node's registration of the same name may have committed meanwhile.
+                bot_commands::replace(conn, *room, bot.id, commands, now).map_err(|e| {
+                    if e.is_unique_violation() {
+                        TxError::Request(WriteError::Invalid(
+                            "one of these names was just taken by another bot".into(),
+                        ))
+                    } else {
+                        TxError::Db(e)
+                    }
+                })?;
                 Applied::BotCommands(
                     commands
                         .iter()

@@ -6,9 +6,9 @@
 //! Here the whole batch is one statement, so one round trip, committed on its own: the rooms are
 //! locked in id order (as on the general path, so writers on several nodes cannot deadlock), their
 //! seqs moved on and the messages inserted with the seqs that follows from their place in the
-//! batch. The statement is atomic: when it is refused (a repeated `client_id` hits the UNIQUE
-//! index, a missing room leaves a seq NULL) nothing of it stands, and the caller runs the general
-//! path, which tells each request what went wrong.
+//! batch. The statement is atomic: when the server refuses it (a repeated `client_id` hits the
+//! UNIQUE index, a missing room leaves a seq NULL, a value it cannot store) nothing of it stands,
+//! and the caller runs the general path, which tells each request what went wrong.
 
 use super::DbError;
 use diesel::pg::PgConnection;
@@ -81,13 +81,16 @@ pub fn commit(
         .load(pg)
     {
         Ok(c) => c,
-        Err(DieselError::DatabaseError(
-            DatabaseErrorKind::UniqueViolation
-            | DatabaseErrorKind::NotNullViolation
-            | DatabaseErrorKind::ForeignKeyViolation
-            | DatabaseErrorKind::CheckViolation,
-            _,
-        )) => return Ok(Outcome::Declined),
+        // The connection is gone: the general path would fail the same way.
+        Err(
+            e @ DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ),
+        ) => return Err(e.into()),
+        // Refused by the server (a constraint, a bad value): nothing stands; the general path
+        // finds which request it was and fails that one alone.
+        Err(DieselError::DatabaseError(..)) => return Ok(Outcome::Declined),
         Err(e) => return Err(e.into()),
     };
     let seqs: HashMap<i64, i64> = committed.into_iter().map(|c| (c.id, c.seq)).collect();
@@ -120,19 +123,15 @@ pub fn commit(
             };
             let seq = seqs.get(id).copied().unwrap_or_default();
             applied.push(Applied::Message {
-                message: MessageView {
-                    id: MessageId(*id),
-                    room: *room,
+                message: MessageView::committed(
+                    MessageId(*id),
+                    *room,
                     seq,
-                    kind: *kind,
-                    author: author.clone(),
-                    body: body.clone(),
-                    thread: None,
-                    created_at: now,
-                    edited_at: None,
-                    deleted: false,
-                    reactions: Vec::new(),
-                },
+                    *kind,
+                    author.clone(),
+                    body.clone(),
+                    now,
+                ),
                 duplicate: false,
             });
         }

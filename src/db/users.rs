@@ -46,6 +46,25 @@ pub struct NewUser<'a> {
     pub email_verified: bool,
 }
 
+impl<'a> NewUser<'a> {
+    /// An account of the `bot` role (a bot, an incoming webhook's poster): no email, no password
+    /// (nothing verifies against an empty hash), so it can only act through its own credential.
+    pub fn bot_account(id: i64, username: &'a str, username_lower: &'a str, now: i64) -> Self {
+        NewUser {
+            id,
+            username,
+            username_lower,
+            email: None,
+            password_hash: "",
+            role: "bot",
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+            email_verified: false,
+        }
+    }
+}
+
 /// Inserts a user; a taken username (in any letter case) is a unique violation.
 pub fn insert(conn: &mut DbConnection, user: &NewUser<'_>) -> Result<(), DbError> {
     diesel::insert_into(users::table)

@@ -23,15 +23,19 @@ pub fn insert(conn: &mut DbConnection, hook: &IncomingWebhook) -> Result<(), DbE
     Ok(())
 }
 
-/// The hook and its poster's username, revoked or not.
+/// The hook, its poster's username and whether that account is disabled; revoked or not.
 pub fn find(
     conn: &mut DbConnection,
     id: i64,
-) -> Result<Option<(IncomingWebhook, String)>, DbError> {
+) -> Result<Option<(IncomingWebhook, String, bool)>, DbError> {
     Ok(incoming_webhooks::table
         .inner_join(users::table)
         .filter(incoming_webhooks::id.eq(id))
-        .select((IncomingWebhook::as_select(), users::username))
+        .select((
+            IncomingWebhook::as_select(),
+            users::username,
+            users::disabled,
+        ))
         .first(conn)
         .optional()?)
 }

@@ -124,7 +124,8 @@ impl ApiError {
             ErrorCode::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ErrorCode::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ErrorCode::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-            ErrorCode::Internal => return Self::internal(e.message),
+            // The room's store is unavailable (its `internal`): worth a retry.
+            ErrorCode::Internal => return Self::unavailable(),
         };
         Self::new(status, code, e.message)
     }

@@ -356,3 +356,66 @@ impl TestServer {
         }
     }
 }
+
+/// A REST call with `user`'s access token.
+pub async fn as_user(
+    server: &TestServer,
+    user: &TestUser,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> super::http::Reply {
+    let auth = format!("Bearer {}", user.token);
+    super::http::call(
+        server.addr,
+        method,
+        path,
+        &[("Authorization", &auth)],
+        body.as_ref(),
+    )
+    .await
+}
+
+impl Ws {
+    /// Sends `body` (a slash command for a bot) until the room says it went out (the bot may not
+    /// be registered or known online yet: each try is answered with a notice or an error), for at
+    /// most `within`; returns how many tries it took.
+    pub async fn invoke_until_sent(&mut self, room: &str, body: &str, within: Duration) -> usize {
+        let deadline = std::time::Instant::now() + within;
+        let mut n = 0;
+        loop {
+            n += 1;
+            self.send(json!({"type": "send", "room": room, "body": body,
+                             "client_id": format!("try-{n}")}))
+                .await;
+            let answer = self.recv_type_any(&["notice", "error"]).await;
+            if answer["body"]
+                .as_str()
+                .is_some_and(|b| b.contains(" sent to @"))
+            {
+                return n;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{body} never went out: {answer}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// `owner` makes bot `name` over REST; its id and its token (shown this once).
+pub async fn make_bot(server: &TestServer, owner: &TestUser, name: &str) -> (String, String) {
+    let made = as_user(
+        server,
+        owner,
+        "POST",
+        "/api/v2/bots",
+        Some(json!({"username": name})),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let id = made.body["bot"]["id"].as_str().expect("id").to_owned();
+    let token = made.body["token"].as_str().expect("token").to_owned();
+    (id, token)
+}

@@ -153,6 +153,10 @@ impl Room {
     pub(super) fn bot_command_for(&self, body: &str) -> Option<BotCommand> {
         let name = body.strip_prefix('/')?.split_whitespace().next()?;
         let name = name.to_ascii_lowercase();
+        if commands::is_builtin(&name) {
+            // Built-ins first, whatever rows a store holds (one added later shadows none).
+            return None;
+        }
         self.bot_commands.iter().find(|c| c.name == name).cloned()
     }
 

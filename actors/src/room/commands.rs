@@ -127,13 +127,9 @@ pub fn help_text(role: RoomRole) -> String {
         .join("\n")
 }
 
-/// Names of the built-in commands: no bot may register these.
-const BUILTIN: &[&str] = &[
-    "me", "topic", "kick", "ban", "unban", "mute", "unmute", "slow", "invite", "op", "deop", "help",
-];
-
+/// Whether `name` is a built-in command (no bot may register it).
 pub fn is_builtin(name: &str) -> bool {
-    BUILTIN.iter().any(|b| b.eq_ignore_ascii_case(name))
+    builtins().any(|(builtin, ..)| builtin.eq_ignore_ascii_case(name))
 }
 
 /// Parses a body starting with `/`. `Err` is a message for the caller.

@@ -41,11 +41,18 @@ impl Room {
                     .readers
                     .query(move |store| store.load_room(id, 0))
                     .into_actor(self)
-                    .map(move |result, act, ctx| {
-                        if let Ok(Some(snapshot)) = result {
-                            act.members = snapshot.members;
+                    .map(move |result, act, ctx| match result {
+                        // Only the poster's row: the rest of the state changes through its own
+                        // events (a reload here would skip their clean-up, kicks for one).
+                        Ok(Some(mut snapshot)) => {
+                            if let Some(member) = snapshot.members.remove(&msg.author.id) {
+                                act.members.insert(msg.author.id, member);
+                            }
+                            act.guarded(ctx, |act, ctx| act.post(ctx, msg, tx, true));
                         }
-                        act.guarded(ctx, |act, ctx| act.post(ctx, msg, tx, true));
+                        _ => {
+                            let _caller_may_be_gone = tx.send(Err(ProtoError::internal()));
+                        }
                     })
                     .wait(ctx);
                 return;

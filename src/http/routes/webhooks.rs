@@ -20,11 +20,12 @@ use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use veza_actors::ids::now_ms;
 use veza_actors::model::{MessageKind, MessageView, RoomRole, UserRef};
+use veza_actors::protocol::check_body;
 use veza_actors::{RoomId, UserId};
 
-/// Characters of a posted text, as for any message.
-const MAX_TEXT: usize = 4000;
 const MAX_DISPLAY_NAME: usize = 32;
+/// Live hooks one room may have.
+const MAX_HOOKS_PER_ROOM: usize = 20;
 
 #[derive(Serialize)]
 struct HookView {
@@ -72,7 +73,8 @@ pub struct NewHook {
 #[serde(deny_unknown_fields)]
 pub struct HookPost {
     text: String,
-    /// Shown before the text (`username: text`) when it is not the hook's own name.
+    /// Shown before the text (`username: text`) when it is not the hook's own name; the whole
+    /// body is bounded like any message (4,000 characters).
     username: Option<String>,
 }
 
@@ -117,23 +119,15 @@ pub async fn create(
         moderated(conn, room, &who)?;
         let now = now_ms() as i64;
         conn.transaction(|conn| {
+            if webhooks::live_in_room(conn, room)?.len() >= MAX_HOOKS_PER_ROOM {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "quota_exceeded",
+                    format!("a room has at most {MAX_HOOKS_PER_ROOM} webhooks; revoke one first"),
+                ));
+            }
             let lower = name.to_lowercase();
-            users::insert(
-                conn,
-                &NewUser {
-                    id: user,
-                    username: &name,
-                    username_lower: &lower,
-                    email: None,
-                    password_hash: "",
-                    role: Role::Bot.as_str(),
-                    disabled: false,
-                    created_at: now,
-                    updated_at: now,
-                    email_verified: false,
-                },
-            )
-            .map_err(|e| {
+            users::insert(conn, &NewUser::bot_account(user, &name, &lower, now)).map_err(|e| {
                 if e.is_unique_violation() {
                     ApiError::new(StatusCode::CONFLICT, "username_taken", "that name is taken")
                 } else {
@@ -245,7 +239,7 @@ pub async fn revoke(
 }
 
 /// `POST /hooks/{id}/{secret}` `{"text","username"?}` -> 201 `{message}` once it is durable. A
-/// wrong secret, an unknown or a revoked hook are all 404 (the secret is compared in constant
+/// wrong secret, an unknown or a revoked hook (or one whose account was disabled) are all 404 (the secret is compared in constant
 /// time); past `webhook_rate_per_minute` 429.
 pub async fn post(
     state: web::Data<AppState>,
@@ -256,11 +250,6 @@ pub async fn post(
     let unknown = || ApiError::not_found("no such webhook");
     let hook: i64 = hook.parse().map_err(|_| unknown())?;
     let text = body.text.trim();
-    if text.is_empty() || text.chars().count() > MAX_TEXT {
-        return Err(ApiError::bad_request(format!(
-            "text must be 1-{MAX_TEXT} characters"
-        )));
-    }
     let display = body.username.as_deref().map(str::trim).unwrap_or("");
     if display.chars().count() > MAX_DISPLAY_NAME || display.chars().any(char::is_control) {
         return Err(ApiError::bad_request(format!(
@@ -270,12 +259,16 @@ pub async fn post(
     let pool = state.pool.clone();
     let found =
         web::block(move || Ok::<_, ApiError>(webhooks::find(&mut *pool.get()?, hook)?)).await??;
-    let Some((row, name)) = found.filter(|(h, _)| h.revoked_at.is_none()) else {
+    // The secret is hashed and compared whatever was found, so timing does not tell live ids.
+    let stored = found
+        .as_ref()
+        .map_or("", |(h, _, _)| h.secret_hash.as_str());
+    let secret_ok = opaque::matches(&secret, stored);
+    let Some((row, name, _)) =
+        found.filter(|(h, _, disabled)| secret_ok && h.revoked_at.is_none() && !disabled)
+    else {
         return Err(unknown());
     };
-    if !opaque::matches(&secret, &row.secret_hash) {
-        return Err(unknown());
-    }
     if let Some((rule, decision)) = state
         .limits
         .check(Class::Webhook, &row.id.to_string())
@@ -290,6 +283,8 @@ pub async fn post(
     } else {
         format!("{display}: {text}")
     };
+    // As for any message (the prefix counts): not blank, no control characters, bounded.
+    check_body(&body).map_err(ApiError::from_proto)?;
     let room = state
         .registry
         .send(veza_actors::registry::GetRoom(RoomId(row.room_id)))
