@@ -12,6 +12,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use veza_actors::ids::now_ms;
+use veza_actors::model::RoomRole;
 use veza_actors::room::RingPage;
 
 pub const MAX_NAME_CHARS: usize = 64;
@@ -154,6 +155,30 @@ pub(crate) fn readable(
         ));
     }
     Ok(row)
+}
+
+/// The room if `who` moderates it (owner, room moderator, global admin or moderator); 404 for a
+/// room they cannot read, 403 for one they only belong to.
+pub(crate) fn moderated(
+    conn: &mut DbConnection,
+    room: i64,
+    who: &Authenticated,
+) -> Result<(), ApiError> {
+    let row = readable(conn, room, who)?;
+    if matches!(who.role, Role::Admin | Role::Moderator) || row.owner_id == who.user_id {
+        return Ok(());
+    }
+    let role = rooms::membership(conn, room, who.user_id)?
+        .map(|(role, _)| RoomRole::parse(&role))
+        .unwrap_or(RoomRole::Member);
+    if who.role != Role::Bot && role >= RoomRole::Moderator {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "only the room's moderators may do that",
+    ))
 }
 
 pub(crate) fn room_id(path: &str) -> Result<i64, ApiError> {

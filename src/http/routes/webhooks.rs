@@ -3,8 +3,8 @@
 //! `POST /hooks/{id}/{secret}` and it appears in the room as a message of the hook's own account
 //! (kind `bot`, named after the hook), committed and fanned out like any other.
 
-use super::rooms::{readable, room_id};
-use crate::auth::{opaque, validation, Authenticated, Role};
+use super::rooms::{moderated, room_id};
+use crate::auth::{opaque, validation};
 use crate::db::audit::{self, NewAuditEntry};
 use crate::db::users::NewUser;
 use crate::db::webhooks::{self, IncomingWebhook};
@@ -76,26 +76,6 @@ pub struct HookPost {
     /// Shown before the text (`username: text`) when it is not the hook's own name; the whole
     /// body is bounded like any message (4,000 characters).
     username: Option<String>,
-}
-
-/// The room if `who` moderates it (owner, room moderator, global admin or moderator); 404 for a
-/// room they cannot read, 403 for one they only belong to.
-fn moderated(conn: &mut DbConnection, room: i64, who: &Authenticated) -> Result<(), ApiError> {
-    let row = readable(conn, room, who)?;
-    if matches!(who.role, Role::Admin | Role::Moderator) || row.owner_id == who.user_id {
-        return Ok(());
-    }
-    let role = rooms::membership(conn, room, who.user_id)?
-        .map(|(role, _)| RoomRole::parse(&role))
-        .unwrap_or(RoomRole::Member);
-    if who.role != Role::Bot && role >= RoomRole::Moderator {
-        return Ok(());
-    }
-    Err(ApiError::new(
-        StatusCode::FORBIDDEN,
-        "forbidden",
-        "webhooks are managed by the room's moderators",
-    ))
 }
 
 /// `POST /api/v2/rooms/{id}/webhooks` `{name}` -> 201 with the URL (secret shown once).
