@@ -106,11 +106,20 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
     .with_reauth_window(Duration::from_secs(config.reauth_window_s))
     .with_refresh_grace(Duration::from_millis(config.refresh_grace_ms))
     .with_audit_key(secret.as_bytes());
+    let webhooks = crate::webhooks::Dispatcher::start(
+        pool.clone(),
+        totp_secrets(&config, secret),
+        &config.outgoing_webhooks,
+        log.clone(),
+    );
     let factory: StoreFactory = {
         let pool = pool.clone();
         let ids = ids.clone();
+        let waker = webhooks.waker();
         Arc::new(move || {
-            Box::new(DieselChatStore::new(pool.clone(), ids.clone())) as Box<dyn ChatStore>
+            Box::new(
+                DieselChatStore::new(pool.clone(), ids.clone()).with_outbox_waker(waker.clone()),
+            ) as Box<dyn ChatStore>
         })
     };
     let cores = std::thread::available_parallelism()
@@ -192,6 +201,8 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
     let clips = clip_pool(&config, &log);
     AppState {
         clips,
+        webhooks,
+        secrets: totp_secrets(&config, secret),
         websockets: Arc::new(crate::limits::held::Gate::new(
             usize::MAX,
             config.max_websockets_per_user,

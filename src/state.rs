@@ -37,6 +37,10 @@ pub struct AppState {
     pub leases: Option<Arc<crate::cluster::StreamLeases>>,
     /// The bounded pool clips are cut on (and their expiry).
     pub clips: veza_actors::stream::clip_pool::ClipPool,
+    /// The node's outgoing webhook dispatcher.
+    pub webhooks: crate::webhooks::Dispatcher,
+    /// Seals secrets kept in the store (outgoing webhooks' signing secrets), bound to their row.
+    pub secrets: crate::auth::totp::SecretBox,
     /// Each user's open WebSockets on this node (`max_websockets_per_user`).
     pub websockets: Arc<crate::limits::held::Gate>,
 }

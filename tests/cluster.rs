@@ -473,9 +473,53 @@ async fn a_webhook_posts_through_any_node(kind: Kind) {
     c.call(1, "POST", &url, None, Some(json!({"text": "after"})), 404);
 }
 
+/// Every node polls the same queue: each delivery is made once, whichever node committed it.
+async fn outgoing_webhook_deliveries_are_made_once_across_nodes(kind: Kind) {
+    let receiver = common::webhook_receiver::Receiver::start();
+    let env = [
+        ("VEZA_WEBHOOK_ALLOW_LOOPBACK", "true"),
+        ("VEZA_WEBHOOK_POLL_MS", "20"),
+    ];
+    let redis =
+        std::env::var("VEZA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let c = Cluster::start_on(kind, 2, &redis, &env);
+    let alice = c.register(0, "alice");
+    let bob = c.register(1, "bob");
+    let room = c.room(0, &alice, "builds");
+    c.call(
+        0,
+        "POST",
+        &format!("/api/v2/rooms/{room}/outgoing-webhooks"),
+        Some(&alice.token),
+        Some(json!({"name": "ci", "url": receiver.url("/in")})),
+        201,
+    );
+    let (mut a, _) = c.joined(0, &alice, &room, None).await;
+    let (mut b, _) = c.joined(1, &bob, &room, None).await;
+    for n in 0..10 {
+        let ws = if n % 2 == 0 { &mut a } else { &mut b };
+        ws.say(&room, &format!("m{n}"), &format!("c{n}")).await;
+    }
+    let calls = receiver.wait_for(10, Duration::from_secs(20)).await;
+    // Both nodes had time to take any of them twice; they did not.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let calls = if receiver.calls().len() > calls.len() {
+        receiver.calls()
+    } else {
+        calls
+    };
+    let bodies: BTreeSet<String> = calls
+        .iter()
+        .map(|c| c.json()["message"]["body"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(calls.len(), 10, "{calls:#?}");
+    assert_eq!(bodies.len(), 10);
+}
+
 on_both_backends!(
     a_bot_command_crosses_nodes,
     a_webhook_posts_through_any_node,
+    outgoing_webhook_deliveries_are_made_once_across_nodes,
     a_bot_token_rotated_on_one_node_closes_its_socket_on_another,
     messages_reach_every_node_once_in_order,
     a_reaction_on_one_node_reaches_the_other_as_a_delta,

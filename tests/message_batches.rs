@@ -193,7 +193,7 @@ async fn the_one_statement_path_commits_plain_batches_and_declines_the_rest() {
         vec![message(10, "a", Some("k1"))],
         vec![message(20, "b", None), message(10, "c", None)],
     ];
-    let Outcome::Done(results) = commit(pg, &ids, &plain, 7).unwrap() else {
+    let Outcome::Done { results, .. } = commit(pg, &ids, &plain, 7).unwrap() else {
         panic!("a plain batch is committed in one statement")
     };
     assert_eq!(committed(&results[0]).0.seq, 1);

@@ -9,6 +9,7 @@
 pub mod keys;
 pub mod oauth;
 pub mod secret;
+pub mod webhooks;
 
 use crate::db::pool::backend_of;
 use serde::Serialize;
@@ -144,6 +145,7 @@ pub struct Config {
     pub public_url: Option<String>,
     /// OAuth login providers that are switched on (their client id is set).
     pub oauth: Vec<oauth::OAuthProvider>,
+    pub outgoing_webhooks: webhooks::OutgoingWebhooks,
 }
 
 /// Where a value came from, for error messages.
@@ -498,6 +500,7 @@ impl Config {
                 .map(PathBuf::from),
             public_url: oauth::public_url(get("public_url"))?,
             oauth: oauth::providers(values)?,
+            outgoing_webhooks: webhooks::outgoing(values)?,
             totp_key: match get("totp_key").map(|s| s.value.trim().to_owned()) {
                 Some(k) if k.is_empty() => None,
                 Some(k) if k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()) => Some(k),

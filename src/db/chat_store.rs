@@ -8,6 +8,7 @@
 use super::audit::{self, NewAuditEntry};
 use super::message_commit::{self, Outcome};
 use super::messages::{self, NewMessage};
+use super::webhook_outbox::{self, OutboxWaker};
 use super::{bot_commands, rooms, users, DbConnection, DbError, DbPool};
 
 use std::collections::{HashMap, HashSet};
@@ -22,11 +23,30 @@ use veza_actors::{MessageId, RoomId, UserId};
 pub struct DieselChatStore {
     pool: DbPool,
     ids: Arc<IdGenerator>,
+    /// Told when a commit queued outgoing webhook deliveries.
+    on_queued: Option<OutboxWaker>,
 }
 
 impl DieselChatStore {
     pub fn new(pool: DbPool, ids: Arc<IdGenerator>) -> Self {
-        Self { pool, ids }
+        Self {
+            pool,
+            ids,
+            on_queued: None,
+        }
+    }
+
+    /// Calls `waker` after each commit that queued webhook deliveries (the node's dispatcher
+    /// then takes them at once instead of at its next poll).
+    pub fn with_outbox_waker(mut self, waker: OutboxWaker) -> Self {
+        self.on_queued = Some(waker);
+        self
+    }
+
+    fn queued(&self, n: usize) {
+        if let (true, Some(wake)) = (n > 0, &self.on_queued) {
+            wake();
+        }
     }
 
     fn conn(&self) -> Result<super::pool::PooledConnection, StoreError> {
@@ -62,13 +82,19 @@ impl ChatStore for DieselChatStore {
         let mut conn = self.conn()?;
         if let DbConnection::Postgres(pg) = &mut *conn {
             match message_commit::commit(pg, &self.ids, batch, now_ms() as i64) {
-                Ok(Outcome::Done(results)) => return Ok(results),
+                Ok(Outcome::Done { results, queued }) => {
+                    self.queued(queued);
+                    return Ok(results);
+                }
                 Ok(Outcome::Declined) => {}
                 Err(e) => return Err(store_error(e)),
             }
         }
-        match super::write_txn::write_transaction(&mut conn, |c| self.apply_all(c, batch)) {
-            Ok(results) => Ok(results),
+        match super::write_txn::write_transaction(&mut conn, |c| self.apply_with_outbox(c, batch)) {
+            Ok((results, queued)) => {
+                self.queued(queued);
+                Ok(results)
+            }
             Err(TxError::Db(e)) if batch.len() == 1 => Err(store_error(e)),
             Err(TxError::Request(e)) if batch.len() == 1 => Ok(vec![Err(e)]),
             Err(_) => {
@@ -78,11 +104,14 @@ impl ChatStore for DieselChatStore {
                     let one = std::slice::from_ref(request);
                     results.push(
                         match super::write_txn::write_transaction(&mut conn, |c| {
-                            self.apply_all(c, one)
+                            self.apply_with_outbox(c, one)
                         }) {
-                            Ok(mut r) => r.pop().unwrap_or_else(|| {
-                                Err(WriteError::Unavailable("empty result".into()))
-                            }),
+                            Ok((mut r, queued)) => {
+                                self.queued(queued);
+                                r.pop().unwrap_or_else(|| {
+                                    Err(WriteError::Unavailable("empty result".into()))
+                                })
+                            }
                             Err(TxError::Request(e)) => Err(e),
                             Err(TxError::Db(e)) => Err(WriteError::Unavailable(e.to_string())),
                         },
@@ -174,6 +203,19 @@ enum Planned {
 }
 
 impl DieselChatStore {
+    /// The batch's writes and, in the same transaction, the webhook deliveries of its events:
+    /// the results and how many deliveries were queued.
+    fn apply_with_outbox(
+        &self,
+        conn: &mut DbConnection,
+        batch: &[Request],
+    ) -> Result<(Vec<RequestResult>, usize), TxError> {
+        let results = self.apply_all(conn, batch)?;
+        let events = webhook_outbox::events_of(batch, &results);
+        let queued = webhook_outbox::enqueue(conn, &events, now_ms() as i64)?;
+        Ok((results, queued))
+    }
+
     fn apply_all(
         &self,
         conn: &mut DbConnection,

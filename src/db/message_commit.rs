@@ -8,7 +8,9 @@
 //! seqs moved on and the messages inserted with the seqs that follows from their place in the
 //! batch. The statement is atomic: when the server refuses it (a repeated `client_id` hits the
 //! UNIQUE index, a missing room leaves a seq NULL, a value it cannot store) nothing of it stands,
-//! and the caller runs the general path, which tells each request what went wrong.
+//! and the caller runs the general path, which tells each request what went wrong. The same
+//! statement queues the outgoing webhook deliveries of the new messages (a data-modifying CTE
+//! joining them to the live hooks of their rooms; see [`super::webhook_outbox`]).
 
 use super::DbError;
 use diesel::pg::PgConnection;
@@ -27,13 +29,25 @@ locked AS (SELECT r.id FROM rooms r WHERE r.id IN (SELECT id FROM want) ORDER BY
 bumped AS ( \
   UPDATE rooms SET last_seq = rooms.last_seq + want.n FROM want \
   WHERE rooms.id = want.id AND rooms.id IN (SELECT id FROM locked) \
-  RETURNING rooms.id, rooms.last_seq - want.n + 1 AS first) \
-INSERT INTO messages (id, room_id, seq, author_id, kind, body, client_id, created_at) \
-SELECT m.id, m.room_id, (SELECT b.first FROM bumped b WHERE b.id = m.room_id) + m.ord, \
-       m.author_id, m.kind, m.body, m.client_id, $10 \
-FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[]) \
-     AS m(id, room_id, ord, author_id, kind, body, client_id) \
-RETURNING id, seq";
+  RETURNING rooms.id, rooms.last_seq - want.n + 1 AS first), \
+ins AS ( \
+  INSERT INTO messages (id, room_id, seq, author_id, kind, body, client_id, created_at) \
+  SELECT m.id, m.room_id, (SELECT b.first FROM bumped b WHERE b.id = m.room_id) + m.ord, \
+         m.author_id, m.kind, m.body, m.client_id, $10 \
+  FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[]) \
+       AS m(id, room_id, ord, author_id, kind, body, client_id) \
+  RETURNING id, seq, room_id, kind), \
+queued AS ( \
+  INSERT INTO webhook_deliveries (hook_id, event, message_id, status, attempts, next_attempt_at, created_at) \
+  SELECT h.id, e.event, ins.id, 'pending', 0, $10, $10 \
+  FROM ins \
+  CROSS JOIN LATERAL (SELECT CASE ins.kind WHEN 'bot' THEN 'bot_message' WHEN 'system' THEN 'system' \
+                      ELSE 'message' END AS event) e \
+  JOIN outgoing_webhooks h ON h.room_id = ins.room_id AND h.revoked_at IS NULL \
+       AND (' ' || h.events || ' ') LIKE ('% ' || e.event || ' %') \
+  ORDER BY ins.room_id, ins.seq, h.id \
+  RETURNING 1) \
+SELECT id, seq, (SELECT count(*) FROM queued) AS queued FROM ins";
 
 #[derive(QueryableByName)]
 struct Committed {
@@ -41,12 +55,18 @@ struct Committed {
     id: i64,
     #[diesel(sql_type = BigInt)]
     seq: i64,
+    /// Outgoing webhook deliveries the statement queued (the same on every row).
+    #[diesel(sql_type = BigInt)]
+    queued: i64,
 }
 
 /// What became of the attempt.
 pub enum Outcome {
-    /// Committed: one result per request.
-    Done(Vec<RequestResult>),
+    /// Committed: one result per request, and how many webhook deliveries were queued with it.
+    Done {
+        results: Vec<RequestResult>,
+        queued: usize,
+    },
     /// Not for this path (other writes, threads) or refused by a constraint: nothing was written;
     /// run the general path.
     Declined,
@@ -93,6 +113,7 @@ pub fn commit(
         Err(DieselError::DatabaseError(..)) => return Ok(Outcome::Declined),
         Err(e) => return Err(e.into()),
     };
+    let queued = committed.first().map_or(0, |c| c.queued.max(0) as usize);
     let seqs: HashMap<i64, i64> = committed.into_iter().map(|c| (c.id, c.seq)).collect();
     if seqs.len() != rows.ids.len() {
         return Err(DbError::Inconsistent(format!(
@@ -137,7 +158,7 @@ pub fn commit(
         }
         results.push(Ok(applied));
     }
-    Ok(Outcome::Done(results))
+    Ok(Outcome::Done { results, queued })
 }
 
 /// The statement's arrays: one element per message, in batch order, and the count per room.

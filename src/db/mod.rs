@@ -14,6 +14,7 @@ pub mod messages;
 pub mod migrations;
 pub mod oauth;
 pub mod openssl_exit;
+pub mod outgoing_webhooks;
 pub mod pool;
 pub mod rooms;
 pub mod schema;
@@ -22,6 +23,8 @@ pub mod sessions;
 pub mod streams;
 pub mod two_factor;
 pub mod users;
+pub mod webhook_deliveries;
+pub mod webhook_outbox;
 pub mod webhooks;
 pub mod write_txn;
 

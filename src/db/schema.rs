@@ -206,6 +206,46 @@ diesel::joinable!(bot_commands -> users (bot_id));
 diesel::allow_tables_to_appear_in_same_query!(bot_commands, users);
 
 diesel::table! {
+    outgoing_webhooks (id) {
+        id -> BigInt,
+        room_id -> BigInt,
+        name -> Text,
+        url -> Text,
+        secret_sealed -> Text,
+        events -> Text,
+        triggers -> Text,
+        created_by -> BigInt,
+        created_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+        consecutive_failures -> BigInt,
+        circuit_open_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        hook_id -> BigInt,
+        event -> Text,
+        message_id -> BigInt,
+        detail -> Nullable<Text>,
+        payload -> Nullable<Text>,
+        status -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> BigInt,
+        claimed_until -> Nullable<BigInt>,
+        last_status -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        latency_ms -> Nullable<BigInt>,
+        created_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> outgoing_webhooks (hook_id));
+diesel::allow_tables_to_appear_in_same_query!(webhook_deliveries, outgoing_webhooks);
+
+diesel::table! {
     incoming_webhooks (id) {
         id -> BigInt,
         room_id -> BigInt,

@@ -258,6 +258,17 @@ impl From<crate::limits::hashing::Overloaded> for ApiError {
     }
 }
 
+/// An outgoing webhook URL that may not be called: 422 `url_refused`, saying why.
+impl From<crate::webhooks::address::Refused> for ApiError {
+    fn from(e: crate::webhooks::address::Refused) -> Self {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "url_refused",
+            e.to_string(),
+        )
+    }
+}
+
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
         Self::internal(e)

@@ -194,6 +194,7 @@ pub fn app(
                     web::resource("/rooms/{id}/webhooks/{hook}")
                         .route(web::delete().to(routes::webhooks::revoke)),
                 )
+                .configure(routes::outgoing_webhooks::configure)
                 .service(
                     web::resource("/rooms/{id}/messages")
                         .route(web::get().to(routes::rooms::history)),

@@ -22,6 +22,7 @@ pub mod http;
 pub mod oauth_provider;
 pub mod process;
 pub mod server;
+pub mod webhook_receiver;
 
 pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 

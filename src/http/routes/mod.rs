@@ -11,6 +11,7 @@ pub mod live;
 pub mod live_ws;
 pub mod metrics;
 pub mod oauth;
+pub mod outgoing_webhooks;
 pub mod production;
 pub mod recordings;
 pub mod room_commands;

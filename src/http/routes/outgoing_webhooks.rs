@@ -1,0 +1,408 @@
+//! Outgoing webhooks: a room's moderators point the room's events at their own HTTP service
+//! (`POST /api/v2/rooms/{id}/outgoing-webhooks`, the signing secret shown once), list them with
+//! their circuit state, read each one's delivery log, and revoke them.
+
+use super::rooms::{moderated, room_id};
+use crate::auth::ClientInfo;
+use crate::db::audit::{self, NewAuditEntry};
+use crate::db::outgoing_webhooks::{self as hooks, OutgoingWebhook};
+use crate::db::webhook_deliveries::{self as deliveries, Delivery};
+use crate::db::webhook_outbox::{EVENTS, MESSAGE};
+use crate::http::client_info::client_info;
+use crate::http::error::ApiError;
+use crate::http::extract::AuthUser;
+use crate::state::AppState;
+use crate::webhooks::address;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::Connection;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use veza_actors::ids::now_ms;
+
+const MAX_NAME: usize = 64;
+const MAX_URL: usize = 2_000;
+const MAX_TRIGGERS: usize = 20;
+const MAX_TRIGGER_CHARS: usize = 32;
+const MAX_PAGE: i64 = 100;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/rooms/{id}/outgoing-webhooks")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(web::resource("/rooms/{id}/outgoing-webhooks/{hook}").route(web::delete().to(revoke)))
+    .service(
+        web::resource("/rooms/{id}/outgoing-webhooks/{hook}/deliveries")
+            .route(web::get().to(delivery_log)),
+    );
+}
+
+#[derive(Serialize)]
+struct HookView {
+    id: String,
+    room: String,
+    name: String,
+    url: String,
+    events: Vec<String>,
+    triggers: Vec<String>,
+    created_at: i64,
+    /// `closed` (calls go out), `open` (held back until `circuit_open_until`) or `half_open`
+    /// (the next call is a trial).
+    circuit: &'static str,
+    consecutive_failures: i64,
+    circuit_open_until: Option<i64>,
+}
+
+impl HookView {
+    fn new(hook: &OutgoingWebhook, threshold: i64, now: i64) -> Self {
+        let circuit = match hook.circuit_open_until {
+            Some(until) if until > now => "open",
+            _ if hook.consecutive_failures >= threshold => "half_open",
+            _ => "closed",
+        };
+        HookView {
+            id: hook.id.to_string(),
+            room: hook.room_id.to_string(),
+            name: hook.name.clone(),
+            url: hook.url.clone(),
+            events: hook.events.split_whitespace().map(str::to_owned).collect(),
+            triggers: hook.trigger_words().map(str::to_owned).collect(),
+            created_at: hook.created_at,
+            circuit,
+            consecutive_failures: hook.consecutive_failures,
+            circuit_open_until: hook.circuit_open_until.filter(|u| *u > now),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Created {
+    webhook: HookView,
+    /// The signing key of `X-Veza-Signature`: shown this once.
+    secret: String,
+}
+
+#[derive(Serialize)]
+struct HookList {
+    webhooks: Vec<HookView>,
+}
+
+#[derive(Serialize)]
+struct DeliveryView {
+    id: String,
+    event: String,
+    message: String,
+    /// `pending`, `delivered`, `failed` or `cancelled`.
+    status: String,
+    attempts: i64,
+    /// The HTTP status of the last attempt, if the endpoint answered.
+    last_status: Option<i64>,
+    last_error: Option<String>,
+    latency_ms: Option<i64>,
+    created_at: i64,
+    /// When a pending delivery is tried next.
+    next_attempt_at: Option<i64>,
+    finished_at: Option<i64>,
+}
+
+impl From<Delivery> for DeliveryView {
+    fn from(d: Delivery) -> Self {
+        DeliveryView {
+            id: d.id.to_string(),
+            event: d.event,
+            message: d.message_id.to_string(),
+            next_attempt_at: (d.status == deliveries::PENDING).then_some(d.next_attempt_at),
+            status: d.status,
+            attempts: d.attempts,
+            last_status: d.last_status,
+            last_error: d.last_error,
+            latency_ms: d.latency_ms,
+            created_at: d.created_at,
+            finished_at: d.finished_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct DeliveryLog {
+    deliveries: Vec<DeliveryView>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewHook {
+    name: String,
+    url: String,
+    /// Event types (default: `["message"]`).
+    events: Option<Vec<String>>,
+    /// First words a message must start with to be sent (default: none, every message).
+    triggers: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+pub struct Page {
+    before: Option<String>,
+    limit: Option<i64>,
+}
+
+/// The hook's events and triggers as stored (space-separated), checked.
+fn filters(body: &NewHook) -> Result<(String, String), ApiError> {
+    let events = body
+        .events
+        .clone()
+        .unwrap_or_else(|| vec![MESSAGE.to_owned()]);
+    if events.is_empty() {
+        return Err(ApiError::bad_request("events must name at least one event"));
+    }
+    if let Some(bad) = events.iter().find(|e| !EVENTS.contains(&e.as_str())) {
+        return Err(ApiError::bad_request(format!(
+            "unknown event {bad:?}; events are {}",
+            EVENTS.join(", ")
+        )));
+    }
+    let triggers = body.triggers.clone().unwrap_or_default();
+    let bad_trigger = |t: &String| {
+        t.is_empty()
+            || t.chars().count() > MAX_TRIGGER_CHARS
+            || t.chars().any(|c| c.is_whitespace() || c.is_control())
+    };
+    if triggers.len() > MAX_TRIGGERS || triggers.iter().any(bad_trigger) {
+        return Err(ApiError::bad_request(format!(
+            "triggers are up to {MAX_TRIGGERS} words of 1-{MAX_TRIGGER_CHARS} characters, no spaces"
+        )));
+    }
+    let mut events: Vec<&str> = events.iter().map(String::as_str).collect();
+    events.sort_unstable();
+    events.dedup();
+    let triggers: Vec<String> = triggers.iter().map(|t| t.to_lowercase()).collect();
+    Ok((events.join(" "), triggers.join(" ")))
+}
+
+fn new_secret() -> String {
+    let mut raw = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut raw);
+    format!("whsec_{}", hex::encode(raw))
+}
+
+/// Who did what to which hook, for its audit rows.
+struct Audited<'a> {
+    who: i64,
+    hook: i64,
+    room: i64,
+    client: &'a ClientInfo,
+}
+
+impl<'a> Audited<'a> {
+    fn entry(
+        &self,
+        id: i64,
+        action: &'a str,
+        details: Option<String>,
+        now: i64,
+    ) -> NewAuditEntry<'a> {
+        NewAuditEntry {
+            id,
+            actor_id: Some(self.who),
+            action,
+            target_type: Some("outgoing_webhook"),
+            target_id: Some(self.hook.to_string()),
+            room_id: Some(self.room),
+            ip: self.client.ip.as_deref(),
+            user_agent: self.client.user_agent.as_deref(),
+            details,
+            created_at: now,
+        }
+    }
+}
+
+/// `POST /api/v2/rooms/{id}/outgoing-webhooks` `{name,url,events?,triggers?}` -> 201 with the
+/// secret (shown once); 422 `url_refused` for a URL webhooks may not call.
+pub async fn create(
+    AuthUser(who): AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<NewHook>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let room = room_id(&path)?;
+    let body = body.into_inner();
+    let name = body.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!(
+            "name must be 1-{MAX_NAME} characters"
+        )));
+    }
+    if body.url.len() > MAX_URL {
+        return Err(ApiError::bad_request(format!(
+            "url is longer than {MAX_URL} bytes"
+        )));
+    }
+    let (events, triggers) = filters(&body)?;
+    let config = state.config.outgoing_webhooks.clone();
+    let threshold = i64::from(config.circuit_failures);
+    let client = client_info(&req);
+    let (id, audit_id) = (state.ids.next_id(), state.ids.next_id());
+    let secret = new_secret();
+    let sealed = state.secrets.seal_for(id, secret.as_bytes());
+    let pool = state.pool.clone();
+    let view = web::block(move || {
+        let conn = &mut *pool.get()?;
+        moderated(conn, room, &who)?;
+        // The lookup may take a while; the room's rows are not held meanwhile.
+        let url = address::check(&body.url, config.addresses())?;
+        let now = now_ms() as i64;
+        conn.transaction(|conn| {
+            let live = hooks::live_in_rooms(conn, &[room])?.len();
+            if config.max_per_room > 0 && live >= config.max_per_room {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "quota_exceeded",
+                    format!(
+                        "a room has at most {} outgoing webhooks; revoke one first",
+                        config.max_per_room
+                    ),
+                ));
+            }
+            let hook = OutgoingWebhook {
+                id,
+                room_id: room,
+                name,
+                url: url.to_string(),
+                secret_sealed: sealed,
+                events,
+                triggers,
+                created_by: who.user_id,
+                created_at: now,
+                revoked_at: None,
+                consecutive_failures: 0,
+                circuit_open_until: None,
+            };
+            hooks::insert(conn, &hook)?;
+            let details = serde_json::to_string(&serde_json::json!({
+                "name": hook.name, "url": hook.url, "events": hook.events
+            }))
+            .ok();
+            audit::record(
+                conn,
+                &Audited {
+                    who: who.user_id,
+                    hook: id,
+                    room,
+                    client: &client,
+                }
+                .entry(audit_id, "outgoing_webhook.created", details, now),
+            )?;
+            Ok::<_, ApiError>(HookView::new(&hook, threshold, now))
+        })
+    })
+    .await??;
+    Ok(HttpResponse::Created().json(Created {
+        webhook: view,
+        secret,
+    }))
+}
+
+/// `GET /api/v2/rooms/{id}/outgoing-webhooks`: the live hooks and their circuits.
+pub async fn list(
+    AuthUser(who): AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let room = room_id(&path)?;
+    let threshold = i64::from(state.config.outgoing_webhooks.circuit_failures);
+    let pool = state.pool.clone();
+    let found = web::block(move || {
+        let conn = &mut *pool.get()?;
+        moderated(conn, room, &who)?;
+        Ok::<_, ApiError>(hooks::live_in_rooms(conn, &[room])?)
+    })
+    .await??;
+    let now = now_ms() as i64;
+    Ok(HttpResponse::Ok().json(HookList {
+        webhooks: found
+            .iter()
+            .map(|h| HookView::new(h, threshold, now))
+            .collect(),
+    }))
+}
+
+fn hook_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::not_found("no such webhook"))
+}
+
+/// `DELETE /api/v2/rooms/{id}/outgoing-webhooks/{hook}` -> 204: no further calls; queued
+/// deliveries are cancelled.
+pub async fn revoke(
+    AuthUser(who): AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (room, hook) = path.into_inner();
+    let (room, hook) = (room_id(&room)?, hook_id(&hook)?);
+    let client = client_info(&req);
+    let audit_id = state.ids.next_id();
+    let pool = state.pool.clone();
+    web::block(move || {
+        let conn = &mut *pool.get()?;
+        moderated(conn, room, &who)?;
+        let now = now_ms() as i64;
+        conn.transaction(|conn| {
+            if !hooks::revoke(conn, room, hook, now)? {
+                return Err(ApiError::not_found("no such webhook"));
+            }
+            let cancelled = deliveries::cancel_pending(conn, hook, now)?;
+            let details = Some(format!("{{\"cancelled\":{cancelled}}}"));
+            audit::record(
+                conn,
+                &Audited {
+                    who: who.user_id,
+                    hook,
+                    room,
+                    client: &client,
+                }
+                .entry(audit_id, "outgoing_webhook.revoked", details, now),
+            )?;
+            Ok(())
+        })
+    })
+    .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /api/v2/rooms/{id}/outgoing-webhooks/{hook}/deliveries?before=ID&limit=N`: the delivery
+/// log, newest first (revoked hooks' logs too).
+pub async fn delivery_log(
+    AuthUser(who): AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    page: web::Query<Page>,
+) -> Result<HttpResponse, ApiError> {
+    let (room, hook) = path.into_inner();
+    let (room, hook) = (room_id(&room)?, hook_id(&hook)?);
+    let before = match page.before.as_deref() {
+        None => None,
+        Some(b) => Some(
+            b.parse::<i64>()
+                .map_err(|_| ApiError::bad_request("before must be a delivery id"))?,
+        ),
+    };
+    let limit = page.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+    let pool = state.pool.clone();
+    let log = web::block(move || {
+        let conn = &mut *pool.get()?;
+        moderated(conn, room, &who)?;
+        match hooks::find(conn, hook)? {
+            Some(h) if h.room_id == room => {}
+            _ => return Err(ApiError::not_found("no such webhook")),
+        }
+        Ok::<_, ApiError>(deliveries::for_hook(conn, hook, before, limit)?)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(DeliveryLog {
+        deliveries: log.into_iter().map(DeliveryView::from).collect(),
+    }))
+}
