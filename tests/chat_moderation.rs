@@ -253,8 +253,17 @@ async fn slash_commands_with_allowed_and_forbidden_callers(kind: Kind) {
         command(&mut o, &room, "/ban @nobody_at_all", "o11").await["code"],
         "not_found"
     );
+    // An unknown command is a notice to its sender (nothing is sent or stored); a built-in
+    // used wrongly is an error.
+    let unknown = command(&mut o, &room, "/fly away", "o12").await;
+    assert_eq!(unknown["type"], "notice", "{unknown}");
+    assert_eq!(unknown["client_id"], "o12");
+    assert!(
+        unknown["body"].as_str().unwrap().contains("/fly"),
+        "{unknown}"
+    );
     assert_eq!(
-        command(&mut o, &room, "/fly", "o12").await["code"],
+        command(&mut o, &room, "/slow fast", "o13").await["code"],
         "bad_request"
     );
 

@@ -132,6 +132,12 @@ pub fn is_builtin(name: &str) -> bool {
     builtins().any(|(builtin, ..)| builtin.eq_ignore_ascii_case(name))
 }
 
+/// The command's name in a body starting with `/` (`roll` in `/roll 2d6`).
+pub fn name_of(body: &str) -> &str {
+    let rest = body.strip_prefix('/').unwrap_or(body);
+    rest.split(char::is_whitespace).next().unwrap_or("")
+}
+
 /// Parses a body starting with `/`. `Err` is a message for the caller.
 pub fn parse(body: &str) -> Result<Command, String> {
     let rest = body.strip_prefix('/').unwrap_or(body);

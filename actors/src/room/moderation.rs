@@ -17,6 +17,16 @@ pub(super) fn run(room: &mut Room, ctx: &mut Context<Room>, msg: SendMessage) {
     if let Some(bot_command) = room.bot_command_for(&msg.body) {
         return room.invoke_bot_command(&msg.conn, bot_command, &msg.body, &msg.client_id, r);
     }
+    let name = commands::name_of(&msg.body);
+    if !commands::is_builtin(name) {
+        // Not a mistake in using a command but a command nobody here offers: a notice, like a
+        // bot's command whose bot is offline, not an error.
+        let text = format!("there is no /{name} in this room; /help lists the commands");
+        msg.conn
+            .outbox
+            .push(event::notice(room.id, &text, Some(&msg.client_id), r));
+        return;
+    }
     let command = match commands::parse(&msg.body) {
         Ok(c) => c,
         Err(usage) => return msg.conn.error(&ProtoError::bad_request(usage), r),
