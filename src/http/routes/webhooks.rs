@@ -8,7 +8,7 @@ use crate::auth::{opaque, validation};
 use crate::db::audit::{self, NewAuditEntry};
 use crate::db::users::NewUser;
 use crate::db::webhooks::{self, IncomingWebhook};
-use crate::db::{rooms, users, DbConnection};
+use crate::db::{rooms, users};
 use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
