@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::cluster::Cluster;
 use common::http::call;
 use common::server::{as_user, TestServer, TestUser};
 use common::{last_audit_details, Kind, TestDb};
@@ -104,10 +105,10 @@ fn encoded(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
     out
 }
 
-/// A PNG of noise over 256 KiB (noise does not compress).
-fn huge_png() -> Vec<u8> {
+/// A PNG of noise (which does not compress): `side` 240 is under 256 KiB, 300 over.
+fn noise_png(side: u32) -> Vec<u8> {
     let mut seed = 0x2545_f491_u32;
-    let img = RgbaImage::from_fn(300, 300, |_, _| {
+    let img = RgbaImage::from_fn(side, side, |_, _| {
         seed ^= seed << 13;
         seed ^= seed >> 17;
         seed ^= seed << 5;
@@ -117,7 +118,6 @@ fn huge_png() -> Vec<u8> {
     DynamicImage::ImageRgba8(img)
         .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
         .expect("encode");
-    assert!(out.len() > 256 * 1024, "{}", out.len());
     out
 }
 
@@ -179,6 +179,23 @@ async fn good_images_are_stored_and_served_shrunk_when_large(kind: Kind) {
     let decoded = image::load_from_memory(&image.body).expect("a PNG");
     assert_eq!((decoded.width(), decoded.height()), (128, 85));
 
+    // Near the 256 KiB limit (past the 64 KiB of JSON bodies) is fine.
+    let near = noise_png(240);
+    assert!(
+        (200 * 1024..256 * 1024).contains(&near.len()),
+        "{}",
+        near.len()
+    );
+    let made = upload(
+        &server,
+        &alice,
+        &format!("/rooms/{room}/emoji/noise"),
+        &near,
+    )
+    .await;
+    assert_eq!(made.status, 201, "{:?}", made.json());
+    assert_eq!(made.json()["emoji"]["width"], 128);
+
     // A small GIF is kept byte for byte, and so is a WebP.
     let gif = encoded(40, 20, ImageFormat::Gif);
     let made = upload(&server, &alice, &format!("/rooms/{room}/emoji/wave"), &gif).await;
@@ -208,7 +225,7 @@ async fn bad_uploads_are_refused_with_clear_codes(kind: Kind) {
     let jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00".to_vec();
     let long = "x".repeat(33);
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
-        ("big", huge_png(), 413, "too_large"),
+        ("big", noise_png(300), 413, "too_large"),
         ("jpeg", jpeg, 415, "unsupported_media_type"),
         (
             "text",
@@ -230,9 +247,12 @@ async fn bad_uploads_are_refused_with_clear_codes(kind: Kind) {
             r.json()
         );
     }
-    // Far past the limit: cut off while it is read.
+    // Far past the limit: cut off while it is read, before any image check.
     let r = upload(&server, &alice, &path("huge"), &vec![0u8; 2 << 20]).await;
-    assert_eq!(r.status, 413);
+    assert_eq!(
+        (r.status, r.json()["error"]["message"].as_str()),
+        (413, Some("request body too large"))
+    );
     let listed = as_user(
         &server,
         &alice,
@@ -488,7 +508,91 @@ async fn reactions_with_custom_emoji_must_name_one(kind: Kind) {
     assert_eq!(message["emoji"][0]["url"], party["url"]);
 }
 
+async fn a_room_holds_at_most_200_emoji(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let alice = server.user("alice").await;
+    let room = server.room(&alice, "party", false).await;
+    let png = encoded(8, 8, ImageFormat::Png);
+    // 199 straight into the store, the 200th over REST.
+    let (pool, ids, owner) = (
+        server.state.pool.clone(),
+        server.state.ids.clone(),
+        alice.id,
+    );
+    let room_id: i64 = room.parse().unwrap();
+    let bytes = png.clone();
+    actix_web::web::block(move || {
+        let conn = &mut *pool.get().unwrap();
+        for n in 0..199 {
+            let code = format!("e{n}");
+            let row = veza::db::emoji::NewEmoji {
+                id: ids.next_id(),
+                room_id: Some(room_id),
+                shortcode: &code,
+                content_type: "image/png",
+                image: &bytes,
+                width: 8,
+                height: 8,
+                created_by: owner,
+                created_at: 1,
+            };
+            veza::db::emoji::insert(conn, &row).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let last = upload(&server, &alice, &format!("/rooms/{room}/emoji/last"), &png).await;
+    assert_eq!(last.status, 201, "{:?}", last.json());
+    let over = upload(&server, &alice, &format!("/rooms/{room}/emoji/over"), &png).await;
+    assert_eq!(
+        (over.status, over.json()["error"]["code"].as_str()),
+        (409, Some("quota_exceeded"))
+    );
+    let other = server.room(&alice, "other", false).await;
+    room_emoji(&server, &alice, &other, "over").await;
+}
+
+/// An emoji uploaded on node 0 is drawn in a message sent on node 1 and seen on node 0; node 1
+/// serves its image too (images live in the store, not in a node's data dir).
+async fn an_emoji_uploaded_on_one_node_renders_on_another(kind: Kind) {
+    let c = Cluster::start(kind, 2);
+    let alice = c.register(0, "alice");
+    let bob = c.register(1, "bob");
+    let room = c.room(0, &alice, "party");
+    let node = |i: usize| SocketAddr::from(([127, 0, 0, 1], c.port(i)));
+    let png = encoded(32, 32, ImageFormat::Png);
+    let auth = format!("Bearer {}", alice.token);
+    let made = raw(
+        node(0),
+        "PUT",
+        &format!("/api/v2/rooms/{room}/emoji/party"),
+        &[("Authorization", &auth)],
+        &png,
+    )
+    .await;
+    assert_eq!(made.status, 201, "{:?}", made.json());
+    let url = made.json()["emoji"]["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let (mut a, _) = c.joined(0, &alice, &room, None).await;
+    let (mut b, _) = c.joined(1, &bob, &room, None).await;
+    b.send(json!({"type": "send", "room": room, "body": "ship it :party:", "client_id": "x1"}))
+        .await;
+    let seen = a.recv_type("message").await;
+    assert_eq!(
+        seen["message"]["emoji"],
+        json!([{"shortcode": "party", "url": url}]),
+        "{seen}"
+    );
+    let image = raw(node(1), "GET", &url, &[], b"").await;
+    assert_eq!((image.status, image.body == png), (200, true));
+}
+
 on_both_backends!(
+    a_room_holds_at_most_200_emoji,
+    an_emoji_uploaded_on_one_node_renders_on_another,
     good_images_are_stored_and_served_shrunk_when_large,
     bad_uploads_are_refused_with_clear_codes,
     only_moderators_manage_a_rooms_emoji,

@@ -163,7 +163,7 @@ fn insert(
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "quota_exceeded",
-                format!("a room has at most {MAX_PER_ROOM} custom emoji; delete one first"),
+                format!("at most {MAX_PER_ROOM} custom emoji here; delete one first"),
             ));
         }
         let row = NewEmoji {
