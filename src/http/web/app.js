@@ -154,7 +154,7 @@ function line(m) {
 }
 
 // Text with each `:shortcode:` of the message's custom emoji (its `emoji` list) drawn as an image;
-// any other `:word:` stays text. DOM nodes only: user text never goes through innerHTML.
+// any other `:word:` stays text. DOM nodes only: user text is never parsed as markup.
 function withEmoji(text, emoji) {
   const urls = new Map((emoji || []).map(e => [e.shortcode, e.url]));
   if (!urls.size) return [text];
