@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cluster;
 pub mod config;
 pub mod db;
+pub mod emoji;
 pub mod http;
 pub mod ingest;
 pub mod limits;

@@ -60,7 +60,12 @@ fn columns(conn: &mut DbConnection) -> BTreeSet<(String, String, String, bool)> 
         .unwrap()
         .into_iter()
         // SQLite lets primary-key columns be NULL unless declared NOT NULL; PostgreSQL never does.
-        .map(|c| (c.table_name, c.name, c.col_type.to_lowercase(), c.notnull == 0 && c.pk == 0))
+        // Binary columns are BLOB there and BYTEA on PostgreSQL.
+        .map(|c| {
+            let ty = c.col_type.to_lowercase();
+            let ty = if ty == "blob" { "bytea".to_owned() } else { ty };
+            (c.table_name, c.name, ty, c.notnull == 0 && c.pk == 0)
+        })
         .collect(),
     }
 }

@@ -69,6 +69,18 @@ pub struct MessageView {
     /// Deleted messages keep their place (seq stays gap-free) with an empty body.
     pub deleted: bool,
     pub reactions: Vec<ReactionView>,
+    /// The custom emoji that `:shortcode:`s in the body or the reactions name (the room's own
+    /// before the server-wide ones), filled from the store; absent when there are none. A
+    /// `:shortcode:` that names none is plain text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emoji: Vec<EmojiRef>,
+}
+
+/// A custom emoji a message shows: `:shortcode:` is drawn with the image at `url`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmojiRef {
+    pub shortcode: String,
+    pub url: String,
 }
 
 impl MessageView {
@@ -94,6 +106,7 @@ impl MessageView {
             edited_at: None,
             deleted: false,
             reactions: Vec::new(),
+            emoji: Vec::new(),
         }
     }
 }

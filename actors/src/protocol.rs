@@ -200,7 +200,7 @@ pub fn check_body(body: &str) -> Result<(), ProtoError> {
     Ok(())
 }
 
-/// `{"type":"reaction","room","message","emoji","user","added","count"}`.
+/// `{"type":"reaction","room","message","emoji","user","added","count","url"?}`.
 #[derive(Serialize)]
 struct ReactionDelta<'a> {
     #[serde(rename = "type")]
@@ -211,6 +211,9 @@ struct ReactionDelta<'a> {
     user: crate::ids::UserId,
     added: bool,
     count: u32,
+    /// The image of a custom emoji (`emoji` is `:shortcode:`); absent for any other.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
 }
 
 /// Server events, serialised once and shared by every recipient.
@@ -271,9 +274,11 @@ pub mod event {
     }
 
     /// A reaction toggle as a delta: `added` says whether `user` now has `emoji` on the message,
-    /// `count` how many users do (0: the emoji is gone). Not the whole message.
+    /// `count` how many users do (0: the emoji is gone), `url` the image of a custom emoji still
+    /// on it. Not the whole message.
     pub fn reaction(message: &MessageView, emoji: &str, user: crate::ids::UserId) -> ByteString {
         let now = message.reactions.iter().find(|r| r.emoji == emoji);
+        let code = emoji.strip_prefix(':').and_then(|e| e.strip_suffix(':'));
         let delta = ReactionDelta {
             kind: "reaction",
             room: message.room,
@@ -282,6 +287,9 @@ pub mod event {
             user,
             added: now.is_some_and(|r| r.users.contains(&user)),
             count: now.map_or(0, |r| r.count),
+            url: code
+                .and_then(|c| message.emoji.iter().find(|e| e.shortcode == c))
+                .map(|e| e.url.as_str()),
         };
         frame(serde_json::to_value(delta).unwrap_or_default(), None)
     }

@@ -82,8 +82,12 @@ impl ChatStore for DieselChatStore {
         let mut conn = self.conn()?;
         if let DbConnection::Postgres(pg) = &mut *conn {
             match message_commit::commit(pg, &self.ids, batch, now_ms() as i64) {
-                Ok(Outcome::Done { results, queued }) => {
+                Ok(Outcome::Done {
+                    mut results,
+                    queued,
+                }) => {
                     self.queued(queued);
+                    super::emoji::resolve_committed(&mut conn, &mut results);
                     return Ok(results);
                 }
                 Ok(Outcome::Declined) => {}
@@ -352,6 +356,7 @@ impl DieselChatStore {
             }
         }
         messages::insert_many(conn, &rows)?;
+        super::emoji::resolve(conn, new_views.values_mut())?;
 
         // 5. The originals that repeated client_ids refer to, from the store or from this batch.
         let mut originals: HashMap<(i64, String), MessageView> = HashMap::new();
@@ -493,10 +498,17 @@ impl DieselChatStore {
                 if row.deleted_at.is_some() {
                     return Err(not_found("message"));
                 }
-                if let messages::Toggle::Refused(why) =
-                    messages::toggle_reaction(conn, message.0, user.0, emoji, now)?
-                {
+                let toggled = messages::toggle_reaction(conn, message.0, user.0, emoji, now)?;
+                if let messages::Toggle::Refused(why) = toggled {
                     return Err(TxError::Request(WriteError::Invalid(why)));
+                }
+                // A `:shortcode:` must name a custom emoji (removing one that is gone is fine).
+                if toggled == messages::Toggle::Added
+                    && !super::emoji::reaction_known(conn, row.room_id, emoji)?
+                {
+                    return Err(TxError::Request(WriteError::Invalid(format!(
+                        "unknown emoji {emoji}"
+                    ))));
                 }
                 Applied::Updated(
                     messages::view(conn, message.0)?.ok_or_else(|| not_found("message"))?,

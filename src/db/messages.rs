@@ -262,7 +262,7 @@ pub fn views(conn: &mut DbConnection, rows: Vec<MessageRow>) -> Result<Vec<Messa
             }),
         }
     }
-    Ok(rows
+    let mut views: Vec<MessageView> = rows
         .into_iter()
         .map(|r| {
             let username = names.get(&r.author_id).cloned().unwrap_or_default();
@@ -281,9 +281,12 @@ pub fn views(conn: &mut DbConnection, rows: Vec<MessageRow>) -> Result<Vec<Messa
                 created_at: r.created_at,
                 edited_at: r.edited_at,
                 reactions: reactions_by_message.remove(&r.id).unwrap_or_default(),
+                emoji: Vec::new(),
             }
         })
-        .collect())
+        .collect();
+    super::emoji::resolve(conn, &mut views)?;
+    Ok(views)
 }
 
 pub fn view(conn: &mut DbConnection, id: i64) -> Result<Option<MessageView>, DbError> {

@@ -259,3 +259,17 @@ diesel::table! {
 
 diesel::joinable!(incoming_webhooks -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(incoming_webhooks, users);
+
+diesel::table! {
+    custom_emoji (id) {
+        id -> BigInt,
+        room_id -> Nullable<BigInt>,
+        shortcode -> Text,
+        content_type -> Text,
+        image -> Binary,
+        width -> BigInt,
+        height -> BigInt,
+        created_by -> BigInt,
+        created_at -> BigInt,
+    }
+}

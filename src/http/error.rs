@@ -269,6 +269,32 @@ impl From<crate::webhooks::address::Refused> for ApiError {
     }
 }
 
+impl From<crate::emoji::shortcode::InvalidShortcode> for ApiError {
+    fn from(e: crate::emoji::shortcode::InvalidShortcode) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            e.to_string(),
+        )
+    }
+}
+
+impl From<crate::emoji::image::UploadError> for ApiError {
+    fn from(e: crate::emoji::image::UploadError) -> Self {
+        use crate::emoji::image::UploadError;
+        let (status, code) = match e {
+            UploadError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            UploadError::Unsupported => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            UploadError::TooManyPixels(..) | UploadError::Undecodable(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_image")
+            }
+        };
+        Self::new(status, code, e.to_string())
+    }
+}
+
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
         Self::internal(e)

@@ -61,6 +61,7 @@ pub fn app(
         .route("/health", web::get().to(routes::health::health))
         .route("/metrics", web::get().to(routes::metrics::metrics))
         .route("/ws", web::get().to(routes::ws::upgrade))
+        .configure(routes::emoji::configure_images)
         .service(
             web::resource("/hooks/{id}/{secret}").route(web::post().to(routes::webhooks::post)),
         )
@@ -82,6 +83,7 @@ pub fn app(
         )
         .service(
             web::scope("/api/v2")
+                .configure(routes::emoji::configure)
                 .route("/status", web::get().to(routes::status::status))
                 .route(
                     "/production-validation",

@@ -97,6 +97,7 @@ mod tests {
             edited_at: None,
             deleted: false,
             reactions: Vec::new(),
+            emoji: Vec::new(),
         }
     }
 

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod bots;
 pub mod clips;
 pub mod effects;
+pub mod emoji;
 pub mod health;
 pub mod hls;
 pub mod live;

@@ -145,10 +145,30 @@ function line(m) {
   const author = document.createElement("span"); author.className = "author";
   author.textContent = m.kind === "action" ? "* " + m.author.username : m.author.username;
   const body = document.createElement("span");
-  body.textContent = m.deleted ? "(deleted)" : m.body + (m.edited_at ? " (edited)" : "");
-  const reactions = (m.reactions || []).map(r => ` ${r.emoji}${r.count}`).join("");
-  div.append(time, author, body, document.createTextNode(reactions));
+  if (m.deleted) body.textContent = "(deleted)";
+  else body.append(...withEmoji(m.body, m.emoji), m.edited_at ? " (edited)" : "");
+  const reactions = document.createElement("span");
+  for (const r of m.reactions || []) reactions.append(" ", ...withEmoji(r.emoji, m.emoji), String(r.count));
+  div.append(time, author, body, reactions);
   return div;
+}
+
+// Text with each `:shortcode:` of the message's custom emoji (its `emoji` list) drawn as an image;
+// any other `:word:` stays text. DOM nodes only: user text is never parsed as markup.
+function withEmoji(text, emoji) {
+  const urls = new Map((emoji || []).map(e => [e.shortcode, e.url]));
+  if (!urls.size) return [text];
+  const nodes = [], re = /:([a-z0-9_+-]{2,32}):/g;
+  let last = 0, match;
+  while ((match = re.exec(text))) {
+    const url = urls.get(match[1]); if (!url) continue;
+    const img = document.createElement("img");
+    img.className = "emoji"; img.alt = img.title = match[0]; img.src = url;
+    nodes.push(text.slice(last, match.index), img);
+    last = re.lastIndex;
+  }
+  nodes.push(text.slice(last));
+  return nodes;
 }
 
 // A reaction delta: who added or removed which emoji, and how many have it now.
@@ -158,6 +178,9 @@ function react(ev) {
   const had = (m.reactions || []).find(r => r.emoji === ev.emoji);
   const users = (had ? had.users : []).filter(u => u !== ev.user).concat(ev.added ? [ev.user] : []);
   m.reactions = ev.count > 0 ? others.concat([{ emoji: ev.emoji, count: ev.count, users }]) : others;
+  // A custom emoji's image comes with the delta.
+  const code = ev.emoji.slice(1, -1);
+  if (ev.url && !(m.emoji || []).some(e => e.shortcode === code)) m.emoji = (m.emoji || []).concat([{ shortcode: code, url: ev.url }]);
   render(m);
 }
 
