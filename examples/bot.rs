@@ -6,7 +6,9 @@
 //! VEZA_URL=ws://127.0.0.1:8080 VEZA_BOT_TOKEN=veza_bot_... cargo run --example bot -- ROOM_ID...
 //! ```
 //!
-//! A member typing `/roll 2d6` gets "@alice rolled 2d6: 3 + 5 = 8" from the bot.
+//! A member typing `/roll 2d6` gets "@alice rolled 2d6: 3 + 5 = 8" from the bot, in the room; a
+//! `/roll` the bot cannot read gets its usage back privately (a `command_reply` to the `command`'s
+//! id: only the member who asked sees it).
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -88,14 +90,16 @@ async fn run(
                 };
                 let who = event["user"]["username"].as_str().unwrap_or("someone");
                 let args = event["args"].as_str().unwrap_or("");
-                let reply = answer(dice, who, name, args);
+                let (reply, private) = answer(dice, who, name, args);
                 answered += 1;
-                send(
-                    &mut ws,
+                let frame = if private {
+                    json!({"type": "command_reply", "room": room, "command": event["id"],
+                           "body": reply})
+                } else {
                     json!({"type": "send", "room": room, "body": reply,
-                           "client_id": format!("bot-{}-{answered}", dice.next())}),
-                )
-                .await?;
+                           "client_id": format!("bot-{}-{answered}", dice.next())})
+                };
+                send(&mut ws, frame).await?;
             }
             Some("commands_registered") => {
                 println!(
@@ -116,23 +120,27 @@ async fn send(ws: &mut Socket, frame: Value) -> Result<(), String> {
         .map_err(|e| format!("sending: {e}"))
 }
 
-/// The bot's reply to `/name args` from `who`.
-fn answer(dice: &mut Dice, who: &str, name: &str, args: &str) -> String {
+/// The bot's reply to `/name args` from `who`, and whether only `who` should see it.
+fn answer(dice: &mut Dice, who: &str, name: &str, args: &str) -> (String, bool) {
     match name {
         "flip" => {
             let side = if dice.below(2) == 0 { "heads" } else { "tails" };
-            format!("@{who} flipped a coin: {side}")
+            (format!("@{who} flipped a coin: {side}"), false)
         }
         "roll" => match parse_dice(args) {
             Some((n, sides)) => {
                 let rolls: Vec<u64> = (0..n).map(|_| dice.below(sides) + 1).collect();
                 let total: u64 = rolls.iter().sum();
                 let shown: Vec<String> = rolls.iter().map(u64::to_string).collect();
-                format!("@{who} rolled {n}d{sides}: {} = {total}", shown.join(" + "))
+                let said = format!("@{who} rolled {n}d{sides}: {} = {total}", shown.join(" + "));
+                (said, false)
             }
-            None => format!("@{who}: usage /roll NdM, e.g. /roll 2d6 (N up to 20, M up to 1000)"),
+            None => (
+                "usage: /roll NdM, e.g. /roll 2d6 (N up to 20, M up to 1000)".to_owned(),
+                true,
+            ),
         },
-        other => format!("@{who}: I do not know /{other}"),
+        other => (format!("I do not know /{other}"), true),
     }
 }
 

@@ -202,9 +202,80 @@ async fn an_offline_bot_gets_the_member_a_notice(kind: Kind) {
     );
 }
 
+/// The `id` of a `command` event is a reply handle: the bot answers the invoker alone
+/// (`command_reply`), nothing is stored, other members see nothing, and no one else can use it.
+async fn a_bot_answers_a_command_privately_through_its_reply_handle(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let (_, token) = make_bot(&server, &alice, "dicebot").await;
+    let (_, other_token) = make_bot(&server, &alice, "otherbot").await;
+    let room = server.room(&alice, "games", false).await;
+    let mut a = server.ws(&alice).await;
+    a.join(&room).await;
+    let mut b = server.ws(&bob).await;
+    b.join(&room).await;
+    let mut bot = bot_in(&server, &mut a, &room, &token, "dicebot").await;
+    let mut other = bot_in(&server, &mut a, &room, &other_token, "otherbot").await;
+    register(&mut bot, &room, roll()).await;
+
+    a.send(json!({"type": "send", "room": room, "body": "/roll 1d20", "client_id": "r1"}))
+        .await;
+    let id = bot.recv_type("command").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = |id: &str, body: &str| json!({"type": "command_reply", "room": room, "command": id, "body": body, "ref": 5});
+    // Another bot, a person and an unknown id are refused.
+    other.send(reply(&id, "not yours")).await;
+    assert_eq!(other.recv_type("error").await["code"], "not_found");
+    b.send(reply(&id, "me neither")).await;
+    assert_eq!(b.recv_type("error").await["code"], "forbidden");
+    bot.send(reply("no-such-id", "hm")).await;
+    assert_eq!(bot.recv_type("error").await["code"], "not_found");
+
+    bot.send(reply(&id, "you rolled 17 (only you see this)"))
+        .await;
+    let done = bot.recv_type("command_replied").await;
+    assert_eq!(
+        (done["command"].as_str(), &done["ref"]),
+        (Some(id.as_str()), &json!(5))
+    );
+    let got = a.recv_type("command_reply").await;
+    assert_eq!(got["body"], "you rolled 17 (only you see this)");
+    assert_eq!(got["bot"]["username"], "dicebot");
+    assert_eq!(got["command"], id.as_str());
+    // Bob sees neither the reply nor a message; the history holds nothing.
+    let bob_saw = b.quiet(300).await;
+    assert!(
+        bob_saw
+            .iter()
+            .all(|f| f["type"] != "command_reply" && f["type"] != "message"),
+        "{bob_saw:?}"
+    );
+    let history = as_user(
+        &server,
+        &alice,
+        "GET",
+        &format!("/api/v2/rooms/{room}/messages"),
+        None,
+    )
+    .await;
+    assert!(
+        !history.body.to_string().contains("only you see this"),
+        "{:?}",
+        history.body
+    );
+    // An empty body is refused like any message's.
+    bot.send(reply(&id, " ")).await;
+    assert_eq!(bot.recv_type("error").await["code"], "bad_request");
+}
+
 on_both_backends!(
     a_command_goes_to_the_bot_and_its_answer_is_a_bot_message,
     help_and_rest_list_the_bot_commands,
     built_ins_other_bots_names_and_people_are_refused,
     an_offline_bot_gets_the_member_a_notice,
+    a_bot_answers_a_command_privately_through_its_reply_handle,
 );

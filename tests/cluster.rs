@@ -428,6 +428,15 @@ async fn a_bot_command_crosses_nodes(kind: Kind) {
     let seen = a.recv_type("message").await;
     assert_eq!(seen["message"]["kind"], "bot", "{seen}");
     assert_eq!(seen["message"]["body"], "alice rolled 11");
+
+    // The private answer through the reply handle crosses back from node 1 to alice on node 0.
+    let id = command["id"].as_str().expect("id");
+    bot.send(json!({"type": "command_reply", "room": room, "command": id, "body": "just for you"}))
+        .await;
+    bot.recv_type("command_replied").await;
+    let private = a.recv_type("command_reply").await;
+    assert_eq!(private["body"], "just for you");
+    assert_eq!(private["bot"]["username"], "dicebot");
 }
 
 /// An incoming webhook made on node 0 posts through node 1 (no member there): the message reaches

@@ -6,6 +6,7 @@ mod common;
 
 use common::server::{make_bot, TestServer};
 use common::{Kind, TestDb};
+use serde_json::json;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -92,6 +93,19 @@ async fn the_example_bot_answers_roll(kind: Kind) {
     assert!(body.starts_with("@alice rolled 2d6: "), "{body}");
     let total: u64 = body.rsplit(' ').next().unwrap().parse().expect("a total");
     assert!((2..=12).contains(&total), "{body}");
+
+    // A roll it cannot read gets its usage back privately, through the command's reply handle.
+    a.send(json!({"type": "send", "room": room, "body": "/roll lots", "client_id": "bad"}))
+        .await;
+    let private = a.recv_type("command_reply").await;
+    assert_eq!(private["bot"]["username"], "dicebot");
+    assert!(
+        private["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("usage: /roll"),
+        "{private}"
+    );
 }
 
 on_both_backends!(the_example_bot_answers_roll);

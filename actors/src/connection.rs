@@ -16,8 +16,8 @@ use crate::ratelimit::TokenBucket;
 use crate::reader::Readers;
 use crate::registry::{Connect, Disconnect, GetRoom, Registry};
 use crate::room::{
-    Change, ChangeMessage, ConnHandle, History, Join, Leave, RegisterCommands, Room, SendMessage,
-    SessionUser, Typing,
+    Change, ChangeMessage, ConnHandle, History, Join, Leave, RegisterCommands, ReplyToCommand,
+    Room, SendMessage, SessionUser, Typing,
 };
 use actix::prelude::*;
 use actix_http::ws::ProtocolError;
@@ -244,6 +244,7 @@ impl Connection {
                 | ClientFrame::Delete { .. }
                 | ClientFrame::React { .. }
                 | ClientFrame::RegisterCommands { .. }
+                | ClientFrame::CommandReply { .. }
         );
         let (rate, burst) = send_limits(config, &self.user);
         if limited && !self.sends.take(now, rate, burst) {
@@ -292,6 +293,20 @@ impl Connection {
                     addr.do_send(RegisterCommands {
                         conn: self.handle_ref(),
                         commands,
+                        reference,
+                    });
+                }
+            }
+            ClientFrame::CommandReply {
+                room,
+                command,
+                body,
+            } => {
+                if let Some(addr) = self.in_room(room, r) {
+                    addr.do_send(ReplyToCommand {
+                        conn: self.handle_ref(),
+                        command,
+                        body,
                         reference,
                     });
                 }

@@ -114,7 +114,8 @@ pub fn required_by(frame: &ClientFrame) -> Permission {
         | ClientFrame::Delete { .. }
         | ClientFrame::React { .. }
         | ClientFrame::Typing { .. }
-        | ClientFrame::RegisterCommands { .. } => Permission::ChatSend,
+        | ClientFrame::RegisterCommands { .. }
+        | ClientFrame::CommandReply { .. } => Permission::ChatSend,
     }
 }
 

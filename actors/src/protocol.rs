@@ -108,6 +108,12 @@ pub enum ClientFrame {
         room: RoomId,
         commands: Vec<crate::model::CommandSpec>,
     },
+    /// A bot answers command `command` (the `id` of a `command` event) to its invoker alone.
+    CommandReply {
+        room: RoomId,
+        command: String,
+        body: String,
+    },
     /// A struct variant, not a unit one: serde lets unknown fields through on unit variants of an
     /// internally tagged enum, and `deny_unknown_fields` must hold for every frame.
     Ping {},
@@ -153,6 +159,14 @@ fn validate(frame: &ClientFrame) -> Result<(), ProtoError> {
             }
         }
         ClientFrame::Edit { body, .. } => check_body(body)?,
+        ClientFrame::CommandReply { command, body, .. } => {
+            if command.is_empty() || command.chars().count() > MAX_CLIENT_ID_CHARS {
+                return Err(ProtoError::bad_request(format!(
+                    "command must be 1-{MAX_CLIENT_ID_CHARS} characters"
+                )));
+            }
+            check_body(body)?
+        }
         ClientFrame::React { emoji, .. } => {
             let n = emoji.chars().count();
             if n == 0 || n > MAX_EMOJI_CHARS || emoji.chars().any(char::is_whitespace) {
@@ -365,6 +379,33 @@ pub mod event {
             json!({"type": "command", "room": room, "id": id, "command": name, "args": args,
                    "user": user}),
             None,
+        )
+    }
+
+    /// A bot's private answer to a member's command:
+    /// `{"type":"command_reply","room","command","bot":USER,"body"}`.
+    pub fn command_reply(
+        room: crate::ids::RoomId,
+        command: &str,
+        bot: &crate::model::UserRef,
+        body: &str,
+    ) -> ByteString {
+        frame(
+            json!({"type": "command_reply", "room": room, "command": command, "bot": bot,
+                   "body": body}),
+            None,
+        )
+    }
+
+    /// To the bot: its `command_reply` went out.
+    pub fn command_replied(
+        room: crate::ids::RoomId,
+        command: &str,
+        reference: Option<&Value>,
+    ) -> ByteString {
+        frame(
+            json!({"type": "command_replied", "room": room, "command": command}),
+            reference,
         )
     }
 

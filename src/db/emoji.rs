@@ -225,5 +225,5 @@ pub fn resolve_committed(conn: &mut DbConnection, results: &mut [RequestResult])
             Applied::Message { message, .. } => Some(message),
             _ => None,
         });
-    let _ = resolve(conn, views);
+    let _decoration_only_history_has_it = resolve(conn, views);
 }

@@ -12,6 +12,7 @@ use crate::store::{Applied, Write};
 use actix::prelude::*;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 /// Commands one bot may register in one room.
 pub const MAX_PER_BOT: usize = 25;
@@ -201,10 +202,14 @@ impl Room {
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         let frame = event::command(self.id, &id, &command.name, args, &conn.user.user_ref());
+        self.replies
+            .expect(id.clone(), command.bot.id, conn.user.id, Instant::now());
         self.deliver_to_bot(command.bot.id, &frame);
         self.tell_others(RoomEvent::Command {
             bot: command.bot.id,
             frame: frame.to_string(),
+            id,
+            invoker: Some(conn.user.id),
         });
         let text = format!("/{} sent to @{}", command.name, command.bot.username);
         conn.outbox
@@ -213,7 +218,12 @@ impl Room {
 
     /// Pushes a `command` frame to the bot's sockets in this room on this node.
     pub(super) fn deliver_to_bot(&self, bot: UserId, frame: &bytestring::ByteString) {
-        for (_, outbox) in self.presence.conns_of(bot) {
+        self.deliver_to_user(bot, frame);
+    }
+
+    /// Pushes a frame to one user's sockets in this room on this node.
+    pub(super) fn deliver_to_user(&self, user: UserId, frame: &bytestring::ByteString) {
+        for (_, outbox) in self.presence.conns_of(user) {
             outbox.push(frame.clone());
         }
     }

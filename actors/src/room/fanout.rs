@@ -47,9 +47,19 @@ pub enum RoomEvent {
     },
     /// The bots' registered commands changed: reload them from the store.
     CommandsChanged,
-    /// A member invoked a bot's command: the `command` frame for that bot's sockets.
+    /// A member invoked a bot's command: the `command` frame for that bot's sockets, and who
+    /// invoked it under which id (so a replica where the bot answers knows whom to tell).
     Command {
         bot: UserId,
+        frame: String,
+        #[serde(default)]
+        id: String,
+        #[serde(default)]
+        invoker: Option<UserId>,
+    },
+    /// A frame for one user's sockets in the room (a bot's private answer to their command).
+    Private {
+        user: UserId,
         frame: String,
     },
 }

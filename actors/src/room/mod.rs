@@ -11,6 +11,7 @@
 
 pub mod bot_commands;
 mod changes;
+pub mod command_replies;
 pub mod commands;
 pub mod fanout;
 mod join;
@@ -23,6 +24,7 @@ mod sync;
 
 pub use bot_commands::RegisterCommands;
 pub use changes::{Change, ChangeMessage};
+pub use command_replies::ReplyToCommand;
 pub use join::{History, Join, Leave, PageFromRing, RingPage};
 pub use posts::Post;
 pub use presence::Typing;
@@ -167,6 +169,8 @@ pub struct Room {
     idle_since: Option<Instant>,
     /// Commands bots registered here, sorted by name.
     bot_commands: Vec<crate::model::BotCommand>,
+    /// Invocations their bots may still answer privately.
+    replies: command_replies::PendingReplies,
 }
 
 impl Room {
@@ -186,6 +190,7 @@ impl Room {
             resume_after: None,
             idle_since: Some(Instant::now()),
             bot_commands: Vec::new(),
+            replies: command_replies::PendingReplies::default(),
         };
         room.info = snapshot.info;
         room.members = snapshot.members;

@@ -13,6 +13,7 @@ use actix::prelude::*;
 use bytestring::ByteString;
 use slog::warn;
 use std::collections::HashMap;
+use std::time::Instant;
 
 /// Messages read from the store per catch-up query.
 const CATCH_UP_PAGE: usize = 500;
@@ -90,7 +91,20 @@ impl Room {
             RoomEvent::Typing { users } => self.presence.heard_typing(users),
             RoomEvent::Notice { frame } => self.broadcast(ByteString::from(frame)),
             RoomEvent::CommandsChanged => self.resync_state(ctx, None),
-            RoomEvent::Command { bot, frame } => self.deliver_to_bot(bot, &ByteString::from(frame)),
+            RoomEvent::Command {
+                bot,
+                frame,
+                id,
+                invoker,
+            } => {
+                if let Some(invoker) = invoker {
+                    self.replies.expect(id, bot, invoker, Instant::now());
+                }
+                self.deliver_to_bot(bot, &ByteString::from(frame))
+            }
+            RoomEvent::Private { user, frame } => {
+                self.deliver_to_user(user, &ByteString::from(frame))
+            }
         }
     }
 

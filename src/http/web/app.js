@@ -233,6 +233,7 @@ function handle(ev) {
       clearTimeout(state.typingTimer); state.typingTimer = setTimeout(() => $("typing").textContent = "", 3000);
     } break;
     case "notice": notice(ev.body); break;
+    case "command_reply": if (ev.room === state.room) notice("@" + ev.bot.username + " (only you see this): " + ev.body); break;
     case "left": if (ev.room === state.room) { notice("You are no longer in this room."); $("body").disabled = $("send-btn").disabled = true; } break;
     case "error": notice("⚠ " + ev.message); break;
   }
