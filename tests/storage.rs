@@ -60,10 +60,15 @@ fn columns(conn: &mut DbConnection) -> BTreeSet<(String, String, String, bool)> 
         .unwrap()
         .into_iter()
         // SQLite lets primary-key columns be NULL unless declared NOT NULL; PostgreSQL never does.
-        // Binary columns are BLOB there and BYTEA on PostgreSQL.
+        // Binary columns are BLOB there and BYTEA on PostgreSQL; an `INTEGER PRIMARY KEY` (the
+        // 64-bit rowid, for ids the store numbers itself) is PostgreSQL's BIGINT identity.
         .map(|c| {
             let ty = c.col_type.to_lowercase();
-            let ty = if ty == "blob" { "bytea".to_owned() } else { ty };
+            let ty = match ty.as_str() {
+                "blob" => "bytea".to_owned(),
+                "integer" if c.pk == 1 => "bigint".to_owned(),
+                _ => ty,
+            };
             (c.table_name, c.name, ty, c.notnull == 0 && c.pk == 0)
         })
         .collect(),

@@ -76,6 +76,7 @@ pub const KEYS: &[ConfigKey] = &[
     ConfigKey { name: "webhook_retry_max_ms", default: Some("3600000"), doc: "Longest wait between two attempts at a delivery." },
     ConfigKey { name: "webhook_circuit_failures", default: Some("5"), doc: "Failed calls in a row that open an outgoing webhook's circuit (its deliveries wait instead of being tried)." },
     ConfigKey { name: "webhook_circuit_open_ms", default: Some("60000"), doc: "How long an open circuit waits before one trial call; success closes it, failure opens it again." },
+    ConfigKey { name: "webhook_log_retention_hours", default: Some("168"), doc: "How long finished outgoing webhook deliveries (delivered, failed, cancelled) stay in the delivery log." },
     ConfigKey { name: "max_outgoing_webhooks_per_room", default: Some("10"), doc: "Live outgoing webhooks one room may have (0 = no limit)." },
     ConfigKey { name: "max_bots_per_user", default: Some("10"), doc: "Bot accounts one user may own (0 = no limit); more are refused with 409 quota_exceeded." },
     ConfigKey { name: "http_max_per_ip", default: Some("1000"), doc: "Connections one client address (an IPv6 /64) may hold on the main port; more are answered 503 too_many_connections and closed. Trusted proxies are not capped." },

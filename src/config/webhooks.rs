@@ -22,6 +22,8 @@ pub struct OutgoingWebhooks {
     pub circuit_open_ms: u64,
     /// Live outgoing hooks one room may have.
     pub max_per_room: usize,
+    /// How long finished deliveries stay in the delivery log.
+    pub log_retention_hours: u64,
 }
 
 impl OutgoingWebhooks {
@@ -94,6 +96,12 @@ pub(super) fn outgoing(
             "max_outgoing_webhooks_per_room",
             0,
             1_000,
+        )?,
+        log_retention_hours: parse_range(
+            get("webhook_log_retention_hours"),
+            "webhook_log_retention_hours",
+            1,
+            24 * 366,
         )?,
     };
     if config.retry_max_ms < config.retry_base_ms {

@@ -22,6 +22,8 @@ pub struct OutgoingWebhook {
     pub revoked_at: Option<i64>,
     pub consecutive_failures: i64,
     pub circuit_open_until: Option<i64>,
+    /// While half-open: the trial call in flight holds the circuit until then.
+    pub trial_until: Option<i64>,
 }
 
 impl OutgoingWebhook {
@@ -84,7 +86,17 @@ pub fn succeeded(conn: &mut DbConnection, id: i64) -> Result<(), DbError> {
         .set((
             hooks::consecutive_failures.eq(0),
             hooks::circuit_open_until.eq(None::<i64>),
+            hooks::trial_until.eq(None::<i64>),
         ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A trial call ended without telling whether the endpoint is well (a final refusal such as a
+/// 404): the next delivery may be the next trial.
+pub fn trial_over(conn: &mut DbConnection, id: i64) -> Result<(), DbError> {
+    diesel::update(hooks::table.find(id))
+        .set(hooks::trial_until.eq(None::<i64>))
         .execute(conn)?;
     Ok(())
 }
@@ -98,7 +110,10 @@ pub fn failed(
     open_until: i64,
 ) -> Result<i64, DbError> {
     diesel::update(hooks::table.find(id))
-        .set(hooks::consecutive_failures.eq(hooks::consecutive_failures + 1))
+        .set((
+            hooks::consecutive_failures.eq(hooks::consecutive_failures + 1),
+            hooks::trial_until.eq(None::<i64>),
+        ))
         .execute(conn)?;
     diesel::update(
         hooks::table

@@ -219,6 +219,7 @@ diesel::table! {
         revoked_at -> Nullable<BigInt>,
         consecutive_failures -> BigInt,
         circuit_open_until -> Nullable<BigInt>,
+        trial_until -> Nullable<BigInt>,
     }
 }
 

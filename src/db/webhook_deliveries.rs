@@ -10,7 +10,7 @@ use super::outgoing_webhooks::OutgoingWebhook;
 use super::schema::{outgoing_webhooks as hooks, webhook_deliveries as deliveries};
 use super::{DbConnection, DbError};
 use diesel::prelude::*;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 pub const PENDING: &str = "pending";
 pub const DELIVERED: &str = "delivered";
@@ -75,18 +75,32 @@ pub struct ClaimRules {
     pub lease_ms: i64,
     pub limit: i64,
     /// Failures in a row from which a hook's circuit counts as half-open once its open time is
-    /// over: one trial call at a time, not its whole backlog.
+    /// over: one trial call at a time (over every node), not its whole backlog.
     pub circuit_threshold: i64,
+    /// Calls one hook may have in flight at once (over every node), so one slow endpoint cannot
+    /// take every caller while other rooms' hooks wait.
+    pub per_hook: i64,
 }
 
-/// Claims up to `limit` due deliveries of live hooks whose circuit is not open, oldest due first,
-/// with their hooks. At most one per hook whose circuit is half-open.
-pub fn claim_due(
-    conn: &mut DbConnection,
-    rules: &ClaimRules,
-) -> Result<Vec<(Delivery, OutgoingWebhook)>, DbError> {
+/// A delivery this node now holds: the row, its hook, and the claim's token (its
+/// `claimed_until`), which the attempt's record must still find there.
+pub struct Claimed {
+    pub delivery: Delivery,
+    pub hook: OutgoingWebhook,
+    pub token: i64,
+    /// The half-open circuit's trial call.
+    pub trial: bool,
+}
+
+/// Rows looked at to find the hooks with due deliveries.
+const DUE_SCAN: i64 = 1_000;
+
+/// Claims up to `limit` due deliveries of live hooks whose circuit is not open: hooks in the
+/// order their oldest due delivery has waited, at most `per_hook` in flight each (one trial for
+/// a half-open circuit), each hook's oldest first.
+pub fn claim_due(conn: &mut DbConnection, rules: &ClaimRules) -> Result<Vec<Claimed>, DbError> {
     let now = rules.now;
-    let candidates: Vec<(Delivery, OutgoingWebhook)> = deliveries::table
+    let due: Vec<i64> = deliveries::table
         .inner_join(hooks::table)
         .filter(deliveries::status.eq(PENDING))
         .filter(deliveries::next_attempt_at.le(now))
@@ -102,19 +116,99 @@ pub fn claim_due(
                 .or(hooks::circuit_open_until.le(now)),
         )
         .order((deliveries::next_attempt_at.asc(), deliveries::id.asc()))
-        .limit(rules.limit * 4)
-        .select((Delivery::as_select(), OutgoingWebhook::as_select()))
+        .limit(DUE_SCAN)
+        .select(deliveries::hook_id)
         .load(conn)?;
-    let mut trial_taken: HashSet<i64> = HashSet::new();
+    let mut seen = HashSet::new();
+    let order: Vec<i64> = due.into_iter().filter(|h| seen.insert(*h)).collect();
+    if order.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut in_flight: HashMap<i64, i64> = HashMap::new();
+    for hook in deliveries::table
+        .filter(deliveries::hook_id.eq_any(&order))
+        .filter(deliveries::status.eq(PENDING))
+        .filter(deliveries::claimed_until.ge(now))
+        .select(deliveries::hook_id)
+        .load::<i64>(conn)?
+    {
+        *in_flight.entry(hook).or_default() += 1;
+    }
+    let mut hooks_by_id: HashMap<i64, OutgoingWebhook> = hooks::table
+        .filter(hooks::id.eq_any(&order))
+        .select(OutgoingWebhook::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|h| (h.id, h))
+        .collect();
     let mut claimed = Vec::new();
-    for (delivery, hook) in candidates {
-        if claimed.len() as i64 >= rules.limit {
+    for hook_id in order {
+        let room_left = rules.limit - claimed.len() as i64;
+        let Some(hook) = hooks_by_id.remove(&hook_id) else {
+            continue;
+        };
+        let busy = in_flight.get(&hook_id).copied().unwrap_or(0);
+        let trial = hook.consecutive_failures >= rules.circuit_threshold;
+        let budget = if trial {
+            if busy > 0 || !take_trial(conn, hook_id, now, rules.lease_ms)? {
+                continue;
+            }
+            1
+        } else {
+            (rules.per_hook - busy).min(room_left)
+        };
+        if room_left <= 0 {
             break;
         }
-        let half_open = hook.consecutive_failures >= rules.circuit_threshold;
-        if half_open && !trial_taken.insert(hook.id) {
-            continue;
+        if budget > 0 {
+            claim_for_hook(conn, hook, budget, trial, rules, &mut claimed)?;
         }
+    }
+    Ok(claimed)
+}
+
+/// The half-open circuit's one trial: true if this claimer won it.
+fn take_trial(
+    conn: &mut DbConnection,
+    hook: i64,
+    now: i64,
+    lease_ms: i64,
+) -> Result<bool, DbError> {
+    let won = diesel::update(
+        hooks::table
+            .find(hook)
+            .filter(hooks::trial_until.is_null().or(hooks::trial_until.lt(now))),
+    )
+    .set(hooks::trial_until.eq(now + lease_ms))
+    .execute(conn)?;
+    Ok(won == 1)
+}
+
+/// Claims up to `budget` of `hook`'s due deliveries, oldest first.
+fn claim_for_hook(
+    conn: &mut DbConnection,
+    hook: OutgoingWebhook,
+    budget: i64,
+    trial: bool,
+    rules: &ClaimRules,
+    claimed: &mut Vec<Claimed>,
+) -> Result<(), DbError> {
+    let now = rules.now;
+    let token = now + rules.lease_ms;
+    let rows: Vec<Delivery> = deliveries::table
+        .filter(deliveries::hook_id.eq(hook.id))
+        .filter(deliveries::status.eq(PENDING))
+        .filter(deliveries::next_attempt_at.le(now))
+        .filter(
+            deliveries::claimed_until
+                .is_null()
+                .or(deliveries::claimed_until.lt(now)),
+        )
+        .order((deliveries::next_attempt_at.asc(), deliveries::id.asc()))
+        .limit(budget)
+        .select(Delivery::as_select())
+        .load(conn)?;
+    for delivery in rows {
         let won = diesel::update(
             deliveries::table
                 .find(delivery.id)
@@ -125,13 +219,18 @@ pub fn claim_due(
                         .or(deliveries::claimed_until.lt(now)),
                 ),
         )
-        .set(deliveries::claimed_until.eq(now + rules.lease_ms))
+        .set(deliveries::claimed_until.eq(token))
         .execute(conn)?;
         if won == 1 {
-            claimed.push((delivery, hook));
+            claimed.push(Claimed {
+                delivery,
+                hook: hook.clone(),
+                token,
+                trial,
+            });
         }
     }
-    Ok(claimed)
+    Ok(())
 }
 
 /// The body sent on every attempt, fixed at the first.
@@ -160,29 +259,55 @@ pub struct Attempted {
     pub finished_at: Option<i64>,
 }
 
-/// Records an attempt and gives up the claim.
-pub fn record(conn: &mut DbConnection, id: i64, attempt: &Attempted) -> Result<(), DbError> {
-    diesel::update(deliveries::table.find(id))
-        .set((
-            deliveries::status.eq(attempt.status),
-            deliveries::attempts.eq(attempt.attempts),
-            deliveries::next_attempt_at.eq(attempt.next_attempt_at),
-            deliveries::last_status.eq(attempt.last_status),
-            deliveries::last_error.eq(attempt.last_error.as_deref()),
-            deliveries::latency_ms.eq(attempt.latency_ms),
-            deliveries::finished_at.eq(attempt.finished_at),
-            deliveries::claimed_until.eq(None::<i64>),
-        ))
-        .execute(conn)?;
-    Ok(())
+/// Records an attempt and gives up the claim; false (nothing written) when the claim `token` is
+/// no longer the row's: the lease ran out and another node took it, or the hook was revoked.
+pub fn record(
+    conn: &mut DbConnection,
+    id: i64,
+    token: i64,
+    attempt: &Attempted,
+) -> Result<bool, DbError> {
+    let n = diesel::update(
+        deliveries::table
+            .find(id)
+            .filter(deliveries::status.eq(PENDING))
+            .filter(deliveries::claimed_until.eq(token)),
+    )
+    .set((
+        deliveries::status.eq(attempt.status),
+        deliveries::attempts.eq(attempt.attempts),
+        deliveries::next_attempt_at.eq(attempt.next_attempt_at),
+        deliveries::last_status.eq(attempt.last_status),
+        deliveries::last_error.eq(attempt.last_error.as_deref()),
+        deliveries::latency_ms.eq(attempt.latency_ms),
+        deliveries::finished_at.eq(attempt.finished_at),
+        deliveries::claimed_until.eq(None::<i64>),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
 }
 
 /// Gives up a claim without an attempt (the store failed mid-way): the row is due again at once.
-pub fn release(conn: &mut DbConnection, id: i64) -> Result<(), DbError> {
-    diesel::update(deliveries::table.find(id))
-        .set(deliveries::claimed_until.eq(None::<i64>))
-        .execute(conn)?;
+pub fn release(conn: &mut DbConnection, id: i64, token: i64) -> Result<(), DbError> {
+    diesel::update(
+        deliveries::table
+            .find(id)
+            .filter(deliveries::status.eq(PENDING))
+            .filter(deliveries::claimed_until.eq(token)),
+    )
+    .set(deliveries::claimed_until.eq(None::<i64>))
+    .execute(conn)?;
     Ok(())
+}
+
+/// Forgets finished deliveries (delivered, failed, cancelled) older than `before`.
+pub fn prune(conn: &mut DbConnection, before: i64) -> Result<usize, DbError> {
+    Ok(diesel::delete(
+        deliveries::table
+            .filter(deliveries::status.ne(PENDING))
+            .filter(deliveries::finished_at.lt(before)),
+    )
+    .execute(conn)?)
 }
 
 /// The revoked hook's queued deliveries will not be made.

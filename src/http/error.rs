@@ -261,11 +261,14 @@ impl From<crate::limits::hashing::Overloaded> for ApiError {
 /// An outgoing webhook URL that may not be called: 422 `url_refused`, saying why.
 impl From<crate::webhooks::address::Refused> for ApiError {
     fn from(e: crate::webhooks::address::Refused) -> Self {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "url_refused",
-            e.to_string(),
-        )
+        ApiError {
+            cause: Some(e.to_string()),
+            ..ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "url_refused",
+                e.public_message(),
+            )
+        }
     }
 }
 

@@ -9,6 +9,8 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::sync::mpsc;
+use std::time::Duration;
 use thiserror::Error;
 use url::Url;
 
@@ -97,7 +99,7 @@ fn classify(ip: IpAddr) -> Class {
 }
 
 fn classify_v4(ip: Ipv4Addr) -> Class {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     if ip.is_loopback() {
         Class::Loopback
     } else if ip.is_unspecified() || a == 0 {
@@ -109,8 +111,15 @@ fn classify_v4(ip: Ipv4Addr) -> Class {
         Class::Private
     } else if ip.is_multicast() {
         Class::Multicast
-    } else if ip.is_broadcast() || ip.is_documentation() || a >= 240 || (a == 198 && b & 0xfe == 18)
+    } else if ip.is_broadcast()
+        || ip.is_documentation()
+        || a >= 240
+        || (a == 198 && b & 0xfe == 18)
+        || (a == 192 && b == 0 && c == 0)
+        || (a == 192 && b == 88 && c == 99)
     {
+        // Benchmarking (198.18/15), IETF protocol assignments (192.0.0/24), the old 6to4 relay
+        // anycast (192.88.99/24), documentation, class E and broadcast.
         Class::Reserved
     } else {
         Class::Public
@@ -118,7 +127,25 @@ fn classify_v4(ip: Ipv4Addr) -> Class {
 }
 
 fn classify_v6(ip: Ipv6Addr) -> Class {
-    let first = ip.segments()[0];
+    let seg = ip.segments();
+    let first = seg[0];
+    let octets = ip.octets();
+    // Translation prefixes reach the IPv4 address inside them: judge that one.
+    if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        // NAT64, the well-known prefix (64:ff9b::/96).
+        return classify_v4(Ipv4Addr::new(
+            octets[12], octets[13], octets[14], octets[15],
+        ));
+    }
+    if first == 0x2002 {
+        // 6to4 (2002::/16): the IPv4 address is in bits 16-47.
+        return classify_v4(Ipv4Addr::new(octets[2], octets[3], octets[4], octets[5]));
+    }
+    if (first == 0x64 && seg[1] == 0xff9b) || (first == 0x2001 && seg[1] == 0) {
+        // Local-use NAT64 (64:ff9b:1::/48) and Teredo (2001::/32): where they lead is not
+        // knowable from here.
+        return Class::Reserved;
+    }
     if ip.is_loopback() {
         Class::Loopback
     } else if ip.is_unspecified() {
@@ -172,18 +199,63 @@ pub fn resolve(host: &str, port: u16, policy: AddressPolicy) -> Result<Vec<Socke
     Ok(addrs)
 }
 
-/// Checks a hook's URL as it is made: its form, and where it resolves now.
-pub fn check(raw: &str, policy: AddressPolicy) -> Result<Url, Refused> {
+/// Checks a hook's URL as it is made: its form, and where it resolves now (within `within`).
+pub fn check(raw: &str, policy: AddressPolicy, within: Duration) -> Result<Url, Refused> {
     let url = parse(raw)?;
     let host = url.host_str().unwrap_or_default();
     let port = url.port_or_known_default().unwrap_or(80);
-    resolve(host, port, policy)?;
+    resolve_within(host, port, policy, within)?;
     Ok(url)
 }
 
-/// The HTTP client's resolver: lookups through [`resolve`], so a call only ever connects to
-/// addresses that passed.
-pub struct CheckedResolver(pub AddressPolicy);
+impl Refused {
+    /// What the person making the hook is told: the form errors as they are; for where a name
+    /// leads, only that it may not be called (the address and its class are logged, not shown,
+    /// so the server does not answer questions about internal names).
+    pub fn public_message(&self) -> String {
+        match self {
+            Refused::Unresolved { host, .. } | Refused::Address { host, .. } => format!(
+                "webhooks may not call {host}: it must resolve, and only to public addresses"
+            ),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// [`resolve`] that gives up after `within` (a name server that never answers would otherwise
+/// hold the caller for as long as the system resolver keeps retrying). The lookup goes on in a
+/// thread of its own, which ends when the system resolver does.
+pub fn resolve_within(
+    host: &str,
+    port: u16,
+    policy: AddressPolicy,
+    within: Duration,
+) -> Result<Vec<SocketAddr>, Refused> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    let owned = host.to_owned();
+    let spawned = std::thread::Builder::new()
+        .name("webhook-dns".into())
+        .spawn(move || {
+            let _caller_may_have_given_up = tx.send(resolve(&owned, port, policy));
+        });
+    if spawned.is_err() {
+        return resolve(host, port, policy);
+    }
+    rx.recv_timeout(within).unwrap_or_else(|_| {
+        Err(Refused::Unresolved {
+            host: host.to_owned(),
+            reason: format!("no answer within {} ms", within.as_millis()),
+        })
+    })
+}
+
+/// The HTTP client's resolver: lookups through [`resolve_within`], so a call only ever connects
+/// to addresses that passed. A refused address is `PermissionDenied` (the call gives up); a name
+/// that does not resolve (now) is `NotFound` (the call is retried).
+pub struct CheckedResolver {
+    pub policy: AddressPolicy,
+    pub timeout: Duration,
+}
 
 impl ureq::Resolver for CheckedResolver {
     fn resolve(&self, netloc: &str) -> io::Result<Vec<SocketAddr>> {
@@ -191,7 +263,13 @@ impl ureq::Resolver for CheckedResolver {
             .rsplit_once(':')
             .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "bad host:port"))?;
-        resolve(host, port, self.0).map_err(|e| io::Error::new(io::ErrorKind::PermissionDenied, e))
+        resolve_within(host, port, self.policy, self.timeout).map_err(|e| {
+            let kind = match e {
+                Refused::Unresolved { .. } => io::ErrorKind::NotFound,
+                _ => io::ErrorKind::PermissionDenied,
+            };
+            io::Error::new(kind, e)
+        })
     }
 }
 
@@ -228,10 +306,25 @@ mod tests {
             ("ff02::1", "multicast"),
             ("255.255.255.255", "reserved"),
             ("::127.0.0.1", "reserved"),
+            ("64:ff9b::a9fe:a9fe", "link-local"),
+            ("64:ff9b::a00:5", "private"),
+            ("64:ff9b::7f00:1", "loopback"),
+            ("2002:a9fe:a9fe::1", "link-local"),
+            ("2002:c0a8:0101::", "private"),
+            ("64:ff9b:1::1", "reserved"),
+            ("2001:0:4136:e378::1", "reserved"),
+            ("192.0.0.8", "reserved"),
+            ("192.88.99.1", "reserved"),
         ] {
             assert_eq!(refused(ip, STRICT), Some(class), "{ip}");
         }
-        for ip in ["93.184.216.34", "2606:4700::1111", "1.1.1.1"] {
+        for ip in [
+            "93.184.216.34",
+            "2606:4700::1111",
+            "1.1.1.1",
+            "64:ff9b::5db8:d822",
+            "2002:5db8:d822::1",
+        ] {
             assert_eq!(refused(ip, STRICT), None, "{ip}");
         }
     }
@@ -258,6 +351,7 @@ mod tests {
         assert_eq!(parse("http://u:p@example.com/"), Err(Refused::Credentials));
         assert!(matches!(parse("not a url"), Err(Refused::Syntax(_))));
         assert!(parse("https://example.com/hook?x=1").is_ok());
+        let check = |url: &str, policy| check(url, policy, Duration::from_secs(5));
         assert!(matches!(
             check("http://127.0.0.1:9/x", STRICT),
             Err(Refused::Address {
@@ -270,5 +364,32 @@ mod tests {
             Err(Refused::Address { .. })
         ));
         assert!(check("http://localhost:9/x", STRICT).is_err());
+        // Hosts written as one number or in hex are read as the address they are.
+        assert!(check("http://2130706433/", STRICT).is_err());
+        assert!(check("http://0x7f.1/", STRICT).is_err());
+    }
+
+    #[test]
+    fn the_client_resolver_gives_up_on_refused_addresses_and_retries_unresolved_names() {
+        use ureq::Resolver;
+        let resolver = CheckedResolver {
+            policy: STRICT,
+            timeout: Duration::from_secs(3),
+        };
+        let refused = resolver.resolve("127.0.0.1:80").unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::PermissionDenied);
+        // `.invalid` never resolves (RFC 2606): whether the resolver says so or times out, the
+        // call is to be tried again later, not given up.
+        let unresolved = resolver.resolve("no-such-host.invalid:80").unwrap_err();
+        assert_eq!(unresolved.kind(), io::ErrorKind::NotFound, "{unresolved}");
+    }
+
+    #[test]
+    fn the_public_message_does_not_tell_where_a_name_leads() {
+        let refused = check("http://127.0.0.1:9/x", STRICT, Duration::from_secs(5)).unwrap_err();
+        assert!(refused.to_string().contains("127.0.0.1"));
+        let shown = refused.public_message();
+        assert!(!shown.contains("loopback"), "{shown}");
+        assert_eq!(Refused::Scheme.public_message(), "only http and https URLs");
     }
 }

@@ -15,7 +15,7 @@ use crate::auth::totp::SecretBox;
 use crate::config::webhooks::OutgoingWebhooks;
 use crate::db::outgoing_webhooks::{self, OutgoingWebhook};
 use crate::db::webhook_deliveries::{
-    self as deliveries, Attempted, ClaimRules, Delivery, DELIVERED, FAILED, PENDING,
+    self as deliveries, Attempted, ClaimRules, Claimed, Delivery, DELIVERED, FAILED, PENDING,
 };
 use crate::db::webhook_outbox::OutboxWaker;
 use crate::db::{messages, DbConnection, DbError, DbPool};
@@ -26,8 +26,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use veza_actors::ids::now_ms;
 
-/// Bytes of an error answer kept in the delivery log.
+/// Characters of an error kept in the delivery log.
 const ERROR_SNIPPET: usize = 200;
+/// Calls one hook may have in flight at once, over every node.
+const PER_HOOK: i64 = 2;
+/// How often a node forgets finished deliveries past `webhook_log_retention_hours`.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// A handle on the node's dispatcher: wakes it.
 #[derive(Clone)]
@@ -40,7 +44,7 @@ impl Dispatcher {
     pub fn start(pool: DbPool, secrets: SecretBox, config: &OutgoingWebhooks, log: Logger) -> Self {
         let (wake, woken) = mpsc::sync_channel(1);
         if config.workers > 0 {
-            let (jobs, queue) = mpsc::sync_channel::<(Delivery, OutgoingWebhook)>(config.workers);
+            let (jobs, queue) = mpsc::sync_channel::<Claimed>(config.workers);
             let caller = Arc::new(Caller {
                 pool: pool.clone(),
                 secrets,
@@ -60,12 +64,15 @@ impl Dispatcher {
             }
             let poller = Poller {
                 pool,
+                // A claim waits in the queue for at most one call, then the call may take its
+                // lookup and its own timeout: the lease outlasts all three.
                 rules: (
                     config.workers as i64,
-                    (config.timeout_ms + 30_000) as i64,
+                    (3 * config.timeout_ms + 30_000) as i64,
                     i64::from(config.circuit_failures),
                 ),
                 every: Duration::from_millis(config.poll_ms),
+                keep_log: Duration::from_secs(config.log_retention_hours * 3600),
                 log: log.clone(),
             };
             let spawned = std::thread::Builder::new()
@@ -93,7 +100,7 @@ impl Dispatcher {
 
 fn agent(policy: AddressPolicy, timeout: Duration) -> ureq::Agent {
     ureq::AgentBuilder::new()
-        .resolver(CheckedResolver(policy))
+        .resolver(CheckedResolver { policy, timeout })
         .redirects(0)
         .timeout(timeout)
         .user_agent(concat!("Veza-Webhook/", env!("CARGO_PKG_VERSION")))
@@ -105,12 +112,18 @@ struct Poller {
     /// (claims at once, lease in ms, circuit threshold)
     rules: (i64, i64, i64),
     every: Duration,
+    keep_log: Duration,
     log: Logger,
 }
 
 impl Poller {
-    fn run(&self, woken: &Receiver<()>, jobs: &SyncSender<(Delivery, OutgoingWebhook)>) {
+    fn run(&self, woken: &Receiver<()>, jobs: &SyncSender<Claimed>) {
+        let mut pruned = Instant::now();
         loop {
+            if pruned.elapsed() >= PRUNE_EVERY {
+                pruned = Instant::now();
+                self.prune();
+            }
             // Claim until nothing is due, then wait for a wake-up or the next poll.
             loop {
                 let claimed = match self.claim() {
@@ -137,7 +150,7 @@ impl Poller {
         }
     }
 
-    fn claim(&self) -> Result<Vec<(Delivery, OutgoingWebhook)>, DbError> {
+    fn claim(&self) -> Result<Vec<Claimed>, DbError> {
         let (limit, lease_ms, circuit_threshold) = self.rules;
         let conn = &mut *self.pool.get()?;
         deliveries::claim_due(
@@ -147,8 +160,21 @@ impl Poller {
                 lease_ms,
                 limit,
                 circuit_threshold,
+                per_hook: PER_HOOK,
             },
         )
+    }
+
+    /// The delivery log keeps finished rows for `webhook_log_retention_hours`.
+    fn prune(&self) {
+        let before = now_ms() as i64 - self.keep_log.as_millis() as i64;
+        let pruned = self
+            .pool
+            .get()
+            .and_then(|mut conn| deliveries::prune(&mut conn, before));
+        if let Err(e) = pruned {
+            warn!(self.log, "pruning the webhook delivery log failed"; "error" => e.to_string());
+        }
     }
 }
 
@@ -161,37 +187,43 @@ struct Caller {
 }
 
 impl Caller {
-    fn run(&self, queue: &Mutex<Receiver<(Delivery, OutgoingWebhook)>>) {
+    fn run(&self, queue: &Mutex<Receiver<Claimed>>) {
         loop {
             let job = match queue.lock() {
                 Ok(q) => q.recv(),
                 Err(_) => return,
             };
-            let Ok((delivery, hook)) = job else { return };
-            let id = delivery.id;
-            if let Err(e) = self.deliver(delivery, &hook) {
+            let Ok(claimed) = job else { return };
+            let (id, token) = (claimed.delivery.id, claimed.token);
+            if let Err(e) = self.deliver(claimed) {
                 warn!(self.log, "webhook delivery not recorded"; "delivery" => id, "error" => e.to_string());
                 if let Ok(mut conn) = self.pool.get() {
-                    let _retried_after_the_lease_anyway = deliveries::release(&mut conn, id);
+                    let _retried_after_the_lease_anyway = deliveries::release(&mut conn, id, token);
                 }
             }
         }
     }
 
-    fn deliver(&self, mut delivery: Delivery, hook: &OutgoingWebhook) -> Result<(), DbError> {
+    fn deliver(&self, mut claimed: Claimed) -> Result<(), DbError> {
+        let (delivery, hook) = (&mut claimed.delivery, &claimed.hook);
         let body = match delivery.payload.take() {
             Some(body) => body,
             None => {
                 let conn = &mut *self.pool.get()?;
-                match self.render(conn, &delivery, hook)? {
+                match self.render(conn, delivery, hook)? {
                     Some(body) => body,
-                    None => return deliveries::remove(conn, delivery.id),
+                    None => {
+                        if claimed.trial {
+                            outgoing_webhooks::trial_over(conn, hook.id)?;
+                        }
+                        return deliveries::remove(conn, delivery.id);
+                    }
                 }
             }
         };
         // No store connection is held while the endpoint takes its time.
         let (result, latency) = match self.secrets.open_for(hook.id, &hook.secret_sealed) {
-            Some(secret) => self.call(hook, &delivery, &secret, &body),
+            Some(secret) => self.call(hook, delivery, &secret, &body),
             None => (
                 CallResult::Refused(
                     "the hook's secret cannot be opened (server key changed?)".into(),
@@ -200,7 +232,7 @@ impl Caller {
             ),
         };
         debug!(self.log, "webhook call"; "delivery" => delivery.id, "hook" => hook.id, "result" => format!("{result:?}"));
-        self.record(&mut *self.pool.get()?, &delivery, hook, &result, latency)
+        self.record(&mut *self.pool.get()?, &claimed, &result, latency)
     }
 
     /// The body, stored for the retries; `None` when the delivery is not wanted.
@@ -272,14 +304,48 @@ impl Caller {
     fn record(
         &self,
         conn: &mut DbConnection,
-        delivery: &Delivery,
-        hook: &OutgoingWebhook,
+        claimed: &Claimed,
         result: &CallResult,
         latency: Duration,
     ) -> Result<(), DbError> {
+        let (delivery, hook) = (&claimed.delivery, &claimed.hook);
         let now = now_ms() as i64;
-        let attempts = delivery.attempts + 1;
         let verdict = verdict(result);
+        let attempt = self.attempted(delivery, result, verdict, latency, now);
+        let open_until = now + self.retry.circuit_open.as_millis() as i64;
+        let threshold = i64::from(self.retry.circuit_failures);
+        crate::db::write_txn::write_transaction(conn, |conn| {
+            if !deliveries::record(conn, delivery.id, claimed.token, &attempt)? {
+                // Another node took it over (the lease ran out) or the hook was revoked: its
+                // outcome is theirs to record.
+                warn!(self.log, "webhook delivery claim lost before its result was recorded"; "delivery" => delivery.id);
+                return Ok(());
+            }
+            match verdict {
+                Verdict::Delivered => outgoing_webhooks::succeeded(conn, hook.id),
+                Verdict::Retry => {
+                    let failures = outgoing_webhooks::failed(conn, hook.id, threshold, open_until)?;
+                    if failures >= threshold {
+                        warn!(self.log, "webhook circuit open"; "hook" => hook.id, "failures" => failures);
+                    }
+                    Ok(())
+                }
+                Verdict::GiveUp if claimed.trial => outgoing_webhooks::trial_over(conn, hook.id),
+                Verdict::GiveUp => Ok(()),
+            }
+        })
+    }
+
+    /// The row as this attempt leaves it.
+    fn attempted(
+        &self,
+        delivery: &Delivery,
+        result: &CallResult,
+        verdict: Verdict,
+        latency: Duration,
+        now: i64,
+    ) -> Attempted {
+        let attempts = delivery.attempts + 1;
         let (last_status, last_error) = match result {
             CallResult::Status { code, .. } if verdict == Verdict::Delivered => {
                 (Some(i64::from(*code)), None)
@@ -309,7 +375,7 @@ impl Caller {
                 (PENDING, now + wait.as_millis() as i64, None)
             }
         };
-        let attempt = Attempted {
+        Attempted {
             status,
             attempts,
             next_attempt_at,
@@ -317,22 +383,6 @@ impl Caller {
             last_error,
             latency_ms: latency.as_millis() as i64,
             finished_at,
-        };
-        let open_until = now + self.retry.circuit_open.as_millis() as i64;
-        let threshold = i64::from(self.retry.circuit_failures);
-        crate::db::write_txn::write_transaction(conn, |conn| {
-            deliveries::record(conn, delivery.id, &attempt)?;
-            match verdict {
-                Verdict::Delivered => outgoing_webhooks::succeeded(conn, hook.id),
-                Verdict::Retry => {
-                    let failures = outgoing_webhooks::failed(conn, hook.id, threshold, open_until)?;
-                    if failures == threshold {
-                        warn!(self.log, "webhook circuit opened"; "hook" => hook.id, "failures" => failures);
-                    }
-                    Ok(())
-                }
-                Verdict::GiveUp => Ok(()),
-            }
-        })
+        }
     }
 }

@@ -100,6 +100,7 @@ mod tests {
             revoked_at: None,
             consecutive_failures: 0,
             circuit_open_until: None,
+            trial_until: None,
         }
     }
 

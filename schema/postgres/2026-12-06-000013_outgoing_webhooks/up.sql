@@ -1,7 +1,7 @@
 -- Outgoing webhooks (issue 12): a room's events POSTed to `url`, signed with a secret kept sealed
 -- (XChaCha20-Poly1305 under the server key, bound to the hook id). `events` and `triggers` are
 -- space-separated lists (`triggers` '' = every message). The circuit breaker's state is here so
--- every node sees it.
+-- every node sees it; a half-open circuit lets one trial call out at a time (`trial_until`).
 CREATE TABLE outgoing_webhooks (
     id BIGINT PRIMARY KEY,
     room_id BIGINT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
@@ -14,7 +14,9 @@ CREATE TABLE outgoing_webhooks (
     created_at BIGINT NOT NULL,
     revoked_at BIGINT,
     consecutive_failures BIGINT NOT NULL DEFAULT 0,
-    circuit_open_until BIGINT
+    circuit_open_until BIGINT,
+    -- While half-open: the one trial call in flight holds this until then.
+    trial_until BIGINT
 );
 CREATE INDEX outgoing_webhooks_live_by_room ON outgoing_webhooks (room_id) WHERE revoked_at IS NULL;
 

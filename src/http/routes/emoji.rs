@@ -6,6 +6,7 @@ use super::rooms::{moderated, readable, room_id};
 use crate::auth::{Authenticated, Role};
 use crate::db::audit::{self, NewAuditEntry};
 use crate::db::emoji::{self as store, EmojiRow, NewEmoji};
+use crate::db::write_txn::write_transaction;
 use crate::db::DbConnection;
 use crate::emoji::image::{self, Prepared};
 use crate::emoji::shortcode;
@@ -16,7 +17,6 @@ use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use diesel::Connection;
 use serde::Serialize;
 use veza_actors::ids::now_ms;
 
@@ -158,7 +158,7 @@ fn insert(
     id: i64,
 ) -> Result<EmojiRow, ApiError> {
     let now = now_ms() as i64;
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         if store::count(conn, owner)? >= MAX_PER_ROOM {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -239,7 +239,7 @@ async fn delete(
         let conn = &mut *pool.get()?;
         may_manage(conn, owner, &who)?;
         let now = now_ms() as i64;
-        conn.transaction(|conn| {
+        write_transaction(conn, |conn| {
             let id = store::delete(conn, owner, &code)?
                 .ok_or_else(|| ApiError::not_found("no such emoji"))?;
             audited.record(conn, "emoji.deleted", id, owner, &code, now)

@@ -8,6 +8,8 @@ use crate::db::audit::{self, NewAuditEntry};
 use crate::db::outgoing_webhooks::{self as hooks, OutgoingWebhook};
 use crate::db::webhook_deliveries::{self as deliveries, Delivery};
 use crate::db::webhook_outbox::{EVENTS, MESSAGE};
+use crate::db::write_txn::write_transaction;
+use crate::db::DbConnection;
 use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
@@ -15,9 +17,9 @@ use crate::state::AppState;
 use crate::webhooks::address;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use diesel::Connection;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 use veza_actors::ids::now_ms;
 
 const MAX_NAME: usize = 64;
@@ -242,66 +244,94 @@ pub async fn create(
     let (events, triggers) = filters(&body)?;
     let config = state.config.outgoing_webhooks.clone();
     let threshold = i64::from(config.circuit_failures);
-    let client = client_info(&req);
     let (id, audit_id) = (state.ids.next_id(), state.ids.next_id());
     let secret = new_secret();
-    let sealed = state.secrets.seal_for(id, secret.as_bytes());
     let pool = state.pool.clone();
-    let view = web::block(move || {
+    let caller = who.clone();
+    web::block(move || moderated(&mut *pool.get()?, room, &caller)).await??;
+    // The lookup may take a while: no store connection is held meanwhile.
+    let (policy, within) = (config.addresses(), Duration::from_millis(config.timeout_ms));
+    let url = web::block(move || address::check(&body.url, policy, within)).await??;
+    let now = now_ms() as i64;
+    let hook = OutgoingWebhook {
+        id,
+        room_id: room,
+        name,
+        url: url.to_string(),
+        secret_sealed: state.secrets.seal_for(id, secret.as_bytes()),
+        events,
+        triggers,
+        created_by: who.user_id,
+        created_at: now,
+        revoked_at: None,
+        consecutive_failures: 0,
+        circuit_open_until: None,
+        trial_until: None,
+    };
+    let view = HookView::new(&hook, threshold, now);
+    let client = client_info(&req);
+    let pool = state.pool.clone();
+    web::block(move || {
         let conn = &mut *pool.get()?;
         moderated(conn, room, &who)?;
-        // The lookup may take a while; the room's rows are not held meanwhile.
-        let url = address::check(&body.url, config.addresses())?;
-        let now = now_ms() as i64;
-        conn.transaction(|conn| {
-            let live = hooks::live_in_rooms(conn, &[room])?.len();
-            if config.max_per_room > 0 && live >= config.max_per_room {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "quota_exceeded",
-                    format!(
-                        "a room has at most {} outgoing webhooks; revoke one first",
-                        config.max_per_room
-                    ),
-                ));
-            }
-            let hook = OutgoingWebhook {
-                id,
-                room_id: room,
-                name,
-                url: url.to_string(),
-                secret_sealed: sealed,
-                events,
-                triggers,
-                created_by: who.user_id,
-                created_at: now,
-                revoked_at: None,
-                consecutive_failures: 0,
-                circuit_open_until: None,
-            };
-            hooks::insert(conn, &hook)?;
-            let details = serde_json::to_string(&serde_json::json!({
-                "name": hook.name, "url": hook.url, "events": hook.events
-            }))
-            .ok();
-            audit::record(
-                conn,
-                &Audited {
-                    who: who.user_id,
-                    hook: id,
-                    room,
-                    client: &client,
-                }
-                .entry(audit_id, "outgoing_webhook.created", details, now),
-            )?;
-            Ok::<_, ApiError>(HookView::new(&hook, threshold, now))
-        })
+        let audited = Audited {
+            who: who.user_id,
+            hook: id,
+            room,
+            client: &client,
+        };
+        insert_hook(conn, &hook, config.max_per_room, &audited, audit_id)
     })
     .await??;
     Ok(HttpResponse::Created().json(Created {
         webhook: view,
         secret,
     }))
+}
+
+/// Stores a new hook (within the room's cap) and its audit row, in one transaction.
+fn insert_hook(
+    conn: &mut DbConnection,
+    hook: &OutgoingWebhook,
+    max_per_room: usize,
+    audited: &Audited,
+    audit_id: i64,
+) -> Result<(), ApiError> {
+    write_transaction(conn, |conn| {
+        let live = hooks::live_in_rooms(conn, &[hook.room_id])?.len();
+        if max_per_room > 0 && live >= max_per_room {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "quota_exceeded",
+                format!("a room has at most {max_per_room} outgoing webhooks; revoke one first"),
+            ));
+        }
+        hooks::insert(conn, hook)?;
+        let details = serde_json::to_string(&CreatedDetails {
+            name: &hook.name,
+            url: &hook.url,
+            events: &hook.events,
+        })
+        .ok();
+        audit::record(
+            conn,
+            &audited.entry(
+                audit_id,
+                "outgoing_webhook.created",
+                details,
+                hook.created_at,
+            ),
+        )?;
+        Ok(())
+    })
+}
+
+/// The audit row's details of a new hook.
+#[derive(Serialize)]
+struct CreatedDetails<'a> {
+    name: &'a str,
+    url: &'a str,
+    events: &'a str,
 }
 
 /// `GET /api/v2/rooms/{id}/outgoing-webhooks`: the live hooks and their circuits.
@@ -350,7 +380,7 @@ pub async fn revoke(
         let conn = &mut *pool.get()?;
         moderated(conn, room, &who)?;
         let now = now_ms() as i64;
-        conn.transaction(|conn| {
+        write_transaction(conn, |conn| {
             if !hooks::revoke(conn, room, hook, now)? {
                 return Err(ApiError::not_found("no such webhook"));
             }

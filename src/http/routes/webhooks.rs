@@ -8,6 +8,7 @@ use crate::auth::{opaque, validation};
 use crate::db::audit::{self, NewAuditEntry};
 use crate::db::users::NewUser;
 use crate::db::webhooks::{self, IncomingWebhook};
+use crate::db::write_txn::write_transaction;
 use crate::db::{rooms, users};
 use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
@@ -16,7 +17,6 @@ use crate::limits::Class;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use veza_actors::ids::now_ms;
 use veza_actors::model::{MessageKind, MessageView, RoomRole, UserRef};
@@ -98,7 +98,7 @@ pub async fn create(
         let conn = &mut *pool.get()?;
         moderated(conn, room, &who)?;
         let now = now_ms() as i64;
-        conn.transaction(|conn| {
+        write_transaction(conn, |conn| {
             if webhooks::live_in_room(conn, room)?.len() >= MAX_HOOKS_PER_ROOM {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
@@ -192,7 +192,7 @@ pub async fn revoke(
         let conn = &mut *pool.get()?;
         moderated(conn, room, &who)?;
         let now = now_ms() as i64;
-        conn.transaction(|conn| {
+        write_transaction(conn, |conn| {
             if !webhooks::revoke(conn, room, hook, now)? {
                 return Err(ApiError::not_found("no such webhook"));
             }
