@@ -168,9 +168,10 @@ async fn good_images_are_stored_and_served_shrunk_when_large(kind: Kind) {
     assert_eq!(image.status, 200);
     assert_eq!(image.header("content-type"), Some("image/png"));
     assert_eq!(image.header("x-content-type-options"), Some("nosniff"));
+    // A room's emoji: cached by the browser, not by shared caches.
     assert_eq!(
         image.header("cache-control"),
-        Some("public, max-age=31536000, immutable")
+        Some("private, max-age=31536000, immutable")
     );
     assert_eq!(
         image.header("content-security-policy"),
@@ -337,6 +338,11 @@ async fn a_room_lists_its_own_and_the_server_wide_emoji(kind: Kind) {
         let made = upload(&server, &admin, &format!("/emoji/{code}"), &png).await;
         assert_eq!(made.status, 201, "{:?}", made.json());
         assert_eq!(made.json()["emoji"]["room"], Value::Null);
+        let url = made.json()["emoji"]["url"].as_str().unwrap().to_owned();
+        assert_eq!(
+            fetch(&server, &url).await.header("cache-control"),
+            Some("public, max-age=31536000, immutable")
+        );
     }
     let own = room_emoji(&server, &alice, &room, "party").await;
     room_emoji(&server, &alice, &other, "other").await;

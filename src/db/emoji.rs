@@ -110,11 +110,20 @@ pub fn usable_in(conn: &mut DbConnection, room: Option<i64>) -> Result<Vec<Emoji
     Ok(out)
 }
 
-/// The image and its content type.
-pub fn image(conn: &mut DbConnection, id: i64) -> Result<Option<(String, Vec<u8>)>, DbError> {
+/// An emoji's image as it is served.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = custom_emoji)]
+pub struct StoredImage {
+    pub content_type: String,
+    pub image: Vec<u8>,
+    /// `None`: a server-wide emoji.
+    pub room_id: Option<i64>,
+}
+
+pub fn image(conn: &mut DbConnection, id: i64) -> Result<Option<StoredImage>, DbError> {
     Ok(custom_emoji::table
         .find(id)
-        .select((custom_emoji::content_type, custom_emoji::image))
+        .select(StoredImage::as_select())
         .first(conn)
         .optional()?)
 }
@@ -150,8 +159,15 @@ fn candidates(view: &MessageView) -> Vec<&str> {
     );
     let mut seen = BTreeSet::new();
     codes.retain(|c| seen.insert(*c));
+    codes.truncate(MAX_PER_MESSAGE);
     codes
 }
+
+/// Shortcodes looked up for one message at most (a body of nothing but `:aa::ab:...` names about
+/// a thousand).
+const MAX_PER_MESSAGE: usize = 50;
+/// Shortcodes bound in one query at most (SQLite allows 32,766 variables in a statement).
+const CODES_PER_QUERY: usize = 500;
 
 /// Sets each view's `emoji` to the custom emoji its body and reactions name, the room's own
 /// before the server-wide ones: one query for all the views, none when no view names any.
@@ -178,22 +194,26 @@ pub fn resolve<'a>(
         .collect();
     codes.sort_unstable();
     codes.dedup();
-    let found: HashMap<(Option<i64>, String), i64> = custom_emoji::table
-        .filter(custom_emoji::shortcode.eq_any(&codes))
-        .filter(
-            custom_emoji::room_id
-                .eq_any(&rooms)
-                .or(custom_emoji::room_id.is_null()),
-        )
-        .select((
-            custom_emoji::room_id,
-            custom_emoji::shortcode,
-            custom_emoji::id,
-        ))
-        .load::<(Option<i64>, String, i64)>(conn)?
-        .into_iter()
-        .map(|(room, code, id)| ((room, code), id))
-        .collect();
+    let mut found: HashMap<(Option<i64>, String), i64> = HashMap::new();
+    for chunk in codes.chunks(CODES_PER_QUERY) {
+        found.extend(
+            custom_emoji::table
+                .filter(custom_emoji::shortcode.eq_any(chunk))
+                .filter(
+                    custom_emoji::room_id
+                        .eq_any(&rooms)
+                        .or(custom_emoji::room_id.is_null()),
+                )
+                .select((
+                    custom_emoji::room_id,
+                    custom_emoji::shortcode,
+                    custom_emoji::id,
+                ))
+                .load::<(Option<i64>, String, i64)>(conn)?
+                .into_iter()
+                .map(|(room, code, id)| ((room, code), id)),
+        );
+    }
     for (view, codes) in &mut views {
         let room = Some(view.room.0);
         view.emoji = codes
@@ -226,4 +246,31 @@ pub fn resolve_committed(conn: &mut DbConnection, results: &mut [RequestResult])
             _ => None,
         });
     let _decoration_only_history_has_it = resolve(conn, views);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use veza_actors::model::{MessageKind, UserRef};
+    use veza_actors::{MessageId, RoomId, UserId};
+
+    #[test]
+    fn a_message_names_at_most_fifty_shortcodes() {
+        let body: String = (0..200).map(|i| format!(":c{i}:")).collect();
+        let view = MessageView::committed(
+            MessageId(1),
+            RoomId(2),
+            1,
+            MessageKind::User,
+            UserRef {
+                id: UserId(3),
+                username: "a".into(),
+            },
+            body,
+            0,
+        );
+        let codes = candidates(&view);
+        assert_eq!(codes.len(), MAX_PER_MESSAGE);
+        assert_eq!(codes[0], "c0");
+    }
 }

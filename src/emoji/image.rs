@@ -1,25 +1,57 @@
 //! An uploaded emoji image: its type sniffed from the magic bytes (never from `Content-Type`), its
-//! header's size checked before anything is decoded, every frame decoded under allocation limits
-//! (a truncated or lying file is refused), then shrunk to fit 128x128 if it is larger.
+//! header's size checked before anything is decoded, decoded under allocation limits (every frame
+//! of a GIF or WebP animation; a PNG's default image), so a truncated or lying file is refused,
+//! then shrunk to fit 128x128 if it is larger. At most a few uploads are decoded at once.
 
 use ::image::codecs::gif::GifDecoder;
 use ::image::codecs::webp::WebPDecoder;
 use ::image::imageops::FilterType;
 use ::image::{AnimationDecoder, DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use std::io::Cursor;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use thiserror::Error;
 
 /// Largest upload, in bytes (256 KiB).
 pub const MAX_BYTES: usize = 256 * 1024;
 /// Largest side of a stored emoji, in pixels.
 pub const MAX_SIDE: u32 = 128;
-/// Largest side an upload may declare: checked in the header before decoding (decompression bombs).
-pub const MAX_DECLARED_SIDE: u32 = 4096;
-/// Most bytes the decoder may allocate at once (one 4096x4096 RGBA frame).
-const MAX_ALLOC: u64 = 64 << 20;
-/// Most pixels decoded over all frames of an animation, so a small file of many huge frames
+/// Largest side an upload may declare: checked in the header before decoding (decompression
+/// bombs). An emoji is shown at 128 px; 1024 leaves room for hand-made art.
+pub const MAX_DECLARED_SIDE: u32 = 1024;
+/// Most bytes the decoder may allocate at once (a few 1024x1024 RGBA buffers).
+const MAX_ALLOC: u64 = 16 << 20;
+/// Most pixels decoded over all frames of an animation, so a small file of many large frames
 /// cannot keep a thread busy.
-const MAX_TOTAL_PIXELS: u64 = 32 << 20;
+const MAX_TOTAL_PIXELS: u64 = 8 << 20;
+/// Uploads decoded at once in the whole process; more are turned away (503) rather than queued,
+/// so a burst of uploads costs bounded memory and CPU.
+pub const MAX_AT_ONCE: usize = 4;
+
+static DECODING: AtomicUsize = AtomicUsize::new(0);
+
+/// A place among the [`MAX_AT_ONCE`] decoders, given back when dropped.
+struct Slot;
+
+impl Slot {
+    fn take() -> Option<Slot> {
+        let mut now = DECODING.load(Ordering::Acquire);
+        loop {
+            if now >= MAX_AT_ONCE {
+                return None;
+            }
+            match DECODING.compare_exchange(now, now + 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Some(Slot),
+                Err(seen) => now = seen,
+            }
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        DECODING.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum UploadError {
@@ -31,6 +63,8 @@ pub enum UploadError {
     TooManyPixels(u32, u32),
     #[error("the image could not be decoded: {0}")]
     Undecodable(String),
+    #[error("too many images are being checked right now; retry in a moment")]
+    Busy,
 }
 
 /// The formats an emoji may have.
@@ -101,6 +135,7 @@ pub fn prepare(raw: Vec<u8>) -> Result<Prepared, UploadError> {
         return Err(UploadError::TooLarge);
     }
     let kind = sniff(&raw).ok_or(UploadError::Unsupported)?;
+    let _slot = Slot::take().ok_or(UploadError::Busy)?;
     let (width, height) = ImageReader::with_format(Cursor::new(&raw), kind.format())
         .into_dimensions()
         .map_err(undecodable)?;
@@ -248,5 +283,24 @@ mod tests {
             prepare(bomb),
             Err(UploadError::TooManyPixels(20_000, 20_000))
         );
+        // A real image past the declared-size cap, however small its file.
+        assert_eq!(
+            prepare(encoded(MAX_DECLARED_SIDE + 1, 4, ImageFormat::Png)),
+            Err(UploadError::TooManyPixels(MAX_DECLARED_SIDE + 1, 4))
+        );
+    }
+
+    #[test]
+    fn only_a_few_uploads_are_decoded_at_once() {
+        let held: Vec<Slot> = std::iter::from_fn(Slot::take)
+            .take(MAX_AT_ONCE + 1)
+            .collect();
+        assert_eq!(held.len(), MAX_AT_ONCE);
+        assert_eq!(
+            prepare(encoded(4, 4, ImageFormat::Png)),
+            Err(UploadError::Busy)
+        );
+        drop(held);
+        assert!(prepare(encoded(4, 4, ImageFormat::Png)).is_ok());
     }
 }

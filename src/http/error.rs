@@ -286,6 +286,7 @@ impl From<crate::emoji::image::UploadError> for ApiError {
     fn from(e: crate::emoji::image::UploadError) -> Self {
         use crate::emoji::image::UploadError;
         let (status, code) = match e {
+            UploadError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             UploadError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             UploadError::Unsupported => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
@@ -294,7 +295,11 @@ impl From<crate::emoji::image::UploadError> for ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "invalid_image")
             }
         };
-        Self::new(status, code, e.to_string())
+        let busy = e == UploadError::Busy;
+        Self {
+            retry_after_s: busy.then_some(1),
+            ..Self::new(status, code, e.to_string())
+        }
     }
 }
 

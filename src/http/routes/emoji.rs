@@ -334,14 +334,18 @@ pub async fn serve_image(
     let unknown = || ApiError::not_found("no such emoji");
     let id: i64 = path.parse().map_err(|_| unknown())?;
     let pool = state.pool.clone();
-    let (content_type, bytes) =
-        web::block(move || Ok::<_, ApiError>(store::image(&mut *pool.get()?, id)?))
-            .await??
-            .ok_or_else(unknown)?;
+    let stored = web::block(move || Ok::<_, ApiError>(store::image(&mut *pool.get()?, id)?))
+        .await??
+        .ok_or_else(unknown)?;
+    // A room's emoji is kept by the browser, not by shared caches.
+    let cache = match stored.room_id {
+        None => "public, max-age=31536000, immutable",
+        Some(_) => "private, max-age=31536000, immutable",
+    };
     Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::CONTENT_TYPE, stored.content_type))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .insert_header((header::CACHE_CONTROL, cache))
         .insert_header((header::CONTENT_SECURITY_POLICY, "default-src 'none'"))
-        .body(bytes))
+        .body(stored.image))
 }
