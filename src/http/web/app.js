@@ -148,7 +148,22 @@ function line(m) {
   if (m.deleted) body.textContent = "(deleted)";
   else body.append(...withEmoji(m.body, m.emoji), m.edited_at ? " (edited)" : "");
   const reactions = document.createElement("span");
-  for (const r of m.reactions || []) reactions.append(" ", ...withEmoji(r.emoji, m.emoji), String(r.count));
+  for (const r of m.reactions || []) {
+    // Clicking a reaction adds yours, or takes it back.
+    const chip = document.createElement("button"); chip.className = "reaction"; chip.title = r.emoji;
+    chip.append(...withEmoji(r.emoji, m.emoji), " " + r.count);
+    chip.onclick = () => send({ type: "react", message: m.id, emoji: r.emoji });
+    reactions.append(" ", chip);
+  }
+  if (!m.deleted && m.kind !== "system") {
+    const add = document.createElement("button"); add.className = "reaction add"; add.textContent = "+";
+    add.title = "react: an emoji, or :shortcode: of the room's custom emoji";
+    add.onclick = () => {
+      const emoji = (prompt("React with an emoji, or :shortcode: of the room's custom emoji") || "").trim();
+      if (emoji) send({ type: "react", message: m.id, emoji });
+    };
+    reactions.append(" ", add);
+  }
   div.append(time, author, body, reactions);
   return div;
 }
