@@ -162,6 +162,17 @@ async fn built_ins_other_bots_names_and_people_are_refused(kind: Kind) {
     let person = register(&mut a, &room, roll()).await;
     assert_eq!(person["code"], "forbidden", "{person}");
 
+    // At most 25 names, each once.
+    let many: Vec<Value> = (0..26).map(|i| json!({"name": format!("c{i}")})).collect();
+    let too_many = register(&mut first, &room, Value::Array(many)).await;
+    assert_eq!(too_many["code"], "bad_request", "{too_many}");
+    let twice = register(&mut first, &room, json!([{"name": "dup"}, {"name": "dup"}])).await;
+    assert_eq!(twice["code"], "bad_request", "{twice}");
+    assert!(
+        twice["message"].as_str().unwrap().contains("twice"),
+        "{twice}"
+    );
+
     // Moderation stays the room's: /kick is not sent to any bot.
     a.send(json!({"type": "send", "room": room, "body": "/kick", "client_id": "k"}))
         .await;
@@ -272,10 +283,45 @@ async fn a_bot_answers_a_command_privately_through_its_reply_handle(kind: Kind) 
     assert_eq!(bot.recv_type("error").await["code"], "bad_request");
 }
 
+/// Names are matched in any case, and a muted member cannot reach a bot either.
+async fn commands_match_in_any_case_and_muted_members_are_refused(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let (_, token) = make_bot(&server, &alice, "dicebot").await;
+    let room = server.room(&alice, "games", false).await;
+    let mut a = server.ws(&alice).await;
+    a.join(&room).await;
+    let mut b = server.ws(&bob).await;
+    b.join(&room).await;
+    let mut bot = bot_in(&server, &mut a, &room, &token, "dicebot").await;
+    register(&mut bot, &room, roll()).await;
+
+    b.send(json!({"type": "send", "room": room, "body": "/ROLL 1d6", "client_id": "r1"}))
+        .await;
+    let command = bot.recv_type("command").await;
+    assert_eq!(
+        (command["command"].as_str(), command["args"].as_str()),
+        (Some("roll"), Some("1d6"))
+    );
+    assert_eq!(b.recv_type("notice").await["client_id"], "r1");
+
+    a.say(&room, "/mute @bob", "m").await;
+    b.recv_type("message").await;
+    b.send(json!({"type": "send", "room": room, "body": "/roll 1d6", "client_id": "r2"}))
+        .await;
+    let refused = b.recv_type_any(&["error", "notice"]).await;
+    assert_eq!(refused["code"], "forbidden", "{refused}");
+    let heard = bot.quiet(300).await;
+    assert!(heard.iter().all(|f| f["type"] != "command"), "{heard:?}");
+}
+
 on_both_backends!(
     a_command_goes_to_the_bot_and_its_answer_is_a_bot_message,
     help_and_rest_list_the_bot_commands,
     built_ins_other_bots_names_and_people_are_refused,
     an_offline_bot_gets_the_member_a_notice,
     a_bot_answers_a_command_privately_through_its_reply_handle,
+    commands_match_in_any_case_and_muted_members_are_refused,
 );

@@ -5,7 +5,6 @@
 //! INSERTs, then the other writes. If any request is invalid the transaction is rolled back and
 //! each request is applied in a transaction of its own, so one bad request cannot sink the others.
 
-use super::audit::{self, NewAuditEntry};
 use super::message_commit::{self, Outcome};
 use super::messages::{self, NewMessage};
 use super::webhook_outbox::{self, OutboxWaker};
@@ -14,7 +13,7 @@ use super::{bot_commands, rooms, users, DbConnection, DbError, DbPool};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use veza_actors::ids::{now_ms, IdGenerator};
-use veza_actors::model::{BotCommand, MessageView, RoomSnapshot, UserRef};
+use veza_actors::model::{MessageView, RoomSnapshot, UserRef};
 use veza_actors::store::{
     Applied, ChatStore, Request, RequestResult, SessionStanding, StoreError, Write, WriteError,
 };
@@ -22,7 +21,7 @@ use veza_actors::{MessageId, RoomId, UserId};
 
 pub struct DieselChatStore {
     pool: DbPool,
-    ids: Arc<IdGenerator>,
+    pub(super) ids: Arc<IdGenerator>,
     /// Told when a commit queued outgoing webhook deliveries.
     on_queued: Option<OutboxWaker>,
 }
@@ -55,7 +54,7 @@ impl DieselChatStore {
 }
 
 /// Why a transaction was rolled back.
-enum TxError {
+pub(super) enum TxError {
     /// One request is invalid on its own.
     Request(WriteError),
     Db(DbError),
@@ -423,149 +422,5 @@ impl DieselChatStore {
             results.push(Ok(applied));
         }
         Ok(results)
-    }
-
-    fn apply_other(
-        &self,
-        conn: &mut DbConnection,
-        write: &Write,
-        now: i64,
-    ) -> Result<Applied, TxError> {
-        let not_found =
-            |what: &str| TxError::Request(WriteError::NotFound(format!("no such {what}")));
-        Ok(match write {
-            Write::Message { .. } => {
-                return Err(TxError::Request(WriteError::Invalid(
-                    "message in the wrong phase".into(),
-                )))
-            }
-            Write::BotCommands {
-                room,
-                bot,
-                commands,
-            } => {
-                if let Some(name) = bot_commands::taken(conn, *room, bot.id, commands)? {
-                    return Err(TxError::Request(WriteError::Invalid(format!(
-                        "/{name} is taken by another bot in this room"
-                    ))));
-                }
-                // Another node's registration of the same name may have committed meanwhile.
-                bot_commands::replace(conn, *room, bot.id, commands, now).map_err(|e| {
-                    if e.is_unique_violation() {
-                        TxError::Request(WriteError::Invalid(
-                            "one of these names was just taken by another bot".into(),
-                        ))
-                    } else {
-                        TxError::Db(e)
-                    }
-                })?;
-                Applied::BotCommands(
-                    commands
-                        .iter()
-                        .map(|c| BotCommand {
-                            name: c.name.clone(),
-                            description: c.description.clone(),
-                            args: c.args.clone(),
-                            bot: bot.clone(),
-                        })
-                        .collect(),
-                )
-            }
-            Write::Edit { message, body } => {
-                if !messages::set_body(conn, message.0, body, now)? {
-                    return Err(not_found("message"));
-                }
-                Applied::Updated(
-                    messages::view(conn, message.0)?.ok_or_else(|| not_found("message"))?,
-                )
-            }
-            Write::Delete { message } => {
-                let row = messages::find(conn, message.0)?.ok_or_else(|| not_found("message"))?;
-                if !messages::soft_delete(conn, message.0, now)? {
-                    return Err(not_found("message"));
-                }
-                Applied::Deleted {
-                    room: RoomId(row.room_id),
-                    message: *message,
-                }
-            }
-            Write::React {
-                message,
-                user,
-                emoji,
-            } => {
-                let row = messages::find(conn, message.0)?.ok_or_else(|| not_found("message"))?;
-                if row.deleted_at.is_some() {
-                    return Err(not_found("message"));
-                }
-                let toggled = messages::toggle_reaction(conn, message.0, user.0, emoji, now)?;
-                if let messages::Toggle::Refused(why) = toggled {
-                    return Err(TxError::Request(WriteError::Invalid(why)));
-                }
-                // A `:shortcode:` must name a custom emoji (removing one that is gone is fine).
-                if toggled == messages::Toggle::Added
-                    && !super::emoji::reaction_known(conn, row.room_id, emoji)?
-                {
-                    return Err(TxError::Request(WriteError::Invalid(format!(
-                        "unknown emoji {emoji}"
-                    ))));
-                }
-                Applied::Updated(
-                    messages::view(conn, message.0)?.ok_or_else(|| not_found("message"))?,
-                )
-            }
-            Write::Member {
-                room,
-                user,
-                role,
-                banned_until,
-                muted_until,
-            } => {
-                rooms::upsert_member(
-                    conn,
-                    room.0,
-                    user.0,
-                    *role,
-                    *banned_until,
-                    *muted_until,
-                    now,
-                )?;
-                Applied::Done
-            }
-            Write::Kick { room, user } => {
-                rooms::kick(conn, room.0, user.0, now)?;
-                Applied::Done
-            }
-            Write::Topic { room, topic } => {
-                if !rooms::set_topic(conn, room.0, topic.as_deref(), now)? {
-                    return Err(not_found("room"));
-                }
-                Applied::Done
-            }
-            Write::SlowMode { room, seconds } => {
-                if !rooms::set_slow_mode(conn, room.0, *seconds, now)? {
-                    return Err(not_found("room"));
-                }
-                Applied::Done
-            }
-            Write::Audit(record) => {
-                audit::record(
-                    conn,
-                    &NewAuditEntry {
-                        id: self.ids.next_id(),
-                        actor_id: record.actor.map(|u| u.0),
-                        action: &record.action,
-                        target_type: record.target_user.map(|_| "user"),
-                        target_id: record.target_user.map(|u| u.0.to_string()),
-                        room_id: record.room.map(|r| r.0),
-                        ip: None,
-                        user_agent: None,
-                        details: record.details.clone(),
-                        created_at: now,
-                    },
-                )?;
-                Applied::Done
-            }
-        })
     }
 }

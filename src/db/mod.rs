@@ -8,6 +8,7 @@ pub mod audit;
 pub mod bot_commands;
 pub mod bots;
 pub mod chat_store;
+mod chat_writes;
 pub mod emoji;
 pub mod error;
 pub mod message_commit;
