@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::server::{as_user, config_with, TestServer, TestUser};
+use common::server::{as_user, config_with, Duo, TestServer, TestUser};
 use common::webhook_receiver::{Call, Receiver};
 use common::{Kind, TestDb};
 use hmac::{Hmac, Mac};
@@ -51,6 +51,42 @@ async fn make_hook(
         made.body["webhook"]["id"].as_str().unwrap().to_owned(),
         secret,
     )
+}
+
+/// Where a delivery test starts: a server with `extra` settings, a receiver, alice and bob in a
+/// room, and alice's hook (events: messages) on the receiver's `/x`.
+struct Hooked {
+    server: TestServer,
+    receiver: Receiver,
+    duo: Duo,
+    hook: String,
+    secret: String,
+    /// Last, and to be bound by name where a test takes the rest apart (not `..`, which drops it
+    /// at once): the database outlives the server.
+    _db: TestDb,
+}
+
+async fn hooked(kind: Kind, extra: &[(&str, &str)]) -> Hooked {
+    let db = TestDb::new(kind);
+    let server = TestServer::start_with(&db, config(&db, extra)).await;
+    let receiver = Receiver::start();
+    let duo = server.duo().await;
+    let (hook, secret) = make_hook(
+        &server,
+        &duo.alice,
+        &duo.room,
+        &receiver.url("/x"),
+        json!({}),
+    )
+    .await;
+    Hooked {
+        server,
+        receiver,
+        duo,
+        hook,
+        secret,
+        _db: db,
+    }
 }
 
 async fn delivery_log(server: &TestServer, owner: &TestUser, room: &str, hook: &str) -> Vec<Value> {
@@ -202,19 +238,15 @@ async fn calls_are_signed_and_filtered_by_event_and_trigger(kind: Kind) {
 }
 
 async fn a_failing_receiver_is_retried_with_backoff_until_it_answers(kind: Kind) {
-    let db = TestDb::new(kind);
-    let server = TestServer::start_with(&db, config(&db, &[])).await;
-    let receiver = Receiver::start();
+    let Hooked {
+        server,
+        receiver,
+        mut duo,
+        hook,
+        secret,
+        _db,
+    } = hooked(kind, &[]).await;
     receiver.answer_next(&[500, 503]);
-    let mut duo = server.duo().await;
-    let (hook, secret) = make_hook(
-        &server,
-        &duo.alice,
-        &duo.room,
-        &receiver.url("/x"),
-        json!({}),
-    )
-    .await;
     duo.a.say(&duo.room, "ship it", "c1").await;
     let calls = receiver.wait_for(3, WAIT).await;
     assert_eq!(
@@ -244,20 +276,15 @@ async fn a_failing_receiver_is_retried_with_backoff_until_it_answers(kind: Kind)
 }
 
 async fn out_of_attempts_a_delivery_fails_and_a_4xx_is_not_retried(kind: Kind) {
-    let db = TestDb::new(kind);
-    let server =
-        TestServer::start_with(&db, config(&db, &[("VEZA_WEBHOOK_MAX_ATTEMPTS", "2")])).await;
-    let receiver = Receiver::start();
+    let Hooked {
+        server,
+        receiver,
+        mut duo,
+        hook,
+        secret: _,
+        _db,
+    } = hooked(kind, &[("VEZA_WEBHOOK_MAX_ATTEMPTS", "2")]).await;
     receiver.answer(500);
-    let mut duo = server.duo().await;
-    let (hook, _) = make_hook(
-        &server,
-        &duo.alice,
-        &duo.room,
-        &receiver.url("/x"),
-        json!({}),
-    )
-    .await;
     duo.a.say(&duo.room, "one", "c1").await;
     let log = log_until(&server, &duo.alice, &duo.room, &hook, |l| {
         l.first().is_some_and(|d| d["status"] == "failed")
@@ -278,10 +305,16 @@ async fn out_of_attempts_a_delivery_fails_and_a_4xx_is_not_retried(kind: Kind) {
 }
 
 async fn the_circuit_opens_holds_calls_back_and_closes(kind: Kind) {
-    let db = TestDb::new(kind);
     let open_ms = 1500;
-    let cfg = config(
-        &db,
+    let Hooked {
+        server,
+        receiver,
+        mut duo,
+        hook,
+        secret: _,
+        _db,
+    } = hooked(
+        kind,
         &[
             ("VEZA_WEBHOOK_CIRCUIT_FAILURES", "3"),
             ("VEZA_WEBHOOK_CIRCUIT_OPEN_MS", "1500"),
@@ -289,19 +322,9 @@ async fn the_circuit_opens_holds_calls_back_and_closes(kind: Kind) {
             ("VEZA_WEBHOOK_RETRY_BASE_MS", "20"),
             ("VEZA_WEBHOOK_RETRY_MAX_MS", "40"),
         ],
-    );
-    let server = TestServer::start_with(&db, cfg).await;
-    let receiver = Receiver::start();
-    receiver.answer(500);
-    let mut duo = server.duo().await;
-    let (hook, _) = make_hook(
-        &server,
-        &duo.alice,
-        &duo.room,
-        &receiver.url("/x"),
-        json!({}),
     )
     .await;
+    receiver.answer(500);
     duo.a.say(&duo.room, "first", "c1").await;
     let calls = receiver.wait_for(3, WAIT).await;
     let opened_at = calls[2].at;
