@@ -164,6 +164,9 @@ fn rotate_totp_key(config: Config) -> Result<()> {
     let (log, _guard) = veza::logging::init(&config);
     let pool = veza::server::open_store(&config, &log).context("cannot open the store")?;
     let secret = veza::server::jwt_secret(&config, &log).context("cannot read the JWT secret")?;
+    let current = veza::server::totp_secrets(&config, &secret);
+    let hooks = veza::webhooks::rekey::reseal_secrets(&pool, &current, &old)
+        .context("cannot re-seal the outgoing webhooks' secrets")?;
     let auth = AuthService::new(
         pool,
         JwtKeys::new(secret.as_bytes()),
@@ -179,10 +182,15 @@ fn rotate_totp_key(config: Config) -> Result<()> {
         "re-encrypted {} TOTP secrets; {} were already under the current key; {} open with neither key",
         report.rekeyed, report.current, report.unreadable
     );
-    if report.unreadable > 0 {
+    println!(
+        "re-sealed {} outgoing webhook secrets; {} were already under the current key; {} open with neither key",
+        hooks.resealed, hooks.current, hooks.unreadable
+    );
+    if report.unreadable > 0 || hooks.unreadable > 0 {
         bail!(
-            "{} TOTP secrets open with neither key: check VEZA_OLD_TOTP_KEY / VEZA_OLD_JWT_SECRET",
-            report.unreadable
+            "{} TOTP and {} webhook secrets open with neither key: check VEZA_OLD_TOTP_KEY / VEZA_OLD_JWT_SECRET",
+            report.unreadable,
+            hooks.unreadable
         );
     }
     Ok(())

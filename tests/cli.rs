@@ -270,6 +270,29 @@ fn admin_rotate_totp_key_re_encrypts_the_stored_secrets() {
         .unwrap();
         let sealed = veza::server::secret_box(Some(&old_key), "").seal(b"12345678901234567890");
         veza::db::two_factor::set_pending_secret(&mut conn, 7, &sealed, 1).unwrap();
+        // An outgoing webhook's signing secret, sealed under the old key too.
+        veza::db::rooms::create(&mut conn, 8, "ops", None, false, 7, 1).unwrap();
+        let hook_secret =
+            veza::server::secret_box(Some(&old_key), "").seal_for(9, b"whsec_the_hooks_secret");
+        veza::db::outgoing_webhooks::insert(
+            &mut conn,
+            &veza::db::outgoing_webhooks::OutgoingWebhook {
+                id: 9,
+                room_id: 8,
+                name: "ci".into(),
+                url: "https://example.com/".into(),
+                secret_sealed: hook_secret,
+                events: "message".into(),
+                triggers: String::new(),
+                created_by: 7,
+                created_at: 1,
+                revoked_at: None,
+                consecutive_failures: 0,
+                circuit_open_until: None,
+                trial_until: None,
+            },
+        )
+        .unwrap();
         let run = |old: Option<&str>| {
             let mut cmd = veza();
             cmd.current_dir(db.dir())
@@ -300,6 +323,13 @@ fn admin_rotate_totp_key_re_encrypts_the_stored_secrets() {
         let users = veza::db::two_factor::all_secrets(&mut conn).unwrap();
         let plain = veza::server::secret_box(Some(&new_key), "").open_for(7, &users[0].1);
         assert_eq!(plain.as_deref(), Some(&b"12345678901234567890"[..]));
+        assert!(
+            stdout.contains("re-sealed 1 outgoing webhook secrets"),
+            "{stdout}"
+        );
+        let hooks = veza::db::outgoing_webhooks::all_secrets(&mut conn).unwrap();
+        let plain = veza::server::secret_box(Some(&new_key), "").open_for(9, &hooks[0].1);
+        assert_eq!(plain.as_deref(), Some(&b"whsec_the_hooks_secret"[..]));
         // Under a wrong old key, nothing opens: it says so and fails.
         veza::db::two_factor::set_pending_secret(&mut conn, 7, &sealed, 2).unwrap();
         let out = run(Some(&"ef".repeat(32)));

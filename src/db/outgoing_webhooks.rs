@@ -129,3 +129,25 @@ pub fn failed(
         .optional()?
         .unwrap_or(0))
 }
+
+/// Every hook's id and sealed secret (revoked ones too: their log stays readable, and a key
+/// rotation should leave nothing behind under the old key).
+pub fn all_secrets(conn: &mut DbConnection) -> Result<Vec<(i64, String)>, DbError> {
+    Ok(hooks::table
+        .select((hooks::id, hooks::secret_sealed))
+        .order(hooks::id)
+        .load(conn)?)
+}
+
+/// Replaces a hook's sealed secret if it is still `old`; false if it changed meanwhile.
+pub fn replace_secret(
+    conn: &mut DbConnection,
+    id: i64,
+    old: &str,
+    new: &str,
+) -> Result<bool, DbError> {
+    let n = diesel::update(hooks::table.find(id).filter(hooks::secret_sealed.eq(old)))
+        .set(hooks::secret_sealed.eq(new))
+        .execute(conn)?;
+    Ok(n == 1)
+}
