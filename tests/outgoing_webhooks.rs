@@ -565,6 +565,58 @@ async fn queued_deliveries_survive_a_restart(kind: Kind) {
     assert_eq!(log.len(), 1);
 }
 
+/// A new secret signs every call from then on; the old one verifies none of them.
+async fn a_rotated_secret_signs_the_calls_after_it(kind: Kind) {
+    let Hooked {
+        server,
+        receiver,
+        mut duo,
+        hook,
+        secret,
+        _db,
+    } = hooked(kind, &[]).await;
+    let path = format!("/api/v2/rooms/{}/outgoing-webhooks/{hook}/secret", duo.room);
+    assert_eq!(
+        as_user(&server, &duo.bob, "POST", &path, None).await.status,
+        403
+    );
+    let rotated = as_user(&server, &duo.alice, "POST", &path, None).await;
+    assert_eq!(rotated.status, 200, "{:?}", rotated.body);
+    let fresh = rotated.body["secret"].as_str().unwrap().to_owned();
+    assert!(fresh.starts_with("whsec_") && fresh != secret);
+    assert_eq!(rotated.body["webhook"]["id"], hook.as_str());
+    assert_eq!(
+        last_audit_action(&server, "outgoing_webhook.secret_rotated").await,
+        Some(hook.clone())
+    );
+    duo.a.say(&duo.room, "after the rotation", "c1").await;
+    let calls = receiver.wait_for(1, WAIT).await;
+    assert!(verified(&calls[0], &fresh));
+    assert!(!verified(&calls[0], &secret));
+    let unknown = format!("/api/v2/rooms/{}/outgoing-webhooks/1/secret", duo.room);
+    assert_eq!(
+        as_user(&server, &duo.alice, "POST", &unknown, None)
+            .await
+            .status,
+        404
+    );
+}
+
+/// The target id of the newest audit row with `action`.
+async fn last_audit_action(server: &TestServer, action: &str) -> Option<String> {
+    let pool = server.state.pool.clone();
+    let action = action.to_owned();
+    actix_web::web::block(move || {
+        veza::db::audit::recent(&mut pool.get().unwrap(), None, 50)
+            .unwrap()
+            .into_iter()
+            .find(|e| e.action == action)
+            .and_then(|e| e.target_id)
+    })
+    .await
+    .unwrap()
+}
+
 on_both_backends!(
     calls_are_signed_and_filtered_by_event_and_trigger,
     a_failing_receiver_is_retried_with_backoff_until_it_answers,
@@ -573,4 +625,5 @@ on_both_backends!(
     internal_addresses_are_refused,
     only_moderators_manage_hooks_and_revoking_cancels_deliveries,
     queued_deliveries_survive_a_restart,
+    a_rotated_secret_signs_the_calls_after_it,
 );

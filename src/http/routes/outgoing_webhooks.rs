@@ -38,6 +38,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/rooms/{id}/outgoing-webhooks/{hook}/deliveries")
             .route(web::get().to(delivery_log)),
+    )
+    .service(
+        web::resource("/rooms/{id}/outgoing-webhooks/{hook}/secret")
+            .route(web::post().to(rotate_secret)),
     );
 }
 
@@ -361,6 +365,53 @@ pub async fn list(
 fn hook_id(raw: &str) -> Result<i64, ApiError> {
     raw.parse()
         .map_err(|_| ApiError::not_found("no such webhook"))
+}
+
+/// `POST /api/v2/rooms/{id}/outgoing-webhooks/{hook}/secret` -> 200 `{webhook, secret}`: a new
+/// signing secret, shown this once; every call from now on (retries of queued deliveries too) is
+/// signed with it.
+pub async fn rotate_secret(
+    AuthUser(who): AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (room, hook) = path.into_inner();
+    let (room, hook) = (room_id(&room)?, hook_id(&hook)?);
+    let threshold = i64::from(state.config.outgoing_webhooks.circuit_failures);
+    let secret = new_secret();
+    let sealed = state.secrets.seal_for(hook, secret.as_bytes());
+    let client = client_info(&req);
+    let audit_id = state.ids.next_id();
+    let pool = state.pool.clone();
+    let rotated = web::block(move || {
+        let conn = &mut *pool.get()?;
+        moderated(conn, room, &who)?;
+        let now = now_ms() as i64;
+        write_transaction(conn, |conn| {
+            let current = match hooks::find(conn, hook)? {
+                Some(h) if h.room_id == room && h.revoked_at.is_none() => h,
+                _ => return Err(ApiError::not_found("no such webhook")),
+            };
+            hooks::replace_secret(conn, hook, &current.secret_sealed, &sealed)?;
+            let audited = Audited {
+                who: who.user_id,
+                hook,
+                room,
+                client: &client,
+            };
+            audit::record(
+                conn,
+                &audited.entry(audit_id, "outgoing_webhook.secret_rotated", None, now),
+            )?;
+            Ok(HookView::new(&current, threshold, now))
+        })
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(Created {
+        webhook: rotated,
+        secret,
+    }))
 }
 
 /// `DELETE /api/v2/rooms/{id}/outgoing-webhooks/{hook}` -> 204: no further calls; queued
