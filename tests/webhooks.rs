@@ -219,9 +219,61 @@ async fn a_hook_has_its_own_rate_limit(kind: Kind) {
     assert!(statuses[2..].iter().all(|s| *s == 429), "{statuses:?}");
 }
 
+/// A poster that retries after a timeout sends the same `Idempotency-Key`: the second post gets
+/// the first one's message (200) and nothing is posted twice.
+async fn an_idempotency_key_makes_a_retried_post_land_once(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let alice = server.user("alice").await;
+    let room = server.room(&alice, "builds", false).await;
+    let mut a = server.ws(&alice).await;
+    a.join(&room).await;
+    let (_, url) = make_hook(&server, &alice, &room, "ci-bot").await;
+    let post = |key: &'static str, text: &'static str| {
+        let (addr, url) = (server.addr, url.clone());
+        async move {
+            call(
+                addr,
+                "POST",
+                &url,
+                &[("Idempotency-Key", key)],
+                Some(&json!({"text": text})),
+            )
+            .await
+        }
+    };
+    let first = post("build-41", "build 41 passed").await;
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    let again = post("build-41", "build 41 passed").await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    assert_eq!(again.body["message"]["id"], first.body["message"]["id"]);
+    let next = post("build-42", "build 42 passed").await;
+    assert_eq!(next.status, 201);
+    assert_eq!(
+        a.recv_type("message").await["message"]["body"],
+        "build 41 passed"
+    );
+    assert_eq!(
+        a.recv_type("message").await["message"]["body"],
+        "build 42 passed"
+    );
+    let bad = post("has space", "x").await;
+    assert_eq!(bad.status, 400, "{:?}", bad.body);
+    let history = as_user(
+        &server,
+        &alice,
+        "GET",
+        &format!("/api/v2/rooms/{room}/messages"),
+        None,
+    )
+    .await;
+    assert_eq!(history.body["messages"].as_array().map(Vec::len), Some(2));
+}
+
 on_both_backends!(
     posts_appear_in_the_room_with_the_hooks_name,
     bad_secrets_unknown_and_revoked_hooks_are_404,
     only_the_rooms_moderators_manage_hooks,
     a_hook_has_its_own_rate_limit,
+    an_idempotency_key_makes_a_retried_post_land_once,
 );

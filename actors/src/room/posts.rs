@@ -8,19 +8,30 @@ use crate::protocol::ProtoError;
 use crate::store::{Applied, Write};
 use actix::prelude::*;
 
-/// Post `body` as `author` (a member of the room); resolves once it is durable.
+/// Post `body` as `author` (a member of the room); resolves once it is durable, with the message
+/// and whether it was there already (a repeated `client_id`: nothing new is written or sent).
 #[derive(Message)]
-#[rtype(result = "Result<MessageView, ProtoError>")]
+#[rtype(result = "Result<Posted, ProtoError>")]
 pub struct Post {
     pub author: UserRef,
     pub kind: MessageKind,
     pub body: String,
+    /// The poster's idempotency key: a second post with it gets the first one's message.
+    pub client_id: Option<String>,
 }
 
-type Reply = tokio::sync::oneshot::Sender<Result<MessageView, ProtoError>>;
+/// What a [`Post`] did.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub message: MessageView,
+    /// The `client_id` was used before: this is that post's message, not a new one.
+    pub repeated: bool,
+}
+
+type Reply = tokio::sync::oneshot::Sender<Result<Posted, ProtoError>>;
 
 impl Handler<Post> for Room {
-    type Result = ResponseFuture<Result<MessageView, ProtoError>>;
+    type Result = ResponseFuture<Result<Posted, ProtoError>>;
 
     fn handle(&mut self, msg: Post, ctx: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -72,19 +83,29 @@ impl Room {
             author: msg.author,
             kind: msg.kind,
             body: msg.body,
-            client_id: None,
+            client_id: msg.client_id,
             thread: None,
         };
         self.persist(ctx, vec![write], move |act, ctx, result| {
             let answer = match result {
                 Ok(applied) => match applied.into_iter().last() {
+                    Some(Applied::Message {
+                        message,
+                        duplicate: true,
+                    }) => Ok(Posted {
+                        message,
+                        repeated: true,
+                    }),
                     Some(Applied::Message { message, .. }) => {
                         act.deliver(ctx, message.clone());
                         act.tell_others(RoomEvent::Message {
                             message: message.clone(),
                             effect: Effect::None,
                         });
-                        Ok(message)
+                        Ok(Posted {
+                            message,
+                            repeated: false,
+                        })
                     }
                     _ => Err(ProtoError::internal()),
                 },

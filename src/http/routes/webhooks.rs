@@ -24,6 +24,8 @@ use veza_actors::protocol::check_body;
 use veza_actors::{RoomId, UserId};
 
 const MAX_DISPLAY_NAME: usize = 32;
+/// As a message's `client_id`, which it becomes.
+const MAX_IDEMPOTENCY_KEY: usize = 64;
 /// Live hooks one room may have.
 const MAX_HOOKS_PER_ROOM: usize = 20;
 
@@ -218,16 +220,19 @@ pub async fn revoke(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `POST /hooks/{id}/{secret}` `{"text","username"?}` -> 201 `{message}` once it is durable. A
+/// `POST /hooks/{id}/{secret}` `{"text","username"?}` -> 201 `{message}` once it is durable (200
+/// with the first post's message when an `Idempotency-Key` header repeats one already used). A
 /// wrong secret, an unknown or a revoked hook (or one whose account was disabled) are all 404 (the secret is compared in constant
 /// time); past `webhook_rate_per_minute` 429.
 pub async fn post(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     body: web::Json<HookPost>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (hook, secret) = path.into_inner();
     let unknown = || ApiError::not_found("no such webhook");
+    let idempotency_key = idempotency_key(&req)?;
     let hook: i64 = hook.parse().map_err(|_| unknown())?;
     let text = body.text.trim();
     let display = body.username.as_deref().map(str::trim).unwrap_or("");
@@ -271,7 +276,7 @@ pub async fn post(
         .await
         .map_err(|_| ApiError::unavailable())?
         .map_err(ApiError::from_proto)?;
-    let message = room
+    let posted = room
         .send(veza_actors::room::Post {
             author: UserRef {
                 id: UserId(row.user_id),
@@ -279,9 +284,35 @@ pub async fn post(
             },
             kind: MessageKind::Bot,
             body,
+            client_id: idempotency_key,
         })
         .await
         .map_err(|_| ApiError::unavailable())?
         .map_err(ApiError::from_proto)?;
-    Ok(HttpResponse::Created().json(Posted { message }))
+    let answer = Posted {
+        message: posted.message,
+    };
+    Ok(if posted.repeated {
+        HttpResponse::Ok().json(answer)
+    } else {
+        HttpResponse::Created().json(answer)
+    })
+}
+
+/// The `Idempotency-Key` header, if sent: 1-64 visible ASCII characters, else 400.
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key)
+            if (1..=MAX_IDEMPOTENCY_KEY).contains(&key.len())
+                && key.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Ok(Some(key.to_owned()))
+        }
+        _ => Err(ApiError::bad_request(format!(
+            "Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+        ))),
+    }
 }
