@@ -317,6 +317,60 @@ async fn commands_match_in_any_case_and_muted_members_are_refused(kind: Kind) {
     assert!(heard.iter().all(|f| f["type"] != "command"), "{heard:?}");
 }
 
+/// A banned bot's commands are neither offered nor invoked (kept for its unban).
+async fn a_banned_bots_commands_are_not_offered(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let alice = server.user("alice").await;
+    let (_, token) = make_bot(&server, &alice, "dicebot").await;
+    let room = server.room(&alice, "games", false).await;
+    let mut a = server.ws(&alice).await;
+    a.join(&room).await;
+    let mut bot = bot_in(&server, &mut a, &room, &token, "dicebot").await;
+    register(&mut bot, &room, roll()).await;
+    let listed = |server: &TestServer| {
+        let (alice, room) = (alice.clone(), room.clone());
+        let server_addr = server.addr;
+        async move {
+            let auth = format!("Bearer {}", alice.token);
+            let r = common::http::call(
+                server_addr,
+                "GET",
+                &format!("/api/v2/rooms/{room}/commands"),
+                &[("Authorization", &auth)],
+                None,
+            )
+            .await;
+            r.body["commands"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["name"] == "roll")
+        }
+    };
+    assert!(listed(&server).await);
+
+    a.say(&room, "/ban @dicebot", "b").await;
+    a.send(json!({"type": "send", "room": room, "body": "/roll 1d6", "client_id": "r"}))
+        .await;
+    let notice = a.recv_type("notice").await;
+    assert!(
+        notice["body"]
+            .as_str()
+            .unwrap()
+            .contains("there is no /roll"),
+        "{notice}"
+    );
+    a.send(json!({"type": "send", "room": room, "body": "/help", "client_id": "h"}))
+        .await;
+    let help = a.recv_type("notice").await;
+    assert!(!help["body"].as_str().unwrap().contains("/roll"), "{help}");
+    assert!(!listed(&server).await);
+
+    a.say(&room, "/unban @dicebot", "u").await;
+    assert!(listed(&server).await);
+}
+
 on_both_backends!(
     a_command_goes_to_the_bot_and_its_answer_is_a_bot_message,
     help_and_rest_list_the_bot_commands,
@@ -324,4 +378,5 @@ on_both_backends!(
     an_offline_bot_gets_the_member_a_notice,
     a_bot_answers_a_command_privately_through_its_reply_handle,
     commands_match_in_any_case_and_muted_members_are_refused,
+    a_banned_bots_commands_are_not_offered,
 );

@@ -158,7 +158,25 @@ impl Room {
             // Built-ins first, whatever rows a store holds (one added later shadows none).
             return None;
         }
-        self.bot_commands.iter().find(|c| c.name == name).cloned()
+        self.usable_bot_commands()
+            .into_iter()
+            .find(|c| c.name == name)
+    }
+
+    /// The registered commands whose bot is not banned here: a banned bot's names stay stored
+    /// (an unban brings them back) but are neither listed nor invoked.
+    pub(super) fn usable_bot_commands(&self) -> Vec<BotCommand> {
+        let now = now_ms() as i64;
+        self.bot_commands
+            .iter()
+            .filter(|c| {
+                !self
+                    .members
+                    .get(&c.bot.id)
+                    .is_some_and(|m| m.is_banned(now))
+            })
+            .cloned()
+            .collect()
     }
 
     /// Hands `/name args` to the bot (its sockets here and, through the bus, on every node),

@@ -46,9 +46,10 @@ pub(super) fn run(room: &mut Room, ctx: &mut Context<Room>, msg: SendMessage) {
     match command {
         Command::Help => {
             let mut text = commands::help_text(role);
-            if !room.bot_commands.is_empty() {
+            let bots = room.usable_bot_commands();
+            if !bots.is_empty() {
                 text.push('\n');
-                text.push_str(&super::bot_commands::help_lines(&room.bot_commands));
+                text.push_str(&super::bot_commands::help_lines(&bots));
             }
             msg.conn
                 .outbox

@@ -3,7 +3,7 @@
 //! answers the same.
 
 use super::rooms::{readable, room_id};
-use crate::db::bot_commands;
+use crate::db::{bot_commands, rooms};
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
 use crate::state::AppState;
@@ -41,7 +41,21 @@ pub async fn list(
     let registered = web::block(move || {
         let conn = &mut *pool.get()?;
         readable(conn, id, &who)?;
-        Ok::<_, ApiError>(bot_commands::for_room(conn, RoomId(id))?)
+        // A banned bot's commands are kept for its unban, not offered.
+        let now = veza_actors::ids::now_ms() as i64;
+        let mut banned: std::collections::HashMap<i64, bool> = Default::default();
+        let mut usable = Vec::new();
+        for command in bot_commands::for_room(conn, RoomId(id))? {
+            let bot = command.bot.id.0;
+            if !banned.contains_key(&bot) {
+                let until = rooms::membership(conn, id, bot)?.and_then(|(_, until)| until);
+                banned.insert(bot, until.is_some_and(|until| until > now));
+            }
+            if banned.get(&bot) == Some(&false) {
+                usable.push(command);
+            }
+        }
+        Ok::<_, ApiError>(usable)
     })
     .await??;
     let built_in = commands::builtins().map(|(name, args, description, role)| CommandEntry {
