@@ -47,9 +47,9 @@ pub async fn list(
         let mut usable = Vec::new();
         for command in bot_commands::for_room(conn, RoomId(id))? {
             let bot = command.bot.id.0;
-            if !banned.contains_key(&bot) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = banned.entry(bot) {
                 let until = rooms::membership(conn, id, bot)?.and_then(|(_, until)| until);
-                banned.insert(bot, until.is_some_and(|until| until > now));
+                slot.insert(until.is_some_and(|until| until > now));
             }
             if banned.get(&bot) == Some(&false) {
                 usable.push(command);
