@@ -1,14 +1,19 @@
 //! Persistence alone: messages committed per second by the persistence actors (group commit,
 //! multi-row INSERT per batch) into PostgreSQL, and the ack latency (submit -> committed), against
-//! a floor measured in the same run: the same rows written with plain multi-row INSERTs of the same
-//! size straight through diesel, no actors (what the store can take at best with this SQL).
+//! a floor measured in the same run: the same rows committed by the store itself
+//! (`DieselChatStore::apply`) in batches of 500 from one thread per shard, no actors (what the
+//! store can take at best with this SQL). The floor goes through the same commit code, so a change
+//! to that code moves both: judge it by messages/s across alternating runs, not by the ratio.
 //!
 //! `cargo bench --bench persistence` (needs PostgreSQL at `VEZA_TEST_PG_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`; a fresh database is made and dropped).
 //! Sizes: `MESSAGES` (default 200000), `ROOMS` (100), `IN_FLIGHT` (4000), `SHARDS` (2).
+//! `HOOKS` (default 0): live outgoing webhooks (events "message") made in each room before the
+//! runs, so every commit also queues `HOOKS` deliveries per message (floor and actors alike; no
+//! dispatcher runs, so the rows pile up and their count is printed).
 
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
+use diesel::{Connection, PgConnection, QueryDsl, RunQueryDsl};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use veza::db::chat_store::DieselChatStore;
@@ -61,6 +66,7 @@ fn main() {
         env("IN_FLIGHT", 4000),
         env("SHARDS", 2),
     );
+    let hooks = env("HOOKS", 0);
     let name = format!("veza_bench_persist_{}", std::process::id());
     let mut admin_conn = PgConnection::establish(&admin).expect("PostgreSQL at VEZA_TEST_PG_URL");
     for sql in [
@@ -101,6 +107,26 @@ fn main() {
         for (i, id) in room_ids.iter().enumerate() {
             rooms::create(conn, *id, &format!("r{i}"), None, false, author.id.0, 1).expect("room");
         }
+    }
+    let mut pg = PgConnection::establish(&url).expect("bench database");
+    if hooks > 0 {
+        let rows: Vec<String> = room_ids
+            .iter()
+            .flat_map(|room| (0..hooks).map(move |h| (*room, h)))
+            .map(|(room, h)| {
+                format!(
+                    "({}, {room}, 'h{h}', 'https://example.com/hook', 'x', 'message', {}, 1)",
+                    ids.next_id(),
+                    author.id.0
+                )
+            })
+            .collect();
+        pg.batch_execute(&format!(
+            "INSERT INTO outgoing_webhooks \
+             (id, room_id, name, url, secret_sealed, events, created_by, created_at) VALUES {}",
+            rows.join(", ")
+        ))
+        .expect("hooks");
     }
 
     // The floor: the store applies batches of the size group commit reaches, one thread per shard.
@@ -168,11 +194,17 @@ fn main() {
         lat.sort();
         (rate, lat)
     });
+    let deliveries: i64 = veza::db::schema::webhook_deliveries::table
+        .count()
+        .get_result(&mut pg)
+        .expect("count deliveries");
+    drop(pg);
     drop(pool);
     let _best_effort =
         admin_conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
 
     println!("persistence into PostgreSQL: {total} messages over {room_count} rooms, {in_flight} in flight, {shards} shards");
+    println!("hooks per room: {hooks} (webhook deliveries left queued: {deliveries})");
     println!(
         "{:<44}{:>14}{:>10}{:>10}{:>10}",
         "", "messages/s", "p50 ms", "p99 ms", "max ms"
