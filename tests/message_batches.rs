@@ -47,6 +47,7 @@ fn message(room: i64, body: &str, client_id: Option<&str>) -> Write {
         body: body.into(),
         client_id: client_id.map(Into::into),
         thread: None,
+        extras: Default::default(),
     }
 }
 
@@ -54,7 +55,9 @@ fn message(room: i64, body: &str, client_id: Option<&str>) -> Write {
 /// a duplicate.
 fn committed(result: &RequestResult) -> (MessageView, bool) {
     match result.as_ref().expect("request committed").as_slice() {
-        [Applied::Message { message, duplicate }] => (message.clone(), *duplicate),
+        [Applied::Message {
+            message, duplicate, ..
+        }] => (message.clone(), *duplicate),
         other => panic!("expected one message, got {other:?}"),
     }
 }

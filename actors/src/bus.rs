@@ -17,6 +17,8 @@ pub enum Topic {
     Sessions,
     /// Node heartbeats, for every node.
     Nodes,
+    /// Frames for users' sockets wherever they are (mentions, unread counts), for every node.
+    Users,
 }
 
 /// Publishes and subscribes. Every method returns at once; the work happens in the background.

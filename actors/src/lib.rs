@@ -6,6 +6,7 @@ pub mod bus;
 pub mod connection;
 pub mod frames;
 pub mod ids;
+pub mod mentions;
 pub mod model;
 pub mod outbox;
 pub mod permission;

@@ -69,6 +69,14 @@ pub struct MessageView {
     /// Deleted messages keep their place (seq stays gap-free) with an empty body.
     pub deleted: bool,
     pub reactions: Vec<ReactionView>,
+    /// A thread's root: how many replies it has and when the last came (absent: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reply_count: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reply_at: Option<i64>,
+    /// A thread reply that is shown in the room's timeline too (absent: only in its thread).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub also_in_room: bool,
     /// The custom emoji that `:shortcode:`s in the body or the reactions name (the room's own
     /// before the server-wide ones), filled from the store; absent when there are none. A
     /// `:shortcode:` that names none is plain text.
@@ -106,8 +114,53 @@ impl MessageView {
             edited_at: None,
             deleted: false,
             reactions: Vec::new(),
+            reply_count: 0,
+            last_reply_at: None,
+            also_in_room: false,
             emoji: Vec::new(),
         }
+    }
+
+    /// Shown in the room's timeline: not a reply, or a reply also sent to the room.
+    pub fn in_timeline(&self) -> bool {
+        self.thread.is_none() || self.also_in_room
+    }
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+/// What a room is: an ordinary room, or a direct (two people) or group conversation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoomKind {
+    #[default]
+    Room,
+    Direct,
+    Group,
+}
+
+impl RoomKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomKind::Room => "room",
+            RoomKind::Direct => "direct",
+            RoomKind::Group => "group",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "direct" => RoomKind::Direct,
+            "group" => RoomKind::Group,
+            _ => RoomKind::Room,
+        }
+    }
+
+    /// Direct and group conversations: private by construction, nobody can be invited in.
+    pub fn is_conversation(self) -> bool {
+        self != RoomKind::Room
     }
 }
 
@@ -171,6 +224,7 @@ pub struct RoomInfo {
     pub owner: UserId,
     pub slow_mode_s: i64,
     pub last_seq: i64,
+    pub kind: RoomKind,
 }
 
 /// Everything a room actor loads when it starts (or restarts).

@@ -108,6 +108,7 @@ pub fn required_by(frame: &ClientFrame) -> Permission {
         ClientFrame::Join { .. }
         | ClientFrame::Leave { .. }
         | ClientFrame::History { .. }
+        | ClientFrame::Read { .. }
         | ClientFrame::Ping {} => Permission::ChatJoin,
         ClientFrame::Send { .. }
         | ClientFrame::Edit { .. }

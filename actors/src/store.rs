@@ -20,6 +20,9 @@ pub enum WriteError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    /// Not allowed (a direct message to or from someone who blocked the other).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     Unavailable(String),
 }
@@ -51,6 +54,7 @@ pub enum Write {
         body: String,
         client_id: Option<String>,
         thread: Option<MessageId>,
+        extras: MessageExtras,
     },
     Edit {
         message: MessageId,
@@ -92,6 +96,13 @@ pub enum Write {
         seconds: i64,
     },
     Audit(AuditRecord),
+    /// The member has read the room up to `seq` (a marker only moves forward); their mention
+    /// notifications up to it are read too.
+    Read {
+        room: RoomId,
+        user: UserId,
+        seq: i64,
+    },
     /// Replaces the commands `bot` registered in `room` (an empty list removes them). Refused
     /// (`Invalid`) when another bot holds one of the names.
     BotCommands {
@@ -108,6 +119,10 @@ pub enum Applied {
     Message {
         message: MessageView,
         duplicate: bool,
+        /// Who got a mention notification (empty for a duplicate).
+        notified: Vec<UserId>,
+        /// For a new thread reply: its root as the commit left it.
+        root: Option<ThreadRoot>,
     },
     /// An edit or reaction: the message as it is now.
     Updated(MessageView),
@@ -118,6 +133,49 @@ pub enum Applied {
     Done,
     /// The commands the bot now has in the room.
     BotCommands(Vec<BotCommand>),
+}
+
+/// What a message carries besides its text (all empty for a plain message).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageExtras {
+    /// A thread reply that is shown in the room's timeline too.
+    pub also_in_room: bool,
+    /// `@name`s (lower-cased): the members of that name are notified (resolved by the store,
+    /// which knows every member, wherever they joined).
+    pub mention_names: Vec<String>,
+    /// Users to notify by id (the members online for `@here`); the author never is.
+    pub mentions: Vec<UserId>,
+    /// `@room`: notify every member.
+    pub mention_room: bool,
+    /// A direct conversation: refused (`Forbidden`) when either member blocked the other.
+    pub direct: bool,
+}
+
+impl MessageExtras {
+    /// Nothing to do besides inserting the row.
+    pub fn is_plain(&self) -> bool {
+        *self == MessageExtras::default()
+    }
+}
+
+/// A thread's root after a reply committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThreadRoot {
+    pub id: MessageId,
+    pub reply_count: i64,
+    pub last_reply_at: i64,
+}
+
+/// A member's standing with one room's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unread {
+    pub user: UserId,
+    /// Their read marker.
+    pub read_seq: i64,
+    /// Messages after the marker by others, not deleted, in the timeline.
+    pub unread: i64,
+    /// Unread mention notifications in the room.
+    pub mentions: i64,
 }
 
 /// One unit of work: all its writes commit together or not at all.
@@ -156,6 +214,10 @@ pub trait ChatStore: Send {
     /// The room a message is in and its author.
     fn message_owner(&mut self, message: MessageId)
         -> Result<Option<(RoomId, UserId)>, StoreError>;
+
+    /// Each user's read marker and unread counts in `room` (users without a membership row are
+    /// left out).
+    fn unread(&mut self, room: RoomId, users: &[UserId]) -> Result<Vec<Unread>, StoreError>;
 
     /// A user by name (case-insensitive), for moderation commands that name someone.
     fn find_user(&mut self, username: &str) -> Result<Option<UserRef>, StoreError>;

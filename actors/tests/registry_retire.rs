@@ -44,6 +44,7 @@ impl ChatStore for GatedStore {
                 owner: UserId(1),
                 slow_mode_s: 0,
                 last_seq: 0,
+                kind: Default::default(),
             },
             members: HashMap::new(),
             recent: Vec::new(),
@@ -78,6 +79,14 @@ impl ChatStore for GatedStore {
     }
 
     fn session_standing(&mut self, _: &[i64]) -> Result<Vec<SessionStanding>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    fn unread(
+        &mut self,
+        _: RoomId,
+        _: &[UserId],
+    ) -> Result<Vec<veza_actors::store::Unread>, StoreError> {
         Ok(Vec::new())
     }
 }

@@ -8,6 +8,7 @@ pub fn name(prefix: &str, topic: Topic) -> String {
         Topic::Room(id) => format!("{prefix}:room:{}", id.0),
         Topic::Sessions => format!("{prefix}:sessions"),
         Topic::Nodes => format!("{prefix}:nodes"),
+        Topic::Users => format!("{prefix}:users"),
     }
 }
 
@@ -16,6 +17,7 @@ pub fn parse(prefix: &str, channel: &str) -> Option<Topic> {
     match rest {
         "sessions" => Some(Topic::Sessions),
         "nodes" => Some(Topic::Nodes),
+        "users" => Some(Topic::Users),
         _ => rest
             .strip_prefix("room:")?
             .parse()
@@ -30,7 +32,12 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for topic in [Topic::Room(RoomId(-5)), Topic::Sessions, Topic::Nodes] {
+        for topic in [
+            Topic::Room(RoomId(-5)),
+            Topic::Sessions,
+            Topic::Nodes,
+            Topic::Users,
+        ] {
             assert_eq!(parse("v:x", &name("v:x", topic)), Some(topic));
         }
         assert_eq!(parse("v", "other:room:1"), None);

@@ -39,6 +39,7 @@ pub const KEYS: &[ConfigKey] = &[
     ConfigKey { name: "media_rate_per_minute", default: Some("600"), doc: "Requests per minute per client IP to /live and /hls (an HLS player makes about 60; several listeners may share an address); 0 = no limit." },
     ConfigKey { name: "refresh_grace_ms", default: Some("10000"), doc: "A refresh token just rotated may be presented once more within this time (two tabs refreshing at once) without counting as token reuse; 0 = never." },
     ConfigKey { name: "max_websockets_per_user", default: Some("20"), doc: "WebSockets one user may hold open on one node (more: 429 too_many_connections)." },
+    ConfigKey { name: "max_group_members", default: Some("10"), doc: "Most people in a group conversation, its creator included (2-100)." },
     ConfigKey { name: "max_rooms_per_user", default: Some("100"), doc: "Rooms one user may own (creating more: 409 quota_exceeded); 0 = no limit." },
     ConfigKey { name: "max_streams_per_user", default: Some("10"), doc: "Streams one user may own (creating more: 409 quota_exceeded); 0 = no limit." },
     ConfigKey { name: "user_rate_per_minute", default: Some("600"), doc: "Authenticated requests per minute per user; 0 = no limit." },

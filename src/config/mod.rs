@@ -115,6 +115,7 @@ pub struct Config {
     pub max_websockets_per_user: usize,
     pub refresh_grace_ms: u64,
     pub max_rooms_per_user: u64,
+    pub max_group_members: usize,
     pub max_streams_per_user: u64,
     pub stream_ladder: Vec<veza_actors::stream::ladder::Variant>,
     pub stream_burst_ms: u64,
@@ -354,6 +355,7 @@ impl Config {
                 1,
                 100_000_000,
             )?,
+            max_group_members: parse_range(get("max_group_members"), "max_group_members", 2, 100)?,
             max_rooms_per_user: parse_range(
                 get("max_rooms_per_user"),
                 "max_rooms_per_user",

@@ -8,14 +8,15 @@
 use super::message_commit::{self, Outcome};
 use super::messages::{self, NewMessage};
 use super::webhook_outbox::{self, OutboxWaker};
-use super::{bot_commands, rooms, users, DbConnection, DbError, DbPool};
+use super::{bot_commands, conversation_commit, rooms, users, DbConnection, DbError, DbPool};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use veza_actors::ids::{now_ms, IdGenerator};
 use veza_actors::model::{MessageView, RoomSnapshot, UserRef};
 use veza_actors::store::{
-    Applied, ChatStore, Request, RequestResult, SessionStanding, StoreError, Write, WriteError,
+    Applied, ChatStore, MessageExtras, Request, RequestResult, SessionStanding, StoreError, Unread,
+    Write, WriteError,
 };
 use veza_actors::{MessageId, RoomId, UserId};
 
@@ -187,6 +188,11 @@ impl ChatStore for DieselChatStore {
         super::sessions::standing(&mut conn, sessions).map_err(store_error)
     }
 
+    fn unread(&mut self, room: RoomId, users: &[UserId]) -> Result<Vec<Unread>, StoreError> {
+        let mut conn = self.conn()?;
+        super::unread::in_room(&mut conn, room.0, users).map_err(store_error)
+    }
+
     fn find_user(&mut self, username: &str) -> Result<Option<UserRef>, StoreError> {
         let mut conn = self.conn()?;
         Ok(users::find_by_username(&mut conn, username)
@@ -203,6 +209,32 @@ impl ChatStore for DieselChatStore {
 enum Planned {
     New,
     Duplicate((i64, String)),
+}
+
+/// Each message write's plan, by (request, write) index, and how many new rows each room gets.
+struct Plan {
+    writes: HashMap<(usize, usize), Planned>,
+    per_room: HashMap<i64, i64>,
+    /// Existing rows for repeated `client_id`s.
+    existing: HashMap<(i64, String), messages::MessageRow>,
+}
+
+/// A new message's row as inserted, and what its commit does besides.
+struct Inserted {
+    view: MessageView,
+    notified: Vec<UserId>,
+    root: Option<veza_actors::store::ThreadRoot>,
+}
+
+/// The message writes of a batch, with their (request, write) indexes.
+fn message_writes(batch: &[Request]) -> impl Iterator<Item = ((usize, usize), &Write)> {
+    batch.iter().enumerate().flat_map(|(ri, request)| {
+        request
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| matches!(w, Write::Message { .. }))
+            .map(move |(wi, w)| ((ri, wi), w))
+    })
 }
 
 impl DieselChatStore {
@@ -225,184 +257,29 @@ impl DieselChatStore {
         batch: &[Request],
     ) -> Result<Vec<RequestResult>, TxError> {
         let now = now_ms() as i64;
+        let plan = plan_messages(conn, batch)?;
+        let mut inserted = self.insert_messages(conn, batch, &plan, now)?;
+        let originals = originals(conn, batch, &plan, &inserted)?;
 
-        // 1. Checks: repeated client_ids (in the store or earlier in this batch) and threads.
-        let pairs: Vec<(i64, &str)> = batch
-            .iter()
-            .flatten()
-            .filter_map(|w| match w {
-                Write::Message {
-                    author,
-                    client_id: Some(c),
-                    ..
-                } => Some((author.id.0, c.as_str())),
-                _ => None,
-            })
-            .collect();
-        let existing = messages::by_client_ids(conn, &pairs)?;
-        let threads: Vec<i64> = batch
-            .iter()
-            .flatten()
-            .filter_map(|w| match w {
-                Write::Message {
-                    thread: Some(t), ..
-                } => Some(t.0),
-                _ => None,
-            })
-            .collect();
-        let thread_rooms = messages::rooms_of(conn, &threads)?;
-
-        // 2. Plan the new messages; count them per room.
-        let mut seen: HashSet<(i64, String)> = HashSet::new();
-        let mut per_room: HashMap<i64, i64> = HashMap::new();
-        let mut plan: HashMap<(usize, usize), Planned> = HashMap::new();
-        for (ri, request) in batch.iter().enumerate() {
-            for (wi, write) in request.iter().enumerate() {
-                let Write::Message {
-                    room,
-                    author,
-                    client_id,
-                    thread,
-                    ..
-                } = write
-                else {
-                    continue;
-                };
-                if let Some(c) = client_id {
-                    let key = (author.id.0, c.clone());
-                    if existing.contains_key(&key) || seen.contains(&key) {
-                        plan.insert((ri, wi), Planned::Duplicate(key));
-                        continue;
-                    }
-                    seen.insert(key);
-                }
-                if let Some(t) = thread {
-                    if thread_rooms.get(&t.0) != Some(&room.0) {
-                        return Err(TxError::Request(WriteError::Invalid(
-                            "thread must be a message in the same room".into(),
-                        )));
-                    }
-                }
-                *per_room.entry(room.0).or_default() += 1;
-                plan.insert((ri, wi), Planned::New);
-            }
-        }
-
-        // 3. Reserve seqs for every room at once (in room order, so concurrent writers lock rows
-        // in one order).
-        let mut wants: Vec<(i64, i64)> = per_room.into_iter().collect();
-        wants.sort_unstable();
-        let mut next_seq = rooms::reserve_seqs_many(conn, &wants)?;
-        if next_seq.len() < wants.len() {
-            return Err(TxError::Request(WriteError::NotFound(
-                "no such room".into(),
-            )));
-        }
-
-        // 4. Insert the new messages, in batch order so seqs follow submission order.
-        let mut rows = Vec::new();
-        let mut new_views: HashMap<(usize, usize), MessageView> = HashMap::new();
-        for (ri, request) in batch.iter().enumerate() {
-            for (wi, write) in request.iter().enumerate() {
-                let Write::Message {
-                    room,
-                    author,
-                    kind,
-                    body,
-                    client_id,
-                    thread,
-                } = write
-                else {
-                    continue;
-                };
-                let Some(Planned::New) = plan.get(&(ri, wi)) else {
-                    continue;
-                };
-                let seq = next_seq.get_mut(&room.0).map(|s| {
-                    *s += 1;
-                    *s - 1
-                });
-                let seq = seq
-                    .ok_or_else(|| TxError::Request(WriteError::NotFound("no such room".into())))?;
-                let id = self.ids.next_id();
-                rows.push(NewMessage {
-                    id,
-                    room_id: room.0,
-                    seq,
-                    author_id: author.id.0,
-                    kind: kind.as_str(),
-                    body,
-                    thread_id: thread.map(|t| t.0),
-                    client_id: client_id.as_deref(),
-                    created_at: now,
-                });
-                plan.insert((ri, wi), Planned::New);
-                new_views.insert(
-                    (ri, wi),
-                    MessageView {
-                        thread: *thread,
-                        ..MessageView::committed(
-                            MessageId(id),
-                            *room,
-                            seq,
-                            *kind,
-                            author.clone(),
-                            body.clone(),
-                            now,
-                        )
-                    },
-                );
-            }
-        }
-        messages::insert_many(conn, &rows)?;
-        super::emoji::resolve(conn, new_views.values_mut())?;
-
-        // 5. The originals that repeated client_ids refer to, from the store or from this batch.
-        let mut originals: HashMap<(i64, String), MessageView> = HashMap::new();
-        let repeated: Vec<_> = existing
-            .values()
-            .filter(|r| plan.values().any(|p| matches!(p, Planned::Duplicate((a, c)) if *a == r.author_id && Some(c) == r.client_id.as_ref())))
-            .cloned()
-            .collect();
-        for (row, view) in repeated
-            .clone()
-            .into_iter()
-            .zip(messages::views(conn, repeated)?)
-        {
-            if let Some(c) = row.client_id {
-                originals.insert((row.author_id, c), view);
-            }
-        }
-        for (ri, request) in batch.iter().enumerate() {
-            for (wi, write) in request.iter().enumerate() {
-                if let (
-                    Write::Message {
-                        client_id: Some(c), ..
-                    },
-                    Some(view),
-                ) = (write, new_views.get(&(ri, wi)))
-                {
-                    originals
-                        .entry((view.author.id.0, c.clone()))
-                        .or_insert_with(|| view.clone());
-                }
-            }
-        }
-
-        // 6. Everything else, in order; collect each request's results.
+        // Everything else, in order; collect each request's results.
         let mut results = Vec::with_capacity(batch.len());
         for (ri, request) in batch.iter().enumerate() {
             let mut applied = Vec::with_capacity(request.len());
             for (wi, write) in request.iter().enumerate() {
-                applied.push(match (write, plan.get(&(ri, wi))) {
-                    (Write::Message { .. }, Some(Planned::New)) => Applied::Message {
-                        message: new_views.remove(&(ri, wi)).ok_or_else(|| {
+                applied.push(match (write, plan.writes.get(&(ri, wi))) {
+                    (Write::Message { .. }, Some(Planned::New)) => {
+                        let new = inserted.remove(&(ri, wi)).ok_or_else(|| {
                             TxError::Request(WriteError::Unavailable(
                                 "lost a planned message".into(),
                             ))
-                        })?,
-                        duplicate: false,
-                    },
+                        })?;
+                        Applied::Message {
+                            message: new.view,
+                            duplicate: false,
+                            notified: new.notified,
+                            root: new.root,
+                        }
+                    }
                     (Write::Message { .. }, Some(Planned::Duplicate(key))) => Applied::Message {
                         message: originals.get(key).cloned().ok_or_else(|| {
                             TxError::Request(WriteError::Unavailable(
@@ -410,6 +287,8 @@ impl DieselChatStore {
                             ))
                         })?,
                         duplicate: true,
+                        notified: Vec::new(),
+                        root: None,
                     },
                     (Write::Message { .. }, None) => {
                         return Err(TxError::Request(WriteError::Unavailable(
@@ -423,4 +302,204 @@ impl DieselChatStore {
         }
         Ok(results)
     }
+
+    /// Reserves seqs for every room at once (in room order, so concurrent writers lock rows in one
+    /// order), inserts the new messages in batch order (seqs follow submission order), then does
+    /// what each one's commit does besides (thread roots, mention notifications).
+    fn insert_messages(
+        &self,
+        conn: &mut DbConnection,
+        batch: &[Request],
+        plan: &Plan,
+        now: i64,
+    ) -> Result<HashMap<(usize, usize), Inserted>, TxError> {
+        let mut wants: Vec<(i64, i64)> = plan.per_room.iter().map(|(r, n)| (*r, *n)).collect();
+        wants.sort_unstable();
+        let mut next_seq = rooms::reserve_seqs_many(conn, &wants)?;
+        if next_seq.len() < wants.len() {
+            return Err(TxError::Request(WriteError::NotFound(
+                "no such room".into(),
+            )));
+        }
+        let mut rows = Vec::new();
+        let mut views: Vec<((usize, usize), MessageView)> = Vec::new();
+        let mut extras_of: Vec<(Option<i64>, &MessageExtras)> = Vec::new();
+        for (at, write) in message_writes(batch) {
+            let Write::Message {
+                room,
+                author,
+                kind,
+                body,
+                client_id,
+                thread,
+                extras,
+            } = write
+            else {
+                continue;
+            };
+            let Some(Planned::New) = plan.writes.get(&at) else {
+                continue;
+            };
+            let seq = next_seq.get_mut(&room.0).map(|s| {
+                *s += 1;
+                *s - 1
+            });
+            let seq =
+                seq.ok_or_else(|| TxError::Request(WriteError::NotFound("no such room".into())))?;
+            let id = self.ids.next_id();
+            let also_in_room = thread.is_some() && extras.also_in_room;
+            rows.push(NewMessage {
+                id,
+                room_id: room.0,
+                seq,
+                author_id: author.id.0,
+                kind: kind.as_str(),
+                body,
+                thread_id: thread.map(|t| t.0),
+                client_id: client_id.as_deref(),
+                created_at: now,
+                also_in_room,
+            });
+            let view = MessageView {
+                thread: *thread,
+                also_in_room,
+                ..MessageView::committed(
+                    MessageId(id),
+                    *room,
+                    seq,
+                    *kind,
+                    author.clone(),
+                    body.clone(),
+                    now,
+                )
+            };
+            views.push((at, view));
+            extras_of.push((thread.map(|t| t.0), extras));
+        }
+        messages::insert_many(conn, &rows)?;
+        super::emoji::resolve(conn, views.iter_mut().map(|(_, v)| v))?;
+        let mut inserted = HashMap::with_capacity(views.len());
+        for ((at, view), (thread, extras)) in views.into_iter().zip(extras_of) {
+            let root = match thread {
+                Some(t) => Some(conversation_commit::bump_root(conn, t, now)?),
+                None => None,
+            };
+            let notified = conversation_commit::notify(conn, &view, extras, now)?;
+            inserted.insert(
+                at,
+                Inserted {
+                    view,
+                    notified,
+                    root,
+                },
+            );
+        }
+        Ok(inserted)
+    }
+}
+
+/// The checks before anything is written (repeated `client_id`s in the store or earlier in this
+/// batch, threads, blocks in direct conversations) and each message write's plan.
+fn plan_messages(conn: &mut DbConnection, batch: &[Request]) -> Result<Plan, TxError> {
+    let pairs: Vec<(i64, &str)> = message_writes(batch)
+        .filter_map(|(_, w)| match w {
+            Write::Message {
+                author,
+                client_id: Some(c),
+                ..
+            } => Some((author.id.0, c.as_str())),
+            _ => None,
+        })
+        .collect();
+    let existing = messages::by_client_ids(conn, &pairs)?;
+    let threads: Vec<i64> = message_writes(batch)
+        .filter_map(|(_, w)| match w {
+            Write::Message {
+                thread: Some(t), ..
+            } => Some(t.0),
+            _ => None,
+        })
+        .collect();
+    let roots = messages::rooms_of(conn, &threads)?;
+    let mut seen: HashSet<(i64, String)> = HashSet::new();
+    let mut plan = Plan {
+        writes: HashMap::new(),
+        per_room: HashMap::new(),
+        existing,
+    };
+    for (at, write) in message_writes(batch) {
+        let Write::Message {
+            room,
+            author,
+            client_id,
+            thread,
+            extras,
+            ..
+        } = write
+        else {
+            continue;
+        };
+        if let Some(c) = client_id {
+            let key = (author.id.0, c.clone());
+            if plan.existing.contains_key(&key) || seen.contains(&key) {
+                plan.writes.insert(at, Planned::Duplicate(key));
+                continue;
+            }
+            seen.insert(key);
+        }
+        if let Some(t) = thread {
+            conversation_commit::check_thread(&roots, room.0, t.0).map_err(TxError::Request)?;
+        }
+        if extras.direct && conversation_commit::blocked_in_direct(conn, room.0, author.id.0)? {
+            return Err(TxError::Request(WriteError::Forbidden(
+                "you cannot message this user".into(),
+            )));
+        }
+        *plan.per_room.entry(room.0).or_default() += 1;
+        plan.writes.insert(at, Planned::New);
+    }
+    Ok(plan)
+}
+
+/// The originals that repeated `client_id`s refer to, from the store or from this batch.
+fn originals(
+    conn: &mut DbConnection,
+    batch: &[Request],
+    plan: &Plan,
+    inserted: &HashMap<(usize, usize), Inserted>,
+) -> Result<HashMap<(i64, String), MessageView>, TxError> {
+    let mut originals: HashMap<(i64, String), MessageView> = HashMap::new();
+    let repeated: Vec<messages::MessageRow> = plan
+        .existing
+        .values()
+        .filter(|r| {
+            plan.writes.values().any(|p| {
+                matches!(p, Planned::Duplicate((a, c)) if *a == r.author_id && Some(c) == r.client_id.as_ref())
+            })
+        })
+        .cloned()
+        .collect();
+    for (row, view) in repeated
+        .clone()
+        .into_iter()
+        .zip(messages::views(conn, repeated)?)
+    {
+        if let Some(c) = row.client_id {
+            originals.insert((row.author_id, c), view);
+        }
+    }
+    for (at, write) in message_writes(batch) {
+        if let (
+            Write::Message {
+                client_id: Some(c), ..
+            },
+            Some(new),
+        ) = (write, inserted.get(&at))
+        {
+            originals
+                .entry((new.view.author.id.0, c.clone()))
+                .or_insert_with(|| new.view.clone());
+        }
+    }
+    Ok(originals)
 }

@@ -23,6 +23,10 @@ impl DieselChatStore {
                     "message in the wrong phase".into(),
                 )))
             }
+            Write::Read { room, user, seq } => {
+                super::unread::mark_read(conn, room.0, user.0, *seq, now)?;
+                Applied::Done
+            }
             Write::BotCommands {
                 room,
                 bot,

@@ -67,7 +67,7 @@ pub enum Outcome {
         results: Vec<RequestResult>,
         queued: usize,
     },
-    /// Not for this path (other writes, threads) or refused by a constraint: nothing was written;
+    /// Not for this path (other writes, threads, mentions, direct conversations) or refused by a constraint: nothing was written;
     /// run the general path.
     Declined,
 }
@@ -82,7 +82,7 @@ pub fn commit(
     let only_new_messages = batch
         .iter()
         .flatten()
-        .all(|w| matches!(w, Write::Message { thread: None, .. }));
+        .all(|w| matches!(w, Write::Message { thread: None, extras, .. } if extras.is_plain()));
     if !only_new_messages || batch.iter().all(|r| r.is_empty()) {
         return Ok(Outcome::Declined);
     }
@@ -154,6 +154,8 @@ pub fn commit(
                     now,
                 ),
                 duplicate: false,
+                notified: Vec::new(),
+                root: None,
             });
         }
         results.push(Ok(applied));

@@ -22,6 +22,9 @@ pub struct MessageRow {
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub deleted_at: Option<i64>,
+    pub reply_count: i64,
+    pub last_reply_at: Option<i64>,
+    pub also_in_room: bool,
 }
 
 #[derive(Debug, Insertable)]
@@ -36,6 +39,7 @@ pub struct NewMessage<'a> {
     pub thread_id: Option<i64>,
     pub client_id: Option<&'a str>,
     pub created_at: i64,
+    pub also_in_room: bool,
 }
 
 /// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bound-parameter limits.
@@ -127,15 +131,20 @@ pub fn by_client_ids(
 }
 
 /// (id -> room) for the given message ids.
-pub fn rooms_of(conn: &mut DbConnection, ids: &[i64]) -> Result<HashMap<i64, i64>, DbError> {
+/// For each of these message ids that exists: its room and the thread it is a reply in.
+pub fn rooms_of(
+    conn: &mut DbConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, (i64, Option<i64>)>, DbError> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
     Ok(messages::table
         .filter(messages::id.eq_any(ids))
-        .select((messages::id, messages::room_id))
-        .load::<(i64, i64)>(conn)?
+        .select((messages::id, messages::room_id, messages::thread_id))
+        .load::<(i64, i64, Option<i64>)>(conn)?
         .into_iter()
+        .map(|(id, room, thread)| (id, (room, thread)))
         .collect())
 }
 
@@ -281,6 +290,9 @@ pub fn views(conn: &mut DbConnection, rows: Vec<MessageRow>) -> Result<Vec<Messa
                 created_at: r.created_at,
                 edited_at: r.edited_at,
                 reactions: reactions_by_message.remove(&r.id).unwrap_or_default(),
+                reply_count: r.reply_count,
+                last_reply_at: r.last_reply_at,
+                also_in_room: r.also_in_room,
                 emoji: Vec::new(),
             }
         })
@@ -294,4 +306,31 @@ pub fn view(conn: &mut DbConnection, id: i64) -> Result<Option<MessageView>, DbE
         return Ok(None);
     };
     Ok(views(conn, vec![row])?.pop())
+}
+
+/// These messages (those that exist), in no particular order.
+pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<MessageRow>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(messages::table
+        .filter(messages::id.eq_any(ids))
+        .select(MessageRow::as_select())
+        .load(conn)?)
+}
+
+/// Replies under `root` with seq > `after`, oldest first.
+pub fn thread_replies(
+    conn: &mut DbConnection,
+    root: i64,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<MessageRow>, DbError> {
+    Ok(messages::table
+        .filter(messages::thread_id.eq(root))
+        .filter(messages::seq.gt(after))
+        .order(messages::seq.asc())
+        .limit(limit)
+        .select(MessageRow::as_select())
+        .load(conn)?)
 }

@@ -5,18 +5,23 @@
 //! keys). Queries live in one module per table group and take `&mut DbConnection`.
 
 pub mod audit;
+pub mod blocks;
 pub mod bot_commands;
 pub mod bots;
 pub mod chat_store;
 mod chat_writes;
+mod conversation_commit;
+pub mod conversations;
 pub mod emoji;
 pub mod error;
 pub mod message_commit;
 pub mod messages;
 pub mod migrations;
+pub mod notifications;
 pub mod oauth;
 pub mod openssl_exit;
 pub mod outgoing_webhooks;
+pub mod pins;
 pub mod pool;
 pub mod rooms;
 pub mod schema;
@@ -24,6 +29,7 @@ pub mod search;
 pub mod sessions;
 pub mod streams;
 pub mod two_factor;
+pub mod unread;
 pub mod users;
 pub mod webhook_deliveries;
 pub mod webhook_outbox;

@@ -4,7 +4,7 @@ use super::schema::{room_members, rooms, users};
 use super::{DbConnection, DbError};
 use diesel::prelude::*;
 use std::collections::HashMap;
-use veza_actors::model::{MemberState, RoomInfo, RoomRole};
+use veza_actors::model::{MemberState, RoomInfo, RoomKind, RoomRole};
 use veza_actors::{RoomId, UserId};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -19,9 +19,15 @@ pub struct RoomRow {
     pub slow_mode_s: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    pub kind: String,
+    pub member_key: Option<String>,
 }
 
 impl RoomRow {
+    pub fn kind(&self) -> RoomKind {
+        RoomKind::parse(&self.kind)
+    }
+
     pub fn info(&self) -> RoomInfo {
         RoomInfo {
             id: RoomId(self.id),
@@ -31,6 +37,7 @@ impl RoomRow {
             owner: UserId(self.owner_id),
             slow_mode_s: self.slow_mode_s,
             last_seq: self.last_seq,
+            kind: self.kind(),
         }
     }
 }
@@ -244,6 +251,13 @@ pub fn upsert_member(
         .optional()?
         .is_some();
     if !exists {
+        // A new member starts with everything so far read.
+        let read_seq: i64 = rooms::table
+            .find(room)
+            .select(rooms::last_seq)
+            .first(conn)
+            .optional()?
+            .unwrap_or(0);
         diesel::insert_into(room_members::table)
             .values((
                 room_members::room_id.eq(room),
@@ -252,6 +266,7 @@ pub fn upsert_member(
                 room_members::joined_at.eq(now),
                 room_members::banned_until.eq(banned_until.flatten()),
                 room_members::muted_until.eq(muted_until.flatten()),
+                room_members::read_seq.eq(read_seq),
             ))
             .execute(conn)?;
         return Ok(());

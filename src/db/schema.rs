@@ -61,6 +61,8 @@ diesel::table! {
         slow_mode_s -> BigInt,
         created_at -> BigInt,
         updated_at -> BigInt,
+        kind -> Text,
+        member_key -> Nullable<Text>,
     }
 }
 
@@ -73,6 +75,8 @@ diesel::table! {
         banned_until -> Nullable<BigInt>,
         muted_until -> Nullable<BigInt>,
         kicked_at -> Nullable<BigInt>,
+        read_seq -> BigInt,
+        notifications_muted -> Bool,
     }
 }
 
@@ -89,6 +93,9 @@ diesel::table! {
         created_at -> BigInt,
         edited_at -> Nullable<BigInt>,
         deleted_at -> Nullable<BigInt>,
+        reply_count -> BigInt,
+        last_reply_at -> Nullable<BigInt>,
+        also_in_room -> Bool,
     }
 }
 
@@ -274,3 +281,44 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        kind -> Text,
+        room_id -> BigInt,
+        message_id -> Nullable<BigInt>,
+        seq -> Nullable<BigInt>,
+        actor_id -> Nullable<BigInt>,
+        created_at -> BigInt,
+        read_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    user_blocks (user_id, blocked_id) {
+        user_id -> BigInt,
+        blocked_id -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    pins (room_id, message_id) {
+        room_id -> BigInt,
+        message_id -> BigInt,
+        pinned_by -> Nullable<BigInt>,
+        pinned_at -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(notifications, users);
+diesel::allow_tables_to_appear_in_same_query!(notifications, rooms);
+diesel::allow_tables_to_appear_in_same_query!(notifications, messages);
+diesel::allow_tables_to_appear_in_same_query!(notifications, room_members);
+diesel::allow_tables_to_appear_in_same_query!(pins, messages);
+diesel::allow_tables_to_appear_in_same_query!(pins, users);
+diesel::allow_tables_to_appear_in_same_query!(user_blocks, users);
+diesel::allow_tables_to_appear_in_same_query!(user_blocks, room_members);
+diesel::allow_tables_to_appear_in_same_query!(user_blocks, rooms);

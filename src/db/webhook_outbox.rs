@@ -81,6 +81,7 @@ fn event_of(write: &Write, applied: &Applied) -> Option<OutboxEvent> {
             Applied::Message {
                 message,
                 duplicate: false,
+                ..
             },
         ) => Some(of(message, new_message_event(message.kind), None)),
         (Write::Edit { .. }, Applied::Updated(view)) => Some(of(view, MESSAGE_UPDATED, None)),

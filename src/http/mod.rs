@@ -57,6 +57,10 @@ pub fn app(
         .wrap_fn(move |req, srv| access_log::middleware(&log, &metrics, req, srv))
         .route("/", web::get().to(routes::web::index))
         .route("/assets/app.js", web::get().to(routes::web::app_js))
+        .route(
+            "/assets/conversations.js",
+            web::get().to(routes::web::conversations_js),
+        )
         .route("/assets/app.css", web::get().to(routes::web::app_css))
         .route("/health", web::get().to(routes::health::health))
         .route("/metrics", web::get().to(routes::metrics::metrics))
@@ -197,6 +201,11 @@ pub fn app(
                         .route(web::delete().to(routes::webhooks::revoke)),
                 )
                 .configure(routes::outgoing_webhooks::configure)
+                .configure(routes::conversations::configure)
+                .configure(routes::threads::configure)
+                .configure(routes::pins::configure)
+                .configure(routes::notifications::configure)
+                .configure(routes::blocks::configure)
                 .service(
                     web::resource("/rooms/{id}/messages")
                         .route(web::get().to(routes::rooms::history)),

@@ -59,6 +59,7 @@ impl Registry {
         self.cluster.bus_up = self.deps.bus.is_up();
         self.deps.bus.subscribe(Topic::Sessions);
         self.deps.bus.subscribe(Topic::Nodes);
+        self.deps.bus.subscribe(Topic::Users);
         ctx.run_interval(HEARTBEAT, |act, _| {
             act.guarded("heartbeat", (), |act| {
                 act.beat(true);
@@ -204,6 +205,7 @@ impl Handler<Incoming> for Registry {
                 Ok(_) => {}
                 Err(_) => warn!(act.deps.log, "undecodable revocation on the bus"),
             },
+            Topic::Users => act.users_event(&msg.payload),
             Topic::Nodes => {
                 if let Ok(beat) = serde_json::from_slice::<Heartbeat>(&msg.payload) {
                     act.on_heartbeat(beat);

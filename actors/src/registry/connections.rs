@@ -47,6 +47,15 @@ impl Connections {
         }
     }
 
+    /// This node's sockets of `user`.
+    pub fn of_user(&self, user: UserId) -> impl Iterator<Item = &Addr<Connection>> {
+        self.by_user
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.by_id.get(id).map(|e| &e.addr))
+    }
+
     /// The distinct sessions of the live sockets.
     pub fn sessions(&self) -> Vec<i64> {
         let mut all: Vec<i64> = self.by_id.values().map(|e| e.session).collect();

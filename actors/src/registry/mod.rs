@@ -8,9 +8,11 @@
 mod cluster;
 mod connections;
 mod streams;
+mod users;
 
 pub use connections::{CloseAll, Connect, Disconnect};
 pub use streams::{FindStream, MountInUse, StartBroadcast};
+pub use users::ToUsers;
 
 use crate::bus::SharedBus;
 use crate::ids::RoomId;
@@ -155,6 +157,7 @@ impl Registry {
     fn load(&mut self, ctx: &mut Context<Self>, id: RoomId) {
         let recent = self.deps.config.ring_size;
         let idle = ctx.address().recipient();
+        let users = ctx.address().recipient();
         self.deps
             .readers
             .query(move |store| store.load_room(id, recent))
@@ -162,7 +165,7 @@ impl Registry {
             .map(move |result, act, _ctx| {
                 let reply = match result {
                     Ok(Some(snapshot)) => {
-                        let addr = act.start_room(snapshot, idle);
+                        let addr = act.start_room(snapshot, idle, users);
                         if act.deps.bus.is_clustered() && act.cluster.bus_down() {
                             addr.do_send(crate::bus::BusState { up: false });
                         }
@@ -186,6 +189,7 @@ impl Registry {
         &self,
         snapshot: crate::model::RoomSnapshot,
         idle: Recipient<RoomIdle>,
+        users: Recipient<ToUsers>,
     ) -> Addr<Room> {
         let deps = &self.deps;
         let id = snapshot.info.id;
@@ -197,6 +201,7 @@ impl Registry {
             bus: deps.bus.clone(),
             node: deps.node,
             idle,
+            users,
             log: deps.log.clone(),
         };
         Room::start_in_arbiter(arbiter, move |_| Room::new(snapshot, env))

@@ -57,6 +57,12 @@ pub enum RoomEvent {
         #[serde(default)]
         invoker: Option<UserId>,
     },
+    /// A reply committed under `message`: its thread now has `reply_count` replies.
+    ThreadUpdated {
+        message: MessageId,
+        reply_count: i64,
+        last_reply_at: i64,
+    },
     /// A frame for one user's sockets in the room (a bot's private answer to their command).
     Private {
         user: UserId,

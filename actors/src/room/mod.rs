@@ -13,11 +13,13 @@ pub mod bot_commands;
 mod changes;
 pub mod command_replies;
 pub mod commands;
+mod conversation;
 pub mod fanout;
 mod join;
 mod moderation;
 mod posts;
 mod presence;
+mod reads;
 mod send;
 pub mod sequencer;
 mod sync;
@@ -28,6 +30,7 @@ pub use command_replies::ReplyToCommand;
 pub use join::{History, Join, Leave, PageFromRing, RingPage};
 pub use posts::Post;
 pub use presence::Typing;
+pub use reads::MarkRead;
 pub use send::SendMessage;
 pub use sync::{NodeGone, NodeSeen, RoomBusEvent};
 
@@ -145,6 +148,8 @@ pub struct RoomEnv {
     pub node: u16,
     /// Told when the room has been idle long enough to stop.
     pub idle: Recipient<RoomIdle>,
+    /// Frames for users' sockets on every node (mentions, unread counts).
+    pub users: Recipient<crate::registry::ToUsers>,
     pub log: Logger,
 }
 
@@ -171,6 +176,8 @@ pub struct Room {
     bot_commands: Vec<crate::model::BotCommand>,
     /// Invocations their bots may still answer privately.
     replies: command_replies::PendingReplies,
+    /// Read markers waiting for the next write.
+    reads: reads::PendingReads,
 }
 
 impl Room {
@@ -191,6 +198,7 @@ impl Room {
             idle_since: Some(Instant::now()),
             bot_commands: Vec::new(),
             replies: command_replies::PendingReplies::default(),
+            reads: reads::PendingReads::default(),
         };
         room.info = snapshot.info;
         room.members = snapshot.members;
@@ -448,6 +456,7 @@ pub(crate) fn write_error(e: WriteError) -> ProtoError {
     match e {
         WriteError::NotFound(m) => ProtoError::not_found(m),
         WriteError::Invalid(m) => ProtoError::bad_request(m),
+        WriteError::Forbidden(m) => ProtoError::forbidden(m),
         WriteError::Unavailable(_) => ProtoError::new(
             ErrorCode::Internal,
             "the store is unavailable; retry with the same client_id",

@@ -31,6 +31,14 @@ pub(super) fn run(room: &mut Room, ctx: &mut Context<Room>, msg: SendMessage) {
         Ok(c) => c,
         Err(usage) => return msg.conn.error(&ProtoError::bad_request(usage), r),
     };
+    if matches!(command, Command::Invite { .. }) && room.info.kind.is_conversation() {
+        return msg.conn.error(
+            &ProtoError::forbidden(
+                "a conversation's members are fixed: open a new conversation instead",
+            ),
+            r,
+        );
+    }
     let role = room.role_of(&msg.conn.user);
     if role < command.required_role() {
         return msg.conn.error(
@@ -415,6 +423,7 @@ fn message(room: &Room, msg: &SendMessage, kind: MessageKind, body: String) -> W
         body,
         client_id: Some(msg.client_id.clone()),
         thread: None,
+        extras: Default::default(),
     }
 }
 

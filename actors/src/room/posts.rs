@@ -3,7 +3,7 @@
 
 use super::fanout::{Effect, RoomEvent};
 use super::{write_error, Room};
-use crate::model::{MessageKind, MessageView, UserRef};
+use crate::model::{MessageKind, MessageView, RoomRole, UserRef};
 use crate::protocol::ProtoError;
 use crate::store::{Applied, Write};
 use actix::prelude::*;
@@ -78,6 +78,8 @@ impl Room {
             let _caller_may_be_gone = tx.send(Err(ProtoError::forbidden(why)));
             return;
         }
+        // Webhook and bot posts mention members like anyone (never @room/@here).
+        let extras = self.mentions_in(msg.author.id, RoomRole::Member, &msg.body);
         let write = Write::Message {
             room: self.id,
             author: msg.author,
@@ -85,6 +87,7 @@ impl Room {
             body: msg.body,
             client_id: msg.client_id,
             thread: None,
+            extras,
         };
         self.persist(ctx, vec![write], move |act, ctx, result| {
             let answer = match result {
@@ -92,12 +95,19 @@ impl Room {
                     Some(Applied::Message {
                         message,
                         duplicate: true,
+                        ..
                     }) => Ok(Posted {
                         message,
                         repeated: true,
                     }),
-                    Some(Applied::Message { message, .. }) => {
+                    Some(Applied::Message {
+                        message,
+                        notified,
+                        root,
+                        ..
+                    }) => {
                         act.deliver(ctx, message.clone());
+                        act.after_commit(&message, notified, root);
                         act.tell_others(RoomEvent::Message {
                             message: message.clone(),
                             effect: Effect::None,

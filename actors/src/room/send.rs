@@ -18,6 +18,8 @@ pub struct SendMessage {
     pub body: String,
     pub client_id: String,
     pub thread: Option<MessageId>,
+    /// A thread reply shown in the room's timeline too.
+    pub also_in_room: bool,
     pub reference: Option<Value>,
 }
 
@@ -70,6 +72,7 @@ impl Room {
             }
             self.last_send.insert(conn.user.id, now);
         }
+        let extras = self.extras_for(&conn.user, role, &msg.body, msg.also_in_room);
         let write = Write::Message {
             room: self.id,
             author: conn.user.user_ref(),
@@ -81,6 +84,7 @@ impl Room {
             body: msg.body.clone(),
             client_id: Some(msg.client_id.clone()),
             thread: msg.thread,
+            extras,
         };
         self.commit_message(
             ctx,
@@ -108,7 +112,12 @@ impl Room {
             let r = reference.as_ref();
             match result {
                 Ok(applied) => match applied.into_iter().last() {
-                    Some(Applied::Message { message, duplicate }) => {
+                    Some(Applied::Message {
+                        message,
+                        duplicate,
+                        notified,
+                        root,
+                    }) => {
                         // The author hears "durable" first, then sees it arrive like everyone.
                         conn.outbox.push(event::ack(&client_id, &message, r));
                         if duplicate {
@@ -123,6 +132,7 @@ impl Room {
                         } else {
                             act.deliver(ctx, message.clone());
                             let effect = after(act, &message);
+                            act.after_commit(&message, notified, root);
                             act.tell_others(RoomEvent::Message { message, effect });
                         }
                     }

@@ -82,23 +82,18 @@ mod tests {
     use proptest::prelude::*;
 
     fn m(seq: i64) -> MessageView {
-        MessageView {
-            id: MessageId(seq),
-            room: RoomId(1),
+        MessageView::committed(
+            MessageId(seq),
+            RoomId(1),
             seq,
-            kind: MessageKind::User,
-            author: UserRef {
+            MessageKind::User,
+            UserRef {
                 id: UserId(1),
                 username: "a".into(),
             },
-            body: String::new(),
-            thread: None,
-            created_at: 0,
-            edited_at: None,
-            deleted: false,
-            reactions: Vec::new(),
-            emoji: Vec::new(),
-        }
+            String::new(),
+            0,
+        )
     }
 
     #[test]

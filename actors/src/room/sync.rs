@@ -102,6 +102,15 @@ impl Room {
                 }
                 self.deliver_to_bot(bot, &ByteString::from(frame))
             }
+            RoomEvent::ThreadUpdated {
+                message,
+                reply_count,
+                last_reply_at,
+            } => self.thread_grew(super::conversation::root_of(
+                message,
+                reply_count,
+                last_reply_at,
+            )),
             RoomEvent::Private { user, frame } => {
                 self.deliver_to_user(user, &ByteString::from(frame))
             }

@@ -6,11 +6,11 @@ use crate::db::{messages, rooms, search, DbConnection};
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
 use crate::http::guard::{Authorized, RoomsCreate};
+use crate::http::routes::room_view::{self, RoomList, RoomView};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
-use serde_json::{json, Value};
 use veza_actors::ids::now_ms;
 use veza_actors::model::RoomRole;
 use veza_actors::room::RingPage;
@@ -72,19 +72,6 @@ fn clean_text(
     Ok(Some(text.to_owned()))
 }
 
-pub fn room_json(row: &RoomRow) -> Value {
-    json!({
-        "id": row.id.to_string(),
-        "name": row.name,
-        "topic": row.topic,
-        "private": row.private,
-        "owner_id": row.owner_id.to_string(),
-        "last_seq": row.last_seq,
-        "slow_mode_s": row.slow_mode_s,
-        "created_at": row.created_at,
-    })
-}
-
 /// `POST /api/v2/rooms`.
 pub async fn create(
     Authorized(who, _): Authorized<RoomsCreate>,
@@ -117,7 +104,7 @@ pub async fn create(
         Ok(row)
     })
     .await??;
-    Ok(HttpResponse::Created().json(room_json(&row)))
+    Ok(HttpResponse::Created().json(RoomView::of(&row)))
 }
 
 /// `GET /api/v2/rooms`: public rooms and the private ones you belong to.
@@ -126,8 +113,13 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let pool = state.pool.clone();
-    let rows = web::block(move || rooms::visible_to(&mut *pool.get()?, who.user_id, 500)).await??;
-    Ok(HttpResponse::Ok().json(json!({"rooms": rows.iter().map(room_json).collect::<Vec<_>>()})))
+    let rooms = web::block(move || {
+        let conn = &mut *pool.get()?;
+        let rows = rooms::visible_to(conn, who.user_id, 500)?;
+        room_view::views_for(conn, &rows, who.user_id)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(RoomList { rooms }))
 }
 
 /// The room if `who` may read it: 404 for a private room they are not in (its existence is not
@@ -194,8 +186,13 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let id = room_id(&path)?;
     let pool = state.pool.clone();
-    let row = web::block(move || readable(&mut *pool.get()?, id, &who)).await??;
-    Ok(HttpResponse::Ok().json(room_json(&row)))
+    let view = web::block(move || {
+        let conn = &mut *pool.get()?;
+        let row = readable(conn, id, &who)?;
+        Ok::<_, ApiError>(room_view::view_for(conn, &row, who.user_id)?)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// `{"messages":[MESSAGE...]}`, serialised straight from the views (no JSON tree in between).

@@ -7,6 +7,7 @@ use actix_web::HttpResponse;
 
 const INDEX: &str = include_str!("../web/index.html");
 const APP_JS: &str = include_str!("../web/app.js");
+const CONVERSATIONS_JS: &str = include_str!("../web/conversations.js");
 const APP_CSS: &str = include_str!("../web/app.css");
 
 /// The page's policy: its own script, style and API; nothing inline, nothing third-party.
@@ -30,6 +31,11 @@ pub async fn index() -> HttpResponse {
 
 pub async fn app_js() -> HttpResponse {
     asset("text/javascript; charset=utf-8", APP_JS)
+}
+
+/// The page's conversation features (threads, mentions, unread counts, pins, uploads, DMs).
+pub async fn conversations_js() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", CONVERSATIONS_JS)
 }
 
 pub async fn app_css() -> HttpResponse {

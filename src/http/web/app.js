@@ -2,7 +2,8 @@
 // All user-supplied text is put into the page with textContent, never as HTML.
 const $ = (id) => document.getElementById(id);
 const state = { access: sessionStorage.getItem("veza.access"), refresh: sessionStorage.getItem("veza.refresh"),
-                user: null, ws: null, room: null, seqs: new Set(), msgs: new Map(), oldest: null, backoff: 500, lastSeq: {} };
+                user: null, ws: null, room: null, seqs: new Set(), msgs: new Map(), oldest: null, backoff: 500, lastSeq: {},
+                rooms: new Map(), watched: new Set() };
 
 async function api(path, options = {}) {
   const headers = { "Content-Type": "application/json" };
@@ -86,20 +87,41 @@ async function start() {
   try { state.user = await api("/api/v2/users/me"); } catch (e) { return; }
   $("auth").classList.add("hidden"); $("app").classList.remove("hidden"); $("logout").classList.remove("hidden");
   $("who").textContent = state.user.username;
+  $("bell").classList.remove("hidden");
   await loadRooms();
   connect();
+  loadFeed();
 }
 
+// The room list: rooms and conversations, each with its unread and mention counts (for the
+// rooms you are a member of). Member rooms are joined in the background so their counts move live.
 async function loadRooms() {
   const { rooms } = await api("/api/v2/rooms");
-  const list = $("room-list"); list.replaceChildren();
-  for (const room of rooms) {
+  state.rooms = new Map(rooms.map(r => [r.id, r]));
+  renderRoomList();
+  watchRooms();
+}
+
+function renderRoomList() {
+  const list = $("room-list"), dms = $("dm-list"); list.replaceChildren(); dms.replaceChildren();
+  for (const room of state.rooms.values()) {
     const li = document.createElement("li");
-    li.textContent = (room.private ? "🔒 " : "# ") + room.name;
+    const name = document.createElement("span"); name.className = "name";
+    name.textContent = room.kind === "room" ? (room.private ? "🔒 " : "# ") + room.name : "@ " + room.name;
+    li.append(name);
+    if (room.unread) { const b = document.createElement("span"); b.className = "badge unread"; b.textContent = room.unread; li.append(b); }
+    if (room.mentions) { const b = document.createElement("span"); b.className = "badge mention"; b.textContent = "@" + room.mentions; li.append(b); }
+    li.classList.toggle("muted", !!room.muted);
     li.dataset.id = room.id; li.dataset.topic = room.topic || "";
     li.onclick = () => joinRoom(room.id);
     if (room.id === state.room) li.classList.add("active");
-    list.append(li);
+    (room.kind === "room" ? list : dms).append(li);
+  }
+}
+
+function watchRooms() {
+  for (const room of state.rooms.values()) {
+    if (room.read_seq !== undefined && !state.watched.has(room.id)) { state.watched.add(room.id); send({ type: "join", room: room.id }); }
   }
 }
 
@@ -107,7 +129,11 @@ function connect() {
   const proto = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${proto}://${location.host}/ws?access_token=${encodeURIComponent(state.access)}`);
   state.ws = ws;
-  ws.onopen = () => { state.backoff = 500; if (state.room) send({ type: "join", room: state.room, since: state.lastSeq[state.room] }); };
+  ws.onopen = () => {
+    state.backoff = 500; state.watched.clear();
+    if (state.room) { state.watched.add(state.room); send({ type: "join", room: state.room, since: state.lastSeq[state.room] }); }
+    watchRooms();
+  };
   ws.onmessage = (e) => handle(JSON.parse(e.data));
   ws.onclose = async () => {
     state.ws = null;
@@ -119,15 +145,21 @@ function connect() {
 function send(frame) { if (state.ws && state.ws.readyState === 1) state.ws.send(JSON.stringify(frame)); }
 
 function joinRoom(id) {
-  if (state.room && state.room !== id) send({ type: "leave", room: state.room });
   state.room = id; state.seqs.clear(); state.msgs.clear(); state.oldest = null;
-  $("messages").replaceChildren();
-  for (const li of $("room-list").children) li.classList.toggle("active", li.dataset.id === id);
+  $("messages").replaceChildren(); $("pins").classList.add("hidden"); closeThread();
+  for (const li of document.querySelectorAll("#room-list li, #dm-list li")) li.classList.toggle("active", li.dataset.id === id);
+  state.watched.add(id);
   send({ type: "join", room: id });
 }
 
 function render(m, where = "end") {
   state.msgs.set(m.id, m);
+  // A reply only in its thread: not in the room's timeline (the thread panel shows it).
+  if (m.thread && !m.also_in_room) {
+    if (m.seq) state.lastSeq[m.room] = Math.max(state.lastSeq[m.room] || 0, m.seq);
+    threadMessage(m); scheduleRead(); return;
+  }
+  if (m.thread) threadMessage(m);
   if (m.seq && state.seqs.has(m.seq)) { const old = document.querySelector(`[data-id="${m.id}"]`); if (old) old.replaceWith(line(m)); return; }
   if (m.seq) { state.seqs.add(m.seq); state.oldest = Math.min(state.oldest ?? m.seq, m.seq); state.lastSeq[m.room] = Math.max(state.lastSeq[m.room] || 0, m.seq); }
   const box = $("messages"), log = $("log");
@@ -135,6 +167,7 @@ function render(m, where = "end") {
   if (where === "start") box.prepend(line(m)); else box.append(line(m));
   if (stick && where === "end") log.scrollTop = log.scrollHeight;
   $("older").classList.toggle("hidden", !(state.oldest > 1));
+  scheduleRead();
 }
 
 function line(m) {
@@ -164,7 +197,7 @@ function line(m) {
     };
     reactions.append(" ", add);
   }
-  div.append(time, author, body, reactions);
+  div.append(time, author, body, reactions, ...messageExtras(m));
   return div;
 }
 
@@ -230,14 +263,18 @@ function handle(ev) {
   switch (ev.type) {
     case "joined": {
       if (ev.room !== state.room) return;
-      const li = [...$("room-list").children].find(l => l.dataset.id === ev.room);
-      $("topic").textContent = (li && li.dataset.topic) || "No topic.";
+      const room = state.rooms.get(ev.room);
+      $("topic").textContent = (room && room.topic) || (room && room.kind !== "room" ? "Conversation with " + room.name : "No topic.");
+      $("pins-btn").classList.remove("hidden");
       ev.messages.forEach(m => render(m));
       loadCommands(ev.room);
-      $("body").disabled = $("send-btn").disabled = false; $("body").focus();
+      $("body").disabled = $("send-btn").disabled = $("attach").disabled = false; $("body").focus();
       break;
     }
-    case "message": if (ev.room === state.room) { render(ev.message); if (ev.message.kind === "system") loadRooms(); } break;
+    case "message":
+      if (ev.room === state.room) { render(ev.message); if (ev.message.kind === "system") loadRooms(); }
+      else countUnread(ev.message);
+      break;
     case "message_updated": if (ev.message.room === state.room) render(ev.message); break;
     case "reaction": if (ev.room === state.room) react(ev); break;
     case "message_deleted": { const el = document.querySelector(`[data-id="${ev.message}"] span:nth-child(3)`); if (el) el.textContent = "(deleted)"; break; }
@@ -251,6 +288,7 @@ function handle(ev) {
     case "command_reply": if (ev.room === state.room) notice("@" + ev.bot.username + " (only you see this): " + ev.body); break;
     case "left": if (ev.room === state.room) { notice("You are no longer in this room."); $("body").disabled = $("send-btn").disabled = true; } break;
     case "error": notice("⚠ " + ev.message); break;
+    default: handleConversationEvent(ev);
   }
 }
 

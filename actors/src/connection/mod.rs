@@ -16,8 +16,8 @@ use crate::ratelimit::TokenBucket;
 use crate::reader::Readers;
 use crate::registry::{Connect, Disconnect, GetRoom, Registry};
 use crate::room::{
-    Change, ChangeMessage, ConnHandle, History, Join, Leave, RegisterCommands, ReplyToCommand,
-    Room, SendMessage, SessionUser, Typing,
+    Change, ChangeMessage, ConnHandle, History, Join, Leave, MarkRead, RegisterCommands,
+    ReplyToCommand, Room, SendMessage, SessionUser, Typing,
 };
 use actix::prelude::*;
 use actix_http::ws::ProtocolError;
@@ -157,6 +157,9 @@ macro_rules! conn_debug {
     };
 }
 
+mod control;
+pub use control::{Push, SessionEnded, ShutdownClose};
+
 impl Connection {
     /// Starts the actor for an upgraded socket. `payload` is the upgrade request's body (the
     /// client's frames); the returned body is the `101` response's (the frames to the client): the
@@ -277,6 +280,7 @@ impl Connection {
                 body,
                 client_id,
                 thread,
+                also_in_room,
             } => {
                 if let Some(addr) = self.in_room(room, r) {
                     addr.do_send(SendMessage {
@@ -284,6 +288,16 @@ impl Connection {
                         body,
                         client_id,
                         thread,
+                        also_in_room,
+                        reference,
+                    });
+                }
+            }
+            ClientFrame::Read { room, seq } => {
+                if let Some(addr) = self.in_room(room, r) {
+                    addr.do_send(MarkRead {
+                        conn: self.handle_ref(),
+                        seq,
                         reference,
                     });
                 }
@@ -495,33 +509,5 @@ impl StreamHandler<Inbound> for Connection {
 
     fn finished(&mut self, ctx: &mut Context<Self>) {
         ctx.stop();
-    }
-}
-
-/// The session this socket was opened with ended, or the user's permissions changed: close with
-/// 4001 and the reason (the client logs in again or reconnects with a fresh token).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SessionEnded {
-    pub reason: String,
-}
-
-impl Handler<SessionEnded> for Connection {
-    type Result = ();
-    fn handle(&mut self, msg: SessionEnded, ctx: &mut Context<Self>) {
-        conn_debug!(self, "session ended"; "reason" => &msg.reason);
-        self.close(ctx, crate::revocation::CLOSE_SESSION_ENDED, &msg.reason);
-    }
-}
-
-/// The server is stopping: close with 1001.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ShutdownClose;
-
-impl Handler<ShutdownClose> for Connection {
-    type Result = ();
-    fn handle(&mut self, _: ShutdownClose, ctx: &mut Context<Self>) {
-        self.close(ctx, 1001, "server shutting down");
     }
 }

@@ -1,6 +1,8 @@
 //! The WebSocket protocol (DESIGN section 3): client frames in, server events out. One JSON object
 //! per text frame; `ref` is echoed on every reply to a client frame.
 
+pub mod conversation;
+
 use crate::ids::{MessageId, RoomId};
 use crate::model::{MessageView, UserRef};
 use bytestring::ByteString;
@@ -83,6 +85,14 @@ pub enum ClientFrame {
         body: String,
         client_id: String,
         thread: Option<MessageId>,
+        /// A thread reply shown in the room's timeline too.
+        #[serde(default)]
+        also_in_room: bool,
+    },
+    /// The member has read the room up to `seq` (their read marker; it only moves forward).
+    Read {
+        room: RoomId,
+        seq: i64,
     },
     Edit {
         message: MessageId,
@@ -148,9 +158,16 @@ pub fn parse_frame(
 fn validate(frame: &ClientFrame) -> Result<(), ProtoError> {
     match frame {
         ClientFrame::Send {
-            body, client_id, ..
+            body,
+            client_id,
+            thread,
+            also_in_room,
+            ..
         } => {
             check_body(body)?;
+            if *also_in_room && thread.is_none() {
+                return Err(ProtoError::bad_request("also_in_room needs a thread"));
+            }
             let n = client_id.chars().count();
             if n == 0 || n > MAX_CLIENT_ID_CHARS {
                 return Err(ProtoError::bad_request(format!(
@@ -182,6 +199,9 @@ fn validate(frame: &ClientFrame) -> Result<(), ProtoError> {
         }
         ClientFrame::RegisterCommands { commands, .. } => {
             crate::room::bot_commands::validate(commands).map_err(ProtoError::bad_request)?
+        }
+        ClientFrame::Read { seq, .. } if *seq < 0 => {
+            return Err(ProtoError::bad_request("seq must be >= 0"))
         }
         ClientFrame::Join { since: Some(s), .. } if *s < 0 => {
             return Err(ProtoError::bad_request("since must be >= 0"))
@@ -591,6 +611,7 @@ mod fuzz {
                         body,
                         client_id,
                         thread: thread.map(MessageId),
+                        also_in_room: false,
                     };
                     (frame, v)
                 }),

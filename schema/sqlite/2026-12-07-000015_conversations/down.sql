@@ -1,0 +1,12 @@
+DROP TABLE pins;
+DROP TABLE user_blocks;
+DROP TABLE notifications;
+ALTER TABLE room_members DROP COLUMN notifications_muted;
+ALTER TABLE room_members DROP COLUMN read_seq;
+DROP INDEX messages_thread;
+ALTER TABLE messages DROP COLUMN also_in_room;
+ALTER TABLE messages DROP COLUMN last_reply_at;
+ALTER TABLE messages DROP COLUMN reply_count;
+DROP INDEX rooms_member_key;
+ALTER TABLE rooms DROP COLUMN member_key;
+ALTER TABLE rooms DROP COLUMN kind;

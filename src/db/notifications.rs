@@ -1,0 +1,141 @@
+//! The notification feed: a user's mentions (and, later, other events), newest first, each read
+//! or unread. Reading a room past a mention reads it too (`unread::mark_read`).
+
+use super::schema::{notifications, rooms, users};
+use super::{messages, DbConnection, DbError};
+use diesel::prelude::*;
+use std::collections::HashMap;
+use veza_actors::model::{MessageView, RoomKind, UserRef};
+use veza_actors::{RoomId, UserId};
+
+/// One entry of the feed.
+#[derive(Debug, Clone)]
+pub struct Notification {
+    pub id: i64,
+    pub kind: String,
+    pub room: RoomId,
+    pub room_name: String,
+    pub room_kind: RoomKind,
+    /// The message, unless it was deleted since.
+    pub message: Option<MessageView>,
+    pub actor: Option<UserRef>,
+    pub created_at: i64,
+    pub read_at: Option<i64>,
+}
+
+type Row = (i64, String, i64, Option<i64>, Option<i64>, i64, Option<i64>);
+
+/// `user`'s feed: entries with id < `before`, newest first, at most `limit`.
+pub fn feed(
+    conn: &mut DbConnection,
+    user: i64,
+    before: i64,
+    limit: i64,
+    unread_only: bool,
+) -> Result<Vec<Notification>, DbError> {
+    let base = notifications::table
+        .filter(notifications::user_id.eq(user))
+        .filter(notifications::id.lt(before))
+        .order(notifications::id.desc())
+        .limit(limit)
+        .select((
+            notifications::id,
+            notifications::kind,
+            notifications::room_id,
+            notifications::message_id,
+            notifications::actor_id,
+            notifications::created_at,
+            notifications::read_at,
+        ));
+    let rows: Vec<Row> = if unread_only {
+        base.filter(notifications::read_at.is_null()).load(conn)?
+    } else {
+        base.load(conn)?
+    };
+    let mut room_ids: Vec<i64> = rows.iter().map(|r| r.2).collect();
+    room_ids.sort_unstable();
+    room_ids.dedup();
+    let room_info: HashMap<i64, (String, String)> = rooms::table
+        .filter(rooms::id.eq_any(&room_ids))
+        .select((rooms::id, rooms::name, rooms::kind))
+        .load::<(i64, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, name, kind)| (id, (name, kind)))
+        .collect();
+    let mut actor_ids: Vec<i64> = rows.iter().filter_map(|r| r.4).collect();
+    actor_ids.sort_unstable();
+    actor_ids.dedup();
+    let names: HashMap<i64, String> = users::table
+        .filter(users::id.eq_any(&actor_ids))
+        .select((users::id, users::username))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect();
+    let message_ids: Vec<i64> = rows.iter().filter_map(|r| r.3).collect();
+    let found = messages::by_ids(conn, &message_ids)?;
+    let mut views: HashMap<i64, MessageView> = messages::views(conn, found)?
+        .into_iter()
+        .filter(|v| !v.deleted)
+        .map(|v| (v.id.0, v))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|(id, kind, room, message, actor, created_at, read_at)| {
+            let (room_name, room_kind) = room_info.get(&room).cloned().unwrap_or_default();
+            Notification {
+                id,
+                kind,
+                room: RoomId(room),
+                room_name,
+                room_kind: RoomKind::parse(&room_kind),
+                message: message.and_then(|m| views.remove(&m)),
+                actor: actor.map(|a| UserRef {
+                    id: UserId(a),
+                    username: names.get(&a).cloned().unwrap_or_default(),
+                }),
+                created_at,
+                read_at,
+            }
+        })
+        .collect())
+}
+
+/// How many unread entries `user` has.
+pub fn unread_count(conn: &mut DbConnection, user: i64) -> Result<i64, DbError> {
+    Ok(notifications::table
+        .filter(notifications::user_id.eq(user))
+        .filter(notifications::read_at.is_null())
+        .count()
+        .get_result(conn)?)
+}
+
+/// Marks `user`'s entries read: these ids, or all of them (`None`). Returns the rooms whose
+/// counts changed.
+pub fn mark_read(
+    conn: &mut DbConnection,
+    user: i64,
+    ids: Option<&[i64]>,
+    now: i64,
+) -> Result<Vec<i64>, DbError> {
+    let unread = notifications::table
+        .filter(notifications::user_id.eq(user))
+        .filter(notifications::read_at.is_null());
+    let mut rooms: Vec<i64> = match ids {
+        Some(ids) => unread
+            .filter(notifications::id.eq_any(ids))
+            .select(notifications::room_id)
+            .load(conn)?,
+        None => unread.select(notifications::room_id).load(conn)?,
+    };
+    rooms.sort_unstable();
+    rooms.dedup();
+    match ids {
+        Some(ids) => diesel::update(unread.filter(notifications::id.eq_any(ids)))
+            .set(notifications::read_at.eq(now))
+            .execute(conn)?,
+        None => diesel::update(unread)
+            .set(notifications::read_at.eq(now))
+            .execute(conn)?,
+    };
+    Ok(rooms)
+}

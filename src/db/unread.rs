@@ -1,0 +1,165 @@
+//! Read markers and unread counts. A member's unread count in a room is the messages after their
+//! marker written by others, not deleted, and in the timeline (thread-only replies do not count);
+//! their mention count is their unread mention notifications there. Both are counted from the
+//! store when asked (a send writes nothing per member), so they are exact whatever the number of
+//! concurrent senders.
+
+use super::schema::{messages, notifications, room_members};
+use super::{DbConnection, DbError};
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+use std::collections::HashMap;
+use veza_actors::store::Unread;
+use veza_actors::UserId;
+
+/// Moves `user`'s marker in `room` forward to `seq` and marks their mentions up to it read.
+pub fn mark_read(
+    conn: &mut DbConnection,
+    room: i64,
+    user: i64,
+    seq: i64,
+    now: i64,
+) -> Result<(), DbError> {
+    diesel::update(
+        room_members::table
+            .find((room, user))
+            .filter(room_members::read_seq.lt(seq)),
+    )
+    .set(room_members::read_seq.eq(seq))
+    .execute(conn)?;
+    diesel::update(
+        notifications::table
+            .filter(notifications::user_id.eq(user))
+            .filter(notifications::room_id.eq(room))
+            .filter(notifications::read_at.is_null())
+            .filter(notifications::seq.le(seq)),
+    )
+    .set(notifications::read_at.eq(now))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Each of `users`' counts in `room` (members only).
+pub fn in_room(
+    conn: &mut DbConnection,
+    room: i64,
+    users: &[UserId],
+) -> Result<Vec<Unread>, DbError> {
+    let mut out = Vec::with_capacity(users.len());
+    for user in users {
+        let Some(read_seq) = room_members::table
+            .find((room, user.0))
+            .select(room_members::read_seq)
+            .first::<i64>(conn)
+            .optional()?
+        else {
+            continue;
+        };
+        let unread: i64 = messages::table
+            .filter(messages::room_id.eq(room))
+            .filter(messages::seq.gt(read_seq))
+            .filter(messages::author_id.ne(user.0))
+            .filter(messages::deleted_at.is_null())
+            .filter(
+                messages::thread_id
+                    .is_null()
+                    .or(messages::also_in_room.eq(true)),
+            )
+            .count()
+            .get_result(conn)?;
+        let mentions: i64 = notifications::table
+            .filter(notifications::user_id.eq(user.0))
+            .filter(notifications::room_id.eq(room))
+            .filter(notifications::read_at.is_null())
+            .count()
+            .get_result(conn)?;
+        out.push(Unread {
+            user: *user,
+            read_seq,
+            unread,
+            mentions,
+        });
+    }
+    Ok(out)
+}
+
+/// A member's standing in one of their rooms, for the room list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoomCounts {
+    pub read_seq: i64,
+    pub unread: i64,
+    pub mentions: i64,
+    pub muted: bool,
+}
+
+/// `user`'s counts in every room they are a member of: three grouped queries, whatever the
+/// number of rooms.
+pub fn for_user(conn: &mut DbConnection, user: i64) -> Result<HashMap<i64, RoomCounts>, DbError> {
+    let mut out: HashMap<i64, RoomCounts> = room_members::table
+        .filter(room_members::user_id.eq(user))
+        .select((
+            room_members::room_id,
+            room_members::read_seq,
+            room_members::notifications_muted,
+        ))
+        .load::<(i64, i64, bool)>(conn)?
+        .into_iter()
+        .map(|(room, read_seq, muted)| {
+            (
+                room,
+                RoomCounts {
+                    read_seq,
+                    muted,
+                    ..RoomCounts::default()
+                },
+            )
+        })
+        .collect();
+    let unread: Vec<(i64, i64)> = messages::table
+        .inner_join(
+            room_members::table.on(room_members::room_id
+                .eq(messages::room_id)
+                .and(room_members::user_id.eq(user))),
+        )
+        .filter(messages::seq.gt(room_members::read_seq))
+        .filter(messages::author_id.ne(user))
+        .filter(messages::deleted_at.is_null())
+        .filter(
+            messages::thread_id
+                .is_null()
+                .or(messages::also_in_room.eq(true)),
+        )
+        .group_by(messages::room_id)
+        .select((messages::room_id, count_star()))
+        .load(conn)?;
+    for (room, n) in unread {
+        if let Some(c) = out.get_mut(&room) {
+            c.unread = n;
+        }
+    }
+    let mentions: Vec<(i64, i64)> = notifications::table
+        .filter(notifications::user_id.eq(user))
+        .filter(notifications::read_at.is_null())
+        .group_by(notifications::room_id)
+        .select((notifications::room_id, count_star()))
+        .load(conn)?;
+    for (room, n) in mentions {
+        if let Some(c) = out.get_mut(&room) {
+            c.mentions = n;
+        }
+    }
+    Ok(out)
+}
+
+/// Mutes or unmutes `user`'s notifications from `room`; false if they are not a member.
+pub fn set_muted(
+    conn: &mut DbConnection,
+    room: i64,
+    user: i64,
+    muted: bool,
+) -> Result<bool, DbError> {
+    Ok(diesel::update(room_members::table.find((room, user)))
+        .set(room_members::notifications_muted.eq(muted))
+        .execute(conn)?
+        > 0)
+}
