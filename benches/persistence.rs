@@ -53,6 +53,7 @@ fn message(room: i64, author: &UserRef, i: usize) -> Write {
         body: format!("benchmark message number {i} with a body of ordinary length"),
         client_id: Some(format!("c{i}")),
         thread: None,
+        attachments: Vec::new(),
     }
 }
 

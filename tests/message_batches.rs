@@ -47,6 +47,7 @@ fn message(room: i64, body: &str, client_id: Option<&str>) -> Write {
         body: body.into(),
         client_id: client_id.map(Into::into),
         thread: None,
+        attachments: Vec::new(),
     }
 }
 

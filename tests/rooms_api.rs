@@ -71,6 +71,7 @@ fn say(db: &TestDb, room: i64, author: (i64, &str), bodies: &[&str]) {
                 body: (*b).into(),
                 client_id: None,
                 thread: None,
+                attachments: Vec::new(),
             }]
         })
         .collect();

@@ -277,6 +277,7 @@ impl Connection {
                 body,
                 client_id,
                 thread,
+                attachments,
             } => {
                 if let Some(addr) = self.in_room(room, r) {
                     addr.do_send(SendMessage {
@@ -284,6 +285,7 @@ impl Connection {
                         body,
                         client_id,
                         thread,
+                        attachments,
                         reference,
                     });
                 }

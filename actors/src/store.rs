@@ -51,6 +51,9 @@ pub enum Write {
         body: String,
         client_id: Option<String>,
         thread: Option<MessageId>,
+        /// Uploads (ids) the message takes: each must be the author's, in the same room and not
+        /// taken by another message, else the write is `Invalid` and nothing of it is kept.
+        attachments: Vec<i64>,
     },
     Edit {
         message: MessageId,

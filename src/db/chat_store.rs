@@ -19,11 +19,16 @@ use veza_actors::store::{
 };
 use veza_actors::{MessageId, RoomId, UserId};
 
+/// `upload_grace_s`'s default, for stores built without a config (tools, tests).
+const DEFAULT_UPLOAD_GRACE_MS: i64 = 3_600_000;
+
 pub struct DieselChatStore {
     pool: DbPool,
     pub(super) ids: Arc<IdGenerator>,
     /// Told when a commit queued outgoing webhook deliveries.
     on_queued: Option<OutboxWaker>,
+    /// How long a deleted message's uploads stay before the sweeper deletes them, in ms.
+    pub(super) upload_grace_ms: i64,
 }
 
 impl DieselChatStore {
@@ -32,7 +37,14 @@ impl DieselChatStore {
             pool,
             ids,
             on_queued: None,
+            upload_grace_ms: DEFAULT_UPLOAD_GRACE_MS,
         }
+    }
+
+    /// Sets how long a deleted message's uploads are kept (`upload_grace_s`).
+    pub fn with_upload_grace(mut self, grace: std::time::Duration) -> Self {
+        self.upload_grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+        self
     }
 
     /// Calls `waker` after each commit that queued webhook deliveries (the node's dispatcher
@@ -301,6 +313,7 @@ impl DieselChatStore {
 
         // 4. Insert the new messages, in batch order so seqs follow submission order.
         let mut rows = Vec::new();
+        let mut attaching: Vec<((usize, usize), i64, &[i64])> = Vec::new();
         let mut new_views: HashMap<(usize, usize), MessageView> = HashMap::new();
         for (ri, request) in batch.iter().enumerate() {
             for (wi, write) in request.iter().enumerate() {
@@ -311,6 +324,7 @@ impl DieselChatStore {
                     body,
                     client_id,
                     thread,
+                    attachments,
                 } = write
                 else {
                     continue;
@@ -325,6 +339,9 @@ impl DieselChatStore {
                 let seq = seq
                     .ok_or_else(|| TxError::Request(WriteError::NotFound("no such room".into())))?;
                 let id = self.ids.next_id();
+                if !attachments.is_empty() {
+                    attaching.push(((ri, wi), id, attachments));
+                }
                 rows.push(NewMessage {
                     id,
                     room_id: room.0,
@@ -355,6 +372,21 @@ impl DieselChatStore {
             }
         }
         messages::insert_many(conn, &rows)?;
+        for (at, id, uploads) in attaching {
+            let Some(view) = new_views.get_mut(&at) else {
+                continue;
+            };
+            let bound =
+                super::uploads::attach(conn, uploads, id, view.author.id.0, view.room.0, now)?
+                    .ok_or_else(|| {
+                        TxError::Request(WriteError::Invalid(
+                    "every attachment must be your own upload to this room, not used by another \
+                     message"
+                        .into(),
+                ))
+                    })?;
+            view.attachments = bound.iter().map(|u| u.attachment()).collect();
+        }
         super::emoji::resolve(conn, new_views.values_mut())?;
 
         // 5. The originals that repeated client_ids refer to, from the store or from this batch.

@@ -68,6 +68,9 @@ impl DieselChatStore {
                 if !messages::soft_delete(conn, message.0, now)? {
                     return Err(not_found("message"));
                 }
+                // Its files go once the grace period is over (the sweeper), not at once: a
+                // moderator's mistake can still be looked into.
+                super::uploads::release(conn, message.0, now.saturating_add(self.upload_grace_ms))?;
                 Applied::Deleted {
                     room: RoomId(row.room_id),
                     message: *message,

@@ -67,7 +67,7 @@ pub enum Outcome {
         results: Vec<RequestResult>,
         queued: usize,
     },
-    /// Not for this path (other writes, threads) or refused by a constraint: nothing was written;
+    /// Not for this path (other writes, threads, attachments) or refused by a constraint: nothing was written;
     /// run the general path.
     Declined,
 }
@@ -79,10 +79,9 @@ pub fn commit(
     batch: &[Request],
     now: i64,
 ) -> Result<Outcome, DbError> {
-    let only_new_messages = batch
-        .iter()
-        .flatten()
-        .all(|w| matches!(w, Write::Message { thread: None, .. }));
+    let only_new_messages = batch.iter().flatten().all(
+        |w| matches!(w, Write::Message { thread: None, attachments, .. } if attachments.is_empty()),
+    );
     if !only_new_messages || batch.iter().all(|r| r.is_empty()) {
         return Ok(Outcome::Declined);
     }

@@ -282,10 +282,12 @@ pub fn views(conn: &mut DbConnection, rows: Vec<MessageRow>) -> Result<Vec<Messa
                 edited_at: r.edited_at,
                 reactions: reactions_by_message.remove(&r.id).unwrap_or_default(),
                 emoji: Vec::new(),
+                attachments: Vec::new(),
             }
         })
         .collect();
     super::emoji::resolve(conn, &mut views)?;
+    super::uploads::resolve(conn, &mut views)?;
     Ok(views)
 }
 

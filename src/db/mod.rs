@@ -24,6 +24,7 @@ pub mod search;
 pub mod sessions;
 pub mod streams;
 pub mod two_factor;
+pub mod uploads;
 pub mod users;
 pub mod webhook_deliveries;
 pub mod webhook_outbox;

@@ -274,3 +274,22 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    uploads (id) {
+        id -> BigInt,
+        owner_id -> BigInt,
+        room_id -> BigInt,
+        message_id -> Nullable<BigInt>,
+        filename -> Text,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        sha256 -> Text,
+        storage_key -> Text,
+        width -> Nullable<BigInt>,
+        height -> Nullable<BigInt>,
+        thumbnail_key -> Nullable<Text>,
+        created_at -> BigInt,
+        delete_after -> Nullable<BigInt>,
+    }
+}

@@ -415,6 +415,7 @@ fn message(room: &Room, msg: &SendMessage, kind: MessageKind, body: String) -> W
         body,
         client_id: Some(msg.client_id.clone()),
         thread: None,
+        attachments: Vec::new(),
     }
 }
 

@@ -85,6 +85,7 @@ impl Room {
             body: msg.body,
             client_id: msg.client_id,
             thread: None,
+            attachments: Vec::new(),
         };
         self.persist(ctx, vec![write], move |act, ctx, result| {
             let answer = match result {

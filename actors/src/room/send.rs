@@ -3,7 +3,7 @@
 
 use super::fanout::{Effect, RoomEvent};
 use super::{moderation, write_error, ConnHandle, Room};
-use crate::ids::MessageId;
+use crate::ids::{MessageId, UploadId};
 use crate::model::{MessageKind, MessageView, RoomRole};
 use crate::protocol::{event, ErrorCode, ProtoError};
 use crate::store::{Applied, Write};
@@ -18,6 +18,8 @@ pub struct SendMessage {
     pub body: String,
     pub client_id: String,
     pub thread: Option<MessageId>,
+    /// Uploads the message takes (checked in the commit: the author's, in this room, free).
+    pub attachments: Vec<UploadId>,
     pub reference: Option<Value>,
 }
 
@@ -47,6 +49,12 @@ impl Room {
             }
         }
         if msg.body.starts_with('/') {
+            if !msg.attachments.is_empty() {
+                return conn.error(
+                    &ProtoError::bad_request("a command cannot carry attachments"),
+                    r,
+                );
+            }
             return moderation::run(self, ctx, msg);
         }
         if let Some(member) = self.members.get(&conn.user.id) {
@@ -81,6 +89,7 @@ impl Room {
             body: msg.body.clone(),
             client_id: Some(msg.client_id.clone()),
             thread: msg.thread,
+            attachments: msg.attachments.iter().map(|a| a.0).collect(),
         };
         self.commit_message(
             ctx,

@@ -98,6 +98,7 @@ mod tests {
             deleted: false,
             reactions: Vec::new(),
             emoji: Vec::new(),
+            attachments: Vec::new(),
         }
     }
 

@@ -20,6 +20,7 @@ pub mod rooms;
 pub mod status;
 pub mod streams;
 pub mod two_factor;
+pub mod uploads;
 pub mod users;
 pub mod web;
 pub mod webhooks;
