@@ -14,4 +14,5 @@ pub mod metrics;
 pub mod server;
 pub mod state;
 pub mod tls;
+pub mod uploads;
 pub mod webhooks;

@@ -116,9 +116,12 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         let pool = pool.clone();
         let ids = ids.clone();
         let waker = webhooks.waker();
+        let upload_grace = config.uploads.grace();
         Arc::new(move || {
             Box::new(
-                DieselChatStore::new(pool.clone(), ids.clone()).with_outbox_waker(waker.clone()),
+                DieselChatStore::new(pool.clone(), ids.clone())
+                    .with_outbox_waker(waker.clone())
+                    .with_upload_grace(upload_grace),
             ) as Box<dyn ChatStore>
         })
     };
@@ -199,9 +202,11 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
     auth.revocations.connect(registry.clone());
     let leases = stream_leases(&config, &log);
     let clips = clip_pool(&config, &log);
+    let uploads = crate::uploads::Uploads::start(&config, pool.clone(), log.clone());
     AppState {
         clips,
         webhooks,
+        uploads,
         secrets: totp_secrets(&config, secret),
         websockets: Arc::new(crate::limits::held::Gate::new(
             usize::MAX,

@@ -41,6 +41,8 @@ pub struct AppState {
     pub webhooks: crate::webhooks::Dispatcher,
     /// Seals secrets kept in the store (outgoing webhooks' signing secrets), bound to their row.
     pub secrets: crate::auth::totp::SecretBox,
+    /// Attachments: the blob store, limits, and the node's sweeper.
+    pub uploads: crate::uploads::Uploads,
     /// Each user's open WebSockets on this node (`max_websockets_per_user`).
     pub websockets: Arc<crate::limits::held::Gate>,
 }

@@ -130,6 +130,10 @@ id_newtype!(
     /// A live stream.
     StreamId
 );
+id_newtype!(
+    /// An uploaded file (an attachment).
+    UploadId
+);
 
 #[cfg(test)]
 mod tests {

@@ -20,5 +20,5 @@ pub mod room;
 pub mod store;
 pub mod stream;
 
-pub use ids::{IdGenerator, MessageId, RoomId, StreamId, UserId};
+pub use ids::{IdGenerator, MessageId, RoomId, StreamId, UploadId, UserId};
 pub use registry::{Registry, RegistryStats, Stats};

@@ -82,6 +82,27 @@ pub struct MessageView {
     /// `:shortcode:` that names none is plain text.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub emoji: Vec<EmojiRef>,
+    /// The uploads the message carries (the `attachments` of its `send`), filled from the store;
+    /// absent when there are none, and once the message is deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentRef>,
+}
+
+/// An upload a message carries: its bytes at `url`, a small image at `thumbnail_url` for
+/// pictures. `content_type` was read from the file, not taken from the client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentRef {
+    pub id: crate::ids::UploadId,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<i64>,
 }
 
 /// A custom emoji a message shows: `:shortcode:` is drawn with the image at `url`.
@@ -118,6 +139,7 @@ impl MessageView {
             last_reply_at: None,
             also_in_room: false,
             emoji: Vec::new(),
+            attachments: Vec::new(),
         }
     }
 

@@ -96,8 +96,9 @@ pub enum Write {
         seconds: i64,
     },
     Audit(AuditRecord),
-    /// The member has read the room up to `seq` (a marker only moves forward); their mention
-    /// notifications up to it are read too.
+    /// The member has read the room up to `seq` (a marker only moves forward, and not past the
+    /// room's last seq in the store); their mention notifications up to it are read too. Applied
+    /// as [`Applied::Marker`] with the marker as it stands.
     Read {
         room: RoomId,
         user: UserId,
@@ -131,6 +132,9 @@ pub enum Applied {
         message: MessageId,
     },
     Done,
+    /// A read marker as it stands after the write (never past the room's last seq, never
+    /// moved back).
+    Marker(i64),
     /// The commands the bot now has in the room.
     BotCommands(Vec<BotCommand>),
 }
@@ -149,6 +153,9 @@ pub struct MessageExtras {
     pub mention_room: bool,
     /// A direct conversation: refused (`Forbidden`) when either member blocked the other.
     pub direct: bool,
+    /// Uploads (ids) the message takes: each must be the author's, in the same room and not
+    /// taken by another message, else the write is `Invalid` and nothing of it is kept.
+    pub attachments: Vec<i64>,
 }
 
 impl MessageExtras {

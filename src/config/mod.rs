@@ -9,6 +9,7 @@
 pub mod keys;
 pub mod oauth;
 pub mod secret;
+pub mod uploads;
 pub mod webhooks;
 
 use crate::db::pool::backend_of;
@@ -147,6 +148,8 @@ pub struct Config {
     /// OAuth login providers that are switched on (their client id is set).
     pub oauth: Vec<oauth::OAuthProvider>,
     pub outgoing_webhooks: webhooks::OutgoingWebhooks,
+    /// Attachments: size limit, per-user quota, grace after a message's deletion.
+    pub uploads: uploads::Uploads,
 }
 
 /// Where a value came from, for error messages.
@@ -503,6 +506,7 @@ impl Config {
             public_url: oauth::public_url(get("public_url"))?,
             oauth: oauth::providers(values)?,
             outgoing_webhooks: webhooks::outgoing(values)?,
+            uploads: uploads::uploads(values)?,
             totp_key: match get("totp_key").map(|s| s.value.trim().to_owned()) {
                 Some(k) if k.is_empty() => None,
                 Some(k) if k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()) => Some(k),

@@ -20,11 +20,16 @@ use veza_actors::store::{
 };
 use veza_actors::{MessageId, RoomId, UserId};
 
+/// `upload_grace_s`'s default, for stores built without a config (tools, tests).
+const DEFAULT_UPLOAD_GRACE_MS: i64 = 3_600_000;
+
 pub struct DieselChatStore {
     pool: DbPool,
     pub(super) ids: Arc<IdGenerator>,
     /// Told when a commit queued outgoing webhook deliveries.
     on_queued: Option<OutboxWaker>,
+    /// How long a deleted message's uploads stay before the sweeper deletes them, in ms.
+    pub(super) upload_grace_ms: i64,
 }
 
 impl DieselChatStore {
@@ -33,7 +38,14 @@ impl DieselChatStore {
             pool,
             ids,
             on_queued: None,
+            upload_grace_ms: DEFAULT_UPLOAD_GRACE_MS,
         }
+    }
+
+    /// Sets how long a deleted message's uploads are kept (`upload_grace_s`).
+    pub fn with_upload_grace(mut self, grace: std::time::Duration) -> Self {
+        self.upload_grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+        self
     }
 
     /// Calls `waker` after each commit that queued webhook deliveries (the node's dispatcher
@@ -379,7 +391,25 @@ impl DieselChatStore {
         messages::insert_many(conn, &rows)?;
         super::emoji::resolve(conn, views.iter_mut().map(|(_, v)| v))?;
         let mut inserted = HashMap::with_capacity(views.len());
-        for ((at, view), (thread, extras)) in views.into_iter().zip(extras_of) {
+        for ((at, mut view), (thread, extras)) in views.into_iter().zip(extras_of) {
+            if !extras.attachments.is_empty() {
+                let bound = super::uploads::attach(
+                    conn,
+                    &extras.attachments,
+                    view.id.0,
+                    view.author.id.0,
+                    view.room.0,
+                    now,
+                )?
+                .ok_or_else(|| {
+                    TxError::Request(WriteError::Invalid(
+                        "every attachment must be your own upload to this room, not used by \
+                         another message"
+                            .into(),
+                    ))
+                })?;
+                view.attachments = bound.iter().map(|u| u.attachment()).collect();
+            }
             let root = match thread {
                 Some(t) => Some(conversation_commit::bump_root(conn, t, now)?),
                 None => None,

@@ -24,8 +24,7 @@ impl DieselChatStore {
                 )))
             }
             Write::Read { room, user, seq } => {
-                super::unread::mark_read(conn, room.0, user.0, *seq, now)?;
-                Applied::Done
+                Applied::Marker(super::unread::mark_read(conn, room.0, user.0, *seq, now)?)
             }
             Write::BotCommands {
                 room,
@@ -72,6 +71,9 @@ impl DieselChatStore {
                 if !messages::soft_delete(conn, message.0, now)? {
                     return Err(not_found("message"));
                 }
+                // Its files go once the grace period is over (the sweeper), not at once: a
+                // moderator's mistake can still be looked into.
+                super::uploads::release(conn, message.0, now.saturating_add(self.upload_grace_ms))?;
                 Applied::Deleted {
                     room: RoomId(row.room_id),
                     message: *message,

@@ -67,7 +67,7 @@ pub enum Outcome {
         results: Vec<RequestResult>,
         queued: usize,
     },
-    /// Not for this path (other writes, threads, mentions, direct conversations) or refused by a constraint: nothing was written;
+    /// Not for this path (other writes, threads, mentions, direct conversations, attachments) or refused by a constraint: nothing was written;
     /// run the general path.
     Declined,
 }

@@ -294,10 +294,12 @@ pub fn views(conn: &mut DbConnection, rows: Vec<MessageRow>) -> Result<Vec<Messa
                 last_reply_at: r.last_reply_at,
                 also_in_room: r.also_in_room,
                 emoji: Vec::new(),
+                attachments: Vec::new(),
             }
         })
         .collect();
     super::emoji::resolve(conn, &mut views)?;
+    super::uploads::resolve(conn, &mut views)?;
     Ok(views)
 }
 

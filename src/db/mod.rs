@@ -30,6 +30,7 @@ pub mod sessions;
 pub mod streams;
 pub mod two_factor;
 pub mod unread;
+pub mod uploads;
 pub mod users;
 pub mod webhook_deliveries;
 pub mod webhook_outbox;

@@ -322,3 +322,22 @@ diesel::allow_tables_to_appear_in_same_query!(pins, users);
 diesel::allow_tables_to_appear_in_same_query!(user_blocks, users);
 diesel::allow_tables_to_appear_in_same_query!(user_blocks, room_members);
 diesel::allow_tables_to_appear_in_same_query!(user_blocks, rooms);
+
+diesel::table! {
+    uploads (id) {
+        id -> BigInt,
+        owner_id -> BigInt,
+        room_id -> BigInt,
+        message_id -> Nullable<BigInt>,
+        filename -> Text,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        sha256 -> Text,
+        storage_key -> Text,
+        width -> Nullable<BigInt>,
+        height -> Nullable<BigInt>,
+        thumbnail_key -> Nullable<Text>,
+        created_at -> BigInt,
+        delete_after -> Nullable<BigInt>,
+    }
+}

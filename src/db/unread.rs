@@ -4,7 +4,7 @@
 //! store when asked (a send writes nothing per member), so they are exact whatever the number of
 //! concurrent senders.
 
-use super::schema::{messages, notifications, room_members};
+use super::schema::{messages, notifications, room_members, rooms};
 use super::{DbConnection, DbError};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
@@ -12,14 +12,33 @@ use std::collections::HashMap;
 use veza_actors::store::Unread;
 use veza_actors::UserId;
 
-/// Moves `user`'s marker in `room` forward to `seq` and marks their mentions up to it read.
+/// Moves `user`'s marker in `room` forward to `seq` (at most the room's last seq) and marks their
+/// mentions up to it read. Returns the marker as it stands (0 for a non-member).
 pub fn mark_read(
     conn: &mut DbConnection,
     room: i64,
     user: i64,
     seq: i64,
     now: i64,
-) -> Result<(), DbError> {
+) -> Result<i64, DbError> {
+    let last: i64 = rooms::table
+        .find(room)
+        .select(rooms::last_seq)
+        .first::<i64>(conn)
+        .optional()?
+        .unwrap_or(0);
+    let seq = seq.min(last);
+    let Some(current) = room_members::table
+        .find((room, user))
+        .select(room_members::read_seq)
+        .first::<i64>(conn)
+        .optional()?
+    else {
+        return Ok(0);
+    };
+    if current >= seq {
+        return Ok(current);
+    }
     diesel::update(
         room_members::table
             .find((room, user))
@@ -36,7 +55,7 @@ pub fn mark_read(
     )
     .set(notifications::read_at.eq(now))
     .execute(conn)?;
-    Ok(())
+    Ok(seq)
 }
 
 /// Each of `users`' counts in `room` (members only).

@@ -316,6 +316,33 @@ impl From<crate::emoji::image::UploadError> for ApiError {
     }
 }
 
+impl From<crate::uploads::UploadError> for ApiError {
+    fn from(e: crate::uploads::UploadError) -> Self {
+        use crate::uploads::storage::StorageError;
+        use crate::uploads::UploadError;
+        let message = e.to_string();
+        match e {
+            UploadError::TooLarge { .. } => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
+            }
+            UploadError::QuotaExceeded { .. } => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "quota_exceeded", message)
+            }
+            UploadError::BadRequest(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message,
+            ),
+            UploadError::NotFound | UploadError::Storage(StorageError::NotFound) => {
+                Self::not_found("no such upload")
+            }
+            UploadError::Aborted => Self::bad_request(message),
+            UploadError::Storage(StorageError::Io(cause)) => Self::internal(cause),
+            UploadError::Db(db) => db.into(),
+        }
+    }
+}
+
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
         Self::internal(e)

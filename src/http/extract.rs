@@ -1,7 +1,8 @@
-//! The `AuthUser` and `WsUser` extractors: a handler that takes one is only called for a valid,
-//! unrevoked access token. REST routes take it from `Authorization: Bearer` only; `GET /ws` also
-//! takes `?access_token=`, since a browser cannot set headers on a WebSocket. Bots sign in with
-//! `Authorization: Bot <token>` on both.
+//! The `AuthUser`, `WsUser` and `MediaUser` extractors: a handler that takes one is only called
+//! for a valid, unrevoked access token. REST routes take it from `Authorization: Bearer` only;
+//! `GET /ws` also takes `?access_token=`, since a browser cannot set headers on a WebSocket, and
+//! so do the upload GETs (`MediaUser`), since `<img src>` and download links cannot either. Bots
+//! sign in with `Authorization: Bot <token>` on all of them.
 
 use super::access_log::LoggedUser;
 use super::error::ApiError;
@@ -35,19 +36,40 @@ impl FromRequest for AuthUser {
     }
 }
 
+/// The caller of an upload's GET routes (`/api/v2/uploads/{id}`, `.../content`,
+/// `.../thumbnail`): `Authorization`, or `?access_token=` for `<img src>` and download links.
+/// The access log records paths without their query, and every response says
+/// `Referrer-Policy: no-referrer`, so the token goes no further than the URL the page built.
+#[derive(Debug, Clone)]
+pub struct MediaUser(pub Authenticated);
+
 impl FromRequest for WsUser {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let token = header_credential(req).and_then(|token| {
-            token
-                .or_else(|| query_token(req).map(Credential::Bearer))
-                .ok_or_else(|| ApiError::unauthorized("missing access token"))
-        });
-        let who = authenticate(req, token);
+        let who = authenticate(req, header_or_query_credential(req));
         Box::pin(async move { who.await.map(WsUser) })
     }
+}
+
+impl FromRequest for MediaUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let who = authenticate(req, header_or_query_credential(req));
+        Box::pin(async move { who.await.map(MediaUser) })
+    }
+}
+
+/// The `Authorization` credential, else `?access_token=` as a bearer token.
+fn header_or_query_credential(req: &HttpRequest) -> Result<Credential, ApiError> {
+    header_credential(req).and_then(|token| {
+        token
+            .or_else(|| query_token(req).map(Credential::Bearer))
+            .ok_or_else(|| ApiError::unauthorized("missing access token"))
+    })
 }
 
 /// What the caller signs in with.
@@ -144,8 +166,8 @@ fn query_token(req: &HttpRequest) -> Option<String> {
 fn no_header_token(req: &HttpRequest) -> ApiError {
     match query_token(req) {
         Some(_) => ApiError::unauthorized(
-            "`?access_token=` is accepted on the WebSocket (`/ws`) only; send \
-             `Authorization: Bearer <access_token>`",
+            "`?access_token=` is accepted on the WebSocket (`/ws`) and the upload downloads \
+             only; send `Authorization: Bearer <access_token>`",
         ),
         None => ApiError::unauthorized("missing access token"),
     }

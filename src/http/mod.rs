@@ -88,6 +88,7 @@ pub fn app(
         .service(
             web::scope("/api/v2")
                 .configure(routes::emoji::configure)
+                .configure(routes::uploads::configure)
                 .route("/status", web::get().to(routes::status::status))
                 .route(
                     "/production-validation",

@@ -1,8 +1,9 @@
-// The page's conversation features in headless Chromium (playwright-core), two people on one
-// server: bob opens a direct conversation with alice (it appears in her list when he writes),
-// alice's messages in a room bob is not looking at show as an unread count that drops to zero when
-// he opens the room, alice replies in a thread that bob opens from the reply count, and bob
-// uploads an image (alice sees its thumbnail) and a PDF (a download link).
+// The page's conversation features in headless Chromium (playwright-core), two people (erin and
+// frank, so the other browser tests' users do not clash) on one server: frank opens a direct
+// conversation with erin (it appears in her list when he writes), erin's messages in a room frank
+// is not looking at show as an unread count that drops to zero when he opens the room, erin
+// replies in a thread that frank opens from the reply count, and frank uploads an image (erin
+// sees its thumbnail) and a PDF (a download link).
 // Run by scripts/test-browser.sh (which starts the server): node tests/browser/conversations.js URL
 const { chromium } = require('playwright-core');
 const base = process.argv[2] || 'http://127.0.0.1:8080';
@@ -23,39 +24,39 @@ const PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer 
     return page;
   };
   const lineWith = (page, text) => page.locator('#messages .msg', { hasText: text });
-  const a = await mk('alice');
-  await a.fill('#room-name', 'general'); await a.click('#new-room button');
+  const a = await mk('erin');
+  await a.fill('#room-name', 'town square'); await a.click('#new-room button');
   await a.waitForSelector('#body:not([disabled])');
   await a.fill('#body', 'welcome'); await a.press('#body', 'Enter');
-  const b = await mk('bob');
-  await b.click('#room-list li:has-text("general")');
+  const b = await mk('frank');
+  await b.click('#room-list li:has-text("town square")');
   await lineWith(b, 'welcome').waitFor();
 
-  // A direct conversation: bob opens it, writes; it appears in alice's list and she answers.
-  await b.fill('#dm-names', 'alice'); await b.click('#new-dm button');
-  await b.waitForSelector('#dm-list li.active:has-text("alice")');
+  // A direct conversation: frank opens it, writes; it appears in erin's list and she answers.
+  await b.fill('#dm-names', 'erin'); await b.click('#new-dm button');
+  await b.waitForSelector('#dm-list li.active:has-text("erin")');
   await b.waitForSelector('#body:not([disabled])');
-  await b.fill('#body', 'psst, alice'); await b.press('#body', 'Enter');
-  await lineWith(b, 'psst, alice').waitFor();
-  await a.click('#dm-list li:has-text("bob")', { timeout: 10000 });
-  await lineWith(a, 'psst, alice').waitFor();
-  await a.fill('#body', 'hi bob, privately'); await a.press('#body', 'Enter');
-  await lineWith(b, 'hi bob, privately').waitFor();
+  await b.fill('#body', 'psst, erin'); await b.press('#body', 'Enter');
+  await lineWith(b, 'psst, erin').waitFor();
+  await a.click('#dm-list li:has-text("frank")', { timeout: 10000 });
+  await lineWith(a, 'psst, erin').waitFor();
+  await a.fill('#body', 'hi frank, privately'); await a.press('#body', 'Enter');
+  await lineWith(b, 'hi frank, privately').waitFor();
 
-  // Unread: alice writes in general while bob looks at the conversation; his count drops to zero
+  // Unread: erin writes in the room while frank looks at the conversation; his count drops to zero
   // once he opens the room.
-  await a.click('#room-list li:has-text("general")');
+  await a.click('#room-list li:has-text("town square")');
   await lineWith(a, 'welcome').waitFor();
   await a.fill('#body', 'news one'); await a.press('#body', 'Enter');
   await a.fill('#body', 'news two'); await a.press('#body', 'Enter');
-  await b.waitForSelector('#room-list li:has-text("general") .badge.unread:text-is("2")');
-  await b.click('#room-list li:has-text("general")');
+  await b.waitForSelector('#room-list li:has-text("town square") .badge.unread:text-is("2")');
+  await b.click('#room-list li:has-text("town square")');
   await lineWith(b, 'news two').waitFor();
   await b.waitForFunction(() => !document.querySelector('#room-list li.active .badge.unread'));
-  const unread = await b.evaluate(async () => (await api('/api/v2/rooms')).rooms.find(r => r.name === 'general').unread);
+  const unread = await b.evaluate(async () => (await api('/api/v2/rooms')).rooms.find(r => r.name === 'town square').unread);
   assert(unread === 0, 'the server agrees nothing is unread: ' + unread);
 
-  // A thread: alice replies under "news one"; bob opens it from the reply count.
+  // A thread: erin replies under "news one"; frank opens it from the reply count.
   const news = lineWith(a, 'news one');
   await news.hover(); await news.locator('button.reply').click();
   await a.waitForSelector('#thread:not(.hidden)');
@@ -66,7 +67,7 @@ const PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer 
   const inTimeline = await b.locator('#messages .msg', { hasText: 'details in the thread' }).count();
   assert(inTimeline === 0, 'a thread reply stays out of the timeline');
 
-  // Uploads: an image (alice sees its thumbnail) and a PDF (a download link).
+  // Uploads: an image (erin sees its thumbnail) and a PDF (a download link).
   await b.setInputFiles('#file', { name: 'dot.png', mimeType: 'image/png', buffer: PNG });
   await a.waitForFunction(() => [...document.querySelectorAll('#messages img.thumb')].some(i => i.complete && i.naturalWidth > 0));
   await b.setInputFiles('#file', { name: 'notes.pdf', mimeType: 'application/pdf', buffer: PDF });

@@ -21,6 +21,7 @@ pub mod cluster;
 pub mod http;
 pub mod oauth_provider;
 pub mod process;
+pub mod raw_http;
 pub mod server;
 pub mod webhook_receiver;
 

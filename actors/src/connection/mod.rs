@@ -281,6 +281,7 @@ impl Connection {
                 client_id,
                 thread,
                 also_in_room,
+                attachments,
             } => {
                 if let Some(addr) = self.in_room(room, r) {
                     addr.do_send(SendMessage {
@@ -289,6 +290,7 @@ impl Connection {
                         client_id,
                         thread,
                         also_in_room,
+                        attachments,
                         reference,
                     });
                 }

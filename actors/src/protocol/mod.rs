@@ -3,7 +3,7 @@
 
 pub mod conversation;
 
-use crate::ids::{MessageId, RoomId};
+use crate::ids::{MessageId, RoomId, UploadId};
 use crate::model::{MessageView, UserRef};
 use bytestring::ByteString;
 use serde::{Deserialize, Serialize};
@@ -68,6 +68,8 @@ pub const MAX_BODY_CHARS: usize = 4000;
 pub const MAX_CLIENT_ID_CHARS: usize = 64;
 pub const MAX_EMOJI_CHARS: usize = 32;
 pub const MAX_HISTORY_LIMIT: u32 = 100;
+/// Most uploads one message may carry.
+pub const MAX_ATTACHMENTS: usize = 10;
 
 /// A client frame, after the envelope (`type`, `ref`) was read.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -88,6 +90,10 @@ pub enum ClientFrame {
         /// A thread reply shown in the room's timeline too.
         #[serde(default)]
         also_in_room: bool,
+        /// Uploads the message carries (`POST /api/v2/uploads` ids), at most
+        /// [`MAX_ATTACHMENTS`]; with some, the body may be empty.
+        #[serde(default)]
+        attachments: Vec<UploadId>,
     },
     /// The member has read the room up to `seq` (their read marker; it only moves forward).
     Read {
@@ -162,11 +168,24 @@ fn validate(frame: &ClientFrame) -> Result<(), ProtoError> {
             client_id,
             thread,
             also_in_room,
+            attachments,
             ..
         } => {
-            check_body(body)?;
+            // A file alone is a message: its body may be empty (not blank).
+            if attachments.is_empty() || !body.is_empty() {
+                check_body(body)?;
+            }
             if *also_in_room && thread.is_none() {
                 return Err(ProtoError::bad_request("also_in_room needs a thread"));
+            }
+            if attachments.len() > MAX_ATTACHMENTS {
+                return Err(ProtoError::bad_request(format!(
+                    "at most {MAX_ATTACHMENTS} attachments per message"
+                )));
+            }
+            let distinct: std::collections::HashSet<_> = attachments.iter().collect();
+            if distinct.len() != attachments.len() {
+                return Err(ProtoError::bad_request("an attachment is listed twice"));
             }
             let n = client_id.chars().count();
             if n == 0 || n > MAX_CLIENT_ID_CHARS {
@@ -501,6 +520,28 @@ mod tests {
     }
 
     #[test]
+    fn attachments_are_at_most_ten_distinct_ids_and_may_stand_alone() {
+        let (frame, _) = parse_frame(
+            r#"{"type":"send","room":"1","body":"","client_id":"c","attachments":["7","8"]}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            frame,
+            ClientFrame::Send { ref attachments, .. } if attachments == &[UploadId(7), UploadId(8)]
+        ));
+        let eleven: Vec<String> = (1..=11).map(|i| i.to_string()).collect();
+        for text in [
+            json!({"type":"send","room":"1","body":"hi","client_id":"c","attachments":eleven}),
+            json!({"type":"send","room":"1","body":"hi","client_id":"c","attachments":["5","5"]}),
+            json!({"type":"send","room":"1","body":"  ","client_id":"c","attachments":["5"]}),
+            json!({"type":"send","room":"1","body":"hi","client_id":"c","attachments":["x"]}),
+        ] {
+            let (err, _) = parse_frame(&text.to_string()).unwrap_err();
+            assert_eq!(err.code, ErrorCode::BadRequest, "{text}");
+        }
+    }
+
+    #[test]
     fn long_bodies_are_too_large() {
         let body = "x".repeat(MAX_BODY_CHARS + 1);
         let text = json!({"type":"send","room":"1","body":body,"client_id":"c"}).to_string();
@@ -514,8 +555,11 @@ mod tests {
 
 #[cfg(test)]
 mod fuzz {
-    use super::{parse_frame, validate, ClientFrame, ErrorCode, ProtoError, MAX_HISTORY_LIMIT};
-    use crate::ids::{MessageId, RoomId};
+    use super::{
+        parse_frame, validate, ClientFrame, ErrorCode, ProtoError, MAX_ATTACHMENTS,
+        MAX_HISTORY_LIMIT,
+    };
+    use crate::ids::{MessageId, RoomId, UploadId};
     use proptest::prelude::*;
     use serde_json::{json, Value};
 
@@ -534,6 +578,7 @@ mod fuzz {
             "limit",
             "ref",
             "thread",
+            "attachments",
         ]);
         let value = prop_oneof![
             prop::sample::select(vec![
@@ -598,13 +643,18 @@ mod fuzz {
                 id.clone(),
                 body.clone(),
                 client_id,
-                proptest::option::of(id.clone())
+                proptest::option::of(id.clone()),
+                prop::collection::btree_set(id.clone(), 0..=MAX_ATTACHMENTS),
             )
-                .prop_map(|(room, body, client_id, thread)| {
+                .prop_map(|(room, body, client_id, thread, attachments)| {
                     let mut v = json!({"type": "send", "room": room.to_string(),
                                        "body": body, "client_id": client_id});
                     if let Some(t) = thread {
                         v["thread"] = json!(t.to_string());
+                    }
+                    if !attachments.is_empty() {
+                        let ids: Vec<String> = attachments.iter().map(i64::to_string).collect();
+                        v["attachments"] = json!(ids);
                     }
                     let frame = ClientFrame::Send {
                         room: RoomId(room),
@@ -612,6 +662,7 @@ mod fuzz {
                         client_id,
                         thread: thread.map(MessageId),
                         also_in_room: false,
+                        attachments: attachments.into_iter().map(UploadId).collect(),
                     };
                     (frame, v)
                 }),

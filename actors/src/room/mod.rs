@@ -404,6 +404,8 @@ impl Room {
         let erase = |m: &mut MessageView| {
             m.deleted = true;
             m.body.clear();
+            // Its files are on their way out (the grace period): nobody is shown them again.
+            m.attachments.clear();
         };
         if self.seq.patch_held(message, erase) {
             return true;

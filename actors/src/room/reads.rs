@@ -12,7 +12,7 @@ use crate::ids::UserId;
 use crate::protocol::conversation as frames;
 use crate::protocol::ProtoError;
 use crate::registry::ToUsers;
-use crate::store::{Unread, Write};
+use crate::store::{Applied, Unread, Write};
 use actix::prelude::*;
 use serde_json::Value;
 use slog::warn;
@@ -59,8 +59,9 @@ impl Room {
                 .conn
                 .error(&ProtoError::forbidden("join the room first"), r);
         }
-        // Nothing past what exists can be read.
-        let seq = msg.seq.min(self.info.last_seq);
+        // Past what exists here is clamped by the store to what exists there (this replica may
+        // trail another node's commits by the bus's travel time).
+        let seq = msg.seq;
         let marker = self.reads.markers.entry(msg.conn.user.id).or_insert(seq);
         *marker = (*marker).max(seq);
         if !self.reads.armed {
@@ -76,19 +77,28 @@ impl Room {
             return;
         }
         let room = self.id;
-        let end = self.info.last_seq;
-        let (caught_up, behind): (Markers, Markers) = markers
-            .iter()
-            .map(|(u, s)| (*u, *s))
-            .partition(|(_, seq)| *seq >= end);
+        let users: Vec<UserId> = markers.keys().copied().collect();
         let writes = markers
             .into_iter()
             .map(|(user, seq)| Write::Read { room, user, seq })
             .collect();
         self.persist(ctx, writes, move |act, ctx, result| {
-            if let Err(e) = result {
-                return warn!(act.log, "read markers not written"; "error" => e.to_string());
-            }
+            let applied = match result {
+                Ok(applied) => applied,
+                Err(e) => {
+                    return warn!(act.log, "read markers not written"; "error" => e.to_string())
+                }
+            };
+            let end = act.info.last_seq;
+            let (caught_up, behind): (Markers, Markers) = users
+                .into_iter()
+                .zip(applied)
+                .filter_map(|(user, a)| match a {
+                    // Not a member (a global moderator looking in): no marker, no counts.
+                    Applied::Marker(seq) if seq > 0 => Some((user, seq)),
+                    _ => None,
+                })
+                .partition(|(_, seq)| *seq >= end);
             for (user, seq) in caught_up {
                 let counts = Unread {
                     user,

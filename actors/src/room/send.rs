@@ -3,10 +3,10 @@
 
 use super::fanout::{Effect, RoomEvent};
 use super::{moderation, write_error, ConnHandle, Room};
-use crate::ids::MessageId;
+use crate::ids::{MessageId, UploadId};
 use crate::model::{MessageKind, MessageView, RoomRole};
 use crate::protocol::{event, ErrorCode, ProtoError};
-use crate::store::{Applied, Write};
+use crate::store::{Applied, MessageExtras, Write};
 use actix::prelude::*;
 use serde_json::Value;
 
@@ -20,6 +20,8 @@ pub struct SendMessage {
     pub thread: Option<MessageId>,
     /// A thread reply shown in the room's timeline too.
     pub also_in_room: bool,
+    /// Uploads the message takes (checked in the commit: the author's, in this room, free).
+    pub attachments: Vec<UploadId>,
     pub reference: Option<Value>,
 }
 
@@ -49,6 +51,12 @@ impl Room {
             }
         }
         if msg.body.starts_with('/') {
+            if !msg.attachments.is_empty() {
+                return conn.error(
+                    &ProtoError::bad_request("a command cannot carry attachments"),
+                    r,
+                );
+            }
             return moderation::run(self, ctx, msg);
         }
         if let Some(member) = self.members.get(&conn.user.id) {
@@ -72,7 +80,10 @@ impl Room {
             }
             self.last_send.insert(conn.user.id, now);
         }
-        let extras = self.extras_for(&conn.user, role, &msg.body, msg.also_in_room);
+        let extras = MessageExtras {
+            attachments: msg.attachments.iter().map(|a| a.0).collect(),
+            ..self.extras_for(&conn.user, role, &msg.body, msg.also_in_room)
+        };
         let write = Write::Message {
             room: self.id,
             author: conn.user.user_ref(),

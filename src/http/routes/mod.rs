@@ -26,6 +26,7 @@ pub mod status;
 pub mod streams;
 pub mod threads;
 pub mod two_factor;
+pub mod uploads;
 pub mod users;
 pub mod web;
 pub mod webhooks;
