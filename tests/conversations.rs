@@ -152,6 +152,13 @@ async fn a_block_stops_direct_messages_and_mentions(kind: Kind) {
     )
     .await;
     assert_eq!(refused["code"], "forbidden", "{refused}");
+    // Not around it with an action either.
+    let action = try_send(
+        &mut a,
+        json!({"type": "send", "room": dm, "body": "/me waves anyway", "client_id": "2b"}),
+    )
+    .await;
+    assert_eq!(action["code"], "forbidden", "{action}");
     // Either way: bob cannot write to alice either, nor can a new conversation be opened.
     let mut b = server.ws(&bob).await;
     b.join(&dm).await;
@@ -641,7 +648,94 @@ async fn moderators_pin_and_members_see_the_pins(kind: Kind) {
     assert_eq!(hidden.status, 404);
 }
 
+async fn conversations_have_no_moderators_and_no_outsiders(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let admin = server.user_with_role("root", veza::auth::Role::Admin).await;
+    let dm = open(&server, &alice, json!({"usernames": ["bob"]}))
+        .await
+        .body["conversation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut a = server.ws(&alice).await;
+    a.join(&dm).await;
+    // The opener does not own it: no commands over the other, and /me still works.
+    for (i, command) in ["/ban @bob", "/topic ours", "/kick @bob", "/op @bob"]
+        .iter()
+        .enumerate()
+    {
+        let r = try_send(
+            &mut a,
+            json!({"type": "send", "room": dm, "body": command, "client_id": format!("c{i}")}),
+        )
+        .await;
+        assert_eq!(r["code"], "forbidden", "{command}: {r}");
+    }
+    let me = try_send(
+        &mut a,
+        json!({"type": "send", "room": dm, "body": "/me waves", "client_id": "me"}),
+    )
+    .await;
+    assert_eq!(me["message"]["kind"], "action", "{me}");
+    // An action notifies the other like any message of a conversation.
+    let feed = as_user(&server, &bob, "GET", "/api/v2/notifications", None).await;
+    assert_eq!(feed.body["notifications"][0]["message"]["kind"], "action");
+    // No webhooks, room emoji or outsiders, staff included.
+    let hook = as_user(
+        &server,
+        &alice,
+        "POST",
+        &format!("/api/v2/rooms/{dm}/webhooks"),
+        Some(json!({"name": "spy"})),
+    )
+    .await;
+    assert_eq!(hook.status, 403, "{:?}", hook.body);
+    let seen = as_user(&server, &admin, "GET", &format!("/api/v2/rooms/{dm}"), None).await;
+    assert_eq!(seen.status, 404);
+    let mut root = server.ws(&admin).await;
+    root.send(json!({"type": "join", "room": dm})).await;
+    assert_eq!(root.recv_type("error").await["code"], "not_found");
+    let members = as_user(&server, &bob, "GET", "/api/v2/conversations", None).await;
+    assert_eq!(
+        members.body["conversations"][0]["members"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+}
+
+async fn the_feed_hides_messages_of_rooms_one_can_no_longer_read(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let room = server.room(&alice, "inner circle", true).await;
+    let mut a = server.ws(&alice).await;
+    a.join(&room).await;
+    a.say(&room, "/invite @bob", "i").await;
+    a.say(&room, "secret plan for @bob", "m").await;
+    let feed = as_user(&server, &bob, "GET", "/api/v2/notifications", None).await;
+    assert_eq!(
+        feed.body["notifications"][0]["message"]["body"],
+        "secret plan for @bob"
+    );
+    a.say(&room, "/ban @bob", "b").await;
+    let feed = as_user(&server, &bob, "GET", "/api/v2/notifications", None).await;
+    let entry = &feed.body["notifications"][0];
+    assert_eq!(entry["kind"], "mention", "{entry}");
+    assert_eq!(
+        entry["message"],
+        Value::Null,
+        "banned: the entry stays, its text goes"
+    );
+}
+
 on_both_backends!(
+    conversations_have_no_moderators_and_no_outsiders,
+    the_feed_hides_messages_of_rooms_one_can_no_longer_read,
     direct_conversations_are_unique_private_and_named_after_the_other,
     a_block_stops_direct_messages_and_mentions,
     threads_count_their_replies_and_page_as_their_own_list,

@@ -133,8 +133,11 @@ pub enum Applied {
     },
     Done,
     /// A read marker as it stands after the write (never past the room's last seq, never
-    /// moved back).
-    Marker(i64),
+    /// moved back), and the room's last seq in the store.
+    Marker {
+        read_seq: i64,
+        last_seq: i64,
+    },
     /// The commands the bot now has in the room.
     BotCommands(Vec<BotCommand>),
 }

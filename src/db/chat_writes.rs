@@ -24,7 +24,9 @@ impl DieselChatStore {
                 )))
             }
             Write::Read { room, user, seq } => {
-                Applied::Marker(super::unread::mark_read(conn, room.0, user.0, *seq, now)?)
+                let (read_seq, last_seq) =
+                    super::unread::mark_read(conn, room.0, user.0, *seq, now)?;
+                Applied::Marker { read_seq, last_seq }
             }
             Write::BotCommands {
                 room,

@@ -10,6 +10,9 @@ use veza_actors::model::MessageView;
 use veza_actors::store::{MessageExtras, ThreadRoot, WriteError};
 use veza_actors::{MessageId, UserId};
 
+/// Most ids bound in one `IN (...)` (SQLite allows 32,766 parameters, PostgreSQL 65,535).
+const IN_LIST_MAX: usize = 10_000;
+
 /// Rows per multi-row INSERT of notifications (an `@room` in a big room writes one per member).
 const INSERT_CHUNK: usize = 500;
 
@@ -129,9 +132,16 @@ pub(super) fn notify(
                     .load::<i64>(conn)?,
             );
         }
-        eligible
-            .filter(room_members::user_id.eq_any(&wanted))
-            .load(conn)?
+        if wanted.len() > IN_LIST_MAX {
+            // Past what one IN list may bind (an @here in a crowded room): filter here.
+            let wanted: std::collections::HashSet<i64> = wanted.into_iter().collect();
+            let all: Vec<i64> = eligible.load(conn)?;
+            all.into_iter().filter(|u| wanted.contains(u)).collect()
+        } else {
+            eligible
+                .filter(room_members::user_id.eq_any(&wanted))
+                .load(conn)?
+        }
     };
     let blockers: Vec<i64> = user_blocks::table
         .filter(user_blocks::blocked_id.eq(author))

@@ -1,10 +1,11 @@
 //! The notification feed: a user's mentions (and, later, other events), newest first, each read
 //! or unread. Reading a room past a mention reads it too (`unread::mark_read`).
 
-use super::schema::{notifications, rooms, users};
+use super::schema::{notifications, room_members, rooms, users};
 use super::{messages, DbConnection, DbError};
 use diesel::prelude::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use veza_actors::ids::now_ms;
 use veza_actors::model::{MessageView, RoomKind, UserRef};
 use veza_actors::{RoomId, UserId};
 
@@ -62,6 +63,7 @@ pub fn feed(
         .into_iter()
         .map(|(id, name, kind)| (id, (name, kind)))
         .collect();
+    let readable = still_readable(conn, user, &room_ids, now_ms() as i64)?;
     let mut actor_ids: Vec<i64> = rows.iter().filter_map(|r| r.4).collect();
     actor_ids.sort_unstable();
     actor_ids.dedup();
@@ -88,7 +90,11 @@ pub fn feed(
                 room: RoomId(room),
                 room_name,
                 room_kind: RoomKind::parse(&room_kind),
-                message: message.and_then(|m| views.remove(&m)),
+                // A room the user may no longer read (left a private one, banned) keeps its
+                // entry but not the message.
+                message: message
+                    .filter(|_| readable.contains(&room))
+                    .and_then(|m| views.remove(&m)),
                 actor: actor.map(|a| UserRef {
                     id: UserId(a),
                     username: names.get(&a).cloned().unwrap_or_default(),
@@ -96,6 +102,37 @@ pub fn feed(
                 created_at,
                 read_at,
             }
+        })
+        .collect())
+}
+
+/// Which of `rooms` `user` may read now: public rooms they are not banned from, and private rooms
+/// and conversations they are a member of (not banned).
+fn still_readable(
+    conn: &mut DbConnection,
+    user: i64,
+    room_ids: &[i64],
+    now: i64,
+) -> Result<HashSet<i64>, DbError> {
+    let memberships: HashMap<i64, Option<i64>> = room_members::table
+        .filter(room_members::user_id.eq(user))
+        .filter(room_members::room_id.eq_any(room_ids))
+        .select((room_members::room_id, room_members::banned_until))
+        .load::<(i64, Option<i64>)>(conn)?
+        .into_iter()
+        .collect();
+    let private: HashMap<i64, bool> = rooms::table
+        .filter(rooms::id.eq_any(room_ids))
+        .select((rooms::id, rooms::private))
+        .load::<(i64, bool)>(conn)?
+        .into_iter()
+        .collect();
+    Ok(room_ids
+        .iter()
+        .copied()
+        .filter(|room| match memberships.get(room) {
+            Some(banned) => !banned.is_some_and(|t| t > now),
+            None => private.get(room) == Some(&false),
         })
         .collect())
 }

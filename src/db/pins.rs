@@ -59,7 +59,15 @@ pub fn pin(
                 pins::pinned_at.eq(now),
             ))
             .execute(conn)?;
-        Ok(Pinned::New)
+        Ok::<_, DbError>(Pinned::New)
+    })
+    .or_else(|e| {
+        // Pinned by someone else at the same moment: it is pinned, as asked.
+        if e.is_unique_violation() {
+            Ok(Pinned::Already)
+        } else {
+            Err(e)
+        }
     })
 }
 

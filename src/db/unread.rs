@@ -13,14 +13,15 @@ use veza_actors::store::Unread;
 use veza_actors::UserId;
 
 /// Moves `user`'s marker in `room` forward to `seq` (at most the room's last seq) and marks their
-/// mentions up to it read. Returns the marker as it stands (0 for a non-member).
+/// mentions up to it read. Returns the marker as it stands after the write (0 for a non-member;
+/// a concurrent higher marker wins) and the room's last seq.
 pub fn mark_read(
     conn: &mut DbConnection,
     room: i64,
     user: i64,
     seq: i64,
     now: i64,
-) -> Result<i64, DbError> {
+) -> Result<(i64, i64), DbError> {
     let last: i64 = rooms::table
         .find(room)
         .select(rooms::last_seq)
@@ -28,16 +29,18 @@ pub fn mark_read(
         .optional()?
         .unwrap_or(0);
     let seq = seq.min(last);
-    let Some(current) = room_members::table
-        .find((room, user))
-        .select(room_members::read_seq)
-        .first::<i64>(conn)
-        .optional()?
-    else {
-        return Ok(0);
+    let marker = |conn: &mut DbConnection| {
+        room_members::table
+            .find((room, user))
+            .select(room_members::read_seq)
+            .first::<i64>(conn)
+            .optional()
+    };
+    let Some(current) = marker(conn)? else {
+        return Ok((0, last));
     };
     if current >= seq {
-        return Ok(current);
+        return Ok((current, last));
     }
     diesel::update(
         room_members::table
@@ -55,7 +58,8 @@ pub fn mark_read(
     )
     .set(notifications::read_at.eq(now))
     .execute(conn)?;
-    Ok(seq)
+    // As it stands: another node may have moved it further meanwhile.
+    Ok((marker(conn)?.unwrap_or(seq), last))
 }
 
 /// Each of `users`' counts in `room` (members only).

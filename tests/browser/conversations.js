@@ -13,13 +13,14 @@ const PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer 
 (async () => {
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox','--disable-gpu','--disable-background-networking','--disable-component-update','--disable-sync','--no-first-run'] });
   const errors = [];
-  const mk = async (name) => {
+  // A person in a browser of their own: registers, or logs in (a second device).
+  const mk = async (name, button = '#register') => {
     const ctx = await browser.newContext(); const page = await ctx.newPage();
     page.on('console', m => { if (m.type() === 'error') errors.push(name + ': ' + m.text()); });
     page.on('pageerror', e => errors.push(name + ': ' + e.message));
     await page.goto(base + '/');
     await page.fill('#username', name); await page.fill('#password', 'correct horse battery');
-    await page.click('#register');
+    await page.click(button);
     await page.waitForSelector('#app:not(.hidden)');
     return page;
   };
@@ -43,16 +44,29 @@ const PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer 
   await a.fill('#body', 'hi frank, privately'); await a.press('#body', 'Enter');
   await lineWith(b, 'hi frank, privately').waitFor();
 
-  // Unread: erin writes in the room while frank looks at the conversation; his count drops to zero
-  // once he opens the room.
-  await a.click('#room-list li:has-text("town square")');
+  // Frank's second device (another browser, logged in) sits on no room at all.
+  const f2 = await mk('frank', '#login');
+  const square = '#room-list li:has-text("town square")';
+
+  // Unread and a mention: erin writes in the room while frank looks at the conversation; both of
+  // his devices show the counts, the second the mention in its feed; when he opens the room on
+  // one device the counts drop to zero on both.
+  await a.click(square);
   await lineWith(a, 'welcome').waitFor();
   await a.fill('#body', 'news one'); await a.press('#body', 'Enter');
-  await a.fill('#body', 'news two'); await a.press('#body', 'Enter');
-  await b.waitForSelector('#room-list li:has-text("town square") .badge.unread:text-is("2")');
-  await b.click('#room-list li:has-text("town square")');
+  await a.fill('#body', 'news two, @frank'); await a.press('#body', 'Enter');
+  for (const page of [b, f2]) {
+    await page.waitForSelector(`${square} .badge.unread:text-is("2")`);
+    await page.waitForSelector(`${square} .badge.mention:text-is("@1")`);
+  }
+  await f2.click('#bell');
+  await f2.locator('#feed-list li', { hasText: 'news two, @frank' }).waitFor();
+  await b.click(square);
   await lineWith(b, 'news two').waitFor();
-  await b.waitForFunction(() => !document.querySelector('#room-list li.active .badge.unread'));
+  for (const page of [b, f2]) {
+    await page.waitForFunction(() => ![...document.querySelectorAll('#room-list li')]
+      .some(li => li.textContent.includes('town square') && li.querySelector('.badge')));
+  }
   const unread = await b.evaluate(async () => (await api('/api/v2/rooms')).rooms.find(r => r.name === 'town square').unread);
   assert(unread === 0, 'the server agrees nothing is unread: ' + unread);
 
@@ -66,6 +80,12 @@ const PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer 
   await b.locator('#thread-messages .msg', { hasText: 'details in the thread' }).waitFor();
   const inTimeline = await b.locator('#messages .msg', { hasText: 'details in the thread' }).count();
   assert(inTimeline === 0, 'a thread reply stays out of the timeline');
+
+  // A pin: erin (the room's owner) pins a message; frank sees it in the pin list.
+  const pinned = lineWith(a, 'news one');
+  await pinned.hover(); await pinned.locator('button.pin').click();
+  await b.click('#pins-btn');
+  await b.locator('#pins li', { hasText: 'news one' }).waitFor();
 
   // Uploads: an image (erin sees its thumbnail) and a PDF (a download link).
   await b.setInputFiles('#file', { name: 'dot.png', mimeType: 'image/png', buffer: PNG });

@@ -46,7 +46,11 @@ impl Room {
             || !user
                 .grants
                 .allows(crate::permission::Permission::RoomsJoinPublic);
-        if invited_only && member.is_none() && role < RoomRole::Moderator {
+        // Nobody joins a conversation they are not in, staff included (it would make them a
+        // member: in its notifications, its name and its blocks).
+        let outsider =
+            member.is_none() && (role < RoomRole::Moderator || self.info.kind.is_conversation());
+        if invited_only && outsider {
             return msg.conn.error(&ProtoError::not_found("no such room"), r);
         }
         // Joining a public room makes you a member (so roles, bans and mutes have a row to live in).

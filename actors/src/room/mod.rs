@@ -318,7 +318,10 @@ impl Room {
 
     /// The caller's power here: the higher of the room role and any global role.
     fn role_of(&self, user: &SessionUser) -> RoomRole {
-        let room_role = if user.id == self.info.owner {
+        // A conversation's members are equals (its opener does not own it).
+        let room_role = if self.info.kind.is_conversation() {
+            RoomRole::Member
+        } else if user.id == self.info.owner {
             RoomRole::Owner
         } else {
             self.members

@@ -31,10 +31,12 @@ pub(super) fn run(room: &mut Room, ctx: &mut Context<Room>, msg: SendMessage) {
         Ok(c) => c,
         Err(usage) => return msg.conn.error(&ProtoError::bad_request(usage), r),
     };
-    if matches!(command, Command::Invite { .. }) && room.info.kind.is_conversation() {
+    // A conversation has fixed members and nobody to moderate it: /me and /help only.
+    if room.info.kind.is_conversation() && !matches!(command, Command::Me(_) | Command::Help) {
         return msg.conn.error(
             &ProtoError::forbidden(
-                "a conversation's members are fixed: open a new conversation instead",
+                "conversations have no moderation commands (their members are fixed: open a new \
+                 conversation instead)",
             ),
             r,
         );
@@ -74,7 +76,11 @@ pub(super) fn run(room: &mut Room, ctx: &mut Context<Room>, msg: SendMessage) {
                     .conn
                     .error(&ProtoError::forbidden("you are muted in this room"), r);
             }
-            let write = message(room, &msg, MessageKind::Action, action);
+            let mut write = message(room, &msg, MessageKind::Action, action.clone());
+            // An action mentions, notifies and honours blocks like any message.
+            if let Write::Message { extras, .. } = &mut write {
+                *extras = room.extras_for(&msg.conn.user, role, &action, false);
+            }
             room.commit_message(
                 ctx,
                 vec![write],

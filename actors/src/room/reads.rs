@@ -89,16 +89,22 @@ impl Room {
                     return warn!(act.log, "read markers not written"; "error" => e.to_string())
                 }
             };
-            let end = act.info.last_seq;
-            let (caught_up, behind): (Markers, Markers) = users
-                .into_iter()
-                .zip(applied)
-                .filter_map(|(user, a)| match a {
+            // Read to the end of what the store holds: nothing unread, no query.
+            let (mut caught_up, mut behind): (Markers, Markers) = (Vec::new(), Vec::new());
+            for (user, a) in users.into_iter().zip(applied) {
+                match a {
+                    Applied::Marker { read_seq, last_seq }
+                        if read_seq >= last_seq && read_seq > 0 =>
+                    {
+                        caught_up.push((user, read_seq))
+                    }
+                    Applied::Marker { read_seq, .. } if read_seq > 0 => {
+                        behind.push((user, read_seq))
+                    }
                     // Not a member (a global moderator looking in): no marker, no counts.
-                    Applied::Marker(seq) if seq > 0 => Some((user, seq)),
-                    _ => None,
-                })
-                .partition(|(_, seq)| *seq >= end);
+                    _ => {}
+                }
+            }
             for (user, seq) in caught_up {
                 let counts = Unread {
                     user,

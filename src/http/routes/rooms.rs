@@ -130,10 +130,14 @@ pub(crate) fn readable(
     who: &Authenticated,
 ) -> Result<RoomRow, ApiError> {
     let row = rooms::find(conn, room)?.ok_or_else(|| ApiError::not_found("no such room"))?;
+    let membership = rooms::membership(conn, room, who.user_id)?;
+    // Conversations are for their members alone, staff included.
+    if row.kind().is_conversation() && membership.is_none() {
+        return Err(ApiError::not_found("no such room"));
+    }
     if matches!(who.role, Role::Admin | Role::Moderator) {
         return Ok(row);
     }
-    let membership = rooms::membership(conn, room, who.user_id)?;
     // Bots see only rooms they were invited to, public ones too.
     let invited_only = row.private || who.role == Role::Bot;
     if invited_only && membership.is_none() && row.owner_id != who.user_id {
@@ -157,6 +161,11 @@ pub(crate) fn moderated(
     who: &Authenticated,
 ) -> Result<(), ApiError> {
     let row = readable(conn, room, who)?;
+    if row.kind().is_conversation() {
+        return Err(ApiError::forbidden(
+            "conversations have no moderators (and no webhooks or room emoji)",
+        ));
+    }
     if matches!(who.role, Role::Admin | Role::Moderator) || row.owner_id == who.user_id {
         return Ok(());
     }

@@ -262,7 +262,7 @@ function showHint() {
 function handle(ev) {
   switch (ev.type) {
     case "joined": {
-      if (ev.room !== state.room) return;
+      if (ev.room !== state.room) return backgroundJoined(ev);
       const room = state.rooms.get(ev.room);
       $("topic").textContent = (room && room.topic) || (room && room.kind !== "room" ? "Conversation with " + room.name : "No topic.");
       $("pins-btn").classList.remove("hidden");

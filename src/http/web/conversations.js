@@ -17,11 +17,24 @@ function countUnread(m) {
   }
 }
 
-// Reading the room on screen moves the read marker (at most every 300 ms); the server answers
-// every socket of ours, on every node, with `unread`.
+// A room joined in the background (for its counts): what arrived between loading the list and
+// the join is in the join's messages; from here on its `message` events count.
+function backgroundJoined(ev) {
+  const room = state.rooms.get(ev.room);
+  if (!room || room.read_seq === undefined) return;
+  const counted = ev.messages.filter(m => m.seq > room.read_seq && m.author.id !== state.user.id && (!m.thread || m.also_in_room)).length;
+  const complete = !ev.messages.length || ev.messages[0].seq <= room.read_seq + 1;
+  room.unread = complete ? counted : Math.max(room.unread || 0, counted);
+  room.counted_to = ev.seq;
+  renderRoomList();
+}
+
+// Reading the room on screen moves the read marker (at most every 300 ms, also while messages
+// keep coming); the server answers every socket of ours, on every node, with `unread`.
 function scheduleRead() {
-  clearTimeout(state.readTimer);
+  if (state.readTimer) return;
   state.readTimer = setTimeout(() => {
+    state.readTimer = null;
     const room = state.room, seq = state.lastSeq[room];
     if (!room || !seq || document.visibilityState === "hidden") return;
     const known = state.rooms.get(room);
