@@ -9,6 +9,15 @@
 //! seconds (answering the server's pings), reads the server's RSS, and prints the result line
 //! (`rss_per_conn_kib` = RSS after - RSS before, divided by the connections). For memory per
 //! connection without the rest of the benchmark.
+//!
+//! With `--read-every-ms N` each connection behaves like a client viewing its room: when it has
+//! received new `message` events it sends one `read` frame with the highest seq it saw, at most once
+//! every N ms, and counts the `unread` frames it gets back (`read_frames`, `unread_frames`).
+//!
+//! With `--tokens FILE` the accounts are reused: if FILE holds at least `--users` access tokens they
+//! are read from it and nothing is registered; otherwise the accounts are registered and their
+//! tokens written to it (`--setup-only` then stops there). Registration (argon2) is the slow part
+//! of a run with thousands of accounts, so a script registers once and copies the database.
 
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
@@ -58,12 +67,37 @@ struct Args {
     /// RSS per connection and exit (no send window).
     #[arg(long)]
     idle: Option<u64>,
+    /// Read markers: after new `message` events, send one `read` frame with the highest seq seen, at
+    /// most once every this many ms (0: never, no unread tracking from the client).
+    #[arg(long, default_value_t = 0)]
+    read_every_ms: u64,
+    /// Access tokens, one a line: read from it if it holds at least `--users`, else the accounts are
+    /// registered and their tokens written to it.
+    #[arg(long)]
+    tokens: Option<std::path::PathBuf>,
+    /// Register the accounts (writing `--tokens`) and exit.
+    #[arg(long)]
+    setup_only: bool,
+    /// Before sending, wait until no frame arrived for a second (the join/presence backlog), at
+    /// most this many seconds.
+    #[arg(long, default_value_t = 300)]
+    settle_max_s: u64,
+    /// Registrations in flight at once.
+    #[arg(long, default_value_t = 8)]
+    register_concurrency: usize,
 }
 
 /// Bytes and frames received by all connections, and the largest frame (reported in idle mode).
 static RX_BYTES: AtomicU64 = AtomicU64::new(0);
 static RX_FRAMES: AtomicU64 = AtomicU64::new(0);
 static RX_MAX_FRAME: AtomicU64 = AtomicU64::new(0);
+/// `read` frames sent and `unread` frames received by all connections (all of the run, and those in
+/// the measured window), and the sum of the `unread` counts received (for their mean).
+static READS_SENT: AtomicU64 = AtomicU64::new(0);
+static READS_SENT_WINDOW: AtomicU64 = AtomicU64::new(0);
+static UNREAD_RX: AtomicU64 = AtomicU64::new(0);
+static UNREAD_RX_WINDOW: AtomicU64 = AtomicU64::new(0);
+static UNREAD_SUM: AtomicU64 = AtomicU64::new(0);
 
 fn count_rx(len: usize) {
     RX_BYTES.fetch_add(len as u64, Ordering::Relaxed);
@@ -212,8 +246,24 @@ async fn connection(
     }
     let _ = ready.send(Ok(())).await;
     let mut n = 0u64;
+    // Read markers (`--read-every-ms`): the highest seq seen, the last one sent, when it was sent.
+    let read_every = Duration::from_millis(args.read_every_ms);
+    let (mut seen_seq, mut read_seq) = (0i64, 0i64);
+    let mut last_read: Option<tokio::time::Instant> = None;
+    let read_timer = tokio::time::sleep(Duration::from_secs(3600));
+    tokio::pin!(read_timer);
+    let mut read_armed = false;
     loop {
         tokio::select! {
+            () = &mut read_timer, if read_armed => {
+                read_armed = false;
+                let frame = json!({"type": "read", "room": room, "seq": seen_seq});
+                if sink.send(Message::text(frame.to_string())).await.is_err() { break; }
+                read_seq = seen_seq;
+                last_read = Some(tokio::time::Instant::now());
+                READS_SENT.fetch_add(1, Ordering::Relaxed);
+                if run.in_window(now_us()) { READS_SENT_WINDOW.fetch_add(1, Ordering::Relaxed); }
+            }
             cmd = sends.recv() => {
                 if cmd.is_none() { break; }
                 let t = now_us();
@@ -231,6 +281,16 @@ async fn connection(
                         let Ok(v) = serde_json::from_str::<Value>(&text) else { continue };
                         match v["type"].as_str() {
                             Some("message") => {
+                                if !read_every.is_zero() {
+                                    let seq = v["message"]["seq"].as_i64().unwrap_or(0);
+                                    seen_seq = seen_seq.max(seq);
+                                    if !read_armed && seen_seq > read_seq {
+                                        // At most one read per `read_every`: at once after a pause.
+                                        let at = last_read.map_or_else(tokio::time::Instant::now, |l| l + read_every);
+                                        read_timer.as_mut().reset(at.max(tokio::time::Instant::now()));
+                                        read_armed = true;
+                                    }
+                                }
                                 if let Some(t) = v["message"]["body"].as_str().and_then(|b| b.strip_prefix("t=")).and_then(|t| t.parse::<u64>().ok()) {
                                     if run.in_window(t) { stats.delivery_us.push(now.saturating_sub(t) as u32); }
                                 }
@@ -239,6 +299,11 @@ async fn connection(
                                 if let Some(t) = v["client_id"].as_str().and_then(|c| c.split('-').next()).and_then(|t| t.parse::<u64>().ok()) {
                                     if run.in_window(t) { stats.ack_us.push(now.saturating_sub(t) as u32); }
                                 }
+                            }
+                            Some("unread") => {
+                                UNREAD_RX.fetch_add(1, Ordering::Relaxed);
+                                if run.in_window(now) { UNREAD_RX_WINDOW.fetch_add(1, Ordering::Relaxed); }
+                                UNREAD_SUM.fetch_add(v["unread"].as_u64().unwrap_or(0), Ordering::Relaxed);
                             }
                             Some("error") => {
                                 *stats.errors.entry(v["code"].as_str().unwrap_or("?").to_owned()).or_default() += 1;
@@ -254,6 +319,48 @@ async fn connection(
         }
     }
     stats
+}
+
+/// The accounts' access tokens: from `--tokens` if it holds enough, else registered (several at
+/// once) and written to it.
+async fn accounts(args: &Args, setup: &str, tag: &str) -> Result<Vec<String>, String> {
+    let want = args.users.max(1);
+    if let Some(path) = &args.tokens {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            let tokens: Vec<String> = text.lines().map(str::to_owned).collect();
+            if tokens.len() >= want {
+                eprintln!("{want} accounts from {}", path.display());
+                return Ok(tokens.into_iter().take(want).collect());
+            }
+        }
+    }
+    let started = Instant::now();
+    let gate = Arc::new(Semaphore::new(args.register_concurrency.max(1)));
+    let mut tasks = Vec::with_capacity(want);
+    for i in 0..want {
+        let (gate, setup, username) = (gate.clone(), setup.to_owned(), format!("ld{tag}_{i}"));
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await.map_err(|e| e.to_string())?;
+            let body = json!({"username": username, "password": "load-test-password"});
+            let reply = http(&setup, "POST", "/api/v2/auth/register", None, body).await?;
+            reply["access_token"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| String::from("no token"))
+        }));
+    }
+    let mut tokens = Vec::with_capacity(want);
+    for task in tasks {
+        tokens.push(task.await.map_err(|e| e.to_string())??);
+    }
+    eprintln!(
+        "{want} accounts registered in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(path) = &args.tokens {
+        std::fs::write(path, tokens.join("\n")).map_err(|e| e.to_string())?;
+    }
+    Ok(tokens)
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -287,12 +394,10 @@ async fn main() -> Result<(), String> {
             (1..=args.rooms).map(|r| r.to_string()).collect::<Vec<_>>(),
         )
     } else {
-        let mut tokens = Vec::new();
-        for i in 0..args.users.max(1) {
-            let body =
-                json!({"username": format!("ld{tag}_{i}"), "password": "load-test-password"});
-            let reply = http(&setup, "POST", "/api/v2/auth/register", None, body).await?;
-            tokens.push(reply["access_token"].as_str().ok_or("no token")?.to_owned());
+        let tokens = accounts(&args, &setup, &tag).await?;
+        if args.setup_only {
+            eprintln!("{} accounts ready", tokens.len());
+            return Ok(());
         }
         let mut rooms = Vec::new();
         for r in 0..args.rooms {
@@ -371,7 +476,21 @@ async fn main() -> Result<(), String> {
         )
         .await;
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Settle: in one big room every join sends presence to everyone already there (O(members^2)
+    // frames while connecting); wait until the connections stop receiving before the window, or
+    // the deliveries measured queue behind that backlog.
+    let settle_started = Instant::now();
+    let mut last = RX_FRAMES.load(Ordering::Relaxed);
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = RX_FRAMES.load(Ordering::Relaxed);
+        if now == last || settle_started.elapsed() > Duration::from_secs(args.settle_max_s) {
+            break;
+        }
+        last = now;
+    }
+    let settle_s = settle_started.elapsed().as_secs_f64();
+    eprintln!("settled in {settle_s:.1} s");
     let rss_idle = servers_rss_kib(&args.server_pids);
 
     // Send at the fixed rate: 2 s warm-up, then the measured window.
@@ -456,6 +575,11 @@ async fn main() -> Result<(), String> {
         "server_rss_kib": {"before": rss_before, "idle_connected": rss_idle, "busy": rss_busy},
         "rss_per_conn_kib": match (rss_before, rss_idle) { (Some(a), Some(b)) if connected > 0 => Some(((b as f64 - a as f64) / connected as f64 * 100.0).round() / 100.0), _ => None },
         "connect_s": (connect_s * 10.0).round() / 10.0,
+        "settle_s": (settle_s * 10.0).round() / 10.0,
+        "read_every_ms": args.read_every_ms,
+        "read_frames": READS_SENT.load(Ordering::Relaxed), "read_frames_in_window": READS_SENT_WINDOW.load(Ordering::Relaxed),
+        "unread_frames": UNREAD_RX.load(Ordering::Relaxed), "unread_frames_in_window": UNREAD_RX_WINDOW.load(Ordering::Relaxed),
+        "unread_mean": match UNREAD_RX.load(Ordering::Relaxed) { 0 => None, n => Some((UNREAD_SUM.load(Ordering::Relaxed) as f64 / n as f64 * 100.0).round() / 100.0) },
     });
     println!(
         "{}",
