@@ -62,48 +62,61 @@ pub fn mark_read(
     Ok((marker(conn)?.unwrap_or(seq), last))
 }
 
-/// Each of `users`' counts in `room` (members only).
+/// Each of `users`' counts in `room` (members only): three queries whatever the number of users
+/// (their markers, then the unread messages and the unread mentions, each counted per user in one
+/// grouped query).
 pub fn in_room(
     conn: &mut DbConnection,
     room: i64,
     users: &[UserId],
 ) -> Result<Vec<Unread>, DbError> {
-    let mut out = Vec::with_capacity(users.len());
-    for user in users {
-        let Some(read_seq) = room_members::table
-            .find((room, user.0))
-            .select(room_members::read_seq)
-            .first::<i64>(conn)
-            .optional()?
-        else {
-            continue;
-        };
-        let unread: i64 = messages::table
-            .filter(messages::room_id.eq(room))
-            .filter(messages::seq.gt(read_seq))
-            .filter(messages::author_id.ne(user.0))
-            .filter(messages::deleted_at.is_null())
-            .filter(
-                messages::thread_id
-                    .is_null()
-                    .or(messages::also_in_room.eq(true)),
-            )
-            .count()
-            .get_result(conn)?;
-        let mentions: i64 = notifications::table
-            .filter(notifications::user_id.eq(user.0))
-            .filter(notifications::room_id.eq(room))
-            .filter(notifications::read_at.is_null())
-            .count()
-            .get_result(conn)?;
-        out.push(Unread {
-            user: *user,
-            read_seq,
-            unread,
-            mentions,
-        });
+    let ids: Vec<i64> = users.iter().map(|u| u.0).collect();
+    let markers: Vec<(i64, i64)> = room_members::table
+        .filter(room_members::room_id.eq(room))
+        .filter(room_members::user_id.eq_any(&ids))
+        .select((room_members::user_id, room_members::read_seq))
+        .load(conn)?;
+    if markers.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let unread: HashMap<i64, i64> = messages::table
+        .inner_join(
+            room_members::table.on(room_members::room_id
+                .eq(messages::room_id)
+                .and(room_members::user_id.eq_any(&ids))),
+        )
+        .filter(messages::room_id.eq(room))
+        .filter(messages::seq.gt(room_members::read_seq))
+        .filter(messages::author_id.ne(room_members::user_id))
+        .filter(messages::deleted_at.is_null())
+        .filter(
+            messages::thread_id
+                .is_null()
+                .or(messages::also_in_room.eq(true)),
+        )
+        .group_by(room_members::user_id)
+        .select((room_members::user_id, count_star()))
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect();
+    let mentions: HashMap<i64, i64> = notifications::table
+        .filter(notifications::room_id.eq(room))
+        .filter(notifications::user_id.eq_any(&ids))
+        .filter(notifications::read_at.is_null())
+        .group_by(notifications::user_id)
+        .select((notifications::user_id, count_star()))
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect();
+    Ok(markers
+        .into_iter()
+        .map(|(user, read_seq)| Unread {
+            user: UserId(user),
+            read_seq,
+            unread: unread.get(&user).copied().unwrap_or(0),
+            mentions: mentions.get(&user).copied().unwrap_or(0),
+        })
+        .collect())
 }
 
 /// A member's standing in one of their rooms, for the room list.

@@ -22,8 +22,9 @@ use std::time::Duration;
 /// Read markers: who read up to which seq.
 type Markers = Vec<(UserId, i64)>;
 
-/// How long read markers are gathered before they are written.
-const READ_FLUSH: Duration = Duration::from_millis(200);
+/// How long read markers are gathered before they are written: a reader's marker is written and
+/// their counts pushed at most once per this, however often their client says `read`.
+const READ_FLUSH: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Default)]
 pub(super) struct PendingReads {
