@@ -96,13 +96,12 @@ pub enum Write {
         seconds: i64,
     },
     Audit(AuditRecord),
-    /// The member has read the room up to `seq` (a marker only moves forward, and not past the
-    /// room's last seq in the store); their mention notifications up to it are read too. Applied
-    /// as [`Applied::Marker`] with the marker as it stands.
-    Read {
+    /// Members have read the room up to their `seq` (a marker only moves forward, and not past
+    /// the room's last seq in the store); their mention notifications up to it are read too.
+    /// Applied as [`Applied::Markers`] with the markers as they stand.
+    Reads {
         room: RoomId,
-        user: UserId,
-        seq: i64,
+        markers: Vec<(UserId, i64)>,
     },
     /// Replaces the commands `bot` registered in `room` (an empty list removes them). Refused
     /// (`Invalid`) when another bot holds one of the names.
@@ -132,10 +131,10 @@ pub enum Applied {
         message: MessageId,
     },
     Done,
-    /// A read marker as it stands after the write (never past the room's last seq, never
-    /// moved back), and the room's last seq in the store.
-    Marker {
-        read_seq: i64,
+    /// Read markers as they stand after the write (never past the room's last seq, never moved
+    /// back; members only), and the room's last seq in the store.
+    Markers {
+        markers: Vec<(UserId, i64)>,
         last_seq: i64,
     },
     /// The commands the bot now has in the room.

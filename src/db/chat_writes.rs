@@ -23,10 +23,9 @@ impl DieselChatStore {
                     "message in the wrong phase".into(),
                 )))
             }
-            Write::Read { room, user, seq } => {
-                let (read_seq, last_seq) =
-                    super::unread::mark_read(conn, room.0, user.0, *seq, now)?;
-                Applied::Marker { read_seq, last_seq }
+            Write::Reads { room, markers } => {
+                let (markers, last_seq) = super::unread::mark_read(conn, room.0, markers, now)?;
+                Applied::Markers { markers, last_seq }
             }
             Write::BotCommands {
                 room,

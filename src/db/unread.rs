@@ -12,54 +12,55 @@ use std::collections::HashMap;
 use veza_actors::store::Unread;
 use veza_actors::UserId;
 
-/// Moves `user`'s marker in `room` forward to `seq` (at most the room's last seq) and marks their
-/// mentions up to it read. Returns the marker as it stands after the write (0 for a non-member;
-/// a concurrent higher marker wins) and the room's last seq.
+/// Moves each member's marker in `room` forward to their seq (at most the room's last seq) and
+/// marks their mentions up to it read: two statements per distinct seq (readers of a busy room
+/// mostly send the same one), whatever the number of readers. Returns the markers as they stand
+/// after the write (members only; a concurrent higher marker wins) and the room's last seq.
 pub fn mark_read(
     conn: &mut DbConnection,
     room: i64,
-    user: i64,
-    seq: i64,
+    markers: &[(UserId, i64)],
     now: i64,
-) -> Result<(i64, i64), DbError> {
+) -> Result<(Vec<(UserId, i64)>, i64), DbError> {
     let last: i64 = rooms::table
         .find(room)
         .select(rooms::last_seq)
         .first::<i64>(conn)
         .optional()?
         .unwrap_or(0);
-    let seq = seq.min(last);
-    let marker = |conn: &mut DbConnection| {
-        room_members::table
-            .find((room, user))
-            .select(room_members::read_seq)
-            .first::<i64>(conn)
-            .optional()
-    };
-    let Some(current) = marker(conn)? else {
-        return Ok((0, last));
-    };
-    if current >= seq {
-        return Ok((current, last));
+    let mut by_seq: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (user, seq) in markers {
+        by_seq.entry((*seq).min(last)).or_default().push(user.0);
     }
-    diesel::update(
-        room_members::table
-            .find((room, user))
-            .filter(room_members::read_seq.lt(seq)),
-    )
-    .set(room_members::read_seq.eq(seq))
-    .execute(conn)?;
-    diesel::update(
-        notifications::table
-            .filter(notifications::user_id.eq(user))
-            .filter(notifications::room_id.eq(room))
-            .filter(notifications::read_at.is_null())
-            .filter(notifications::seq.le(seq)),
-    )
-    .set(notifications::read_at.eq(now))
-    .execute(conn)?;
-    // As it stands: another node may have moved it further meanwhile.
-    Ok((marker(conn)?.unwrap_or(seq), last))
+    for (seq, users) in &by_seq {
+        diesel::update(
+            room_members::table
+                .filter(room_members::room_id.eq(room))
+                .filter(room_members::user_id.eq_any(users))
+                .filter(room_members::read_seq.lt(seq)),
+        )
+        .set(room_members::read_seq.eq(seq))
+        .execute(conn)?;
+        diesel::update(
+            notifications::table
+                .filter(notifications::room_id.eq(room))
+                .filter(notifications::user_id.eq_any(users))
+                .filter(notifications::read_at.is_null())
+                .filter(notifications::seq.le(seq)),
+        )
+        .set(notifications::read_at.eq(now))
+        .execute(conn)?;
+    }
+    let ids: Vec<i64> = markers.iter().map(|(u, _)| u.0).collect();
+    let standing: Vec<(i64, i64)> = room_members::table
+        .filter(room_members::room_id.eq(room))
+        .filter(room_members::user_id.eq_any(&ids))
+        .select((room_members::user_id, room_members::read_seq))
+        .load(conn)?;
+    Ok((
+        standing.into_iter().map(|(u, s)| (UserId(u), s)).collect(),
+        last,
+    ))
 }
 
 /// Each of `users`' counts in `room` (members only): three queries whatever the number of users

@@ -19,9 +19,6 @@ use slog::warn;
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// Read markers: who read up to which seq.
-type Markers = Vec<(UserId, i64)>;
-
 /// How long read markers are gathered before they are written: a reader's marker is written and
 /// their counts pushed at most once per this, however often their client says `read`.
 const READ_FLUSH: Duration = Duration::from_millis(500);
@@ -78,48 +75,43 @@ impl Room {
             return;
         }
         let room = self.id;
-        let users: Vec<UserId> = markers.keys().copied().collect();
-        let writes = markers
-            .into_iter()
-            .map(|(user, seq)| Write::Read { room, user, seq })
-            .collect();
-        self.persist(ctx, writes, move |act, ctx, result| {
-            let applied = match result {
-                Ok(applied) => applied,
+        let write = Write::Reads {
+            room,
+            markers: markers.into_iter().collect(),
+        };
+        self.persist(ctx, vec![write], move |act, ctx, result| {
+            let (markers, last_seq) = match result.map(|mut a| a.pop()) {
+                Ok(Some(Applied::Markers { markers, last_seq })) => (markers, last_seq),
+                Ok(_) => return warn!(act.log, "read markers: unexpected answer from the store"),
                 Err(e) => {
                     return warn!(act.log, "read markers not written"; "error" => e.to_string())
                 }
             };
-            // Read to the end of what the store holds: nothing unread, no query.
-            let (mut caught_up, mut behind): (Markers, Markers) = (Vec::new(), Vec::new());
-            for (user, a) in users.into_iter().zip(applied) {
-                match a {
-                    Applied::Marker { read_seq, last_seq }
-                        if read_seq >= last_seq && read_seq > 0 =>
-                    {
-                        caught_up.push((user, read_seq))
-                    }
-                    Applied::Marker { read_seq, .. } if read_seq > 0 => {
-                        behind.push((user, read_seq))
-                    }
-                    // Not a member (a global moderator looking in): no marker, no counts.
-                    _ => {}
+            // Read to the end of what the store holds: nothing unread, no query, and one frame
+            // for all who stand at the same seq.
+            let mut caught_up: HashMap<i64, Vec<UserId>> = HashMap::new();
+            let mut behind: Vec<UserId> = Vec::new();
+            for (user, read_seq) in markers {
+                if read_seq >= last_seq {
+                    caught_up.entry(read_seq).or_default().push(user);
+                } else {
+                    behind.push(user);
                 }
             }
-            for (user, seq) in caught_up {
+            for (read_seq, users) in caught_up {
                 let counts = Unread {
-                    user,
-                    read_seq: seq,
+                    user: users[0],
+                    read_seq,
                     unread: 0,
                     mentions: 0,
                 };
                 act.env.users.do_send(ToUsers {
-                    users: vec![user],
+                    users,
                     frame: frames::unread(room, &counts),
                 });
             }
             if !behind.is_empty() {
-                act.push_unread(ctx, behind.into_iter().map(|(u, _)| u).collect());
+                act.push_unread(ctx, behind);
             }
         });
     }
