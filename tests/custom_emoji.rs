@@ -7,79 +7,14 @@ mod common;
 
 use common::cluster::Cluster;
 use common::http::call;
+use common::raw_http::{raw, RawReply};
 use common::server::{as_user, TestServer, TestUser};
 use common::{last_audit_details, Kind, TestDb};
 use image::{DynamicImage, ImageFormat, Rgba, RgbaImage};
 use serde_json::{json, Value};
 use std::io::Cursor;
 use std::net::SocketAddr;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use veza::auth::Role;
-
-/// A raw HTTP exchange: status, headers (lower-cased names) and the body's bytes.
-struct RawReply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl RawReply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-}
-
-/// One request with a binary body on its own connection (the harness's `call` sends JSON only).
-async fn raw(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> RawReply {
-    let mut tcp = TcpStream::connect(addr).await.expect("connect");
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    tcp.write_all(head.as_bytes()).await.expect("write head");
-    // The server may answer (413) and close before reading all of a large body.
-    let _ = tcp.write_all(body).await;
-    let mut bytes = Vec::new();
-    let _ = tcp.read_to_end(&mut bytes).await;
-    let split = bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a response head");
-    let head = String::from_utf8_lossy(&bytes[..split]).into_owned();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_owned()))
-        .collect();
-    RawReply {
-        status,
-        headers,
-        body: bytes[split + 4..].to_vec(),
-    }
-}
 
 /// `user` PUTs `image` at `path` (under `/api/v2`), claiming it is a PNG whatever it is.
 async fn upload(server: &TestServer, user: &TestUser, path: &str, image: &[u8]) -> RawReply {
