@@ -7,6 +7,7 @@
 mod common;
 
 use common::cluster::{eventually, Cluster};
+use common::raw_http::{form, raw, BOUNDARY};
 use common::Kind;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -179,7 +180,92 @@ async fn a_direct_conversation_opened_on_two_nodes_at_once_is_one(kind: Kind) {
     assert_eq!(created.iter().filter(|c| **c).count(), 1, "{created:?}");
 }
 
+async fn an_upload_on_one_node_is_fetched_through_any(kind: Kind) {
+    let c = Cluster::start(kind, 2);
+    let alice = c.register(0, "alice");
+    let bob = c.register(1, "bob");
+    let room = c.room(0, &alice, "lobby");
+    let (mut a, _) = c.joined(0, &alice, &room, None).await;
+    let (mut b, _) = c.joined(1, &bob, &room, None).await;
+    let node = |i: usize| std::net::SocketAddr::from(([127, 0, 0, 1], c.port(i)));
+    let pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n";
+    let body = form(
+        b"name=\"file\"; filename=\"notes.pdf\"",
+        "application/pdf",
+        pdf,
+    );
+    let auth = format!("Bearer {}", alice.token);
+    let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+    let made = raw(
+        node(0),
+        "POST",
+        &format!("/api/v2/uploads?room={room}"),
+        &[("Authorization", &auth), ("Content-Type", &content_type)],
+        &body,
+    )
+    .await;
+    assert_eq!(made.status, 201, "{:?}", made.json());
+    let id = made.json()["upload"]["id"].as_str().unwrap().to_owned();
+    a.send(
+        json!({"type": "send", "room": room, "body": "notes", "client_id": "f",
+                  "attachments": [id]}),
+    )
+    .await;
+    a.recv_type("ack").await;
+    let seen = b.recv_type("message").await;
+    let url = seen["message"]["attachments"][0]["url"]
+        .as_str()
+        .expect("an attachment url")
+        .to_owned();
+    // Bob asks node 1, which has no such file on its disk: sent to node 0, where it is.
+    let with_token = format!("{url}?access_token={}", bob.token);
+    let there = raw(node(1), "GET", &with_token, &[], b"").await;
+    assert_eq!(there.status, 307, "{:?}", there.json());
+    let location = there.header("location").expect("a location").to_owned();
+    assert_eq!(
+        location,
+        format!("http://127.0.0.1:{}{with_token}", c.port(0))
+    );
+    let here = raw(node(0), "GET", &with_token, &[], b"").await;
+    assert_eq!((here.status, here.body.as_slice()), (200, &pdf[..]));
+    // Access is checked before the redirect: an outsider learns nothing.
+    let carol = c.register(1, "carol");
+    let private = c.call(
+        0,
+        "POST",
+        "/api/v2/rooms",
+        Some(&alice.token),
+        Some(json!({"name": "inner", "private": true})),
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hidden = raw(
+        node(0),
+        "POST",
+        &format!("/api/v2/uploads?room={private}"),
+        &[("Authorization", &auth), ("Content-Type", &content_type)],
+        &body,
+    )
+    .await;
+    let hidden_id = hidden.json()["upload"]["id"].as_str().unwrap().to_owned();
+    let probe = raw(
+        node(1),
+        "GET",
+        &format!(
+            "/api/v2/uploads/{hidden_id}/content?access_token={}",
+            carol.token
+        ),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(probe.status, 404);
+}
+
 on_both_backends!(
+    an_upload_on_one_node_is_fetched_through_any,
     unread_counts_and_read_markers_hold_across_nodes,
     mentions_threads_and_pins_cross_nodes,
     a_direct_conversation_opened_on_two_nodes_at_once_is_one,

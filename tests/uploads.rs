@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::raw_http::{raw, RawReply};
+use common::raw_http::{form, raw, RawReply, BOUNDARY};
 use common::server::{as_user, config_with, TestServer, TestUser};
 use common::{Kind, TestDb};
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
@@ -14,20 +14,8 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const BOUNDARY: &str = "veza-test-boundary-5e1f";
 const PDF: &[u8] =
     b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
-
-/// A multipart/form-data body with one part: `disposition` is the part's raw
-/// `Content-Disposition` parameters after `form-data; ` (so tests can send any filename bytes).
-fn form(disposition: &[u8], declared: &str, bytes: &[u8]) -> Vec<u8> {
-    let mut body = format!("--{BOUNDARY}\r\nContent-Disposition: form-data; ").into_bytes();
-    body.extend_from_slice(disposition);
-    body.extend_from_slice(format!("\r\nContent-Type: {declared}\r\n\r\n").as_bytes());
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    body
-}
 
 fn file_part(name: &str) -> Vec<u8> {
     format!("name=\"file\"; filename=\"{name}\"").into_bytes()

@@ -339,5 +339,6 @@ diesel::table! {
         thumbnail_key -> Nullable<Text>,
         created_at -> BigInt,
         delete_after -> Nullable<BigInt>,
+        origin -> Nullable<Text>,
     }
 }

@@ -27,6 +27,8 @@ pub struct NewUpload<'a> {
     pub thumbnail_key: Option<&'a str>,
     pub created_at: i64,
     pub delete_after: Option<i64>,
+    /// The node whose disk holds the files (several nodes), else `None`.
+    pub origin: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -46,6 +48,7 @@ pub struct UploadRow {
     pub thumbnail_key: Option<String>,
     pub created_at: i64,
     pub delete_after: Option<i64>,
+    pub origin: Option<String>,
 }
 
 impl UploadRow {
@@ -192,14 +195,24 @@ pub fn release(conn: &mut DbConnection, message: i64, delete_after: i64) -> Resu
     Ok(())
 }
 
-/// Up to `limit` uploads whose time is up: `(id, storage_key, thumbnail_key)`.
+/// Up to `limit` uploads whose time is up and whose files are on this node's disk (`origin`:
+/// this node's, or none): `(id, storage_key, thumbnail_key)`.
 pub fn due(
     conn: &mut DbConnection,
     now: i64,
     limit: i64,
+    origin: Option<&str>,
 ) -> Result<Vec<(i64, String, Option<String>)>, DbError> {
-    Ok(uploads::table
-        .filter(uploads::delete_after.le(now))
+    let due = uploads::table.filter(uploads::delete_after.le(now));
+    if let Some(o) = origin {
+        return Ok(due
+            .filter(uploads::origin.is_null().or(uploads::origin.eq(o)))
+            .order(uploads::delete_after)
+            .limit(limit)
+            .select((uploads::id, uploads::storage_key, uploads::thumbnail_key))
+            .load(conn)?);
+    }
+    Ok(due
         .order(uploads::delete_after)
         .limit(limit)
         .select((uploads::id, uploads::storage_key, uploads::thumbnail_key))

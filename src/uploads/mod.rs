@@ -59,6 +59,9 @@ pub struct Uploads {
     pub config: UploadsConfig,
     /// Places among the thumbnails made at once ([`thumbnail::MAX_AT_ONCE`]).
     pub thumbnails: Arc<tokio::sync::Semaphore>,
+    /// With several nodes (Redis configured): this node's public URL, recorded on its uploads so
+    /// the other nodes redirect their downloads here and leave their sweeping to it.
+    pub origin: Option<String>,
     _sweeper: sweeper::Running,
 }
 
@@ -70,11 +73,22 @@ impl Uploads {
         log: slog::Logger,
     ) -> Self {
         let store: Arc<dyn BlobStore> = Arc::new(LocalDisk::new(config.data_dir.join("uploads")));
-        let sweeper = sweeper::start(pool, store.clone(), config.uploads.grace(), log);
+        let origin = config
+            .redis_url
+            .as_ref()
+            .map(|_| config.base_url().trim_end_matches('/').to_owned());
+        let sweeper = sweeper::start(
+            pool,
+            store.clone(),
+            config.uploads.grace(),
+            origin.clone(),
+            log,
+        );
         Uploads {
             store,
             config: config.uploads.clone(),
             thumbnails: Arc::new(tokio::sync::Semaphore::new(thumbnail::MAX_AT_ONCE)),
+            origin,
             _sweeper: sweeper,
         }
     }

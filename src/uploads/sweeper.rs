@@ -29,7 +29,14 @@ pub fn period(grace: Duration) -> Duration {
     (grace / 4).clamp(MIN_EVERY, MAX_EVERY)
 }
 
-pub fn start(pool: DbPool, store: Arc<dyn BlobStore>, grace: Duration, log: Logger) -> Running {
+/// Sweeps this node's uploads (`origin`: see `Uploads::origin`) every [`period`].
+pub fn start(
+    pool: DbPool,
+    store: Arc<dyn BlobStore>,
+    grace: Duration,
+    origin: Option<String>,
+    log: Logger,
+) -> Running {
     let (stop, stopped) = mpsc::sync_channel::<()>(1);
     let every = period(grace);
     let thread_log = log.clone();
@@ -38,7 +45,7 @@ pub fn start(pool: DbPool, store: Arc<dyn BlobStore>, grace: Duration, log: Logg
         .spawn(move || loop {
             match stopped.recv_timeout(every) {
                 Err(RecvTimeoutError::Timeout) => {
-                    if let Err(e) = sweep(&pool, store.as_ref(), &thread_log) {
+                    if let Err(e) = sweep(&pool, store.as_ref(), origin.as_deref(), &thread_log) {
                         warn!(thread_log, "upload sweep failed"; "error" => e.to_string());
                     }
                 }
@@ -57,13 +64,14 @@ pub fn start(pool: DbPool, store: Arc<dyn BlobStore>, grace: Duration, log: Logg
 pub fn sweep(
     pool: &DbPool,
     store: &dyn BlobStore,
+    origin: Option<&str>,
     log: &Logger,
 ) -> Result<usize, super::UploadError> {
     let mut deleted = 0;
     loop {
         let now = now_ms() as i64;
         let mut conn = pool.get()?;
-        let due = uploads::due(&mut conn, now, BATCH)?;
+        let due = uploads::due(&mut conn, now, BATCH, origin)?;
         let full = due.len() as i64 == BATCH;
         for (id, key, thumb) in due {
             if !uploads::claim(&mut conn, id, now)? {

@@ -70,3 +70,17 @@ pub async fn raw(
         body: bytes[split + 4..].to_vec(),
     }
 }
+
+/// The boundary of [`form`] bodies.
+pub const BOUNDARY: &str = "veza-test-boundary-5e1f";
+
+/// A multipart/form-data body with one part: `disposition` is the part's raw
+/// `Content-Disposition` parameters after `form-data; ` (so tests can send any filename bytes).
+pub fn form(disposition: &[u8], declared: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut body = format!("--{BOUNDARY}\r\nContent-Disposition: form-data; ").into_bytes();
+    body.extend_from_slice(disposition);
+    body.extend_from_slice(format!("\r\nContent-Type: {declared}\r\n\r\n").as_bytes());
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    body
+}

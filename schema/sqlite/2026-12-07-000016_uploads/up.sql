@@ -3,6 +3,8 @@
 -- `message_id` is set when a message takes the upload; until then only its owner sees it and
 -- `delete_after` is its expiry. Deleting the message sets `delete_after` (now + upload_grace_s);
 -- a node's sweeper deletes the row (its claim) and then the files once that time has passed.
+-- `origin`: with several nodes, the public URL of the node whose disk holds the files (the others
+-- redirect there, and only it sweeps them); NULL on a single node.
 CREATE TABLE uploads (
     id BIGINT PRIMARY KEY,
     owner_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -17,7 +19,8 @@ CREATE TABLE uploads (
     height BIGINT,
     thumbnail_key TEXT,
     created_at BIGINT NOT NULL,
-    delete_after BIGINT
+    delete_after BIGINT,
+    origin TEXT
 );
 -- The quota is a sum over the owner's uploads; messages list their attachments; the sweeper
 -- looks for what is due.

@@ -169,6 +169,7 @@ pub async fn create(
 
     let pool = state.pool.clone();
     let quota = limits.quota_bytes;
+    let origin = state.uploads.origin.clone();
     let recorded = web::block(move || {
         let now = now_ms() as i64;
         let thumb = pictured.thumbnail.clone();
@@ -186,6 +187,7 @@ pub async fn create(
             thumbnail_key: thumb.as_ref().map(BlobKey::as_str),
             created_at: now,
             delete_after: Some(now + UNATTACHED_TTL_MS),
+            origin: origin.as_deref(),
         };
         let recorded = pool
             .get()
@@ -262,6 +264,9 @@ pub async fn content(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let row = find_visible(&state, who, &path).await?;
+    if let Some(elsewhere) = on_its_node(&state, &row, &req) {
+        return Ok(elsewhere);
+    }
     let key = BlobKey::stored(&row.storage_key)
         .ok_or_else(|| ApiError::internal(format!("upload {} has a malformed key", row.id)))?;
     let inline = sniff::is_inline(&row.content_type);
@@ -276,6 +281,9 @@ pub async fn thumbnail(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let row = find_visible(&state, who, &path).await?;
+    if let Some(elsewhere) = on_its_node(&state, &row, &req) {
+        return Ok(elsewhere);
+    }
     let key = row
         .thumbnail_key
         .as_deref()
@@ -289,6 +297,27 @@ pub async fn thumbnail(
         crate::uploads::storage::ThumbFormat::Jpeg => "thumbnail.jpg",
     };
     serve(&state, &req, key, format.content_type(), name, true).await
+}
+
+/// Several nodes: an upload whose files are on another node's disk is served there: `307` to the
+/// same path and query (the access token included) on that node's public URL, as listeners of a
+/// stream live elsewhere are. Access was checked here first, so nothing is revealed by it.
+fn on_its_node(state: &AppState, row: &UploadRow, req: &HttpRequest) -> Option<HttpResponse> {
+    let origin = row.origin.as_deref()?;
+    if state.uploads.origin.as_deref() == Some(origin) {
+        return None;
+    }
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    Some(
+        HttpResponse::TemporaryRedirect()
+            .insert_header((header::LOCATION, format!("{origin}{path}")))
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .finish(),
+    )
 }
 
 /// A blob as a file response: ranges, ETag and Last-Modified from `actix-files`, the stored type,
