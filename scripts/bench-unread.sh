@@ -5,6 +5,12 @@
 # the highest seq it saw, at most every READ_MS ms, like a client viewing the room, and drains the
 # `unread` frames it gets back). Prints each run and the ratio on/off of server CPU per delivery.
 #
+# READ_MS is a list: one "on" run per value. Its default keeps the issue's proportion of reads to
+# deliveries at the scaled-down send rate: the issue's room gets 100 sends/s and a viewing client
+# (the page) says `read` at most every 300 ms, so 3.3 reads per 100 deliveries; at RATE sends/s the
+# same proportion is one read every 300*100/RATE ms. 250 (4 reads/s whatever the rate) is the
+# stress case: at RATE=10 it is 12 times the issue's proportion.
+#
 # The accounts are registered once per store (argon2 makes 10,000 registrations the slow part) into
 # a seed database; each run gets a fresh copy of it (PostgreSQL: CREATE DATABASE ... TEMPLATE;
 # SQLite: a copy of the file) and a fresh server process, so "on" does not inherit "off"'s messages.
@@ -14,7 +20,7 @@ cd "$(dirname "$0")/.."
 CONNS=${CONNS:-10000}
 RATE=${RATE:-5}
 SECS=${SECS:-20}
-READ_MS=${READ_MS:-250}
+READ_MS=${READ_MS:-"$((300 * 100 / RATE)) 250"}
 BACKENDS=${BACKENDS:-postgres sqlite}
 
 bash scripts/deps.sh test
@@ -33,7 +39,7 @@ pg_base="${VEZA_TEST_PG_URL%/*}"
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
 cleanup() {
-  for db in "${pg_db}_seed" "${pg_db}_off" "${pg_db}_on"; do
+  for db in "${pg_db}_seed" "${pg_db}_off" $(for ms in $READ_MS; do echo "${pg_db}_on$ms"; done); do
     psql "$VEZA_TEST_PG_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
   done
   bench_cleanup
@@ -108,7 +114,9 @@ run() {
 for backend in $BACKENDS; do
   seed "$backend"
   run "$backend" off
-  run "$backend" on --read-every-ms "$READ_MS"
+  for ms in $READ_MS; do
+    run "$backend" "on$ms" --read-every-ms "$ms"
+  done
 done
 
 python3 - "$results" <<'PY'
@@ -131,7 +139,11 @@ for r in rows:
 print()
 by = {r["label"]: r for r in rows}
 for backend in dict.fromkeys(r["label"].rsplit("-", 1)[0] for r in rows):
-    off, on = by.get(f"{backend}-off"), by.get(f"{backend}-on")
-    if off and on:
-        print(f'{backend}: CPU per delivery on/off {per100k(on) / per100k(off):.2f}x (target <= 1.2x), deliveries/s {on["deliveries_per_s"] / off["deliveries_per_s"]:.2f}x, p99 {on["delivery_ms"]["p99"]:.1f} vs {off["delivery_ms"]["p99"]:.1f} ms')
+    off = by.get(f"{backend}-off")
+    for label, on in by.items():
+        if not off or not label.startswith(f"{backend}-on"):
+            continue
+        ms = label.rsplit("-on", 1)[1]
+        reads = on["read_frames_in_window"] / max(on["deliveries"], 1)
+        print(f'{backend}, read every {ms} ms ({100 * reads:.1f} reads per 100 deliveries): CPU per delivery on/off {per100k(on) / per100k(off):.2f}x (target <= 1.2x), deliveries/s {on["deliveries_per_s"] / off["deliveries_per_s"]:.2f}x, p99 {on["delivery_ms"]["p99"]:.1f} vs {off["delivery_ms"]["p99"]:.1f} ms')
 PY

@@ -143,6 +143,7 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
     let room_config = Arc::new(RoomConfig {
         ring_size: config.room_ring_size,
         idle_after: Duration::from_secs(config.room_idle_s),
+        presence_list_max: config.presence_list_max,
         ..RoomConfig::default()
     });
     let arbiters = (0..cores).map(|_| Arbiter::new().handle()).collect();

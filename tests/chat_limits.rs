@@ -256,6 +256,59 @@ async fn presence_and_typing_arrive_batched(kind: Kind) {
     assert!(extra.len() <= 1, "{extra:?}");
 }
 
+/// A room past `presence_list_max` online: `joined` lists that many and counts everyone, and
+/// `presence` carries the count without names until the room is small again.
+async fn a_large_room_lists_a_few_and_counts_everyone(kind: Kind) {
+    let db = TestDb::new(kind);
+    let config = config_with(&db, &[("VEZA_PRESENCE_LIST_MAX", "10")]);
+    let server = TestServer::start_with(&db, config).await;
+    let alice = server.user("alice").await;
+    let room = server.room(&alice, "crowd", false).await;
+    let mut a = server.ws(&alice).await;
+    a.join(&room).await;
+    let mut crowd = Vec::new();
+    for i in 0..11 {
+        let user = server.user(&format!("fan{i}")).await;
+        let mut ws = server.ws(&user).await;
+        let joined = ws.join(&room).await;
+        assert_eq!(joined["online"], i + 2, "{joined}");
+        assert_eq!(
+            joined["members"].as_array().unwrap().len(),
+            (i + 2).min(10),
+            "{joined}"
+        );
+        crowd.push(ws);
+    }
+    // Alice hears names while the room is small, then only the count.
+    let large = loop {
+        let presence = a.recv_type("presence").await;
+        if presence["online"] == 12 {
+            break presence;
+        }
+        assert!(presence["online"].as_u64().unwrap() <= 10 || presence["joined"] == json!([]));
+    };
+    assert_eq!((&large["joined"], &large["left"]), (&json!([]), &json!([])));
+    // Two leave: small again, and the names of who left come back.
+    crowd.pop().unwrap().close().await;
+    crowd.pop().unwrap().close().await;
+    let small = loop {
+        let presence = a.recv_type("presence").await;
+        if presence["online"] == 10 {
+            break presence;
+        }
+        assert_eq!(presence["online"], 11, "{presence}");
+        assert_eq!(presence["left"], json!([]), "{presence}");
+    };
+    let left = small["left"].as_array().unwrap();
+    assert!(
+        !left.is_empty()
+            && left
+                .iter()
+                .all(|u| u["username"].as_str().unwrap().starts_with("fan")),
+        "{small}"
+    );
+}
+
 on_both_backends!(
     oversized_frames_close_with_1009,
     a_huge_frame_is_refused_on_its_header_and_bad_text_with_1007,
@@ -264,4 +317,5 @@ on_both_backends!(
     a_slow_consumer_is_cut_off_while_others_keep_receiving,
     a_crashing_room_restarts_and_users_stay_connected,
     presence_and_typing_arrive_batched,
+    a_large_room_lists_a_few_and_counts_everyone,
 );

@@ -98,6 +98,7 @@ pub struct Config {
     pub persist_shards: usize,
     pub persist_max_batch: usize,
     pub room_ring_size: usize,
+    pub presence_list_max: usize,
     pub room_idle_s: u64,
     pub ingest_advertise: Option<String>,
     pub ingest_max_connections: usize,
@@ -332,6 +333,12 @@ impl Config {
                 100_000,
             )?,
             room_ring_size: parse_range(get("room_ring_size"), "room_ring_size", 1, 100_000)?,
+            presence_list_max: parse_range(
+                get("presence_list_max"),
+                "presence_list_max",
+                10,
+                100_000,
+            )?,
             room_idle_s: parse_range(get("room_idle_s"), "room_idle_s", 1, 86_400)?,
             ingest_max_connections: parse_range(
                 get("ingest_max_connections"),

@@ -295,11 +295,12 @@ pub mod event {
         room: crate::ids::RoomId,
         seq: i64,
         members: &[UserRef],
+        online: usize,
         messages: &[MessageView],
         reference: Option<&Value>,
     ) -> ByteString {
         frame(
-            json!({"type": "joined", "room": room, "seq": seq, "members": members, "messages": messages}),
+            json!({"type": "joined", "room": room, "seq": seq, "members": members, "online": online, "messages": messages}),
             reference,
         )
     }
@@ -372,9 +373,14 @@ pub mod event {
         )
     }
 
-    pub fn presence(room: crate::ids::RoomId, joined: &[UserRef], left: &[UserRef]) -> ByteString {
+    pub fn presence(
+        room: crate::ids::RoomId,
+        joined: &[UserRef],
+        left: &[UserRef],
+        online: usize,
+    ) -> ByteString {
         frame(
-            json!({"type": "presence", "room": room, "joined": joined, "left": left}),
+            json!({"type": "presence", "room": room, "joined": joined, "left": left, "online": online}),
             None,
         )
     }

@@ -50,7 +50,7 @@ impl Room {
         if everyone && found.here && !found.room {
             users.extend(
                 self.presence
-                    .everyone()
+                    .everyone_up_to(usize::MAX)
                     .into_iter()
                     .map(|u| u.id)
                     .filter(|id| *id != author),

@@ -125,11 +125,14 @@ impl Room {
 
     fn finish_join(&mut self, ctx: &mut Context<Self>, msg: &Join, messages: Vec<MessageView>) {
         self.add_online(ctx, &msg.conn);
-        let members = self.presence.everyone();
+        let members = self
+            .presence
+            .everyone_up_to(self.config().presence_list_max);
         msg.conn.outbox.push(event::joined(
             self.id,
             self.info.last_seq,
             &members,
+            self.presence.online_count(),
             &messages,
             msg.reference.as_ref(),
         ));

@@ -55,6 +55,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// A large room's presence goes out this many times less often than a small one's.
+pub const LARGE_ROOM_FLUSH_FACTOR: u32 = 8;
+
 /// Tunables shared by every room.
 #[derive(Debug, Clone)]
 pub struct RoomConfig {
@@ -66,6 +69,10 @@ pub struct RoomConfig {
     pub join_page: usize,
     /// How often batched presence and typing updates go out.
     pub presence_flush: Duration,
+    /// A room with more users online than this is large: `joined` lists only this many of them
+    /// and `presence` carries the count alone, every [`LARGE_ROOM_FLUSH_FACTOR`] flush periods, so
+    /// a crowd joining at once costs O(members) per flush, not O(members^2) in all.
+    pub presence_list_max: usize,
     /// A room with nobody online this long stops (started again on the next join).
     pub idle_after: Duration,
     /// How long a message that arrived ahead of a missing seq is held before the room fills the
@@ -82,6 +89,7 @@ impl Default for RoomConfig {
             join_max: 500,
             join_page: 50,
             presence_flush: Duration::from_millis(250),
+            presence_list_max: 500,
             idle_after: Duration::from_secs(300),
             gap_wait: Duration::from_millis(200),
             poll_while_down: Duration::from_secs(1),

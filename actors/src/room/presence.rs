@@ -36,6 +36,8 @@ pub(super) struct Presence {
     local_typing: HashMap<UserId, UserRef>,
     heard_typing: HashMap<UserId, UserRef>,
     pub(super) flush_scheduled: bool,
+    /// The online count the last `presence` frame carried.
+    sent_online: usize,
 }
 
 /// What one flush sends: to this node's members, and to the other nodes.
@@ -97,17 +99,37 @@ impl Presence {
         self.local.values().map(|o| o.user.clone()).collect()
     }
 
-    /// Everyone online in the room, on any node.
-    pub fn everyone(&self) -> Vec<UserRef> {
-        let mut seen: HashMap<UserId, UserRef> = self
+    /// Up to `max` of the users online in the room, on any node (this node's first).
+    pub fn everyone_up_to(&self, max: usize) -> Vec<UserRef> {
+        let local = self.local.values().map(|o| &o.user);
+        let remote = self
             .remote
             .values()
-            .flat_map(|n| n.values().map(|u| (u.id, u.clone())))
+            .flat_map(|n| n.values())
+            .filter(|u| !self.local.contains_key(&u.id));
+        let mut seen = std::collections::HashSet::new();
+        local
+            .chain(remote)
+            .filter(|u| seen.insert(u.id))
+            .take(max)
+            .cloned()
+            .collect()
+    }
+
+    /// How many users are online in the room, on any node.
+    pub fn online_count(&self) -> usize {
+        let elsewhere: std::collections::HashSet<UserId> = self
+            .remote
+            .values()
+            .flat_map(|n| n.keys().copied())
+            .filter(|id| !self.local.contains_key(id))
             .collect();
-        for online in self.local.values() {
-            seen.insert(online.user.id, online.user.clone());
-        }
-        seen.into_values().collect()
+        self.local.len() + elsewhere.len()
+    }
+
+    /// Records the count a `presence` frame is about to carry; false if it is the one last sent.
+    fn count_changed(&mut self, online: usize) -> bool {
+        std::mem::replace(&mut self.sent_online, online) != online
     }
 
     pub fn clear_local(&mut self) {
@@ -298,10 +320,19 @@ impl Room {
         }
     }
 
+    /// More users online than `joined` lists: presence goes out as a count, less often.
+    pub(super) fn is_large(&self) -> bool {
+        self.presence.online_count() > self.config().presence_list_max
+    }
+
     pub(super) fn schedule_flush(&mut self, ctx: &mut Context<Self>) {
         if !self.presence.flush_scheduled {
             self.presence.flush_scheduled = true;
-            ctx.run_later(self.config().presence_flush, |act, _ctx| {
+            let mut every = self.config().presence_flush;
+            if self.is_large() {
+                every *= super::LARGE_ROOM_FLUSH_FACTOR;
+            }
+            ctx.run_later(every, |act, _ctx| {
                 act.presence.flush_scheduled = false;
                 act.flush_presence();
             });
@@ -318,8 +349,15 @@ impl Room {
                 users: flush.publish_typing,
             });
         }
-        if !flush.joined.is_empty() || !flush.left.is_empty() {
-            self.broadcast(event::presence(self.id, &flush.joined, &flush.left));
+        let online = self.presence.online_count();
+        let changed = self.presence.count_changed(online);
+        if online > self.config().presence_list_max {
+            // Who came and went is not listed in a large room: only how many are here.
+            if changed {
+                self.broadcast(event::presence(self.id, &[], &[], online));
+            }
+        } else if !flush.joined.is_empty() || !flush.left.is_empty() {
+            self.broadcast(event::presence(self.id, &flush.joined, &flush.left, online));
         }
         if !flush.typing.is_empty() {
             self.broadcast(event::typing(self.id, &flush.typing));
