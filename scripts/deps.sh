@@ -6,7 +6,8 @@ set -euo pipefail
 
 want=(pkg-config gcc g++ make libc6-dev libpq-dev libsqlite3-dev libopus-dev ca-certificates curl)
 if [ "${1:-build}" = "test" ]; then
-  want+=(postgresql postgresql-client redis-server redis-tools python3 ffmpeg)
+  # prometheus: for promtool (alert rules); python3-venv: the deployment checks' tools from PyPI.
+  want+=(postgresql postgresql-client redis-server redis-tools python3 python3-venv ffmpeg prometheus)
 fi
 
 missing=()
@@ -22,6 +23,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # The prometheus package starts a server on :9090 where it can; the tests only want its promtool.
+  if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+    if [ -d /run/systemd/system ]; then
+      $sudo systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    elif [ -x /etc/init.d/prometheus ]; then
+      $sudo /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+      $sudo update-rc.d prometheus disable >/dev/null 2>&1 || true
+    fi
+  fi
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

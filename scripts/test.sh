@@ -21,6 +21,8 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+echo "== deployment files"
+bash scripts/test-deploy.sh
 echo "== the web page in a real browser"
 bash scripts/test-browser.sh
 echo "== all green in $(( $(date +%s) - started )) s"
