@@ -7,6 +7,7 @@ pub mod connection;
 pub mod frames;
 pub mod ids;
 pub mod mentions;
+pub mod metrics;
 pub mod model;
 pub mod outbox;
 pub mod permission;

@@ -158,7 +158,14 @@ impl Outbox {
     /// Queues a frame. False if the connection is gone or was just cut off for being too slow; the
     /// caller then forgets the connection.
     pub fn push(&self, frame: ByteString) -> bool {
-        self.send(Outbound::Text(frame))
+        let queued = self.send(Outbound::Text(frame));
+        let m = crate::metrics::metrics();
+        if queued {
+            m.ws_deliveries.inc();
+        } else {
+            m.ws_dropped.inc();
+        }
+        queued
     }
 
     pub fn ping(&self) -> bool {
@@ -182,6 +189,9 @@ impl Outbox {
         if st.queue.len() >= self.shared.capacity {
             // Cut off: drop what is queued, tell the body (it sends 1013) and the connection.
             st.cut = true;
+            let m = crate::metrics::metrics();
+            m.ws_slow_closes.inc();
+            m.ws_dropped.add(st.queue.len() as u64);
             st.queue = VecDeque::new();
             let (body, watcher) = (st.body.take(), st.watcher.take());
             drop(st);

@@ -55,6 +55,8 @@ struct Pending {
 /// Queues requests for one writer and commits them in batches.
 pub struct Batcher {
     writer: Addr<Writer>,
+    /// Writes waiting here, for `GET /metrics`.
+    depth: std::sync::Arc<crate::metrics::family::Gauge>,
     queue: VecDeque<Pending>,
     in_flight: bool,
     max_batch: usize,
@@ -79,6 +81,7 @@ impl Handler<Submit> for Batcher {
             request: msg.0,
             reply,
         });
+        self.depth.set(self.queue.len() as i64);
         if !self.in_flight {
             self.flush(ctx);
         }
@@ -120,6 +123,10 @@ impl Batcher {
             return;
         }
         let mut batch: Vec<Pending> = self.queue.drain(..n).collect();
+        self.depth.set(self.queue.len() as i64);
+        let metrics = crate::metrics::metrics();
+        metrics.persistence_batch.observe(n as f64);
+        let handed_over = std::time::Instant::now();
         let requests: Vec<Request> = batch
             .iter_mut()
             .map(|p| std::mem::take(&mut p.request))
@@ -129,6 +136,9 @@ impl Batcher {
             .send(ApplyBatch(requests))
             .into_actor(self)
             .map(move |result, act, ctx| {
+                metrics
+                    .persistence_commit
+                    .observe(handed_over.elapsed().as_secs_f64());
                 let results: Vec<RequestResult> = match result {
                     Ok(Ok(results)) if results.len() == batch.len() => results,
                     Ok(Ok(_)) => vec![
@@ -165,7 +175,7 @@ impl Persistence {
     /// on the current arbiter.
     pub fn start(factory: StoreFactory, shards: usize, max_batch: usize, log: Logger) -> Self {
         let shards = (0..shards.max(1))
-            .map(|_| {
+            .map(|shard| {
                 let f = factory.clone();
                 let wlog = log.clone();
                 let writer = SyncArbiter::start(1, move || Writer {
@@ -175,6 +185,9 @@ impl Persistence {
                 });
                 Batcher {
                     writer,
+                    depth: crate::metrics::metrics()
+                        .persistence_queue
+                        .with(&[&shard.to_string()]),
                     queue: VecDeque::new(),
                     in_flight: false,
                     max_batch: max_batch.max(1),

@@ -16,8 +16,8 @@ impl Actor for Reader {
 
 type Query<R> = Box<dyn FnOnce(&mut dyn ChatStore) -> Result<R, StoreError> + Send>;
 
-/// Runs a closure against a reader's store.
-pub struct Read<R>(Query<R>);
+/// Runs a closure against a reader's store; `asked` is when it was sent, for the wait metric.
+pub struct Read<R>(Query<R>, std::time::Instant);
 
 impl<R: Send + 'static> Message for Read<R> {
     type Result = Result<R, StoreError>;
@@ -27,7 +27,10 @@ impl<R: Send + 'static> Handler<Read<R>> for Reader {
     type Result = Result<R, StoreError>;
 
     fn handle(&mut self, msg: Read<R>, _ctx: &mut SyncContext<Self>) -> Self::Result {
-        let query = msg.0;
+        let Read(query, asked) = msg;
+        crate::metrics::metrics()
+            .reader_wait
+            .observe(asked.elapsed().as_secs_f64());
         match catch_unwind(AssertUnwindSafe(|| query(self.store.as_mut()))) {
             Ok(result) => result,
             Err(_) => {
@@ -61,7 +64,9 @@ impl Readers {
         R: Send + 'static,
         F: FnOnce(&mut dyn ChatStore) -> Result<R, StoreError> + Send + 'static,
     {
-        let send = self.addr.send(Read(Box::new(query)));
+        let send = self
+            .addr
+            .send(Read(Box::new(query), std::time::Instant::now()));
         async move {
             send.await
                 .unwrap_or_else(|e| Err(StoreError(format!("reader unreachable: {e}"))))

@@ -42,7 +42,7 @@ pub struct BusMetrics {
 impl BusMetrics {
     /// The bus's lines of `/metrics`.
     pub fn render(&self, out: &mut String, up: bool) {
-        use crate::metrics::gauge;
+        use crate::metrics::{counter, gauge};
         let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
         gauge(
             out,
@@ -50,25 +50,25 @@ impl BusMetrics {
             "1 while the Redis bus is connected, 0 while it is down.",
             u8::from(up),
         );
-        gauge(
+        counter(
             out,
             "veza_bus_published_total",
             "Events this node published to the other nodes.",
             n(&self.published),
         );
-        gauge(
+        counter(
             out,
             "veza_bus_publish_dropped_total",
             "Events not published (Redis down or queue full); rooms recover them from the store.",
             n(&self.publish_dropped),
         );
-        gauge(
+        counter(
             out,
             "veza_bus_received_total",
             "Events received from the bus.",
             n(&self.received),
         );
-        gauge(
+        counter(
             out,
             "veza_bus_connects_total",
             "Times the subscriber connected to Redis.",

@@ -137,6 +137,11 @@ impl DbPool {
         (state.connections, state.idle_connections)
     }
 
+    /// The most connections the pool opens.
+    pub fn max_connections(&self) -> u32 {
+        self.pool.max_size()
+    }
+
     /// A connection from the pool. Blocking: call it from a blocking thread, never an async arbiter.
     pub fn get(&self) -> Result<PooledConnection, DbError> {
         Ok(self.pool.get()?)

@@ -38,6 +38,9 @@ where
             Ok(res) => {
                 let status = res.status().as_u16();
                 metrics.record(status, ms / 1000.0);
+                // The route's pattern (`/api/v2/rooms/{id}`), never the path: bounded labels.
+                let route = res.request().match_pattern();
+                metrics.record_route(&method, route.as_deref(), ms / 1000.0);
                 let request_id = res
                     .headers()
                     .get(&request_id::HEADER)

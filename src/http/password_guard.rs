@@ -26,11 +26,13 @@ pub async fn attempt<T: Send + 'static>(
     check: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
 ) -> Result<Attempt<T>, ApiError> {
     if let Err(wait) = state.limits.login_reserve(account).await {
+        count_refusal("login_slowdown");
         return Ok(Attempt::Throttled(wait));
     }
     let slot = match state.limits.hashing.enter().await {
         Ok(slot) => slot,
         Err(busy) => {
+            count_refusal("hashing_busy");
             state.limits.login_released(account).await;
             return Err(busy.into());
         }
@@ -71,4 +73,11 @@ pub async fn reauth<T: Send + 'static>(
         Attempt::Throttled(wait) => Err(throttled(wait)),
         Attempt::Done(result) => Ok(result?),
     }
+}
+
+fn count_refusal(class: &str) {
+    veza_actors::metrics::metrics()
+        .rate_limited
+        .with(&[class])
+        .inc();
 }

@@ -102,7 +102,11 @@ pub async fn serve(
         let chunk = match live.recv().await {
             Ok(c) => c,
             // Lagged: this listener cannot keep up; drop it rather than buffer for it.
-            Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return Ok(()),
+            Err(RecvError::Lagged(_)) => {
+                veza_actors::metrics::metrics().buffer_low.inc();
+                return Ok(());
+            }
+            Err(RecvError::Closed) => return Ok(()),
         };
         match icy.as_mut() {
             Some(i) => write(&mut tcp, &i.process(chunk, &title.borrow())).await?,

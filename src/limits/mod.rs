@@ -213,6 +213,12 @@ impl Limits {
                 }
             },
         };
+        if !decision.allowed {
+            veza_actors::metrics::metrics()
+                .rate_limited
+                .with(&[class.name()])
+                .inc();
+        }
         Some((rule, decision))
     }
 }

@@ -4,11 +4,11 @@
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use veza_actors::metrics::family::{self, Histogram, Labeled, SECONDS};
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
 
-#[derive(Default)]
 pub struct HttpMetrics {
     /// 1xx .. 5xx.
     by_class: [AtomicU64; 5],
@@ -17,6 +17,21 @@ pub struct HttpMetrics {
     count: AtomicU64,
     sum_micros: AtomicU64,
     rate_limited: AtomicU64,
+    /// Latency per method and route pattern.
+    routes: Labeled<Histogram>,
+}
+
+impl Default for HttpMetrics {
+    fn default() -> Self {
+        Self {
+            by_class: Default::default(),
+            buckets: Default::default(),
+            count: AtomicU64::new(0),
+            sum_micros: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+            routes: Labeled::new(&["method", "route"], || Histogram::new(SECONDS)),
+        }
+    }
 }
 
 impl HttpMetrics {
@@ -34,6 +49,12 @@ impl HttpMetrics {
         self.count.fetch_add(1, Relaxed);
         self.sum_micros
             .fetch_add((seconds * 1e6).max(0.0) as u64, Relaxed);
+    }
+
+    /// One request's latency under its route pattern (`None`: no route matched).
+    pub fn record_route(&self, method: &str, route: Option<&str>, seconds: f64) {
+        let route = route.unwrap_or("unmatched");
+        self.routes.with(&[method, route]).observe(seconds);
     }
 
     /// The HTTP families in the text exposition format.
@@ -84,7 +105,22 @@ impl HttpMetrics {
             self.sum_micros.load(Relaxed) as f64 / 1e6
         );
         let _ = writeln!(out, "veza_http_request_duration_seconds_count {count}");
+        family::family(
+            out,
+            "veza_http_route_duration_seconds",
+            "histogram",
+            "Time to answer HTTP requests, by method and route pattern.",
+            &self.routes,
+        );
     }
+}
+
+/// One counter family with a single sample.
+pub fn counter(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+    );
 }
 
 /// One gauge family with a single sample.

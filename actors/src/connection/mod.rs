@@ -223,6 +223,10 @@ impl Connection {
         let config = &self.env.config;
         let (frame_rate, frame_burst) = frame_limits(config, &self.user);
         if !self.frames.take(now, frame_rate, frame_burst) {
+            crate::metrics::metrics()
+                .rate_limited
+                .with(&["ws_frames"])
+                .inc();
             return self.error(
                 ProtoError::new(ErrorCode::RateLimited, "too many frames"),
                 None,
@@ -251,6 +255,10 @@ impl Connection {
         );
         let (rate, burst) = send_limits(config, &self.user);
         if limited && !self.sends.take(now, rate, burst) {
+            crate::metrics::metrics()
+                .rate_limited
+                .with(&["ws_sends"])
+                .inc();
             return self.error(
                 ProtoError::new(ErrorCode::RateLimited, "sending too fast; slow down"),
                 r,

@@ -187,6 +187,7 @@ impl Handler<Incoming> for Registry {
                 };
                 match Envelope::decode(&msg.payload) {
                     Some(envelope) if envelope.node != act.deps.node => {
+                        envelope.record_lag();
                         let node = envelope.node;
                         room.do_send(RoomBusEvent(envelope));
                         act.heard_from(node);

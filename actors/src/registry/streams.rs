@@ -72,6 +72,24 @@ impl Handler<FindStream> for Registry {
     }
 }
 
+/// Every live session on this node, by mount (for `GET /metrics`).
+#[derive(Message)]
+#[rtype(result = "Vec<(String, Addr<StreamSession>)>")]
+pub struct LiveStreams;
+
+impl Handler<LiveStreams> for Registry {
+    type Result = MessageResult<LiveStreams>;
+    fn handle(&mut self, _: LiveStreams, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(
+            self.streams
+                .iter()
+                .filter(|(_, a)| a.connected())
+                .map(|(m, a)| (m.clone(), a.clone()))
+                .collect(),
+        )
+    }
+}
+
 impl Handler<NotifyRoom> for Registry {
     type Result = ();
     fn handle(&mut self, msg: NotifyRoom, _: &mut Context<Self>) {
@@ -80,12 +98,12 @@ impl Handler<NotifyRoom> for Registry {
             Some(room) => room.do_send(crate::room::StreamNotice(msg.frame)),
             // Nobody online here: the other nodes may still have members.
             None if self.deps.bus.is_clustered() => {
-                let envelope = Envelope {
-                    node: self.deps.node,
-                    event: RoomEvent::Notice {
+                let envelope = Envelope::new(
+                    self.deps.node,
+                    RoomEvent::Notice {
                         frame: msg.frame.to_string(),
                     },
-                };
+                );
                 self.deps
                     .bus
                     .publish(crate::bus::Topic::Room(msg.room), envelope.encode());

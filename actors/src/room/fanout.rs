@@ -102,9 +102,30 @@ impl Effect {
 pub struct Envelope {
     pub node: u16,
     pub event: RoomEvent,
+    /// When it was published (unix ms), for the bus lag metric; 0 from nodes that predate it.
+    #[serde(default)]
+    pub sent_ms: u64,
 }
 
 impl Envelope {
+    pub fn new(node: u16, event: RoomEvent) -> Self {
+        Self {
+            node,
+            event,
+            sent_ms: crate::ids::now_ms(),
+        }
+    }
+
+    /// Records how long it travelled (if the sender said when it left).
+    pub fn record_lag(&self) {
+        if self.sent_ms > 0 {
+            let lag_ms = crate::ids::now_ms().saturating_sub(self.sent_ms);
+            crate::metrics::metrics()
+                .bus_lag
+                .observe(lag_ms as f64 / 1000.0);
+        }
+    }
+
     pub fn encode(&self) -> Bytes {
         // Serialising these types cannot fail: no maps with non-string keys, no custom errors.
         Bytes::from(serde_json::to_vec(self).unwrap_or_default())
@@ -121,12 +142,12 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        let e = Envelope {
-            node: 3,
-            event: RoomEvent::Deleted {
+        let e = Envelope::new(
+            3,
+            RoomEvent::Deleted {
                 message: MessageId(42),
             },
-        };
+        );
         assert_eq!(Envelope::decode(&e.encode()), Some(e));
         assert_eq!(Envelope::decode(b"{not json"), None);
     }

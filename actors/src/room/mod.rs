@@ -351,10 +351,7 @@ impl Room {
     /// Tells the other nodes' replicas.
     fn tell_others(&self, event: RoomEvent) {
         if self.env.bus.is_clustered() {
-            let envelope = Envelope {
-                node: self.env.node,
-                event,
-            };
+            let envelope = Envelope::new(self.env.node, event);
             self.env
                 .bus
                 .publish(Topic::Room(self.id), envelope.encode());

@@ -68,6 +68,10 @@ impl Room {
             if let Some(last) = self.last_send.get(&conn.user.id) {
                 let wait_ms = last + self.info.slow_mode_s * 1000 - now;
                 if wait_ms > 0 {
+                    crate::metrics::metrics()
+                        .rate_limited
+                        .with(&["slow_mode"])
+                        .inc();
                     let secs = (wait_ms + 999) / 1000;
                     return conn.error(
                         &ProtoError::new(

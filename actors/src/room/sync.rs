@@ -52,7 +52,7 @@ impl Handler<RoomBusEvent> for Room {
     type Result = ();
 
     fn handle(&mut self, msg: RoomBusEvent, ctx: &mut Context<Self>) {
-        let Envelope { node, event } = msg.0;
+        let Envelope { node, event, .. } = msg.0;
         // Our own publishes come back from the bus: they were delivered here already.
         if node == self.env.node || !self.sync.following || !self.loaded {
             return;

@@ -55,6 +55,8 @@ pub fn extension_for(content_type: &str) -> Option<&'static str> {
 pub struct ChannelReader {
     rx: tokio::sync::mpsc::Receiver<Bytes>,
     buf: Bytes,
+    /// Received bytes are added here, if set (the session's ingest bitrate).
+    received: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl ChannelReader {
@@ -62,7 +64,14 @@ impl ChannelReader {
         Self {
             rx,
             buf: Bytes::new(),
+            received: None,
         }
+    }
+
+    /// Counts every received byte into `counter`.
+    pub fn counting_into(mut self, counter: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Self {
+        self.received = Some(counter);
+        self
     }
 }
 
@@ -70,7 +79,12 @@ impl Read for ChannelReader {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         while self.buf.is_empty() {
             match self.rx.blocking_recv() {
-                Some(chunk) => self.buf = chunk,
+                Some(chunk) => {
+                    if let Some(counter) = &self.received {
+                        counter.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    self.buf = chunk;
+                }
                 None => return Ok(0),
             }
         }

@@ -19,6 +19,7 @@ pub mod ladder;
 pub mod ogg_opus_in;
 mod opus_ogg;
 mod output;
+mod rates;
 pub mod recording;
 pub mod transcoder;
 
@@ -70,6 +71,8 @@ struct Hub {
     burst_limit: usize,
     tx: Option<broadcast::Sender<Bytes>>,
     bytes_out: u64,
+    /// Stream time this rung has encoded to.
+    edge: f64,
     /// The live HLS playlist and segment index of this variant, if it is in HLS.
     hls: Option<HubHls>,
 }
@@ -79,6 +82,8 @@ struct HubHls {
     dir: std::path::PathBuf,
     playlist: Bytes,
     segments: VecDeque<hls::Segment>,
+    /// When the newest segment was written.
+    last_segment_at: Option<Instant>,
 }
 
 impl Hub {
@@ -121,6 +126,7 @@ pub struct StreamSession {
     pending_clips: Vec<clip::Pending>,
     /// HLS clients (by the `sid` in their playlist URLs) and when they last polled.
     hls_clients: HashMap<String, Instant>,
+    rates: rates::Rates,
     on_end: Option<Recipient<BroadcastEnded>>,
     log: Logger,
 }
@@ -194,6 +200,7 @@ impl StreamSession {
                 burst_limit: (v.kbps as u64 * 1000 / 8 * config.burst_ms / 1000) as usize,
                 tx: Some(broadcast::channel(config.listener_queue.max(16)).0),
                 bytes_out: 0,
+                edge: 0.0,
                 hls: config
                     .hls
                     .as_ref()
@@ -202,6 +209,7 @@ impl StreamSession {
                         dir: h.variant_dir(&mount, v),
                         playlist: Bytes::new(),
                         segments: VecDeque::new(),
+                        last_segment_at: None,
                     }),
             })
             .collect();
@@ -219,6 +227,8 @@ impl StreamSession {
                     .map_err(|e| warn!(log, "recording off for this broadcast"; "error" => e.to_string()))
                     .is_ok()
         });
+        let rates = rates::Rates::default();
+        let input_counter = rates.input_counter();
         let (title_tx, _) = watch::channel(title);
         let (effects_tx, effects_rx) = watch::channel(Arc::new(effects));
         let session = StreamSession {
@@ -237,6 +247,7 @@ impl StreamSession {
                 .map(|h| f64::from(h.dvr_seconds))
                 .unwrap_or(0.0),
             hls_clients: HashMap::new(),
+            rates,
             edge: 0.0,
             recording: recording.clone(),
             pending_clips: Vec::new(),
@@ -278,7 +289,7 @@ impl StreamSession {
             .name(format!("decode-{mount}"))
             .spawn(move || {
                 let mut chain = effects::Processor::new(effects_rx);
-                let input = decode::ChannelReader::new(rx);
+                let input = decode::ChannelReader::new(rx).counting_into(input_counter);
                 match decode::run(input, extension, &sinks, |rate, pcm| chain.process(rate, pcm)) {
                     Ok(summary) => info!(dlog, "source ended"; "seconds" => summary.frames as f64 / summary.rate.max(1) as f64),
                     Err(e) => warn!(dlog, "source rejected"; "error" => e.to_string()),
@@ -297,7 +308,10 @@ impl StreamSession {
 impl Actor for StreamSession {
     type Context = Context<Self>;
 
-    fn started(&mut self, _ctx: &mut Context<Self>) {
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(rates::SAMPLE_EVERY, |act, _| {
+            act.rates.sample(act.hubs.iter().map(|h| h.edge).collect());
+        });
         self.tell_room(true);
         info!(self.log, "broadcast started"; "variants" => self.hubs.iter().map(|h| h.variant.to_string()).collect::<Vec<_>>().join(","));
     }
@@ -357,6 +371,7 @@ impl Handler<Encoded> for StreamSession {
     fn handle(&mut self, msg: Encoded, _: &mut Context<Self>) {
         self.edge = self.edge.max(msg.edge);
         if let Some(hub) = self.hubs.get_mut(msg.hub) {
+            hub.edge = hub.edge.max(msg.edge);
             if msg.header {
                 hub.header = Some(msg.data);
             } else {
@@ -382,6 +397,7 @@ impl Handler<Segmented> for StreamSession {
         if let Some(hls) = self.hubs.get_mut(msg.hub).and_then(|h| h.hls.as_mut()) {
             let edge = msg.segment.end();
             hls.segments.push_back(msg.segment);
+            hls.last_segment_at = Some(Instant::now());
             while hls.segments.front().is_some_and(|s| edge - s.end() > dvr) {
                 hls.segments.pop_front();
             }
@@ -655,6 +671,9 @@ pub struct LiveInfo {
     pub listeners: u64,
     pub hls_listeners: u64,
     pub variants: Vec<VariantInfo>,
+    /// Bits per second of source over the last few seconds (for `GET /metrics`).
+    #[serde(skip)]
+    pub ingest_bps: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -662,6 +681,12 @@ pub struct VariantInfo {
     pub name: String,
     pub listeners: u64,
     pub bytes_out: u64,
+    /// Seconds of audio encoded per second over the last few seconds (for `GET /metrics`).
+    #[serde(skip)]
+    pub realtime_factor: Option<f64>,
+    /// Seconds since this variant's newest HLS segment was written (for `GET /metrics`).
+    #[serde(skip)]
+    pub segment_age_s: Option<f64>,
 }
 
 #[derive(Message)]
@@ -674,10 +699,17 @@ impl Handler<Info> for StreamSession {
         let variants: Vec<VariantInfo> = self
             .hubs
             .iter()
-            .map(|h| VariantInfo {
+            .enumerate()
+            .map(|(i, h)| VariantInfo {
                 name: h.variant.to_string(),
                 listeners: h.listeners() as u64,
                 bytes_out: h.bytes_out,
+                realtime_factor: self.rates.realtime.get(i).copied().flatten(),
+                segment_age_s: h
+                    .hls
+                    .as_ref()
+                    .and_then(|s| s.last_segment_at)
+                    .map(|t| t.elapsed().as_secs_f64()),
             })
             .collect();
         let now = Instant::now();
@@ -690,6 +722,7 @@ impl Handler<Info> for StreamSession {
             listeners: variants.iter().map(|v| v.listeners).sum::<u64>() + hls_listeners,
             hls_listeners,
             variants,
+            ingest_bps: self.rates.ingest_bps,
         })
     }
 }

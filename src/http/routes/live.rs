@@ -113,7 +113,11 @@ pub async fn listen(
                 None => match live.recv().await {
                     Ok(c) => c,
                     // Lagged: this listener cannot keep up; drop it rather than buffer for it.
-                    Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return None,
+                    Err(RecvError::Lagged(_)) => {
+                        veza_actors::metrics::metrics().buffer_low.inc();
+                        return None;
+                    }
+                    Err(RecvError::Closed) => return None,
                 },
             };
             let out: Bytes = match icy.as_mut() {

@@ -1,10 +1,14 @@
 //! `GET /metrics`: Prometheus text format. Counts only (no names, no content); put it behind the
-//! proxy's access rules if even counts are private.
+//! proxy's access rules if even counts are private. deploy/prometheus/METRICS.md lists every
+//! family.
 
 use crate::http::error::ApiError;
-use crate::metrics::gauge;
+use crate::metrics::streams::LiveStream;
+use crate::metrics::{gauge, process, streams};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
+use veza_actors::registry::LiveStreams;
+use veza_actors::stream::Info;
 
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let stats = super::status::node_stats(&state).await?;
@@ -51,12 +55,34 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
         "Idle database connections in the pool.",
         idle,
     );
+    gauge(
+        &mut out,
+        "veza_db_pool_max_connections",
+        "The most connections the database pool opens.",
+        state.pool.max_connections(),
+    );
     if let Some(bus) = &state.cluster {
         bus.metrics
             .render(&mut out, veza_actors::bus::Bus::is_up(bus.as_ref()));
     }
     state.metrics.render(&mut out);
+    veza_actors::metrics::metrics().render(&mut out);
+    process::render(&mut out, &state.config.data_dir);
+    streams::render(&mut out, &live_streams(&state).await);
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(out))
+}
+
+/// What each live session on this node says about itself (a session that does not answer is
+/// left out of this scrape).
+async fn live_streams(state: &AppState) -> Vec<LiveStream> {
+    let sessions = state.registry.send(LiveStreams).await.unwrap_or_default();
+    let mut live = Vec::with_capacity(sessions.len());
+    for (mount, session) in sessions {
+        if let Ok(info) = session.send(Info).await {
+            live.push(LiveStream { mount, info });
+        }
+    }
+    live
 }
