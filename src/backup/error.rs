@@ -18,10 +18,11 @@ pub enum BackupError {
     NoDatabase(PathBuf),
     #[error("the output {0} is the configured database itself: write the backup elsewhere")]
     OutputIsDatabase(PathBuf),
-    #[error("{path}: {source}")]
+    /// (`cause`, not `source`: the message already holds it, a cause chain would say it twice.)
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A call into SQLite failed; `op` says which step.
     #[error("SQLite {op} on {path}: {message}")]
@@ -83,7 +84,7 @@ pub enum BackupError {
 impl BackupError {
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
-        move |source| BackupError::Io { path, source }
+        move |cause| BackupError::Io { path, cause }
     }
 }
 

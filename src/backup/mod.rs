@@ -162,7 +162,7 @@ impl Partial {
             .file_name()
             .ok_or_else(|| BackupError::Io {
                 path: output.to_owned(),
-                source: std::io::Error::new(
+                cause: std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
                     "the output must name a file",
                 ),
@@ -171,9 +171,22 @@ impl Partial {
         if output.is_dir() {
             return Err(BackupError::Io {
                 path: output.to_owned(),
-                source: std::io::Error::new(
+                cause: std::io::Error::new(
                     std::io::ErrorKind::IsADirectory,
                     "the output is a directory: name a file in it",
+                ),
+            });
+        }
+        let dir = output
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !dir.is_dir() {
+            return Err(BackupError::Io {
+                path: dir.to_owned(),
+                cause: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the output's directory does not exist",
                 ),
             });
         }

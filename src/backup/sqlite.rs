@@ -129,7 +129,7 @@ fn refuse_if_open_elsewhere(db: &Path) -> Result<(), BackupError> {
         Err(e) => {
             return Err(BackupError::Io {
                 path: shm,
-                source: e,
+                cause: e,
             })
         }
     };
@@ -144,7 +144,7 @@ fn refuse_if_open_elsewhere(db: &Path) -> Result<(), BackupError> {
     if rc != 0 {
         return Err(BackupError::Io {
             path: shm,
-            source: std::io::Error::last_os_error(),
+            cause: std::io::Error::last_os_error(),
         });
     }
     if lock.l_type as c_int != libc::F_UNLCK as c_int {
