@@ -71,7 +71,8 @@ enum Command {
         Stop every server using the database first. SQLite: refused while another process has \
         the database open; the backup is integrity-checked, then copied in with SQLite's backup \
         API. PostgreSQL: `pg_restore --clean --if-exists --no-owner --single-transaction` (all or \
-        nothing); refused while other sessions are connected, unless --force.\n\n\
+        nothing); refused while other sessions are connected, unless --force, and over tables the \
+        backup lacks (a newer schema: restore into an empty database instead).\n\n\
         A file of the other backend's kind (a PostgreSQL dump for a SQLite database or the \
         reverse) or of no known kind is refused. A database that already holds users is only \
         replaced with --force."

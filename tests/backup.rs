@@ -414,16 +414,28 @@ async fn restore_refuses_a_database_in_use_or_with_users_and_files_of_the_wrong_
         refused(
             &db,
             &["restore", "--force", "--input", &foreign],
-            "not a Veza one",
+            "is not a backup of a Veza database",
         )
         .await;
     } else {
         refused(
             &db,
             &["restore", "--force", "--input", &pg_magic],
-            "pg_restore failed",
+            "looks-like-pg is not a backup of a Veza database",
         )
         .await;
+        // A database at a newer schema than the backup: `--clean` would leave the newer table.
+        let mut conn = PgConnection::establish(&db.url).unwrap();
+        conn.batch_execute("CREATE TABLE from_a_newer_version (x INTEGER)")
+            .unwrap();
+        refused(
+            &db,
+            &["restore", "--force", "--input", &file],
+            "tables the backup lacks (from_a_newer_version)",
+        )
+        .await;
+        conn.batch_execute("DROP TABLE from_a_newer_version")
+            .unwrap();
     }
 
     // Held open (as by a running server): refused, whatever the flags on SQLite.

@@ -57,7 +57,7 @@ pub enum BackupError {
          (pg_dump custom format)"
     )]
     Unrecognised(PathBuf),
-    #[error("{0} is a SQLite database but not a Veza one (it has no Veza migrations table)")]
+    #[error("{0} is not a backup of a Veza database (it has no Veza migrations table)")]
     NotVeza(PathBuf),
     #[error("{path} failed SQLite's integrity check: {detail}")]
     Corrupt { path: PathBuf, detail: String },
@@ -71,6 +71,12 @@ pub enum BackupError {
          then restore"
     )]
     InUse { path: PathBuf, pid: i32 },
+    /// The database is at a newer schema than the backup: `pg_restore --clean` would leave these.
+    #[error(
+        "the database has tables the backup lacks ({tables}): it is at a newer schema than the \
+         backup; restore into an empty database instead (dropdb, then createdb)"
+    )]
+    TablesNotInBackup { tables: String },
     #[error(
         "{sessions} other session(s) are connected to the PostgreSQL database (running servers?): \
          stop them first, or pass --force if they are not Veza"

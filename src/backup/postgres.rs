@@ -5,7 +5,8 @@
 
 use super::BackupError;
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Text};
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -63,8 +64,31 @@ pub(super) fn backup(url: &str, dest: &Path) -> Result<(), BackupError> {
 /// completes or leaves the database as it was.
 pub(super) fn restore(url: &str, input: &Path, force: bool) -> Result<(), BackupError> {
     let target = Target::parse(url)?;
+    // Read the dump's table of contents first: a damaged file fails here, before any check
+    // touches the database.
+    let in_dump = dump_tables(&target, input)?;
+    if !in_dump.contains("__diesel_schema_migrations") {
+        return Err(BackupError::NotVeza(input.to_owned()));
+    }
     crate::db::openssl_exit::skip_openssl_exit_cleanup();
     let mut conn = diesel::PgConnection::establish(url).map_err(crate::db::DbError::from)?;
+    // `--clean` drops only what the dump holds: tables of a newer schema would stay, marked as
+    // migrated by nothing, and the migrations would then fail on them.
+    let newer: Vec<String> = diesel::sql_query(
+        "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() \
+         ORDER BY tablename",
+    )
+    .load::<Name>(&mut conn)
+    .map_err(|e| BackupError::Db(e.into()))?
+    .into_iter()
+    .map(|t| t.name)
+    .filter(|t| !in_dump.contains(t))
+    .collect();
+    if !newer.is_empty() {
+        return Err(BackupError::TablesNotInBackup {
+            tables: newer.join(", "),
+        });
+    }
     if !force {
         let sessions = count(
             &mut conn,
@@ -99,6 +123,31 @@ pub(super) fn restore(url: &str, input: &Path, force: bool) -> Result<(), Backup
     run(cmd, "pg_restore")
 }
 
+/// The tables a custom-format dump creates, from `pg_restore --list` (no database needed).
+/// A line of the list: `215; 1259 16390 TABLE public users owner`.
+fn dump_tables(target: &Target, input: &Path) -> Result<BTreeSet<String>, BackupError> {
+    let mut cmd = target.command("pg_restore");
+    cmd.arg("--list").arg(input);
+    let listing = output(cmd, "pg_restore")?;
+    Ok(listing
+        .lines()
+        .filter(|l| !l.starts_with(';'))
+        .filter_map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            match words.get(3..6) {
+                Some(["TABLE", _schema, name]) => Some((*name).to_owned()),
+                _ => None,
+            }
+        })
+        .collect())
+}
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
 #[derive(QueryableByName)]
 struct Count {
     #[diesel(sql_type = BigInt)]
@@ -120,8 +169,13 @@ fn file_arg(path: &Path) -> OsString {
 
 /// Runs a client tool to completion; its standard error becomes the error's text.
 fn run(mut cmd: Command, tool: &'static str) -> Result<(), BackupError> {
+    cmd.stdout(Stdio::null());
+    output(cmd, tool).map(drop)
+}
+
+/// Runs a client tool to completion and returns what it printed.
+fn output(mut cmd: Command, tool: &'static str) -> Result<String, BackupError> {
     let out = cmd
-        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()
         .map_err(|e| match e.kind() {
@@ -133,7 +187,7 @@ fn run(mut cmd: Command, tool: &'static str) -> Result<(), BackupError> {
             },
         })?;
     if out.status.success() {
-        return Ok(());
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
     Err(BackupError::ToolFailed {
         tool,
