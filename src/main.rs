@@ -46,6 +46,45 @@ enum Command {
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Write a consistent copy of the configured database to a file. Safe while servers run.
+    #[command(
+        long_about = "Write a consistent copy of the configured database to a file, \
+        safe while servers run.\n\n\
+        SQLite: SQLite's online backup API takes a snapshot of one moment while the server keeps \
+        writing; the file is a standalone SQLite database (no -wal beside it), integrity-checked. \
+        PostgreSQL: `pg_dump --format=custom` of the configured database (the tool from the \
+        `postgresql-client` package must be on PATH, at least the server's major version; the \
+        password goes to it in PGPASSWORD, never on its command line).\n\n\
+        The file is written beside FILE under a temporary name and renamed at the end: a failed \
+        backup never leaves a truncated FILE. Uploads, recordings and clips live in the data \
+        directory, not the database: back them up too (docs/operations.md)."
+    )]
+    Backup {
+        /// Where to write the backup (replaced if it exists).
+        #[arg(long, short, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Replace the configured database's content with a backup, then migrate it. Stop servers first.
+    #[command(
+        long_about = "Replace the configured database's content with a backup made by \
+        `veza backup`, then run the migrations (a backup from an older version comes up to date).\n\n\
+        Stop every server using the database first. SQLite: refused while another process has \
+        the database open; the backup is integrity-checked, then copied in with SQLite's backup \
+        API. PostgreSQL: `pg_restore --clean --if-exists --no-owner --single-transaction` (all or \
+        nothing); refused while other sessions are connected, unless --force, and over tables the \
+        backup lacks (a newer schema: restore into an empty database instead).\n\n\
+        A file of the other backend's kind (a PostgreSQL dump for a SQLite database or the \
+        reverse) or of no known kind is refused. A database that already holds users is only \
+        replaced with --force."
+    )]
+    Restore {
+        /// The backup file: a SQLite database or a pg_dump custom-format file.
+        #[arg(long, short, value_name = "FILE")]
+        input: PathBuf,
+        /// Replace a database that holds users (and, on PostgreSQL, ignore other sessions).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -85,6 +124,8 @@ fn main() -> Result<()> {
             create_user(config, &username, role)
         }
         Command::Admin(AdminCommand::RotateTotpKey) => rotate_totp_key(config),
+        Command::Backup { output } => backup(config, &output),
+        Command::Restore { input, force } => restore(config, &input, force),
         Command::Config(ConfigCommand::Check) => {
             println!("{}", serde_json::to_string_pretty(&config.redacted())?);
             eprintln!("configuration OK");
@@ -104,6 +145,34 @@ fn serve(config: Config) -> Result<()> {
 fn migrate(config: Config) -> Result<()> {
     let (log, _guard) = veza::logging::init(&config);
     veza::server::open_store(&config, &log).context("migration failed")?;
+    Ok(())
+}
+
+fn backup(config: Config, output: &std::path::Path) -> Result<()> {
+    let written = veza::backup::backup(&config, output)
+        .with_context(|| format!("backup to {} failed", output.display()))?;
+    println!(
+        "wrote {} bytes ({} backup) to {}",
+        written.bytes,
+        written.backend.as_str(),
+        written.path.display()
+    );
+    Ok(())
+}
+
+fn restore(config: Config, input: &std::path::Path, force: bool) -> Result<()> {
+    let (log, _guard) = veza::logging::init(&config);
+    let restored = veza::backup::restore(&config, input, force, &log)
+        .with_context(|| format!("restore from {} refused or failed", input.display()))?;
+    println!(
+        "restored {} ({}): {} users, {} rooms, {} messages; {} migrations applied",
+        input.display(),
+        restored.backend.as_str(),
+        restored.users,
+        restored.rooms,
+        restored.messages,
+        restored.migrations_applied
+    );
     Ok(())
 }
 
