@@ -71,8 +71,9 @@ enum Command {
         Stop every server using the database first. SQLite: refused while another process has \
         the database open; the backup is integrity-checked, then copied in with SQLite's backup \
         API. PostgreSQL: `pg_restore --clean --if-exists --no-owner --single-transaction` (all or \
-        nothing); refused while other sessions are connected, unless --force, and over tables the \
-        backup lacks (a newer schema: restore into an empty database instead).\n\n\
+        nothing); refused while other sessions are connected (even with --force: servers still \
+        running would keep acking into the old state; --ignore-sessions overrides it for sessions \
+        known not to be Veza servers, such as monitoring), and over tables the backup lacks (a newer schema: restore into an empty database instead).\n\n\
         A file of the other backend's kind (a PostgreSQL dump for a SQLite database or the \
         reverse) or of no known kind is refused. A database that already holds users is only \
         replaced with --force."
@@ -81,9 +82,13 @@ enum Command {
         /// The backup file: a SQLite database or a pg_dump custom-format file.
         #[arg(long, short, value_name = "FILE")]
         input: PathBuf,
-        /// Replace a database that holds users (and, on PostgreSQL, ignore other sessions).
+        /// Replace a database that holds users.
         #[arg(long)]
         force: bool,
+        /// PostgreSQL: restore although other sessions are connected (only when none of them is
+        /// a Veza server). SQLite's in-use refusal cannot be overridden.
+        #[arg(long)]
+        ignore_sessions: bool,
     },
 }
 
@@ -125,7 +130,11 @@ fn main() -> Result<()> {
         }
         Command::Admin(AdminCommand::RotateTotpKey) => rotate_totp_key(config),
         Command::Backup { output } => backup(config, &output),
-        Command::Restore { input, force } => restore(config, &input, force),
+        Command::Restore {
+            input,
+            force,
+            ignore_sessions,
+        } => restore(config, &input, force, ignore_sessions),
         Command::Config(ConfigCommand::Check) => {
             println!("{}", serde_json::to_string_pretty(&config.redacted())?);
             eprintln!("configuration OK");
@@ -160,9 +169,14 @@ fn backup(config: Config, output: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-fn restore(config: Config, input: &std::path::Path, force: bool) -> Result<()> {
+fn restore(
+    config: Config,
+    input: &std::path::Path,
+    force: bool,
+    ignore_sessions: bool,
+) -> Result<()> {
     let (log, _guard) = veza::logging::init(&config);
-    let restored = veza::backup::restore(&config, input, force, &log)
+    let restored = veza::backup::restore(&config, input, force, ignore_sessions, &log)
         .with_context(|| format!("restore from {} refused or failed", input.display()))?;
     println!(
         "restored {} ({}): {} users, {} rooms, {} messages; {} migrations applied",

@@ -438,14 +438,16 @@ async fn restore_refuses_a_database_in_use_or_with_users_and_files_of_the_wrong_
             .unwrap();
     }
 
-    // Held open (as by a running server): refused, whatever the flags on SQLite.
+    // Held open (as by a running server): refused, --force or not (servers still running would
+    // go on acking into the old state).
     let pool = db.pool();
     let held = pool.get().unwrap();
-    let args: &[&str] = match kind {
-        Kind::Sqlite => &["restore", "--force", "--input", &file],
-        Kind::Postgres => &["restore", "--input", &file],
-    };
-    refused(&db, args, "running server").await;
+    refused(
+        &db,
+        &["restore", "--force", "--input", &file],
+        "running server",
+    )
+    .await;
     drop(held);
     drop(pool);
 

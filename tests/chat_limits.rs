@@ -257,7 +257,8 @@ async fn presence_and_typing_arrive_batched(kind: Kind) {
 }
 
 /// A room past `presence_list_max` online: `joined` lists that many and counts everyone, and
-/// `presence` carries the count without names until the room is small again.
+/// `presence` carries the count without names until the room is small again, when one frame
+/// lists everyone.
 async fn a_large_room_lists_a_few_and_counts_everyone(kind: Kind) {
     let db = TestDb::new(kind);
     let config = config_with(&db, &[("VEZA_PRESENCE_LIST_MAX", "10")]);
@@ -299,6 +300,11 @@ async fn a_large_room_lists_a_few_and_counts_everyone(kind: Kind) {
         assert_eq!(presence["online"], 11, "{presence}");
         assert_eq!(presence["left"], json!([]), "{presence}");
     };
+    // Nobody was named while the room was large: the frame that ends it lists everyone.
+    let members = small["members"]
+        .as_array()
+        .expect("members once small again");
+    assert_eq!(members.len(), 10, "{small}");
     let left = small["left"].as_array().unwrap();
     assert!(
         !left.is_empty()

@@ -203,7 +203,7 @@ async fn every_family_moves_under_real_traffic(kind: Kind) {
     let _ffmpeg = broadcast(&stream.ingest_url, 60, 440, false);
     wait_live(&server, &stream).await;
     let _listener = listen(&server, &stream.mount, "mp3-128").await;
-    let on_stream = |labels: &str| format!("stream=\"{}\"{labels}", stream.mount);
+    let on_stream = |labels: &str| format!("stream=\"{}\"{labels}", stream.id);
     let mut live = String::new();
     for _ in 0..300 {
         live = scrape(&server).await;
@@ -254,7 +254,10 @@ async fn every_family_moves_under_real_traffic(kind: Kind) {
         Some(1.0),
         "{live}"
     );
-    assert_families(&live, exported_families().into_iter().filter(|n| !on_the_bus(n)));
+    assert_families(
+        &live,
+        exported_families().into_iter().filter(|n| !on_the_bus(n)),
+    );
     server.stop().await;
 }
 
@@ -332,7 +335,10 @@ async fn the_bus_lag_is_measured_on_the_receiving_node(kind: Kind) {
         text.contains("# TYPE veza_bus_received_total counter"),
         "{text}"
     );
-    assert_families(&text, exported_families().into_iter().filter(|n| on_the_bus(n)));
+    assert_families(
+        &text,
+        exported_families().into_iter().filter(|n| on_the_bus(n)),
+    );
 }
 
 on_both_backends!(

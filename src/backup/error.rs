@@ -79,7 +79,7 @@ pub enum BackupError {
     TablesNotInBackup { tables: String },
     #[error(
         "{sessions} other session(s) are connected to the PostgreSQL database (running servers?): \
-         stop them first, or pass --force if they are not Veza"
+         stop them first, or pass --ignore-sessions if none of them is a Veza server"
     )]
     PgInUse { sessions: i64 },
     /// Opening, migrating or reading the restored store.

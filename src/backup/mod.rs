@@ -67,11 +67,13 @@ pub fn backup(config: &Config, output: &Path) -> Result<Written, BackupError> {
 
 /// Replaces the configured store's content with the backup in `input`, then migrates it.
 /// Refuses a file of the other backend or of no known kind, a SQLite database open in another
-/// process, and (unless `force`) a database that holds users.
+/// process or (unless `ignore_sessions`) a PostgreSQL database other sessions use, and (unless
+/// `force`) a database that holds users.
 pub fn restore(
     config: &Config,
     input: &Path,
     force: bool,
+    ignore_sessions: bool,
     log: &Logger,
 ) -> Result<Restored, BackupError> {
     let backend = backend_of(&config.database_url).map_err(BackupError::Url)?;
@@ -89,7 +91,7 @@ pub fn restore(
             sqlite::restore(&sqlite::path_of(&config.database_url)?, input, force)?
         }
         (FileKind::PgDump, Backend::Postgres) => {
-            postgres::restore(&config.database_url, input, force)?
+            postgres::restore(&config.database_url, input, force, ignore_sessions)?
         }
     }
     // As `veza migrate` does: a backup from an older version comes up to date.
@@ -193,6 +195,9 @@ impl Partial {
         let path = output.with_file_name(format!(".{name}.partial-{}", std::process::id()));
         // Left over from a crashed run with the same pid: not ours to keep.
         let _stale = std::fs::remove_file(&path);
+        // Made empty and private before anything writes it: a backup holds password hashes and
+        // sealed secrets (SQLite takes an empty file as a new database; pg_dump truncates it).
+        private_empty_file(&path)?;
         Ok(Partial {
             path,
             committed: false,
@@ -234,6 +239,18 @@ impl Drop for Partial {
             let _best_effort = std::fs::remove_file(PathBuf::from(path));
         }
     }
+}
+
+/// Creates `path` empty, readable by its owner only.
+fn private_empty_file(path: &Path) -> Result<(), BackupError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map(drop).map_err(BackupError::io(path))
 }
 
 /// True when both paths name the same existing file.

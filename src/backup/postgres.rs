@@ -62,7 +62,12 @@ pub(super) fn backup(url: &str, dest: &Path) -> Result<(), BackupError> {
 
 /// Restores the dump `input` over the configured database in one transaction: it either
 /// completes or leaves the database as it was.
-pub(super) fn restore(url: &str, input: &Path, force: bool) -> Result<(), BackupError> {
+pub(super) fn restore(
+    url: &str,
+    input: &Path,
+    force: bool,
+    ignore_sessions: bool,
+) -> Result<(), BackupError> {
     let target = Target::parse(url)?;
     // Read the dump's table of contents first: a damaged file fails here, before any check
     // touches the database.
@@ -89,7 +94,7 @@ pub(super) fn restore(url: &str, input: &Path, force: bool) -> Result<(), Backup
             tables: newer.join(", "),
         });
     }
-    if !force {
+    if !ignore_sessions {
         let sessions = count(
             &mut conn,
             "SELECT count(*) AS n FROM pg_stat_activity \
@@ -98,6 +103,8 @@ pub(super) fn restore(url: &str, input: &Path, force: bool) -> Result<(), Backup
         if sessions > 0 {
             return Err(BackupError::PgInUse { sessions });
         }
+    }
+    if !force {
         let has_users = count(
             &mut conn,
             "SELECT count(*) AS n FROM pg_class WHERE oid = to_regclass('users')",
@@ -135,7 +142,8 @@ fn dump_tables(target: &Target, input: &Path) -> Result<BTreeSet<String>, Backup
         .filter_map(|l| {
             let words: Vec<&str> = l.split_whitespace().collect();
             match words.get(3..6) {
-                Some(["TABLE", _schema, name]) => Some((*name).to_owned()),
+                // `TABLE DATA public users owner` is the table's rows, not a table.
+                Some(["TABLE", schema, name]) if *schema != "DATA" => Some((*name).to_owned()),
                 _ => None,
             }
         })

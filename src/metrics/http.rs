@@ -1,22 +1,21 @@
 //! Counters of the HTTP layer for `GET /metrics` (Prometheus text format): requests by status
-//! class and a latency histogram, recorded by the access-log middleware. Plain atomics: no lock on
-//! the request path.
+//! class, latency overall and per route pattern, recorded by the access-log middleware. Atomics
+//! on the request path; the per-route family takes a short lock to find its child.
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use veza_actors::metrics::family::{self, Histogram, Labeled, SECONDS};
+use veza_actors::metrics::family::{self, Counter, Histogram, Labeled, SECONDS};
 
-/// Upper bounds of the latency buckets, in seconds.
-const BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+/// Upper bounds of the overall latency buckets, in seconds.
+const BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+
+/// The methods a label may name; anything else is `other` (a client may send any token).
+const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 pub struct HttpMetrics {
     /// 1xx .. 5xx.
-    by_class: [AtomicU64; 5],
-    /// Cumulative counts per bucket (le), as Prometheus wants them.
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
-    rate_limited: AtomicU64,
+    by_class: [Counter; 5],
+    latency: Histogram,
+    rate_limited: Counter,
     /// Latency per method and route pattern.
     routes: Labeled<Histogram>,
 }
@@ -25,10 +24,8 @@ impl Default for HttpMetrics {
     fn default() -> Self {
         Self {
             by_class: Default::default(),
-            buckets: Default::default(),
-            count: AtomicU64::new(0),
-            sum_micros: AtomicU64::new(0),
-            rate_limited: AtomicU64::new(0),
+            latency: Histogram::new(BUCKETS),
+            rate_limited: Counter::default(),
             routes: Labeled::new(&["method", "route"], || Histogram::new(SECONDS)),
         }
     }
@@ -37,22 +34,21 @@ impl Default for HttpMetrics {
 impl HttpMetrics {
     pub fn record(&self, status: u16, seconds: f64) {
         let class = usize::from(status / 100).clamp(1, 5) - 1;
-        self.by_class[class].fetch_add(1, Relaxed);
+        self.by_class[class].inc();
         if status == 429 {
-            self.rate_limited.fetch_add(1, Relaxed);
+            self.rate_limited.inc();
         }
-        for (i, le) in BUCKETS.iter().enumerate() {
-            if seconds <= *le {
-                self.buckets[i].fetch_add(1, Relaxed);
-            }
-        }
-        self.count.fetch_add(1, Relaxed);
-        self.sum_micros
-            .fetch_add((seconds * 1e6).max(0.0) as u64, Relaxed);
+        self.latency.observe(seconds);
     }
 
-    /// One request's latency under its route pattern (`None`: no route matched).
+    /// One request's latency under its route pattern (`None`: no route matched). Both labels come
+    /// from fixed sets: the known methods and the app's route patterns.
     pub fn record_route(&self, method: &str, route: Option<&str>, seconds: f64) {
+        let method = METHODS
+            .iter()
+            .find(|m| **m == method)
+            .copied()
+            .unwrap_or("other");
         let route = route.unwrap_or("unmatched");
         self.routes.with(&[method, route]).observe(seconds);
     }
@@ -69,42 +65,23 @@ impl HttpMetrics {
                 out,
                 "veza_http_requests_total{{code=\"{}xx\"}} {}",
                 i + 1,
-                n.load(Relaxed)
+                n.get()
             );
         }
-        let _ = writeln!(
+        family::family(
             out,
-            "# HELP veza_http_rate_limited_total Requests refused with 429."
+            "veza_http_rate_limited_total",
+            "counter",
+            "Requests refused with 429.",
+            &self.rate_limited,
         );
-        let _ = writeln!(out, "# TYPE veza_http_rate_limited_total counter");
-        let _ = writeln!(
+        family::family(
             out,
-            "veza_http_rate_limited_total {}",
-            self.rate_limited.load(Relaxed)
+            "veza_http_request_duration_seconds",
+            "histogram",
+            "Time to answer HTTP requests.",
+            &self.latency,
         );
-        let _ = writeln!(
-            out,
-            "# HELP veza_http_request_duration_seconds Time to answer HTTP requests."
-        );
-        let _ = writeln!(out, "# TYPE veza_http_request_duration_seconds histogram");
-        for (i, le) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "veza_http_request_duration_seconds_bucket{{le=\"{le}\"}} {}",
-                self.buckets[i].load(Relaxed)
-            );
-        }
-        let count = self.count.load(Relaxed);
-        let _ = writeln!(
-            out,
-            "veza_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
-        );
-        let _ = writeln!(
-            out,
-            "veza_http_request_duration_seconds_sum {}",
-            self.sum_micros.load(Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(out, "veza_http_request_duration_seconds_count {count}");
         family::family(
             out,
             "veza_http_route_duration_seconds",
@@ -151,5 +128,22 @@ mod tests {
         assert!(out.contains("veza_http_request_duration_seconds_bucket{le=\"5\"} 3"));
         assert!(out.contains("veza_http_request_duration_seconds_bucket{le=\"+Inf\"} 3"));
         assert!(out.contains("veza_http_request_duration_seconds_count 3"));
+    }
+
+    #[test]
+    fn route_labels_come_from_fixed_sets() {
+        let m = HttpMetrics::default();
+        m.record_route("GET", Some("/api/v2/rooms/{id}"), 0.01);
+        m.record_route("FOO1", None, 0.01);
+        m.record_route("FOO2", None, 0.01);
+        let mut out = String::new();
+        m.render(&mut out);
+        assert!(out.contains(
+            "veza_http_route_duration_seconds_count{method=\"GET\",route=\"/api/v2/rooms/{id}\"} 1"
+        ));
+        assert!(out.contains(
+            "veza_http_route_duration_seconds_count{method=\"other\",route=\"unmatched\"} 2"
+        ));
+        assert!(!out.contains("FOO"), "{out}");
     }
 }

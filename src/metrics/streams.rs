@@ -1,15 +1,21 @@
 //! The live streams' families, asked of each stream session at scrape time (the sessions own
 //! these numbers): listeners per variant, each rung's real-time factor, the source's bitrate and
-//! the age of each variant's newest HLS segment.
+//! the age of each variant's newest HLS segment. Streams are labelled by their id (minted by the
+//! server), not their mount (made from a title).
 
 use super::family::label_set;
 use std::fmt::Write;
 use veza_actors::stream::LiveInfo;
 
-/// One live stream on this node: its mount and what its session said.
+/// What one live session on this node said about itself.
 pub struct LiveStream {
-    pub mount: String,
     pub info: LiveInfo,
+}
+
+impl LiveStream {
+    fn id(&self) -> String {
+        self.info.stream_id.0.to_string()
+    }
 }
 
 /// Writes the stream families (each with its HELP and TYPE even when nothing is live).
@@ -24,13 +30,13 @@ pub fn render(out: &mut String, streams: &[LiveStream]) {
             sample(
                 out,
                 "veza_stream_listeners",
-                &s.mount,
+                &s.id(),
                 Some(&v.name),
                 v.listeners as f64,
             );
         }
         let hls = s.info.hls_listeners as f64;
-        sample(out, "veza_stream_listeners", &s.mount, Some("hls"), hls);
+        sample(out, "veza_stream_listeners", &s.id(), Some("hls"), hls);
     }
     header(
         out,
@@ -40,7 +46,7 @@ pub fn render(out: &mut String, streams: &[LiveStream]) {
     for s in streams {
         for v in &s.info.variants {
             if let Some(rt) = v.realtime_factor {
-                let labels = label_set(&["stream", "rung"], &[&s.mount, &v.name]);
+                let labels = label_set(&["stream", "rung"], &[&s.id(), &v.name]);
                 let _ = writeln!(out, "veza_transcoder_realtime_factor{labels} {rt}");
             }
         }
@@ -55,7 +61,7 @@ pub fn render(out: &mut String, streams: &[LiveStream]) {
         sample(
             out,
             "veza_stream_ingest_bits_per_second",
-            &s.mount,
+            &s.id(),
             None,
             bps,
         );
@@ -71,7 +77,7 @@ pub fn render(out: &mut String, streams: &[LiveStream]) {
                 sample(
                     out,
                     "veza_hls_segment_age_seconds",
-                    &s.mount,
+                    &s.id(),
                     Some(&v.name),
                     age,
                 );

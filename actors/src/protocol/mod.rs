@@ -373,16 +373,19 @@ pub mod event {
         )
     }
 
+    /// `members`: the whole list, when a large room became small again.
     pub fn presence(
         room: crate::ids::RoomId,
         joined: &[UserRef],
         left: &[UserRef],
         online: usize,
+        members: Option<&[UserRef]>,
     ) -> ByteString {
-        frame(
-            json!({"type": "presence", "room": room, "joined": joined, "left": left, "online": online}),
-            None,
-        )
+        let mut body = json!({"type": "presence", "room": room, "joined": joined, "left": left, "online": online});
+        if let Some(members) = members {
+            body["members"] = json!(members);
+        }
+        frame(body, None)
     }
 
     /// A linked stream went live or off air.

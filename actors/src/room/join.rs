@@ -125,6 +125,10 @@ impl Room {
 
     fn finish_join(&mut self, ctx: &mut Context<Self>, msg: &Join, messages: Vec<MessageView>) {
         self.add_online(ctx, &msg.conn);
+        if self.is_large() {
+            // This joiner hears a count the others have not: the next flush sends it.
+            self.presence.resend_count();
+        }
         let members = self
             .presence
             .everyone_up_to(self.config().presence_list_max);

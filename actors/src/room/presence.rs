@@ -38,6 +38,8 @@ pub(super) struct Presence {
     pub(super) flush_scheduled: bool,
     /// The online count the last `presence` frame carried.
     sent_online: usize,
+    /// The last `presence` frame was a large room's (a count without names).
+    sent_large: bool,
 }
 
 /// What one flush sends: to this node's members, and to the other nodes.
@@ -130,6 +132,12 @@ impl Presence {
     /// Records the count a `presence` frame is about to carry; false if it is the one last sent.
     fn count_changed(&mut self, online: usize) -> bool {
         std::mem::replace(&mut self.sent_online, online) != online
+    }
+
+    /// Makes the next flush send the count even if it equals the last one sent (a joiner was told
+    /// a count the others have not heard).
+    pub fn resend_count(&mut self) {
+        self.sent_online = usize::MAX;
     }
 
     pub fn clear_local(&mut self) {
@@ -351,13 +359,28 @@ impl Room {
         }
         let online = self.presence.online_count();
         let changed = self.presence.count_changed(online);
-        if online > self.config().presence_list_max {
+        let max = self.config().presence_list_max;
+        let large = online > max;
+        let was_large = std::mem::replace(&mut self.presence.sent_large, large);
+        if large {
             // Who came and went is not listed in a large room: only how many are here.
             if changed {
-                self.broadcast(event::presence(self.id, &[], &[], online));
+                self.broadcast(event::presence(self.id, &[], &[], online, None));
             }
+        } else if was_large {
+            // Small again: everyone's names, since nobody was named while the room was large.
+            let members = self.presence.everyone_up_to(max);
+            let (joined, left) = (&flush.joined, &flush.left);
+            self.broadcast(event::presence(
+                self.id,
+                joined,
+                left,
+                online,
+                Some(&members),
+            ));
         } else if !flush.joined.is_empty() || !flush.left.is_empty() {
-            self.broadcast(event::presence(self.id, &flush.joined, &flush.left, online));
+            let (joined, left) = (&flush.joined, &flush.left);
+            self.broadcast(event::presence(self.id, joined, left, online, None));
         }
         if !flush.typing.is_empty() {
             self.broadcast(event::typing(self.id, &flush.typing));

@@ -278,7 +278,8 @@ impl Handler<BusState> for Room {
     }
 }
 
-/// A node was seen (again): it needs to hear who is online here.
+/// A node was seen (again): it needs to hear who is online here, and, if this node had forgotten
+/// it (its heartbeats stopped for a while), this node needs to hear who is online there.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]
 pub struct NodeSeen;
@@ -288,6 +289,7 @@ impl Handler<NodeSeen> for Room {
     fn handle(&mut self, _: NodeSeen, _: &mut Context<Self>) {
         if self.sync.following {
             self.send_roster();
+            self.tell_others(RoomEvent::Hello);
         }
     }
 }

@@ -665,6 +665,9 @@ impl Handler<Poison> for StreamSession {
 /// Live state for the REST API.
 #[derive(Debug, Clone, Serialize)]
 pub struct LiveInfo {
+    /// Which stream (for `GET /metrics`; the REST views already name it).
+    #[serde(skip)]
+    pub stream_id: StreamId,
     pub started_at: i64,
     pub title: String,
     /// Progressive and HLS listeners together.
@@ -717,6 +720,7 @@ impl Handler<Info> for StreamSession {
             .retain(|_, seen| now - *seen < HLS_CLIENT_TTL);
         let hls_listeners = self.hls_clients.len() as u64;
         MessageResult(LiveInfo {
+            stream_id: self.stream_id,
             started_at: self.started_at,
             title: self.title.borrow().clone(),
             listeners: variants.iter().map(|v| v.listeners).sum::<u64>() + hls_listeners,

@@ -67,7 +67,17 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
     }
     state.metrics.render(&mut out);
     veza_actors::metrics::metrics().render(&mut out);
-    process::render(&mut out, &state.config.data_dir);
+    // /proc, the cgroup files and statvfs of the data directory (which may be on a network
+    // file system) are read off the async workers.
+    let data_dir = state.config.data_dir.clone();
+    let machine = web::block(move || {
+        let mut text = String::new();
+        process::render(&mut text, &data_dir);
+        text
+    })
+    .await
+    .unwrap_or_default();
+    out.push_str(&machine);
     streams::render(&mut out, &live_streams(&state).await);
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
@@ -79,9 +89,9 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
 async fn live_streams(state: &AppState) -> Vec<LiveStream> {
     let sessions = state.registry.send(LiveStreams).await.unwrap_or_default();
     let mut live = Vec::with_capacity(sessions.len());
-    for (mount, session) in sessions {
+    for (_mount, session) in sessions {
         if let Ok(info) = session.send(Info).await {
-            live.push(LiveStream { mount, info });
+            live.push(LiveStream { info });
         }
     }
     live
