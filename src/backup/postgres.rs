@@ -31,6 +31,24 @@ impl Target {
         parsed.set_password(None).map_err(|()| {
             BackupError::PgUrl(format!("cannot take the password out of {}", redact(url)))
         })?;
+        // libpq also takes `?password=`: it moves to the environment too (the userinfo one wins).
+        let (secret, kept): (Vec<_>, Vec<_>) = parsed
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .partition(|(k, _)| k == "password" || k == "sslpassword");
+        if secret.iter().any(|(k, _)| k == "sslpassword") {
+            return Err(BackupError::PgUrl(
+                "sslpassword in the URL would reach pg_dump's command line: use an unencrypted \
+                 client key or a ~/.postgresql setup instead"
+                    .into(),
+            ));
+        }
+        let password = password.or_else(|| secret.into_iter().next().map(|(_, v)| v));
+        if kept.is_empty() {
+            parsed.set_query(None);
+        } else {
+            parsed.query_pairs_mut().clear().extend_pairs(kept);
+        }
         Ok(Target {
             url: parsed.to_string(),
             password,
@@ -223,6 +241,11 @@ fn percent_decode(s: &str) -> Option<String> {
 
 /// The URL without its password, for messages.
 fn redact(url: &str) -> String {
+    // The query may carry `password=` too: it is not shown at all.
+    let url = match url.split_once('?') {
+        Some((base, _)) => return format!("{}?***", redact(base)),
+        None => url,
+    };
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
@@ -251,12 +274,26 @@ mod tests {
         let t = Target::parse("postgresql://veza@127.0.0.1/veza").unwrap();
         assert_eq!(t.password, None);
         assert_eq!(t.url, "postgresql://veza@127.0.0.1/veza");
+        // libpq's query form of the password moves too; the other parameters stay.
+        let t = Target::parse("postgres://veza@h/veza?sslmode=require&password=q%26r").unwrap();
+        assert_eq!(t.password.as_deref(), Some("q&r"));
+        assert_eq!(t.url, "postgres://veza@h/veza?sslmode=require");
+        let t = Target::parse("postgres://veza@h/veza?password=x").unwrap();
+        assert_eq!(
+            (t.password.as_deref(), t.url.as_str()),
+            (Some("x"), "postgres://veza@h/veza")
+        );
+        assert!(Target::parse("postgres://veza@h/veza?sslpassword=x").is_err());
     }
 
     #[test]
     fn messages_never_show_the_password() {
         assert_eq!(redact("postgres://u:pw@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            redact("postgres://u:pw@h/db?password=x"),
+            "postgres://u:***@h/db?***"
+        );
     }
 
     #[test]
