@@ -432,10 +432,58 @@ async fn a_role_change_missed_during_an_outage_closes_the_socket_later(kind: Kin
     k1.recv_type("pong").await;
 }
 
+/// Reads `presence` frames until one says `online` is `n`; returns it.
+async fn presence_until_online(ws: &mut Ws, n: u64) -> Value {
+    loop {
+        let frame = ws.recv_type_any(&["presence"]).await;
+        if frame["online"] == n {
+            return frame;
+        }
+    }
+}
+
+/// A large room split over two nodes: the count covers both, nobody is named, and a late joiner
+/// on the other node is told the whole count with at most `presence_list_max` names.
+async fn a_large_room_counts_everyone_on_every_node(kind: Kind) {
+    let redis =
+        std::env::var("VEZA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let c = Cluster::start_on(kind, 2, &redis, &[("VEZA_PRESENCE_LIST_MAX", "10")]);
+    let alice = c.register(0, "alice");
+    let room = c.room(0, &alice, "stadium");
+    let (mut a, _) = c.joined(0, &alice, &room, None).await;
+    let mut crowd = Vec::new();
+    for i in 0..11 {
+        let fan = c.register(i % 2, &format!("fan{i}"));
+        crowd.push(c.joined(i % 2, &fan, &room, None).await.0);
+    }
+    // Alice (node 0) counts the six fans on node 1 too, and in a large room hears no names.
+    let large = presence_until_online(&mut a, 12).await;
+    assert_eq!(
+        (&large["joined"], &large["left"]),
+        (&json!([]), &json!([])),
+        "{large}"
+    );
+    // Node 1 has heard node 0's crowd too.
+    presence_until_online(&mut crowd[1], 12).await;
+    // A late joiner on node 1 is told everyone on both nodes, with ten names.
+    let late = c.register(1, "latecomer");
+    let (_late_ws, joined) = c.joined(1, &late, &room, None).await;
+    assert_eq!(joined["online"], 13, "{joined}");
+    assert_eq!(
+        joined["members"].as_array().map(Vec::len),
+        Some(10),
+        "{joined}"
+    );
+    // Both nodes hear the new count.
+    presence_until_online(&mut a, 13).await;
+    presence_until_online(&mut crowd[1], 13).await;
+}
+
 on_both_backends!(
     a_half_open_redis_link_is_replaced,
     kill_9_of_a_node_loses_no_acked_message,
     presence_and_typing_across_nodes,
+    a_large_room_counts_everyone_on_every_node,
     redis_outage_keeps_nodes_serving_and_they_catch_up,
     a_kick_missed_during_an_outage_is_applied_from_the_store,
     a_role_change_missed_during_an_outage_closes_the_socket_later,
