@@ -46,6 +46,9 @@ enum Command {
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print the OpenAPI 3.1 document of the REST API (what `GET /api/v2/openapi.json` serves),
+    /// for client generators; needs no database.
+    Openapi,
     /// Write a consistent copy of the configured database to a file. Safe while servers run.
     #[command(
         long_about = "Write a consistent copy of the configured database to a file, \
@@ -121,8 +124,13 @@ enum ConfigCommand {
 fn main() -> Result<()> {
     return_large_allocations_to_the_os();
     let cli = Cli::parse();
+    // The document needs no configuration, so a bad or absent one does not stop it.
+    if let Some(Command::Openapi) = cli.command {
+        return print_openapi();
+    }
     let config = Config::from_env(cli.config.as_deref()).context("invalid configuration")?;
     match cli.command.unwrap_or(Command::Serve) {
+        Command::Openapi => print_openapi(),
         Command::Serve => serve(config),
         Command::Migrate => migrate(config),
         Command::Admin(AdminCommand::CreateUser { username, role }) => {
@@ -141,6 +149,11 @@ fn main() -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn print_openapi() -> Result<()> {
+    println!("{}", veza::http::openapi::json());
+    Ok(())
 }
 
 fn serve(config: Config) -> Result<()> {

@@ -94,6 +94,20 @@ macro_rules! id_newtype {
             }
         }
 
+        /// On the wire: a decimal string (a JSON integer is accepted too).
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern(Some("^[0-9]{1,19}$"))
+                    .description(Some(concat!("A 64-bit id as a decimal string: ", stringify!($name))))
+                    .examples([serde_json::json!("190523786652078080")])
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+
         impl<'de> Deserialize<'de> for $name {
             /// Accepts the canonical string form and, for lenient clients, a JSON integer.
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -13,8 +13,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use std::fmt;
+use utoipa::ToSchema;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -27,6 +28,8 @@ pub struct ApiError {
     pub retry_after_s: Option<u64>,
     /// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds) of a refused request.
     pub rate_limit: Option<(u32, u32, u64)>,
+    /// The `WWW-Authenticate` challenge of a 401: `Bearer` for the API, `Basic` for sources.
+    pub challenge: &'static str,
 }
 
 impl ApiError {
@@ -38,6 +41,7 @@ impl ApiError {
             cause: None,
             retry_after_s: None,
             rate_limit: None,
+            challenge: "Bearer",
         }
     }
 
@@ -162,9 +166,42 @@ impl fmt::Display for ApiError {
     }
 }
 
+/// The contract's error body: `{"error":{"code","message"}}`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"error": {"code": "not_found", "message": "no such room"}}))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable: `bad_request`, `unauthorized`, `invalid_credentials`, `totp_required`,
+    /// `forbidden`, `reauth_required`, `not_found`, `method_not_allowed`, `conflict`,
+    /// `username_taken`, `quota_exceeded`, `validation_failed`, `too_large`,
+    /// `unsupported_media_type`, `rate_limited`, `internal`, `unavailable`, `overloaded`, ...
+    pub code: String,
+    /// For people; may change between versions.
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: &str, message: &str) -> Self {
+        Self {
+            error: ErrorDetail {
+                code: code.to_owned(),
+                message: message.to_owned(),
+            },
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
 /// The contract's error body.
-pub fn error_body(code: &str, message: &str) -> serde_json::Value {
-    json!({"error": {"code": code, "message": message}})
+pub fn error_body(code: &str, message: &str) -> ErrorBody {
+    ErrorBody::new(code, message)
 }
 
 impl ResponseError for ApiError {
@@ -175,7 +212,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let mut res = HttpResponse::build(self.status);
         if self.status == StatusCode::UNAUTHORIZED {
-            res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            res.insert_header((header::WWW_AUTHENTICATE, self.challenge));
         }
         if let Some(secs) = self.retry_after_s {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
@@ -343,6 +380,43 @@ impl From<crate::uploads::UploadError> for ApiError {
     }
 }
 
+/// A source refused at `PUT /live/{mount}`, `/live/{mount}/ws` or the Icecast port (which writes
+/// this same status, challenge and body itself: `ingest::icecast`).
+impl From<&crate::ingest::IngestError> for ApiError {
+    fn from(e: &crate::ingest::IngestError) -> Self {
+        use crate::ingest::IngestError;
+        let (status, code) = match e {
+            IngestError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            IngestError::UnknownMount => (StatusCode::NOT_FOUND, "not_found"),
+            IngestError::MountInUse | IngestError::NotAllowed => {
+                (StatusCode::FORBIDDEN, "forbidden")
+            }
+            IngestError::UnsupportedType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            IngestError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            IngestError::Store(_) | IngestError::Internal(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
+            IngestError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+        };
+        let mut api = Self::new(status, code, e.to_string());
+        match e {
+            IngestError::Unauthorized => api.challenge = "Basic realm=\"Veza\"",
+            IngestError::Busy(_) => api.retry_after_s = Some(5),
+            IngestError::Store(db) => api.cause = Some(db.to_string()),
+            _ => {}
+        }
+        api
+    }
+}
+
+impl From<crate::ingest::IngestError> for ApiError {
+    fn from(e: crate::ingest::IngestError) -> Self {
+        Self::from(&e)
+    }
+}
+
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
         Self::internal(e)
@@ -391,7 +465,7 @@ pub fn json_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
     }
     let status = res.status();
     let (code, message) = describe(status);
-    let body = error_body(code, message).to_string();
+    let body = error_body(code, message).to_json();
     let (req, res) = res.into_parts();
     let mut res = res.set_body(body);
     res.headers_mut().insert(

@@ -10,8 +10,10 @@
 use super::admission::{accept_backoff, Admission};
 use super::head::{read_head, Head};
 use super::{open, IngestError};
+use crate::http::error::{ApiError, ErrorBody};
 use crate::limits::held::Full;
 use crate::state::AppState;
+use actix_web::http::StatusCode;
 use bytes::{Bytes, BytesMut};
 use slog::{debug, info, warn};
 use std::collections::HashMap;
@@ -95,24 +97,24 @@ async fn refuse(tcp: &mut TcpStream, e: &IngestError) -> std::io::Result<()> {
     tcp.write_all(response(e).as_bytes()).await
 }
 
-/// The whole HTTP response for a refusal.
+/// The whole HTTP response for a refusal: the status, challenge and body the main port's
+/// `PUT /live/{mount}` would send (`http::error` maps them).
 fn response(e: &IngestError) -> String {
-    let reason = match e.status() {
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        415 => "Unsupported Media Type",
-        400 => "Bad Request",
-        _ => "Service Unavailable",
-    };
-    let extra = match e {
-        IngestError::Unauthorized => "WWW-Authenticate: Basic realm=\"Veza\"\r\n",
-        IngestError::Busy(_) => "Retry-After: 5\r\n",
-        _ => "",
-    };
-    let body =
-        serde_json::json!({"error": {"code": e.code(), "message": e.to_string()}}).to_string();
-    head(e.status(), reason, extra, &body)
+    let api = ApiError::from(e);
+    let mut extra = String::new();
+    if api.status == StatusCode::UNAUTHORIZED {
+        extra.push_str(&format!("WWW-Authenticate: {}\r\n", api.challenge));
+    }
+    if let Some(secs) = api.retry_after_s {
+        extra.push_str(&format!("Retry-After: {secs}\r\n"));
+    }
+    let body = ErrorBody::new(api.code, &api.message).to_json();
+    head(
+        api.status.as_u16(),
+        api.status.canonical_reason().unwrap_or("Error"),
+        &extra,
+        &body,
+    )
 }
 
 fn mount_of(path: &str) -> Option<&str> {

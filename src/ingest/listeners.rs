@@ -26,7 +26,7 @@ pub fn listen_path(path: &str) -> Option<(&str, &str)> {
 }
 
 async fn not_found(tcp: &mut TcpStream, message: &str) -> std::io::Result<()> {
-    let body = serde_json::json!({"error": {"code": "not_found", "message": message}}).to_string();
+    let body = crate::http::error::ErrorBody::new("not_found", message).to_json();
     let head = format!(
         "HTTP/1.0 404 Not Found\r\nServer: Veza\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()

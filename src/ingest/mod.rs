@@ -50,31 +50,6 @@ pub enum IngestError {
     Internal(String),
 }
 
-impl IngestError {
-    pub fn status(&self) -> u16 {
-        match self {
-            IngestError::Unauthorized => 401,
-            IngestError::UnknownMount => 404,
-            IngestError::MountInUse | IngestError::NotAllowed => 403,
-            IngestError::UnsupportedType(_) => 415,
-            IngestError::BadRequest(_) => 400,
-            IngestError::Store(_) | IngestError::Internal(_) | IngestError::Busy(_) => 503,
-        }
-    }
-
-    pub fn code(&self) -> &'static str {
-        match self {
-            IngestError::Unauthorized => "unauthorized",
-            IngestError::UnknownMount => "not_found",
-            IngestError::MountInUse | IngestError::NotAllowed => "forbidden",
-            IngestError::UnsupportedType(_) => "unsupported_media_type",
-            IngestError::BadRequest(_) => "bad_request",
-            IngestError::Store(_) | IngestError::Internal(_) => "unavailable",
-            IngestError::Busy(_) => "overloaded",
-        }
-    }
-}
-
 /// A source that went live: write its bytes into `input`; dropping it ends the broadcast (and
 /// releases the stream's lease).
 pub struct Source {

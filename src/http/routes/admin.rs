@@ -16,6 +16,26 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use veza_actors::ids::now_ms;
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/admin/users").route(web::get().to(users)))
+        .service(web::resource("/admin/users/{id}/disable").route(web::post().to(disable)))
+        .service(web::resource("/admin/users/{id}/enable").route(web::post().to(enable)))
+        .service(web::resource("/admin/users/{id}/role").route(web::put().to(set_role)))
+        .service(
+            web::resource("/admin/users/{id}/revoke-sessions")
+                .route(web::post().to(revoke_sessions)),
+        )
+        .service(
+            web::resource("/admin/users/{id}/reset-2fa").route(web::post().to(reset_two_factor)),
+        )
+        .service(web::resource("/admin/audit").route(web::get().to(audit)));
+}
+
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,

@@ -12,6 +12,18 @@ use serde::Deserialize;
 use serde_json::json;
 use std::net::{IpAddr, Ipv4Addr};
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/auth/register").route(web::post().to(register)))
+        .service(web::resource("/auth/login").route(web::post().to(login)))
+        .service(web::resource("/auth/refresh").route(web::post().to(refresh)))
+        .service(web::resource("/auth/logout").route(web::post().to(logout)));
+}
+
 #[derive(Deserialize)]
 pub struct RegisterBody {
     username: String,

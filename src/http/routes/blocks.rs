@@ -11,6 +11,11 @@ use serde::Serialize;
 use veza_actors::ids::now_ms;
 use veza_actors::model::UserRef;
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/users/me/blocks").route(web::get().to(list)))
         .service(

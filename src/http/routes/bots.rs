@@ -11,12 +11,29 @@ use crate::http::guard::{holds, Authorized, BotsCreate};
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use veza_actors::ids::UserId;
 use veza_actors::permission::Permission;
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, list, rotate, delete))]
+pub struct Api;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/bots")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(web::resource("/bots/{id}").route(web::delete().to(delete)))
+    .service(web::resource("/bots/{id}/token").route(web::post().to(rotate)));
+}
+
 /// A bot as listed (never with its token).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct BotView {
-    pub id: String,
+    pub id: UserId,
     pub username: String,
     pub owner: OwnerView,
     /// The token's first characters, to tell tokens apart.
@@ -25,19 +42,19 @@ pub struct BotView {
     pub rotated_at: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct OwnerView {
-    pub id: String,
+    pub id: UserId,
     pub username: String,
 }
 
 impl From<Listed> for BotView {
     fn from(l: Listed) -> Self {
         BotView {
-            id: l.bot.user_id.to_string(),
+            id: UserId(l.bot.user_id),
             username: l.username,
             owner: OwnerView {
-                id: l.bot.owner_id.to_string(),
+                id: UserId(l.bot.owner_id),
                 username: l.owner_name,
             },
             token_hint: l.bot.token_hint,
@@ -48,7 +65,7 @@ impl From<Listed> for BotView {
 }
 
 /// A bot with its new token (shown this once).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct WithToken {
     pub bot: BotView,
     pub token: String,
@@ -66,19 +83,21 @@ impl WithToken {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct BotList {
     pub bots: Vec<BotView>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBot {
+    /// 3-32 letters, digits, `_` or `-`; the bot's name in rooms.
     pub username: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct ListQuery {
+    /// Every bot, not only the caller's (needs `users.manage`).
     #[serde(default)]
     pub all: bool,
 }
@@ -91,11 +110,15 @@ fn manager(state: &AppState, who: crate::auth::Authenticated) -> Manager {
     }
 }
 
-fn bot_id(path: &str) -> Result<i64, ApiError> {
-    path.parse().map_err(|_| ApiError::not_found("no such bot"))
-}
-
-/// `POST /api/v2/bots` `{username}` -> 201 `{bot, token, authorization}`.
+/// Create a bot; its token is in this answer and never again.
+#[utoipa::path(
+    post,
+    path = "/api/v2/bots",
+    tag = "bots",
+    request_body = CreateBot,
+    responses((status = 201, description = "The bot and its token", body = WithToken)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn create(
     req: HttpRequest,
     Authorized(who, _): Authorized<BotsCreate>,
@@ -111,7 +134,15 @@ pub async fn create(
     Ok(HttpResponse::Created().json(WithToken::new(listed, token)))
 }
 
-/// `GET /api/v2/bots[?all=true]`: the caller's bots (every bot for admins asking for all).
+/// The caller's bots (every bot for those who manage users, asking for all).
+#[utoipa::path(
+    get,
+    path = "/api/v2/bots",
+    tag = "bots",
+    params(ListQuery),
+    responses((status = 200, description = "The bots", body = BotList)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn list(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
@@ -126,15 +157,22 @@ pub async fn list(
     }))
 }
 
-/// `POST /api/v2/bots/{id}/token` -> 200 `{bot, token, authorization}`; the old token stops
-/// working and the bot's sockets close.
+/// A new token for a bot: the old one stops working and the bot's sockets close.
+#[utoipa::path(
+    post,
+    path = "/api/v2/bots/{id}/token",
+    tag = "bots",
+    params(("id" = UserId, Path, description = "The bot's user id")),
+    responses((status = 200, description = "The bot and its new token", body = WithToken)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn rotate(
     req: HttpRequest,
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = bot_id(&path)?;
+    let UserId(id) = path.into_inner();
     let client = client_info(&req);
     let auth = state.auth.clone();
     let manager = manager(&state, who);
@@ -143,14 +181,22 @@ pub async fn rotate(
     Ok(HttpResponse::Ok().json(WithToken::new(listed, token)))
 }
 
-/// `DELETE /api/v2/bots/{id}` -> 204.
+/// Delete a bot: its sockets close and its token stops working.
+#[utoipa::path(
+    delete,
+    path = "/api/v2/bots/{id}",
+    tag = "bots",
+    params(("id" = UserId, Path, description = "The bot's user id")),
+    responses((status = 204, description = "Deleted")),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn delete(
     req: HttpRequest,
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = bot_id(&path)?;
+    let UserId(id) = path.into_inner();
     let client = client_info(&req);
     let auth = state.auth.clone();
     let manager = manager(&state, who);

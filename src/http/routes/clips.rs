@@ -20,6 +20,16 @@ use veza_actors::stream::clip::{pending_marker, ClipRefused};
 use veza_actors::stream::ladder::Variant;
 use veza_actors::stream::{CutClip, PlanClip};
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/streams/{id}/clips").route(web::post().to(create)))
+        .service(web::resource("/streams/{id}/clips/{clip}").route(web::get().to(fetch)));
+}
+
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,

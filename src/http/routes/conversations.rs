@@ -12,6 +12,11 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use veza_actors::ids::now_ms;
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/conversations")

@@ -15,6 +15,19 @@ use veza_actors::registry::FindStream;
 use veza_actors::stream::effects::EffectsSpec;
 use veza_actors::stream::SetEffects;
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/streams/{id}/effects")
+            .route(web::get().to(show))
+            .route(web::put().to(replace)),
+    );
+}
+
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,

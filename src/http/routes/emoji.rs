@@ -26,6 +26,11 @@ pub const MAX_PER_ROOM: i64 = 200;
 /// cannot make the server buffer more; the image checks then refuse anything over 256 KiB.
 const BODY_LIMIT: usize = image::MAX_BYTES + 1024;
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
 /// The routes under `/api/v2`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let body_limit = || web::PayloadConfig::default().limit(BODY_LIMIT);

@@ -17,6 +17,17 @@ use veza_actors::stream::hls::FINAL_PLAYLIST;
 use veza_actors::stream::ladder::Variant;
 use veza_actors::stream::{HlsPlaylist, HlsVariants, StreamSession};
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/hls/{mount}/master.m3u8").route(web::get().to(master)))
+        .service(web::resource("/hls/{mount}/{variant}/index.m3u8").route(web::get().to(media)))
+        .service(web::resource("/hls/{mount}/{variant}/{segment}").route(web::get().to(segment)));
+}
+
 const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
 
 #[derive(Deserialize)]

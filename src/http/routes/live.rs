@@ -2,7 +2,7 @@
 //! listening at `/live/{mount}/{variant}`, Icecast-style, with ICY metadata on request.
 
 use crate::http::error::ApiError;
-use crate::ingest::{self, IngestError};
+use crate::ingest;
 use crate::state::AppState;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::StatusCode;
@@ -15,19 +15,19 @@ use veza_actors::stream::icy::{IcyInterleaver, METAINT};
 use veza_actors::stream::ladder::Variant;
 use veza_actors::stream::{Listen, Listening};
 
-fn header(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
+/// `/live/{mount}` (a source's PUT) and `/live/{mount}/{variant}` (listeners).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/live/{mount}").route(web::put().to(source)))
+        .service(web::resource("/live/{mount}/{variant}").route(web::get().to(listen)));
 }
 
-impl From<IngestError> for ApiError {
-    fn from(e: IngestError) -> Self {
-        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        let mut api = ApiError::new(status, e.code(), e.to_string());
-        if let IngestError::Store(db) = &e {
-            api.cause = Some(db.to_string());
-        }
-        api
-    }
+fn header(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// `PUT /live/{mount}` with a chunked (or sized) body: the source's audio, until it ends.

@@ -15,6 +15,15 @@ use serde::Deserialize;
 use serde_json::json;
 use veza_actors::stream::SetTitle;
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/live/{mount}/ws").route(web::get().to(source)));
+}
+
 #[derive(Deserialize)]
 pub struct SourceQuery {
     key: Option<String>,

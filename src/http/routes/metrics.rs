@@ -10,6 +10,15 @@ use actix_web::{web, HttpResponse};
 use veza_actors::registry::LiveStreams;
 use veza_actors::stream::Info;
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/metrics", web::get().to(metrics));
+}
+
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let stats = super::status::node_stats(&state).await?;
     let mut out = String::new();

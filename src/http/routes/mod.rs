@@ -1,6 +1,7 @@
 //! Routes, one file per feature.
 
 pub mod admin;
+pub mod api_docs;
 pub mod auth;
 pub mod blocks;
 pub mod bots;
@@ -31,3 +32,47 @@ pub mod users;
 pub mod web;
 pub mod webhooks;
 pub mod ws;
+
+use actix_web::web::ServiceConfig;
+
+/// Routes outside `/api/v2`: the web page, probes, the WebSocket, webhooks, live audio and HLS.
+pub fn configure_root(cfg: &mut ServiceConfig) {
+    web::configure(cfg);
+    api_docs::configure_root(cfg);
+    health::configure(cfg);
+    metrics::configure(cfg);
+    ws::configure(cfg);
+    emoji::configure_images(cfg);
+    webhooks::configure_root(cfg);
+    live_ws::configure(cfg);
+    hls::configure(cfg);
+    live::configure(cfg);
+}
+
+/// Routes under `/api/v2`, one `configure` per feature.
+pub fn configure_api(cfg: &mut ServiceConfig) {
+    api_docs::configure(cfg);
+    emoji::configure(cfg);
+    uploads::configure(cfg);
+    status::configure(cfg);
+    production::configure(cfg);
+    auth::configure(cfg);
+    two_factor::configure(cfg);
+    oauth::configure(cfg);
+    bots::configure(cfg);
+    users::configure(cfg);
+    admin::configure(cfg);
+    rooms::configure(cfg);
+    room_commands::configure(cfg);
+    webhooks::configure(cfg);
+    outgoing_webhooks::configure(cfg);
+    conversations::configure(cfg);
+    threads::configure(cfg);
+    pins::configure(cfg);
+    notifications::configure(cfg);
+    blocks::configure(cfg);
+    streams::configure(cfg);
+    clips::configure(cfg);
+    recordings::configure(cfg);
+    effects::configure(cfg);
+}

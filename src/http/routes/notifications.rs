@@ -21,6 +21,11 @@ use veza_actors::{RoomId, UserId};
 /// Most ids one `read` request may name.
 const MAX_IDS: usize = 500;
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/notifications").route(web::get().to(feed)))
         .service(web::resource("/notifications/read").route(web::post().to(mark_read)))

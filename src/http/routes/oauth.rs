@@ -16,6 +16,21 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/auth/oauth/providers").route(web::get().to(list)))
+        .service(web::resource("/auth/oauth/complete").route(web::post().to(complete)))
+        .service(web::resource("/auth/oauth/{provider}/start").route(web::get().to(start)))
+        .service(web::resource("/auth/oauth/{provider}/link").route(web::post().to(link)))
+        .service(web::resource("/auth/oauth/{provider}/callback").route(web::get().to(callback)))
+        .service(web::resource("/users/me/identities").route(web::get().to(identities)))
+        .service(web::resource("/users/me/identities/{provider}").route(web::delete().to(unlink)));
+}
+
 const STATE_COOKIE: &str = "veza_oauth_state";
 const COOKIE_PATH: &str = "/api/v2/auth/oauth";
 

@@ -28,6 +28,11 @@ const MAX_TRIGGERS: usize = 20;
 const MAX_TRIGGER_CHARS: usize = 32;
 const MAX_PAGE: i64 = 100;
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/rooms/{id}/outgoing-webhooks")

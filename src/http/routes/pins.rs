@@ -17,6 +17,11 @@ use veza_actors::protocol::conversation as frames;
 use veza_actors::stream::NotifyRoom;
 use veza_actors::{MessageId, RoomId, UserId};
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/rooms/{id}/pins").route(web::get().to(list)))
         .service(

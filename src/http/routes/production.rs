@@ -10,6 +10,15 @@ use actix_web::{web, HttpResponse};
 use diesel::connection::SimpleConnection;
 use serde_json::{json, Value};
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/production-validation", web::get().to(validation));
+}
+
 fn item(name: &str, ok: bool, detail: impl Into<String>) -> Value {
     json!({"name": name, "ok": ok, "detail": detail.into()})
 }

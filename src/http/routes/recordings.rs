@@ -12,6 +12,17 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 use veza_actors::stream::recording::{self, Recording};
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/streams/{id}/recording").route(web::get().to(latest)))
+        .service(web::resource("/streams/{id}/recordings").route(web::get().to(list)))
+        .service(web::resource("/streams/{id}/recordings/{rec}").route(web::get().to(show)));
+}
+
 fn root(state: &AppState) -> PathBuf {
     state.config.data_dir.join("recordings")
 }

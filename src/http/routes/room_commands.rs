@@ -13,6 +13,15 @@ use veza_actors::model::UserRef;
 use veza_actors::room::commands;
 use veza_actors::RoomId;
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/rooms/{id}/commands").route(web::get().to(list)));
+}
+
 #[derive(Serialize)]
 struct CommandList {
     commands: Vec<CommandEntry>,

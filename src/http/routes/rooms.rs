@@ -15,6 +15,22 @@ use veza_actors::ids::now_ms;
 use veza_actors::model::RoomRole;
 use veza_actors::room::RingPage;
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/rooms")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(web::resource("/rooms/{id}").route(web::get().to(show)))
+    .service(web::resource("/rooms/{id}/messages").route(web::get().to(history)))
+    .service(web::resource("/rooms/{id}/search").route(web::get().to(search)));
+}
+
 pub const MAX_NAME_CHARS: usize = 64;
 pub const MAX_TOPIC_CHARS: usize = 512;
 pub const MAX_PAGE: i64 = 100;

@@ -7,6 +7,15 @@ use serde_json::json;
 use veza_actors::registry::RegistryStats;
 use veza_actors::Stats;
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/status", web::get().to(status));
+}
+
 /// This node's connections, rooms and live streams, from the registry.
 pub async fn node_stats(state: &AppState) -> Result<RegistryStats, ApiError> {
     state

@@ -20,6 +20,22 @@ use veza_actors::permission::Permission;
 use veza_actors::registry::FindStream;
 use veza_actors::stream::{Info, SetTitle};
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/streams")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(web::resource("/streams/{id}").route(web::get().to(show)))
+    .service(web::resource("/streams/{id}/key").route(web::post().to(rotate_key)))
+    .service(web::resource("/streams/{id}/metadata").route(web::put().to(metadata)));
+}
+
 #[derive(Deserialize)]
 pub struct CreateStream {
     title: String,

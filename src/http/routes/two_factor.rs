@@ -12,6 +12,18 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/auth/2fa/enroll").route(web::post().to(enroll)))
+        .service(web::resource("/auth/2fa/confirm").route(web::post().to(confirm)))
+        .service(web::resource("/auth/2fa/disable").route(web::post().to(disable)))
+        .service(web::resource("/auth/2fa/backup-codes").route(web::post().to(backup_codes)));
+}
+
 #[derive(Deserialize)]
 pub struct CodeBody {
     code: String,

@@ -35,6 +35,11 @@ const SANDBOX: &str = "default-src 'none'; sandbox";
 /// deleted message's file stops being served at once.
 const CACHE: &str = "private, no-cache";
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
 /// The routes under `/api/v2`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/uploads").route(web::post().to(create)))

@@ -10,6 +10,16 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/users/me").route(web::get().to(me)))
+        .service(web::resource("/users/me/password").route(web::put().to(change_password)));
+}
+
 #[derive(Deserialize)]
 pub struct PasswordBody {
     /// Required when the account has a password.

@@ -3,7 +3,21 @@
 //! style), so injected markup could not run even if some text ever reached the DOM as HTML.
 
 use actix_web::http::header;
+use actix_web::web;
 use actix_web::HttpResponse;
+
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
+/// `/` and its assets.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(index))
+        .route("/assets/app.js", web::get().to(app_js))
+        .route("/assets/conversations.js", web::get().to(conversations_js))
+        .route("/assets/app.css", web::get().to(app_css));
+}
 
 const INDEX: &str = include_str!("../web/index.html");
 const APP_JS: &str = include_str!("../web/app.js");

@@ -23,6 +23,26 @@ use veza_actors::model::{MessageKind, MessageView, RoomRole, UserRef};
 use veza_actors::protocol::check_body;
 use veza_actors::{RoomId, UserId};
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
+/// `/hooks/{id}/{secret}`: where integrations post.
+pub fn configure_root(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/hooks/{id}/{secret}").route(web::post().to(post)));
+}
+
+/// Under `/api/v2`: a room's incoming webhooks.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/rooms/{id}/webhooks")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(web::resource("/rooms/{id}/webhooks/{hook}").route(web::delete().to(revoke)));
+}
+
 const MAX_DISPLAY_NAME: usize = 32;
 /// As a message's `client_id`, which it becomes.
 const MAX_IDEMPOTENCY_KEY: usize = 64;

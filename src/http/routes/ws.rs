@@ -20,6 +20,15 @@ use veza_actors::permission::Permission;
 use veza_actors::room::SessionUser;
 use veza_actors::UserId;
 
+/// This feature's part of the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ws", web::get().to(upgrade));
+}
+
 pub async fn upgrade(
     WsUser(who): WsUser,
     req: HttpRequest,
