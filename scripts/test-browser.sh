@@ -41,4 +41,5 @@ for _ in $(seq 100); do curl -sf "127.0.0.1:$port/health" >/dev/null && break; s
 NODE_PATH="$tools/node_modules" timeout 120 node tests/browser/chat.js "http://127.0.0.1:$port"
 NODE_PATH="$tools/node_modules" timeout 120 node tests/browser/conversations.js "http://127.0.0.1:$port"
 NODE_PATH="$tools/node_modules" timeout 120 node tests/browser/bot.js "http://127.0.0.1:$port" target/debug/examples/bot
+NODE_PATH="$tools/node_modules" timeout 120 node tests/browser/api_docs.js "http://127.0.0.1:$port"
 NODE_PATH="$tools/node_modules" timeout 120 node tests/browser/oauth.js "http://127.0.0.1:$port" "$provider"

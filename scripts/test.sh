@@ -23,6 +23,8 @@ else
 fi
 echo "== deployment files"
 bash scripts/test-deploy.sh
+echo "== the REST API against its OpenAPI document (schemathesis)"
+bash scripts/test-api-schema.sh
 echo "== the web page in a real browser"
 bash scripts/test-browser.sh
 echo "== all green in $(( $(date +%s) - started )) s"

@@ -14,6 +14,7 @@ pub mod logging;
 pub mod metrics;
 pub mod server;
 pub mod state;
+pub mod telemetry;
 pub mod tls;
 pub mod uploads;
 pub mod webhooks;

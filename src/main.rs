@@ -158,6 +158,8 @@ fn print_openapi() -> Result<()> {
 
 fn serve(config: Config) -> Result<()> {
     let (log, _guard) = veza::logging::init(&config);
+    // Outside the async runtime: its exporter's client blocks, and dropping it flushes.
+    let _telemetry = veza::telemetry::init(&config)?;
     actix_web::rt::System::new()
         .block_on(veza::server::serve(config, log.clone()))
         .inspect_err(|e| slog::crit!(log, "server failed"; "error" => e.to_string()))

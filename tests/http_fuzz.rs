@@ -1,5 +1,6 @@
-//! Issue 11 ("Also"): an HTTP fuzz pass over every route. The routes are read from the app's own
-//! table (`src/http/mod.rs`), so a route added there is fuzzed without touching this file. Each
+//! Issue 11 ("Also"): an HTTP fuzz pass over every route. The routes are read from the OpenAPI
+//! document (which `tests/openapi.rs` holds to the router), so a route added is fuzzed without
+//! touching this file. Each
 //! case is one request with proptest-made path parameters (real ids or hostile text), query,
 //! credentials, `Range` and body (random JSON, plausible objects with wrong values, bytes that are
 //! not UTF-8). Every answer must be below 500, every error must have the contract's JSON shape, and
@@ -27,45 +28,20 @@ struct Route {
     path: String,
 }
 
-/// Every (method, path) the app routes, read from `src/http/mod.rs`: each quoted path followed by
-/// its `web::get()`/`post()`/... calls, under the `web::scope` it is in.
+/// Every (method, path) the app routes: the OpenAPI document's, which `tests/openapi.rs` proves
+/// to be exactly the router's (parameter names included).
 fn routes() -> Vec<Route> {
-    let source = include_str!("../src/http/mod.rs");
-    let body = source.split("App::new()").nth(1).expect("the app table");
-    let mut prefix = String::new();
-    let mut path: Option<String> = None;
+    let doc: Value = serde_json::from_str(veza::http::openapi::json()).expect("the document");
     let mut out = Vec::new();
-    let mut rest = body;
-    while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix("web::scope(\"") {
-            let end = after.find('"').expect("scope end");
-            prefix = after[..end].to_owned();
-            rest = &after[end..];
-        } else if let Some(after) = rest.strip_prefix("\"/") {
-            let end = after.find('"').expect("path end");
-            path = Some(format!("/{}", &after[..end]));
-            rest = &after[end + 1..];
-            continue;
-        } else if let Some(after) = rest.strip_prefix("web::") {
-            for method in ["get", "post", "put", "patch", "delete"] {
-                if after.starts_with(&format!("{method}()")) {
-                    let path = path.clone().expect("a method after a path");
-                    out.push(Route {
-                        method: match method {
-                            "get" => "GET",
-                            "post" => "POST",
-                            "put" => "PUT",
-                            "patch" => "PATCH",
-                            _ => "DELETE",
-                        },
-                        path: format!("{prefix}{path}"),
-                    });
-                }
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            if item.get(method.to_lowercase()).is_some() {
+                out.push(Route {
+                    method,
+                    path: path.clone(),
+                });
             }
         }
-        let mut chars = rest.chars();
-        chars.next();
-        rest = chars.as_str();
     }
     out
 }

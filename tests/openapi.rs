@@ -19,20 +19,18 @@ async fn resource_map(req: HttpRequest) -> String {
     format!("{:#?}", req.resource_map())
 }
 
-/// `/rooms/{id}` and `/rooms/{room}` are the same route.
+/// A pattern as the document writes it: `{name}` for `{name}` and `{name:regex}`.
 fn normalise(path: &str) -> String {
     let mut out = String::new();
-    let mut depth = 0;
+    let mut in_regex = false;
     for c in path.chars() {
         match c {
-            '{' => {
-                depth += 1;
-                if depth == 1 {
-                    out.push_str("{}");
-                }
+            ':' if out.rfind('{') > out.rfind('}') => in_regex = true,
+            '}' => {
+                in_regex = false;
+                out.push(c);
             }
-            '}' => depth -= 1,
-            _ if depth > 0 => {}
+            _ if in_regex => {}
             _ => out.push(c),
         }
     }

@@ -20,6 +20,7 @@ pub mod revocation;
 pub mod room;
 pub mod store;
 pub mod stream;
+pub mod telemetry;
 
 pub use ids::{IdGenerator, MessageId, RoomId, StreamId, UploadId, UserId};
 pub use registry::{Registry, RegistryStats, Stats};

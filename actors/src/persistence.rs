@@ -132,6 +132,10 @@ impl Batcher {
             .map(|p| std::mem::take(&mut p.request))
             .collect();
         self.in_flight = true;
+        let mut span = crate::telemetry::span(
+            "persistence.batch",
+            vec![opentelemetry::KeyValue::new("veza.batch_size", n as i64)],
+        );
         self.writer
             .send(ApplyBatch(requests))
             .into_actor(self)
@@ -153,6 +157,10 @@ impl Batcher {
                         batch.len()
                     ],
                 };
+                if let (Some(span), Some(Err(e))) = (&mut span, results.first()) {
+                    span.fail(e.to_string());
+                }
+                drop(span.take());
                 for (pending, result) in batch.drain(..).zip(results) {
                     // The requester may have gone (connection closed): the write stands anyway.
                     let _requester_may_be_gone = pending.reply.send(result);

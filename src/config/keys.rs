@@ -27,6 +27,8 @@ pub const KEYS: &[ConfigKey] = &[
     ConfigKey { name: "env", default: Some("development"), doc: "development | production (production refuses weak secrets)." },
     ConfigKey { name: "data_dir", default: Some("./data"), doc: "Directory for the generated secret, SQLite file, recordings and HLS segments." },
     ConfigKey { name: "log_format", default: Some("auto"), doc: "json | pretty | auto (pretty on a terminal, JSON otherwise)." },
+    ConfigKey { name: "otlp_endpoint", default: None, doc: "OpenTelemetry traces: base URL of an OTLP/HTTP collector (http://HOST:4318); spans go to its /v1/traces. Unset: no traces." },
+    ConfigKey { name: "otlp_protocol", default: Some("protobuf"), doc: "protobuf | json: the OTLP/HTTP encoding of exported spans." },
     ConfigKey { name: "log_level", default: Some("info"), doc: "trace | debug | info | warning | error." },
     ConfigKey { name: "access_token_ttl_s", default: Some("900"), doc: "Access token lifetime in seconds (30-86400)." },
     ConfigKey { name: "refresh_token_ttl_s", default: Some("2592000"), doc: "Refresh token lifetime in seconds (default 30 days)." },

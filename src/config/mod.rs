@@ -57,6 +57,14 @@ pub enum LogFormat {
 }
 
 /// Everything the server can be told. See [`KEYS`] for what each field means and its default.
+/// The encoding of exported spans: OTLP/HTTP's protobuf (the collectors' default) or JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OtlpProtocol {
+    Protobuf,
+    Json,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Config {
     pub bind: SocketAddr,
@@ -64,6 +72,9 @@ pub struct Config {
     pub database_url: String,
     pub db_pool_size: u32,
     pub redis_url: Option<String>,
+    /// OTLP/HTTP collector for traces (`telemetry`); `None`: no traces.
+    pub otlp_endpoint: Option<String>,
+    pub otlp_protocol: OtlpProtocol,
     /// Never printed: `Serialize` output goes through [`Config::redacted`].
     pub jwt_secret: Option<String>,
     pub env: Environment,
@@ -222,6 +233,17 @@ impl Config {
             redis_url: get("redis_url")
                 .map(|s| s.value.clone())
                 .filter(|v| !v.is_empty()),
+            otlp_endpoint: get("otlp_endpoint")
+                .map(|s| s.value.trim_end_matches('/').to_owned())
+                .filter(|v| !v.is_empty()),
+            otlp_protocol: choose(
+                get("otlp_protocol"),
+                "otlp_protocol",
+                &[
+                    ("protobuf", OtlpProtocol::Protobuf),
+                    ("json", OtlpProtocol::Json),
+                ],
+            )?,
             jwt_secret: get("jwt_secret")
                 .map(|s| s.value.clone())
                 .filter(|v| !v.is_empty()),
@@ -555,6 +577,18 @@ impl Config {
             }
             if let Err(e) = redis::Client::open(url.as_str()) {
                 return Err(invalid(get("redis_url"), "redis_url", e.to_string()));
+            }
+        }
+        if let Some(url) = &config.otlp_endpoint {
+            let parsed = url::Url::parse(url)
+                .map_err(|e| e.to_string())
+                .and_then(|u| {
+                    matches!(u.scheme(), "http" | "https")
+                        .then_some(())
+                        .ok_or_else(|| "must be an http:// or https:// URL".to_owned())
+                });
+            if let Err(message) = parsed {
+                return Err(invalid(get("otlp_endpoint"), "otlp_endpoint", message));
             }
         }
         if config.env == Environment::Production {

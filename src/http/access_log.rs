@@ -1,6 +1,7 @@
 //! One structured log line per request: method, path, status, duration, request id, and the user id
-//! when the request was authenticated (the auth extractor leaves a [`LoggedUser`] behind); and the
-//! request counted for `/metrics`.
+//! when the request was authenticated (the auth extractor leaves a [`LoggedUser`] behind), and the
+//! trace id when tracing is on; the request counted for `/metrics`, and its span ended
+//! (`crate::telemetry`).
 
 use super::error::ApiError;
 use super::request_id;
@@ -30,6 +31,7 @@ where
     let started = Instant::now();
     let method = req.method().to_string();
     let path = req.path().to_owned();
+    let span = crate::telemetry::RequestSpan::start(&req);
     let fut = srv.call(req);
     async move {
         let res = fut.await;
@@ -53,9 +55,14 @@ where
                     .error()
                     .and_then(|e| e.as_error::<ApiError>())
                     .and_then(|e| e.cause.clone());
+                let trace_id = span.as_ref().map(|s| s.trace_id());
+                if let Some(span) = span {
+                    span.finish(route.as_deref(), status, &request_id, user);
+                }
                 let kv = slog::o!(
                     "method" => method, "path" => path, "status" => status,
                     "duration_ms" => format!("{ms:.2}"), "request_id" => request_id, "user_id" => user,
+                    "trace_id" => trace_id,
                 );
                 let line = log.new(kv);
                 match (status, cause) {

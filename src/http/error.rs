@@ -28,8 +28,24 @@ pub struct ApiError {
     pub retry_after_s: Option<u64>,
     /// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds) of a refused request.
     pub rate_limit: Option<(u32, u32, u64)>,
-    /// The `WWW-Authenticate` challenge of a 401: `Bearer` for the API, `Basic` for sources.
-    pub challenge: &'static str,
+    /// The `WWW-Authenticate` challenge of a 401.
+    pub challenge: Challenge,
+}
+
+/// How a 401 says to authenticate: a bearer token (the API) or a source's user and key (ingest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    Bearer,
+    Basic,
+}
+
+impl Challenge {
+    pub fn header(self) -> &'static str {
+        match self {
+            Challenge::Bearer => "Bearer",
+            Challenge::Basic => "Basic realm=\"Veza\"",
+        }
+    }
 }
 
 impl ApiError {
@@ -41,7 +57,7 @@ impl ApiError {
             cause: None,
             retry_after_s: None,
             rate_limit: None,
-            challenge: "Bearer",
+            challenge: Challenge::Bearer,
         }
     }
 
@@ -212,7 +228,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let mut res = HttpResponse::build(self.status);
         if self.status == StatusCode::UNAUTHORIZED {
-            res.insert_header((header::WWW_AUTHENTICATE, self.challenge));
+            res.insert_header((header::WWW_AUTHENTICATE, self.challenge.header()));
         }
         if let Some(secs) = self.retry_after_s {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
@@ -402,7 +418,7 @@ impl From<&crate::ingest::IngestError> for ApiError {
         };
         let mut api = Self::new(status, code, e.to_string());
         match e {
-            IngestError::Unauthorized => api.challenge = "Basic realm=\"Veza\"",
+            IngestError::Unauthorized => api.challenge = Challenge::Basic,
             IngestError::Busy(_) => api.retry_after_s = Some(5),
             IngestError::Store(db) => api.cause = Some(db.to_string()),
             _ => {}

@@ -103,7 +103,7 @@ fn response(e: &IngestError) -> String {
     let api = ApiError::from(e);
     let mut extra = String::new();
     if api.status == StatusCode::UNAUTHORIZED {
-        extra.push_str(&format!("WWW-Authenticate: {}\r\n", api.challenge));
+        extra.push_str(&format!("WWW-Authenticate: {}\r\n", api.challenge.header()));
     }
     if let Some(secs) = api.retry_after_s {
         extra.push_str(&format!("Retry-After: {secs}\r\n"));

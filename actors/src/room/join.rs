@@ -21,6 +21,7 @@ impl Handler<Join> for Room {
     type Result = ();
 
     fn handle(&mut self, msg: Join, ctx: &mut Context<Self>) {
+        let _span = self.span("room.join", msg.conn.user.id);
         self.when_loaded(ctx, |act, ctx| act.join(ctx, msg));
     }
 }

@@ -22,6 +22,7 @@ mod presence;
 mod reads;
 mod send;
 pub mod sequencer;
+mod spans;
 mod sync;
 
 pub use bot_commands::RegisterCommands;

@@ -29,6 +29,7 @@ impl Handler<SendMessage> for Room {
     type Result = ();
 
     fn handle(&mut self, msg: SendMessage, ctx: &mut Context<Self>) {
+        let _span = self.span("room.send", msg.conn.user.id);
         self.when_loaded(ctx, |act, ctx| act.send_message(ctx, msg));
     }
 }

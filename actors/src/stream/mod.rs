@@ -128,6 +128,8 @@ pub struct StreamSession {
     hls_clients: HashMap<String, Instant>,
     rates: rates::Rates,
     on_end: Option<Recipient<BroadcastEnded>>,
+    /// The broadcast's span (`stream.session`), from start to stop, when tracing is on.
+    span: Option<crate::telemetry::Span>,
     log: Logger,
 }
 
@@ -252,6 +254,13 @@ impl StreamSession {
             recording: recording.clone(),
             pending_clips: Vec::new(),
             on_end: Some(on_end),
+            span: crate::telemetry::span(
+                "stream.session",
+                vec![
+                    opentelemetry::KeyValue::new("veza.stream_id", stream_id.0),
+                    opentelemetry::KeyValue::new("veza.mount", mount.clone()),
+                ],
+            ),
             log: log.clone(),
         }
         .start();
@@ -313,10 +322,28 @@ impl Actor for StreamSession {
             act.rates.sample(act.hubs.iter().map(|h| h.edge).collect());
         });
         self.tell_room(true);
+        crate::telemetry::event(
+            "stream.started",
+            vec![
+                opentelemetry::KeyValue::new("veza.mount", self.mount.clone()),
+                opentelemetry::KeyValue::new("veza.variants", self.hubs.len() as i64),
+            ],
+        );
         info!(self.log, "broadcast started"; "variants" => self.hubs.iter().map(|h| h.variant.to_string()).collect::<Vec<_>>().join(","));
     }
 
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        crate::telemetry::event(
+            "stream.ended",
+            vec![opentelemetry::KeyValue::new(
+                "veza.mount",
+                self.mount.clone(),
+            )],
+        );
+        if let Some(span) = &mut self.span {
+            span.set("veza.seconds", self.edge);
+        }
+        self.span = None;
         // Closing the channels ends every listener's response.
         for hub in &mut self.hubs {
             hub.tx = None;
