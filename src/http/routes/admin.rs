@@ -12,13 +12,22 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::Connection;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use veza_actors::ids::now_ms;
+use utoipa::{IntoParams, ToSchema};
+use veza_actors::ids::{now_ms, RoomId, UserId};
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(
+    users,
+    disable,
+    enable,
+    set_role,
+    revoke_sessions,
+    reset_two_factor,
+    audit
+))]
 pub struct Api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -44,19 +53,94 @@ fn invalid(message: impl Into<String>) -> ApiError {
     )
 }
 
-fn user_id(path: &str) -> Result<i64, ApiError> {
-    path.parse()
-        .map_err(|_| ApiError::not_found("no such user"))
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct UserQuery {
+    /// Part of a username (any case).
     q: Option<String>,
+    /// 1-200, 50 by default.
     limit: Option<i64>,
     offset: Option<i64>,
 }
 
+/// A user account as admins see it.
+#[derive(Serialize, ToSchema)]
+pub struct AdminUserView {
+    pub id: UserId,
+    pub username: String,
+    #[schema(required = true)]
+    pub email: Option<String>,
+    #[schema(value_type = Role)]
+    pub role: String,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+/// A page of users.
+#[derive(Serialize, ToSchema)]
+pub struct AdminUserList {
+    pub users: Vec<AdminUserView>,
+    /// The `offset` of the next page; null on the last one.
+    #[schema(required = true)]
+    pub next_offset: Option<i64>,
+}
+
+/// A user's new role.
+#[derive(Serialize, ToSchema)]
+pub struct RoleChanged {
+    pub id: UserId,
+    pub role: Role,
+}
+
+/// A user's logins were ended.
+#[derive(Serialize, ToSchema)]
+pub struct SessionsRevoked {
+    /// How many logins were ended.
+    pub revoked: usize,
+}
+
+/// An audit log entry.
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntryView {
+    pub id: String,
+    /// Who acted; null for the system.
+    #[schema(required = true)]
+    pub actor_id: Option<UserId>,
+    /// What happened, e.g. `admin.user_disabled`.
+    pub action: String,
+    #[schema(required = true)]
+    pub target_type: Option<String>,
+    #[schema(required = true)]
+    pub target_id: Option<String>,
+    #[schema(required = true)]
+    pub room_id: Option<RoomId>,
+    #[schema(required = true)]
+    pub ip: Option<String>,
+    #[schema(required = true)]
+    pub user_agent: Option<String>,
+    /// Action-specific details.
+    #[schema(required = true)]
+    pub details: Option<Value>,
+    pub created_at: i64,
+}
+
+/// A page of the audit log, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntryView>,
+    /// The `before` of the next (older) page; null on the last one.
+    #[schema(required = true)]
+    pub next_before: Option<String>,
+}
+
 /// `GET /api/v2/admin/users?q=&limit=&offset=`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/admin/users",
+    tag = "admin",
+    params(UserQuery),
+    responses((status = 200, description = "A page of users", body = AdminUserList)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn users(
     _admin: Authorized<UsersManage>,
     state: web::Data<AppState>,
@@ -70,16 +154,21 @@ pub async fn users(
         web::block(move || users::search(&mut *pool.get()?, query.q.as_deref(), limit, offset))
             .await??;
     let next = (found.len() as i64 == limit).then_some(offset + limit);
-    let list: Vec<Value> = found
+    let users = found
         .into_iter()
-        .map(|u| {
-            json!({
-                "id": u.id.to_string(), "username": u.username, "email": u.email,
-                "role": u.role, "disabled": u.disabled, "created_at": u.created_at,
-            })
+        .map(|u| AdminUserView {
+            id: UserId(u.id),
+            username: u.username,
+            email: u.email,
+            role: u.role,
+            disabled: u.disabled,
+            created_at: u.created_at,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({"users": list, "next_offset": next})))
+    Ok(HttpResponse::Ok().json(AdminUserList {
+        users,
+        next_offset: next,
+    }))
 }
 
 /// Runs `change` on the target user and records `action` in the audit log, in one transaction.
@@ -141,10 +230,10 @@ async fn set_disabled(
     admin: i64,
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<UserId>,
     disabled: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let target = user_id(&path)?;
+    let UserId(target) = path.into_inner();
     if target == admin {
         return Err(invalid("you cannot disable or enable your own account"));
     }
@@ -170,39 +259,66 @@ async fn set_disabled(
 }
 
 /// `POST /api/v2/admin/users/{id}/disable`: the account's tokens stop working at once.
+#[utoipa::path(
+    post,
+    path = "/api/v2/admin/users/{id}/disable",
+    tag = "admin",
+    params(("id" = UserId, Path, description = "The user's id")),
+    responses((status = 204, description = "Disabled; its sockets closed")),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn disable(
     Authorized(admin, _): Authorized<UsersManage>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
     set_disabled(admin.user_id, state, req, path, true).await
 }
 
 /// `POST /api/v2/admin/users/{id}/enable`.
+#[utoipa::path(
+    post,
+    path = "/api/v2/admin/users/{id}/enable",
+    tag = "admin",
+    params(("id" = UserId, Path, description = "The user's id")),
+    responses((status = 204, description = "Enabled")),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn enable(
     Authorized(admin, _): Authorized<UsersManage>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
     set_disabled(admin.user_id, state, req, path, false).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = RoleChangeBody)]
 pub struct RoleBody {
+    /// `admin`, `moderator`, `broadcaster`, `user` or `bot` (anything else is a 422).
     role: String,
 }
 
 /// `PUT /api/v2/admin/users/{id}/role` `{"role":"moderator"}`: applies to the next request.
+#[utoipa::path(
+    put,
+    path = "/api/v2/admin/users/{id}/role",
+    tag = "admin",
+    params(("id" = UserId, Path, description = "The user's id")),
+    request_body = RoleBody,
+    responses((status = 200, description = "The new role; the user's sockets reconnect with it", body = RoleChanged)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn set_role(
     Authorized(admin, _): Authorized<UsersManage>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<UserId>,
     body: web::Json<RoleBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let target = user_id(&path)?;
+    let UserId(target) = path.into_inner();
     let role: Role = body.role.parse().map_err(invalid)?;
     if target == admin.user_id {
         return Err(invalid("you cannot change your own role"));
@@ -220,17 +336,28 @@ pub async fn set_role(
     .await?;
     // Sockets hold the permissions they were opened with: they reconnect with the new ones.
     state.revoke(revoke(target, veza_actors::revocation::ROLE_CHANGED));
-    Ok(HttpResponse::Ok().json(json!({"id": target.to_string(), "role": role.as_str()})))
+    Ok(HttpResponse::Ok().json(RoleChanged {
+        id: UserId(target),
+        role,
+    }))
 }
 
 /// `POST /api/v2/admin/users/{id}/revoke-sessions`: every login of the user ends now.
+#[utoipa::path(
+    post,
+    path = "/api/v2/admin/users/{id}/revoke-sessions",
+    tag = "admin",
+    params(("id" = UserId, Path, description = "The user's id")),
+    responses((status = 200, description = "Ended; the user's sockets closed", body = SessionsRevoked)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn revoke_sessions(
     Authorized(admin, _): Authorized<UsersManage>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let target = user_id(&path)?;
+    let UserId(target) = path.into_inner();
     let revoked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let count = revoked.clone();
     change_user(
@@ -251,19 +378,28 @@ pub async fn revoke_sessions(
     )
     .await?;
     state.revoke(revoke(target, "your sessions were ended by an admin"));
-    Ok(HttpResponse::Ok()
-        .json(json!({"revoked": revoked.load(std::sync::atomic::Ordering::Relaxed)})))
+    Ok(HttpResponse::Ok().json(SessionsRevoked {
+        revoked: revoked.load(std::sync::atomic::Ordering::Relaxed),
+    }))
 }
 
 /// `POST /api/v2/admin/users/{id}/reset-2fa`: turns a user's two-factor login off (a lost
 /// phone and no backup codes); they log in with the password and may enrol again.
+#[utoipa::path(
+    post,
+    path = "/api/v2/admin/users/{id}/reset-2fa",
+    tag = "admin",
+    params(("id" = UserId, Path, description = "The user's id")),
+    responses((status = 204, description = "Two-factor login is off for the user")),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn reset_two_factor(
     Authorized(admin, _): Authorized<UsersManage>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let target = user_id(&path)?;
+    let UserId(target) = path.into_inner();
     change_user(
         &state,
         &req,
@@ -283,19 +419,34 @@ pub async fn reset_two_factor(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct AuditQuery {
+    /// Only this action, e.g. `admin.user_disabled`.
     action: Option<String>,
+    /// Only what this user did (an id; anything else is a 422).
     actor_id: Option<String>,
+    /// Only what was done to this target.
     target_id: Option<String>,
+    /// From this time on (milliseconds since the epoch).
     since: Option<i64>,
+    /// Up to this time.
     until: Option<i64>,
+    /// Entries older than this entry id (the `next_before` of the previous page).
     before: Option<String>,
+    /// 1-500, 50 by default.
     limit: Option<i64>,
 }
 
 /// `GET /api/v2/admin/audit?action=&actor_id=&target_id=&since=&until=&before=&limit=`, newest
 /// first; `next_before` pages back.
+#[utoipa::path(
+    get,
+    path = "/api/v2/admin/audit",
+    tag = "admin",
+    params(AuditQuery),
+    responses((status = 200, description = "A page of the audit log", body = AuditPage)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn audit(
     _reader: Authorized<AuditRead>,
     state: web::Data<AppState>,
@@ -324,18 +475,25 @@ pub async fn audit(
     let next = (entries.len() as i64 == limit)
         .then(|| entries.last().map(|e| e.id.to_string()))
         .flatten();
-    let list: Vec<Value> = entries
+    let entries = entries
         .into_iter()
-        .map(|e| {
-            json!({
-                "id": e.id.to_string(), "actor_id": e.actor_id.map(|a| a.to_string()),
-                "action": e.action, "target_type": e.target_type, "target_id": e.target_id,
-                "room_id": e.room_id.map(|r| r.to_string()), "ip": e.ip,
-                "user_agent": e.user_agent,
-                "details": e.details.and_then(|d| serde_json::from_str::<Value>(&d).ok()),
-                "created_at": e.created_at,
-            })
+        .map(|e| AuditEntryView {
+            id: e.id.to_string(),
+            actor_id: e.actor_id.map(UserId),
+            action: e.action,
+            target_type: e.target_type,
+            target_id: e.target_id,
+            room_id: e.room_id.map(RoomId),
+            ip: e.ip,
+            user_agent: e.user_agent,
+            details: e
+                .details
+                .and_then(|d| serde_json::from_str::<Value>(&d).ok()),
+            created_at: e.created_at,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({"entries": list, "next_before": next})))
+    Ok(HttpResponse::Ok().json(AuditPage {
+        entries,
+        next_before: next,
+    }))
 }

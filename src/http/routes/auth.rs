@@ -8,13 +8,14 @@ use crate::http::password_guard::{self, Attempt};
 use crate::limits::Class;
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr};
+use utoipa::ToSchema;
+use veza_actors::ids::UserId;
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(register, login, refresh, logout))]
 pub struct Api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -24,14 +25,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/auth/logout").route(web::post().to(logout)));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct RegisterBody {
+    /// 3-32 letters, digits, `_` or `-`.
     username: String,
     password: String,
     email: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct LoginBody {
     username: String,
     password: String,
@@ -40,11 +42,43 @@ pub struct LoginBody {
     backup_code: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct RefreshBody {
     refresh_token: String,
 }
 
+/// An account as its owner sees it.
+#[derive(Serialize, ToSchema)]
+pub struct AccountView {
+    pub id: UserId,
+    pub username: String,
+    #[schema(value_type = crate::auth::Role)]
+    pub role: String,
+    pub created_at: i64,
+}
+
+/// A new login: the account and its token pair.
+#[derive(Serialize, ToSchema)]
+pub struct TokenPair {
+    pub user: AccountView,
+    /// A JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Renews the pair at `POST /api/v2/auth/refresh` (once: each use issues a new one).
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+/// Create an account (rate limited per IP); it is logged in at once.
+#[utoipa::path(
+    post,
+    path = "/api/v2/auth/register",
+    tag = "auth",
+    request_body = RegisterBody,
+    responses((status = 201, description = "The new account, logged in", body = TokenPair))
+)]
 pub async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -64,6 +98,14 @@ pub async fn register(
     Ok(HttpResponse::Created().json(token_body(issued)))
 }
 
+/// Log in with a password (and a second factor when the account has two-factor login on).
+#[utoipa::path(
+    post,
+    path = "/api/v2/auth/login",
+    tag = "auth",
+    request_body = LoginBody,
+    responses((status = 200, description = "Logged in", body = TokenPair))
+)]
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -94,6 +136,14 @@ pub async fn login(
     Ok(HttpResponse::Ok().json(token_body(issued)))
 }
 
+/// Trade a refresh token for a new token pair (the old refresh token is spent).
+#[utoipa::path(
+    post,
+    path = "/api/v2/auth/refresh",
+    tag = "auth",
+    request_body = RefreshBody,
+    responses((status = 200, description = "A new token pair", body = TokenPair))
+)]
 pub async fn refresh(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -106,6 +156,14 @@ pub async fn refresh(
     Ok(HttpResponse::Ok().json(token_body(issued)))
 }
 
+/// End the login the refresh token belongs to.
+#[utoipa::path(
+    post,
+    path = "/api/v2/auth/logout",
+    tag = "auth",
+    request_body = RefreshBody,
+    responses((status = 204, description = "Logged out"))
+)]
 pub async fn logout(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -131,17 +189,17 @@ pub(crate) async fn check_rate(state: &AppState, req: &HttpRequest) -> Result<()
     }
 }
 
-pub(crate) fn token_body(issued: Issued) -> serde_json::Value {
-    json!({
-        "user": {
-            "id": issued.user.id.to_string(),
-            "username": issued.user.username,
-            "role": issued.user.role,
-            "created_at": issued.user.created_at,
+pub(crate) fn token_body(issued: Issued) -> TokenPair {
+    TokenPair {
+        user: AccountView {
+            id: UserId(issued.user.id),
+            username: issued.user.username,
+            role: issued.user.role,
+            created_at: issued.user.created_at,
         },
-        "access_token": issued.access_token,
-        "refresh_token": issued.refresh_token,
-        "token_type": "Bearer",
-        "expires_in": issued.expires_in,
-    })
+        access_token: issued.access_token,
+        refresh_token: issued.refresh_token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+    }
 }

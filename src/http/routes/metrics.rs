@@ -12,13 +12,20 @@ use veza_actors::stream::Info;
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(metrics))]
 pub struct Api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/metrics", web::get().to(metrics));
 }
 
+/// Prometheus metrics of this node (deploy/prometheus/METRICS.md lists every family).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "metrics",
+    responses((status = 200, description = "The Prometheus text exposition format", content_type = "text/plain; version=0.0.4"))
+)]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let stats = super::status::node_stats(&state).await?;
     let mut out = String::new();

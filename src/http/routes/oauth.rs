@@ -2,7 +2,7 @@
 //! unlink provider accounts. The browser carries the flow's `state` in a short-lived cookie scoped
 //! to these paths, so a callback only completes in the browser that started it.
 
-use super::auth::{check_rate, token_body};
+use super::auth::{check_rate, token_body, TokenPair};
 use crate::auth::oauth::flow::Callback;
 use crate::auth::AuthError;
 use crate::config::oauth::Provider;
@@ -13,12 +13,12 @@ use crate::http::password_guard;
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list, complete, start, link, callback, identities, unlink))]
 pub struct Api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -34,16 +34,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 const STATE_COOKIE: &str = "veza_oauth_state";
 const COOKIE_PATH: &str = "/api/v2/auth/oauth";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct CallbackQuery {
+    /// The flow's state, checked against the browser's cookie.
     state: Option<String>,
+    /// The provider's authorization code.
     code: Option<String>,
+    /// The provider's error, when the user refused.
     error: Option<String>,
 }
 
 /// The optional body of an account change: the current password, needed unless the login is
 /// younger than `reauth_window_s`.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
+#[schema(as = OAuthReauthBody)]
 pub struct ReauthBody {
     current_password: Option<String>,
 }
@@ -54,11 +58,45 @@ fn reauth_body(body: Option<web::Json<ReauthBody>>) -> Option<String> {
         .filter(|p| !p.is_empty())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = OAuthCompleteBody)]
 pub struct CompleteBody {
+    /// The `oauth_ticket` from the callback's redirect.
     ticket: String,
+    /// Required (or `backup_code`) when the account has two-factor login on.
     totp_code: Option<String>,
     backup_code: Option<String>,
+}
+
+/// The providers one can log in with here.
+#[derive(Serialize, ToSchema)]
+pub struct OAuthProviders {
+    pub providers: Vec<&'static str>,
+}
+
+/// Where to send the browser to link a provider account.
+#[derive(Serialize, ToSchema)]
+pub struct OAuthLinkStart {
+    /// The provider's consent page.
+    pub authorize_url: String,
+}
+
+/// How the caller can log in.
+#[derive(Serialize, ToSchema)]
+pub struct LoginMethodsView {
+    /// Whether the account has a password.
+    pub password: bool,
+    pub identities: Vec<IdentityView>,
+}
+
+/// A provider account linked to the caller's.
+#[derive(Serialize, ToSchema)]
+pub struct IdentityView {
+    pub provider: String,
+    /// The email the provider gave, if any.
+    #[schema(required = true)]
+    pub email: Option<String>,
+    pub linked_at: i64,
 }
 
 fn provider(name: &str) -> Result<Provider, ApiError> {
@@ -86,6 +124,12 @@ fn cookie<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
 }
 
 /// `GET /api/v2/auth/oauth/providers` -> `{providers: ["github", ...]}` (those switched on).
+#[utoipa::path(
+    get,
+    path = "/api/v2/auth/oauth/providers",
+    tag = "oauth",
+    responses((status = 200, description = "The providers switched on", body = OAuthProviders))
+)]
 pub async fn list(state: web::Data<AppState>) -> HttpResponse {
     let names: Vec<_> = state
         .auth
@@ -93,10 +137,17 @@ pub async fn list(state: web::Data<AppState>) -> HttpResponse {
         .into_iter()
         .map(Provider::as_str)
         .collect();
-    HttpResponse::Ok().json(json!({ "providers": names }))
+    HttpResponse::Ok().json(OAuthProviders { providers: names })
 }
 
 /// `GET /api/v2/auth/oauth/{provider}/start` -> 302 to the provider's consent page.
+#[utoipa::path(
+    get,
+    path = "/api/v2/auth/oauth/{provider}/start",
+    tag = "oauth",
+    params(("provider" = String, Path, description = "The provider: `google`, `github` or `discord`")),
+    responses((status = 302, description = "To the provider's consent page (sets the flow's state cookie)"))
+)]
 pub async fn start(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -119,6 +170,18 @@ pub async fn start(
 /// `POST /api/v2/auth/oauth/{provider}/link {current_password?}` (logged in) -> `{authorize_url}`:
 /// open it in this browser to link that provider account to yours. 403 `reauth_required` without
 /// the password from a login older than `reauth_window_s`.
+#[utoipa::path(
+    post,
+    path = "/api/v2/auth/oauth/{provider}/link",
+    tag = "oauth",
+    params(("provider" = String, Path, description = "The provider: `google`, `github` or `discord`")),
+    request_body = Option<ReauthBody>,
+    responses(
+        (status = 200, description = "The consent page to open in this browser (sets the flow's state cookie)", body = OAuthLinkStart),
+        (status = 403, description = "`reauth_required`: the current password is needed", body = crate::http::error::ErrorBody)
+    ),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn link(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
@@ -142,11 +205,20 @@ pub async fn link(
             state_cookie(&state, &started.state, 600),
         ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({ "authorize_url": started.authorize_url })))
+        .json(OAuthLinkStart {
+            authorize_url: started.authorize_url,
+        }))
 }
 
 /// `GET /api/v2/auth/oauth/{provider}/callback?state&code` (or `&error`): 303 to the web page with
 /// `#oauth_ticket=T` (redeem at `/complete`) or `#oauth_linked=PROVIDER`; a JSON error otherwise.
+#[utoipa::path(
+    get,
+    path = "/api/v2/auth/oauth/{provider}/callback",
+    tag = "oauth",
+    params(("provider" = String, Path, description = "The provider: `google`, `github` or `discord`"), CallbackQuery),
+    responses((status = 303, description = "To the web page, with `#oauth_ticket=T` (redeem at `/api/v2/auth/oauth/complete`) or `#oauth_linked=PROVIDER`"))
+)]
 pub async fn callback(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -190,6 +262,13 @@ pub async fn callback(
 }
 
 /// `POST /api/v2/auth/oauth/complete {ticket, totp_code?|backup_code?}` -> the token pair, as login.
+#[utoipa::path(
+    post,
+    path = "/api/v2/auth/oauth/complete",
+    tag = "oauth",
+    request_body = CompleteBody,
+    responses((status = 200, description = "Logged in", body = TokenPair))
+)]
 pub async fn complete(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -217,25 +296,49 @@ pub async fn complete(
 }
 
 /// `GET /api/v2/users/me/identities` -> `{password, identities: [{provider, email, linked_at}]}`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/users/me/identities",
+    tag = "oauth",
+    responses((status = 200, description = "The caller's ways to log in", body = LoginMethodsView)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn identities(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let auth = state.auth.clone();
     let methods = web::block(move || auth.login_methods(who.user_id)).await??;
-    let identities: Vec<_> = methods
+    let identities = methods
         .identities
-        .iter()
-        .map(|i| json!({"provider": i.provider, "email": i.email, "linked_at": i.created_at}))
+        .into_iter()
+        .map(|i| IdentityView {
+            provider: i.provider,
+            email: i.email,
+            linked_at: i.created_at,
+        })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "password": methods.has_password,
-        "identities": identities,
-    })))
+    Ok(HttpResponse::Ok().json(LoginMethodsView {
+        password: methods.has_password,
+        identities,
+    }))
 }
 
 /// `DELETE /api/v2/users/me/identities/{provider} {current_password?}` -> 204; 409 when it is the
 /// last way to log in; 403 `reauth_required` without the password from an old login.
+#[utoipa::path(
+    delete,
+    path = "/api/v2/users/me/identities/{provider}",
+    tag = "oauth",
+    params(("provider" = String, Path, description = "The provider: `google`, `github` or `discord`")),
+    request_body = Option<ReauthBody>,
+    responses(
+        (status = 204, description = "Unlinked"),
+        (status = 409, description = "It is the account's last way to log in", body = crate::http::error::ErrorBody),
+        (status = 403, description = "`reauth_required`: the current password is needed", body = crate::http::error::ErrorBody)
+    ),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn unlink(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,

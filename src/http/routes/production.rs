@@ -8,21 +8,52 @@ use crate::http::guard::{Authorized, SystemRead};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use diesel::connection::SimpleConnection;
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(validation))]
 pub struct Api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/production-validation", web::get().to(validation));
 }
 
-fn item(name: &str, ok: bool, detail: impl Into<String>) -> Value {
-    json!({"name": name, "ok": ok, "detail": detail.into()})
+/// Whether this node is ready for production: `ok` when every check passes.
+#[derive(Serialize, ToSchema)]
+pub struct ProductionValidation {
+    pub ok: bool,
+    pub checks: Vec<ProductionCheck>,
 }
 
+/// One readiness check.
+#[derive(Serialize, ToSchema)]
+pub struct ProductionCheck {
+    /// `store_reachable`, `migrations_current`, `environment`, `jwt_secret`, `totp_key`, `redis`,
+    /// `tls` or `rate_limits`.
+    pub name: String,
+    pub ok: bool,
+    /// Why it passes or fails.
+    pub detail: String,
+}
+
+fn item(name: &str, ok: bool, detail: impl Into<String>) -> ProductionCheck {
+    ProductionCheck {
+        name: name.to_owned(),
+        ok,
+        detail: detail.into(),
+    }
+}
+
+/// Is this node ready for production? One item per check (needs `system.read`).
+#[utoipa::path(
+    get,
+    path = "/api/v2/production-validation",
+    tag = "production",
+    responses((status = 200, description = "The checks (200 whether or not they pass)", body = ProductionValidation)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn validation(
     _operator: Authorized<SystemRead>,
     state: web::Data<AppState>,
@@ -118,6 +149,6 @@ pub async fn validation(
             format!("off: {}", off.join(", "))
         },
     ));
-    let ok = items.iter().all(|i| i["ok"] == true);
-    Ok(HttpResponse::Ok().json(json!({"ok": ok, "checks": items})))
+    let ok = items.iter().all(|i| i.ok);
+    Ok(HttpResponse::Ok().json(ProductionValidation { ok, checks: items }))
 }

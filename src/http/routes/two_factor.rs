@@ -9,12 +9,12 @@ use crate::http::extract::AuthUser;
 use crate::http::password_guard;
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(enroll, confirm, disable, backup_codes))]
 pub struct Api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -24,19 +24,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/auth/2fa/backup-codes").route(web::post().to(backup_codes)));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = TwoFactorCodeBody)]
 pub struct CodeBody {
+    /// A TOTP code from the authenticator.
     code: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = TwoFactorConfirmBody)]
 pub struct ConfirmBody {
+    /// A TOTP code from the authenticator, proving it holds the secret.
     code: String,
     /// Needed unless the login is younger than `reauth_window_s`.
     current_password: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = TwoFactorDisableBody)]
 pub struct DisableBody {
     /// Required when the account has a password; without one, a fresh login is.
     password: Option<String>,
@@ -44,7 +49,39 @@ pub struct DisableBody {
     code: String,
 }
 
+/// A pending enrolment: the secret in three forms.
+#[derive(Serialize, ToSchema)]
+pub struct TwoFactorEnrollment {
+    /// Base32, for typing into an authenticator by hand.
+    pub secret: String,
+    /// `otpauth://totp/...`, what the QR code holds.
+    pub otpauth_uri: String,
+    /// The QR code as an SVG document.
+    pub qr_svg: String,
+}
+
+/// Two-factor login is on; the backup codes are shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct TwoFactorEnabled {
+    /// Always true.
+    pub enabled: bool,
+    pub backup_codes: Vec<String>,
+}
+
+/// New backup codes (shown this once); the old ones stopped working.
+#[derive(Serialize, ToSchema)]
+pub struct BackupCodes {
+    pub backup_codes: Vec<String>,
+}
+
 /// `POST /api/v2/auth/2fa/enroll` -> `{secret, otpauth_uri, qr_svg}` (pending until confirmed).
+#[utoipa::path(
+    post,
+    path = "/api/v2/auth/2fa/enroll",
+    tag = "two_factor",
+    responses((status = 200, description = "The secret to enrol an authenticator with; two-factor login is off until confirmed", body = TwoFactorEnrollment)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn enroll(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
@@ -53,11 +90,26 @@ pub async fn enroll(
     let e = web::block(move || auth.totp_enroll(who.user_id)).await??;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({"secret": e.secret, "otpauth_uri": e.otpauth_uri, "qr_svg": e.qr_svg})))
+        .json(TwoFactorEnrollment {
+            secret: e.secret,
+            otpauth_uri: e.otpauth_uri,
+            qr_svg: e.qr_svg,
+        }))
 }
 
 /// `POST /api/v2/auth/2fa/confirm {"code","current_password"?}` -> `{backup_codes}` (shown once);
 /// 403 `reauth_required` without the password from a login older than `reauth_window_s`.
+#[utoipa::path(
+    post,
+    path = "/api/v2/auth/2fa/confirm",
+    tag = "two_factor",
+    request_body = ConfirmBody,
+    responses(
+        (status = 200, description = "Two-factor login is on", body = TwoFactorEnabled),
+        (status = 403, description = "`reauth_required`: the current password is needed", body = crate::http::error::ErrorBody)
+    ),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn confirm(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
@@ -79,11 +131,22 @@ pub async fn confirm(
     .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({"enabled": true, "backup_codes": codes})))
+        .json(TwoFactorEnabled {
+            enabled: true,
+            backup_codes: codes,
+        }))
 }
 
 /// `POST /api/v2/auth/2fa/disable {"password"?,"code"}` -> 204 (the password is required when the
 /// account has one; without one, a fresh login is).
+#[utoipa::path(
+    post,
+    path = "/api/v2/auth/2fa/disable",
+    tag = "two_factor",
+    request_body = DisableBody,
+    responses((status = 204, description = "Two-factor login is off")),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn disable(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
@@ -104,6 +167,14 @@ pub async fn disable(
 }
 
 /// `POST /api/v2/auth/2fa/backup-codes {"code"}` -> `{backup_codes}`; the old ones stop working.
+#[utoipa::path(
+    post,
+    path = "/api/v2/auth/2fa/backup-codes",
+    tag = "two_factor",
+    request_body = CodeBody,
+    responses((status = 200, description = "New backup codes", body = BackupCodes)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn backup_codes(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
@@ -118,5 +189,7 @@ pub async fn backup_codes(
             .await??;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({"backup_codes": codes})))
+        .json(BackupCodes {
+            backup_codes: codes,
+        }))
 }
