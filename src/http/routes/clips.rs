@@ -12,9 +12,11 @@ use crate::limits::Class;
 use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::PathBuf;
+use utoipa::ToSchema;
+use veza_actors::ids::StreamId;
 use veza_actors::registry::FindStream;
 use veza_actors::stream::clip::{pending_marker, ClipRefused};
 use veza_actors::stream::ladder::Variant;
@@ -22,7 +24,7 @@ use veza_actors::stream::{CutClip, PlanClip};
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(create, fetch))]
 pub struct Api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -53,23 +55,42 @@ fn seconds(body: &Value, name: &str) -> Result<f64, ApiError> {
         .ok_or_else(|| invalid(format!("{name} must be a number of seconds back from now")))
 }
 
+/// What to cut: seconds back from now (`{"from":30,"to":0}` is the last 30 s), within the DVR
+/// window and at most `clip_max_seconds` long. (The body is read as JSON and checked field by
+/// field, so a missing or non-numeric bound is a 422.)
+#[derive(Deserialize, ToSchema)]
+pub struct ClipRequest {
+    /// Where the clip starts, in seconds back from now.
+    pub from: f64,
+    /// Where it ends, in seconds back from now (0: now).
+    pub to: f64,
+}
+
 /// A clip just asked for (201).
-#[derive(Serialize)]
-struct ClipCreated {
-    id: String,
-    url: String,
-    from: f64,
-    to: f64,
-    duration: f64,
-    variant: Variant,
-    status: &'static str,
+#[derive(Serialize, ToSchema)]
+pub struct ClipCreated {
+    /// The clip's id (a decimal string).
+    pub id: String,
+    /// Where to fetch it (also the `Location` header).
+    pub url: String,
+    pub from: f64,
+    pub to: f64,
+    /// Seconds of audio in the clip (segment boundaries may round the range).
+    pub duration: f64,
+    /// The variant the clip is cut from, e.g. `mp3-128`.
+    #[schema(value_type = String)]
+    pub variant: Variant,
+    /// `processing`.
+    pub status: &'static str,
 }
 
 /// A clip still being cut (202).
-#[derive(Serialize)]
-struct ClipProcessing {
-    id: String,
-    status: &'static str,
+#[derive(Serialize, ToSchema)]
+pub struct ClipProcessing {
+    /// The clip's id (a decimal string).
+    pub id: String,
+    /// `processing`.
+    pub status: &'static str,
 }
 
 fn not_live() -> ApiError {
@@ -105,14 +126,28 @@ fn pool_full() -> ApiError {
     }
 }
 
-/// `POST /api/v2/streams/{id}/clips` `{"from":30,"to":0}` -> 201 `{id,url,...}`.
+/// Cut a clip from a live stream's DVR window; it is ready a couple of seconds later at its URL.
+#[utoipa::path(
+    post,
+    path = "/api/v2/streams/{id}/clips",
+    tag = "clips",
+    params(("id" = StreamId, Path, description = "The stream's id")),
+    request_body = ClipRequest,
+    responses(
+        (status = 201, description = "The clip, being cut", body = ClipCreated,
+            headers(("Location" = String, description = "The clip's URL"))),
+        (status = 409, description = "The stream is not live (`not_live`) or has no clip source", body = crate::http::error::ErrorBody),
+        (status = 503, description = "This node's clip pool is full (`overloaded`, with `Retry-After`)", body = crate::http::error::ErrorBody)
+    ),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn create(
     Authorized(who, _): Authorized<ClipsCreate>,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<StreamId>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = load(&state, &path).await?;
+    let row = load(&state, path.into_inner()).await?;
     let (from, to) = (seconds(&body, "from")?, seconds(&body, "to")?);
     let max = f64::from(state.config.clip_max_seconds);
     if from - to > max {
@@ -186,19 +221,31 @@ pub async fn create(
         }))
 }
 
-/// `GET /api/v2/streams/{id}/clips/{clip}`: 200 (or 206 for a range) with the MP3, 202 while it
-/// is cut, 404.
+/// A clip's MP3 (with range requests), or 202 while it is being cut. Clips expire
+/// `clip_expire_seconds` after they are cut.
+#[utoipa::path(
+    get,
+    path = "/api/v2/streams/{id}/clips/{clip}",
+    tag = "clips",
+    params(
+        ("id" = StreamId, Path, description = "The stream's id"),
+        ("clip" = String, Path, description = "The clip's id")
+    ),
+    responses(
+        (status = 200, description = "The clip", content_type = "audio/mpeg"),
+        (status = 206, description = "A range of the clip", content_type = "audio/mpeg"),
+        (status = 202, description = "Still being cut (`Retry-After: 1`)", body = ClipProcessing)
+    )
+)]
 pub async fn fetch(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(StreamId, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (stream, clip) = path.into_inner();
-    let not_found = || ApiError::not_found("no such clip");
-    let (stream, clip) = match (stream.parse::<i64>(), clip.parse::<i64>()) {
-        (Ok(s), Ok(c)) => (s, c),
-        _ => return Err(not_found()),
-    };
+    let (StreamId(stream), clip) = path.into_inner();
+    let clip = clip
+        .parse::<i64>()
+        .map_err(|_| ApiError::not_found("no such clip"))?;
     let dest = clip_path(&state, stream, clip);
     let marker = pending_marker(&dest);
     let pending = web::block(move || marker.exists())

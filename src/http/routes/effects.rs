@@ -9,15 +9,17 @@ use crate::http::extract::AuthUser;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use serde_json::{json, Value};
-use veza_actors::ids::now_ms;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use veza_actors::ids::{now_ms, StreamId};
 use veza_actors::registry::FindStream;
 use veza_actors::stream::effects::EffectsSpec;
 use veza_actors::stream::SetEffects;
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(show, replace))]
 pub struct Api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -36,25 +38,51 @@ fn invalid(message: impl Into<String>) -> ApiError {
     )
 }
 
-/// `GET /api/v2/streams/{id}/effects`.
+/// The chain as stored, with whether it reached a live broadcast.
+#[derive(Serialize, ToSchema)]
+pub struct EffectsApplied {
+    #[serde(flatten)]
+    pub spec: EffectsSpec,
+    /// The stream is live (on this node) and switched to the new chain.
+    pub applied_live: bool,
+}
+
+/// The stream's effects chain (empty when none is set).
+#[utoipa::path(
+    get,
+    path = "/api/v2/streams/{id}/effects",
+    tag = "effects",
+    params(("id" = StreamId, Path, description = "The stream's id")),
+    responses((status = 200, description = "The chain", body = EffectsSpec))
+)]
 pub async fn show(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<StreamId>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = load(&state, &path).await?;
+    let row = load(&state, path.into_inner()).await?;
     let spec: EffectsSpec = serde_json::from_str(&row.effects).unwrap_or_default();
     Ok(HttpResponse::Ok().json(spec))
 }
 
-/// `PUT /api/v2/streams/{id}/effects` `{"chain":[{"type":"echo","delay_ms":250},...]}`; an empty
-/// chain turns every effect off.
+/// Replace the effects chain (owner or `streams.manage`), e.g.
+/// `{"chain":[{"type":"echo","delay_ms":250}]}`; an empty chain turns every effect off. A live
+/// broadcast crossfades to it. A chain that does not parse or is out of range is a 422.
+#[utoipa::path(
+    put,
+    path = "/api/v2/streams/{id}/effects",
+    tag = "effects",
+    params(("id" = StreamId, Path, description = "The stream's id")),
+    request_body = EffectsSpec,
+    responses((status = 200, description = "The chain now stored", body = EffectsApplied)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn replace(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<StreamId>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = load(&state, &path).await?;
+    let row = load(&state, path.into_inner()).await?;
     owner_only(&state, &who, &row)?;
     let spec: EffectsSpec =
         serde_json::from_value(body.into_inner()).map_err(|e| invalid(e.to_string()))?;
@@ -74,7 +102,8 @@ pub async fn replace(
     if let Some(session) = live {
         session.do_send(SetEffects(spec.clone()));
     }
-    let mut body = json!(spec);
-    body["applied_live"] = json!(on_air);
-    Ok(HttpResponse::Ok().json(body))
+    Ok(HttpResponse::Ok().json(EffectsApplied {
+        spec,
+        applied_live: on_air,
+    }))
 }

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use rand::Rng;
 use serde::Deserialize;
 use std::path::PathBuf;
+use utoipa::IntoParams;
 use veza_actors::registry::FindStream;
 use veza_actors::stream::hls::playlist::{self, in_hls, is_segment_name};
 use veza_actors::stream::hls::FINAL_PLAYLIST;
@@ -19,7 +20,7 @@ use veza_actors::stream::{HlsPlaylist, HlsVariants, StreamSession};
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(master, media, segment))]
 pub struct Api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -30,8 +31,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct ClientQuery {
+    /// The listener's session id (1-32 letters and digits), which the master playlist puts in the
+    /// variant URLs so that a player's polls count as one listener; one is made when absent.
     sid: Option<String>,
 }
 
@@ -97,7 +100,19 @@ fn session_id(query: &ClientQuery) -> String {
         .unwrap_or_else(|| format!("{:016x}", rand::thread_rng().gen::<u64>()))
 }
 
-/// `GET /hls/{mount}/master.m3u8`.
+/// The HLS master playlist: the stream's MP3 and AAC variants, live or (after the broadcast) its
+/// DVR window. A stream live on another node answers 307 to that node.
+#[utoipa::path(
+    get,
+    path = "/hls/{mount}/master.m3u8",
+    tag = "hls",
+    params(("mount" = String, Path, description = "The stream's mount"), ClientQuery),
+    responses(
+        (status = 200, description = "The master playlist", content_type = "application/vnd.apple.mpegurl"),
+        (status = 307, description = "Live on another node: the same path there",
+            headers(("Location" = String, description = "The owning node's URL")))
+    )
+)]
 pub async fn master(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -136,7 +151,22 @@ pub async fn master(
     ))))
 }
 
-/// `GET /hls/{mount}/{variant}/index.m3u8`.
+/// A variant's media playlist: live (updated every segment) or the final one of the last broadcast.
+#[utoipa::path(
+    get,
+    path = "/hls/{mount}/{variant}/index.m3u8",
+    tag = "hls",
+    params(
+        ("mount" = String, Path, description = "The stream's mount"),
+        ("variant" = String, Path, description = "An MP3 or AAC variant, e.g. `mp3-128`, `aac-64`"),
+        ClientQuery
+    ),
+    responses(
+        (status = 200, description = "The media playlist", content_type = "application/vnd.apple.mpegurl"),
+        (status = 307, description = "Live on another node: the same path there",
+            headers(("Location" = String, description = "The owning node's URL")))
+    )
+)]
 pub async fn media(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -172,7 +202,22 @@ pub async fn media(
         .ok_or_else(|| no_such("HLS stream"))
 }
 
-/// `GET /hls/{mount}/{variant}/seg-N.mp3|aac`.
+/// A segment of audio (`seg-N.mp3` or `seg-N.aac`) while it is in the DVR window.
+#[utoipa::path(
+    get,
+    path = "/hls/{mount}/{variant}/{segment}",
+    tag = "hls",
+    params(
+        ("mount" = String, Path, description = "The stream's mount"),
+        ("variant" = String, Path, description = "An MP3 or AAC variant, e.g. `mp3-128`, `aac-64`"),
+        ("segment" = String, Path, description = "The segment's name from the media playlist, `seg-N.mp3` or `seg-N.aac`")
+    ),
+    responses(
+        (status = 200, description = "The segment", content(("audio/mpeg"), ("audio/aac"))),
+        (status = 307, description = "Cut on another node: the same path there",
+            headers(("Location" = String, description = "The owning node's URL")))
+    )
+)]
 pub async fn segment(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -9,7 +9,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use futures_util::StreamExt;
+use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
+use utoipa::ToSchema;
 use veza_actors::registry::FindStream;
 use veza_actors::stream::icy::{IcyInterleaver, METAINT};
 use veza_actors::stream::ladder::Variant;
@@ -17,7 +19,7 @@ use veza_actors::stream::{Listen, Listening};
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(source, listen))]
 pub struct Api;
 
 /// `/live/{mount}` (a source's PUT) and `/live/{mount}/{variant}` (listeners).
@@ -30,7 +32,34 @@ fn header(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// `PUT /live/{mount}` with a chunked (or sized) body: the source's audio, until it ends.
+/// How a source's `PUT` ended.
+#[derive(Serialize, ToSchema)]
+pub struct SourceEnded {
+    /// `ended`.
+    pub status: &'static str,
+    /// Audio bytes received.
+    pub bytes: u64,
+}
+
+/// Broadcast: the source's audio as a chunked (or sized) body, until it ends (`curl -T -`). The
+/// stream key authenticates it as HTTP Basic credentials (`source:KEY`, any user name); the
+/// Content-Type names the format. A revoked key or a disallowed owner ends it with 403, audio that
+/// does not decode with 422.
+#[utoipa::path(
+    put,
+    path = "/live/{mount}",
+    tag = "live",
+    params(("mount" = String, Path, description = "The stream's mount")),
+    request_body(
+        description = "The source's audio",
+        content(("audio/mpeg"), ("audio/aac"), ("audio/ogg"), ("audio/wav"), ("audio/flac"))
+    ),
+    responses(
+        (status = 200, description = "The source ended its body", body = SourceEnded),
+        (status = 401, description = "No or a wrong stream key", body = crate::http::error::ErrorBody),
+        (status = 415, description = "An audio format the server does not take", body = crate::http::error::ErrorBody)
+    )
+)]
 pub async fn source(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -59,10 +88,37 @@ pub async fn source(
             ));
         }
     }
-    Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ended", "bytes": bytes})))
+    Ok(HttpResponse::Ok().json(SourceEnded {
+        status: "ended",
+        bytes,
+    }))
 }
 
-/// `GET /live/{mount}/{variant}`: the stream, starting with the last couple of seconds.
+/// Listen: the variant's audio, endless, starting with the last couple of seconds; with
+/// `Icy-MetaData: 1` the now-playing title is interleaved every `icy-metaint` bytes (Icecast
+/// style). A stream live on another node answers 307 to that node.
+#[utoipa::path(
+    get,
+    path = "/live/{mount}/{variant}",
+    tag = "live",
+    params(
+        ("mount" = String, Path, description = "The stream's mount"),
+        ("variant" = String, Path, description = "A variant of its ladder, e.g. `mp3-128`, `aac-64`, `opus-96`"),
+        ("Icy-MetaData" = Option<String>, Header, description = "`1` for ICY metadata in the audio")
+    ),
+    responses(
+        (status = 200, description = "The audio, until the broadcast ends",
+            content(("audio/mpeg"), ("audio/aac"), ("audio/ogg")),
+            headers(
+                ("icy-name" = String, description = "The now-playing title"),
+                ("icy-br" = String, description = "Bitrate in kbit/s"),
+                ("icy-sr" = String, description = "Sample rate in Hz"),
+                ("icy-metaint" = String, description = "Bytes between ICY metadata blocks (with `Icy-MetaData: 1`)")
+            )),
+        (status = 307, description = "Live on another node: the same path there",
+            headers(("Location" = String, description = "The owning node's URL")))
+    )
+)]
 pub async fn listen(
     state: web::Data<AppState>,
     req: HttpRequest,

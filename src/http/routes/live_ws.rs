@@ -13,20 +13,24 @@ use actix_ws::{CloseCode, CloseReason, Message};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::IntoParams;
 use veza_actors::stream::SetTitle;
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(source))]
 pub struct Api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/live/{mount}/ws").route(web::get().to(source)));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct SourceQuery {
+    /// The stream key (else HTTP Basic credentials `source:KEY` in `Authorization`).
     key: Option<String>,
+    /// The audio format of the binary frames (else the Content-Type header): `audio/mpeg`,
+    /// `audio/aac`, `audio/ogg`, `audio/wav` or `audio/flac`.
     #[serde(rename = "type")]
     content_type: Option<String>,
 }
@@ -39,6 +43,17 @@ struct TitleFrame {
 /// Largest audio frame accepted (a browser sends ~100 ms chunks; this is generous).
 const MAX_FRAME: usize = 1 << 20;
 
+/// Broadcast from a browser over a WebSocket: binary frames carry the audio (at most 1 MiB each),
+/// a text frame `{"title":"..."}` sets the now-playing title; the server says
+/// `{"type":"live","mount":...}` once on air. The key and format checks answer before the upgrade
+/// as plain HTTP errors (401/403/404/415).
+#[utoipa::path(
+    get,
+    path = "/live/{mount}/ws",
+    tag = "live",
+    params(("mount" = String, Path, description = "The stream's mount"), SourceQuery),
+    responses((status = 101, description = "Switching to the WebSocket protocol"))
+)]
 pub async fn source(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -8,13 +8,15 @@ use crate::http::file_response;
 use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::path::PathBuf;
+use utoipa::ToSchema;
+use veza_actors::ids::StreamId;
 use veza_actors::stream::recording::{self, Recording};
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(latest, list, show))]
 pub struct Api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -34,15 +36,30 @@ async fn entries(state: &AppState, stream_id: i64) -> Result<Vec<Recording>, Api
         .map_err(|e| ApiError::internal(e.to_string()))
 }
 
-fn entry_json(stream_id: i64, entry: &Recording) -> Value {
-    let mut value = serde_json::to_value(entry).unwrap_or_default();
-    if matches!(entry, Recording::Ready(_)) {
-        value["url"] = json!(format!(
-            "/api/v2/streams/{stream_id}/recordings/{}",
-            entry.id()
-        ));
+/// One recording of a stream: `status` says whether it is `ready`, `processing` or `failed`.
+#[derive(Serialize, ToSchema)]
+pub struct RecordingView {
+    #[serde(flatten)]
+    pub entry: Recording,
+    /// Where its audio is (only when ready).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
+    pub url: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RecordingList {
+    /// Newest first.
+    pub recordings: Vec<RecordingView>,
+}
+
+fn entry_view(stream_id: i64, entry: &Recording) -> RecordingView {
+    let url = matches!(entry, Recording::Ready(_))
+        .then(|| format!("/api/v2/streams/{stream_id}/recordings/{}", entry.id()));
+    RecordingView {
+        entry: entry.clone(),
+        url,
     }
-    value
 }
 
 /// 200 with the audio when ready, 202 while the broadcast is on air or being processed.
@@ -64,7 +81,7 @@ async fn respond(
         }
         Recording::Processing { .. } => Ok(HttpResponse::Accepted()
             .insert_header((header::RETRY_AFTER, "5"))
-            .json(entry_json(stream_id, entry))),
+            .json(entry_view(stream_id, entry))),
         Recording::Failed { error, .. } => Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "recording_failed",
@@ -73,13 +90,24 @@ async fn respond(
     }
 }
 
-/// `GET /api/v2/streams/{id}/recording`: the newest broadcast's recording.
+/// The newest broadcast's recording: its MP3 (with range requests) once processed, 202 before.
+#[utoipa::path(
+    get,
+    path = "/api/v2/streams/{id}/recording",
+    tag = "recordings",
+    params(("id" = StreamId, Path, description = "The stream's id")),
+    responses(
+        (status = 200, description = "The recording", content_type = "audio/mpeg"),
+        (status = 206, description = "A range of the recording", content_type = "audio/mpeg"),
+        (status = 202, description = "On air or being processed (`Retry-After: 5`)", body = RecordingView)
+    )
+)]
 pub async fn latest(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<StreamId>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = load(&state, &path).await?;
+    let row = load(&state, path.into_inner()).await?;
     let all = entries(&state, row.id).await?;
     let newest = all
         .first()
@@ -87,25 +115,46 @@ pub async fn latest(
     respond(&req, &state, row.id, newest).await
 }
 
-/// `GET /api/v2/streams/{id}/recordings`.
+/// A stream's recordings, with their loudness figures.
+#[utoipa::path(
+    get,
+    path = "/api/v2/streams/{id}/recordings",
+    tag = "recordings",
+    params(("id" = StreamId, Path, description = "The stream's id")),
+    responses((status = 200, description = "The recordings", body = RecordingList))
+)]
 pub async fn list(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<StreamId>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = load(&state, &path).await?;
+    let row = load(&state, path.into_inner()).await?;
     let all = entries(&state, row.id).await?;
-    let items: Vec<Value> = all.iter().map(|e| entry_json(row.id, e)).collect();
-    Ok(HttpResponse::Ok().json(json!({ "recordings": items })))
+    let recordings = all.iter().map(|e| entry_view(row.id, e)).collect();
+    Ok(HttpResponse::Ok().json(RecordingList { recordings }))
 }
 
-/// `GET /api/v2/streams/{id}/recordings/{rec}`.
+/// One recording's MP3 (with range requests) once processed, 202 before.
+#[utoipa::path(
+    get,
+    path = "/api/v2/streams/{id}/recordings/{rec}",
+    tag = "recordings",
+    params(
+        ("id" = StreamId, Path, description = "The stream's id"),
+        ("rec" = String, Path, description = "The recording's id (its broadcast's start, ms since the epoch)")
+    ),
+    responses(
+        (status = 200, description = "The recording", content_type = "audio/mpeg"),
+        (status = 206, description = "A range of the recording", content_type = "audio/mpeg"),
+        (status = 202, description = "Being processed (`Retry-After: 5`)", body = RecordingView)
+    )
+)]
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(StreamId, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (stream, rec) = path.into_inner();
-    let row = load(&state, &stream).await?;
+    let row = load(&state, stream).await?;
     let all = entries(&state, row.id).await?;
     let entry = all
         .iter()

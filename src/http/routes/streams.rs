@@ -12,17 +12,18 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use rand::Rng;
-use serde::Deserialize;
-use serde_json::{json, Value};
-use veza_actors::ids::now_ms;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+use veza_actors::ids::{now_ms, RoomId, StreamId, UserId};
 use veza_actors::model::RoomRole;
 use veza_actors::permission::Permission;
 use veza_actors::registry::FindStream;
-use veza_actors::stream::{Info, SetTitle};
+use veza_actors::stream::{Info, LiveInfo, SetTitle};
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list, create, show, rotate_key, metadata))]
 pub struct Api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -36,16 +37,118 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/streams/{id}/metadata").route(web::put().to(metadata)));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CreateStream {
+    /// 1-128 characters without control characters; the mount is made from it.
     title: String,
+    /// A room to announce the stream in (`stream_state`, `now_playing`): the caller must own or
+    /// moderate it.
+    #[schema(value_type = Option<RoomId>)]
     room_id: Option<String>,
+    /// When the broadcast is planned (ms since the epoch), for listings.
     scheduled_at: Option<i64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = StreamMetadata)]
 pub struct Metadata {
+    /// The now-playing title (control characters dropped, at most 255 characters kept).
     title: String,
+}
+
+/// A stream as listed and shown.
+#[derive(Serialize, ToSchema)]
+pub struct StreamView {
+    pub id: StreamId,
+    pub title: String,
+    /// The stream's slug in `/live/{mount}/...` and `/hls/{mount}/...`.
+    pub mount: String,
+    pub owner_id: UserId,
+    /// The room the stream is announced in.
+    #[schema(required = true)]
+    pub room_id: Option<RoomId>,
+    #[schema(required = true)]
+    pub scheduled_at: Option<i64>,
+    pub created_at: i64,
+    /// On air (on this node; `GET /api/v2/streams/{id}` also says so when another node serves it).
+    pub live: bool,
+    /// Progressive and HLS listeners together (0 when not live here).
+    pub listeners: u64,
+    pub hls_listeners: u64,
+    /// The now-playing title while live.
+    #[schema(required = true)]
+    pub now_playing: Option<String>,
+    /// When the broadcast started (ms since the epoch), while live.
+    #[schema(required = true)]
+    pub live_since: Option<i64>,
+    /// The ladder's variants and their listeners.
+    pub variants: Vec<StreamVariant>,
+    /// The HLS master playlist's path.
+    pub hls: String,
+    /// Progressive listening paths by variant name (`mp3-128` -> `/live/{mount}/mp3-128`).
+    pub listen: BTreeMap<String, String>,
+}
+
+/// One variant of a stream's ladder.
+#[derive(Serialize, ToSchema)]
+pub struct StreamVariant {
+    /// `codec-kbps`, e.g. `mp3-128`.
+    pub name: String,
+    pub listeners: u64,
+    /// Bytes sent to listeners of this variant in this broadcast (only while live).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = u64, required = false)]
+    pub bytes_out: Option<u64>,
+}
+
+/// A new stream, with its key (shown this once) and the URL to give an Icecast source.
+#[derive(Serialize, ToSchema)]
+pub struct StreamCreated {
+    #[serde(flatten)]
+    pub stream: StreamView,
+    #[serde(flatten)]
+    pub key: StreamKey,
+}
+
+/// A stream with the node that serves it.
+#[derive(Serialize, ToSchema)]
+pub struct StreamDetail {
+    #[serde(flatten)]
+    pub stream: StreamView,
+    /// The node serving the broadcast (this one or another), null when off air.
+    #[schema(required = true)]
+    pub node: Option<StreamNode>,
+}
+
+/// A cluster node serving a live stream.
+#[derive(Serialize, ToSchema)]
+pub struct StreamNode {
+    /// The node's id (`VEZA_NODE_ID`).
+    pub id: u16,
+    /// Its public URL (`VEZA_PUBLIC_URL`).
+    pub url: String,
+}
+
+impl From<Owner> for StreamNode {
+    fn from(o: Owner) -> Self {
+        StreamNode {
+            id: o.id,
+            url: o.url,
+        }
+    }
+}
+
+/// A stream key (shown this once) and the ingest URL that carries it.
+#[derive(Serialize, ToSchema)]
+pub struct StreamKey {
+    pub stream_key: String,
+    /// `icecast://source:KEY@HOST/live/MOUNT`, ready to paste into a source client.
+    pub ingest_url: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StreamList {
+    pub streams: Vec<StreamView>,
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -87,42 +190,63 @@ fn ingest_url(state: &AppState, mount: &str, key: &str) -> String {
     format!("icecast://source:{key}@{host}/live/{mount}")
 }
 
-fn stream_json(
-    state: &AppState,
-    row: &StreamRow,
-    live: Option<&veza_actors::stream::LiveInfo>,
-) -> Value {
-    let variants: Vec<String> = state
+fn stream_view(state: &AppState, row: &StreamRow, live: Option<&LiveInfo>) -> StreamView {
+    let ladder: Vec<String> = state
         .config
         .stream_ladder
         .iter()
         .filter(|v| v.supported())
         .map(|v| v.to_string())
         .collect();
-    json!({
-        "id": row.id.to_string(),
-        "title": row.title,
-        "mount": row.mount,
-        "owner_id": row.owner_id.to_string(),
-        "room_id": row.room_id.map(|r| r.to_string()),
-        "scheduled_at": row.scheduled_at,
-        "created_at": row.created_at,
-        "live": live.is_some(),
-        "listeners": live.map(|l| l.listeners).unwrap_or(0),
-        "hls_listeners": live.map(|l| l.hls_listeners).unwrap_or(0),
-        "now_playing": live.map(|l| l.title.clone()),
-        "live_since": live.map(|l| l.started_at),
-        "variants": live.map(|l| serde_json::to_value(&l.variants).unwrap_or_default())
-            .unwrap_or_else(|| json!(variants.iter().map(|v| json!({"name": v, "listeners": 0})).collect::<Vec<_>>())),
-        "hls": format!("/hls/{}/master.m3u8", row.mount),
-        "listen": variants.iter().map(|v| (v.clone(), json!(format!("/live/{}/{v}", row.mount)))).collect::<serde_json::Map<_, _>>(),
-    })
+    let variants = match live {
+        Some(l) => l
+            .variants
+            .iter()
+            .map(|v| StreamVariant {
+                name: v.name.clone(),
+                listeners: v.listeners,
+                bytes_out: Some(v.bytes_out),
+            })
+            .collect(),
+        None => ladder
+            .iter()
+            .map(|v| StreamVariant {
+                name: v.clone(),
+                listeners: 0,
+                bytes_out: None,
+            })
+            .collect(),
+    };
+    StreamView {
+        id: StreamId(row.id),
+        title: row.title.clone(),
+        mount: row.mount.clone(),
+        owner_id: UserId(row.owner_id),
+        room_id: row.room_id.map(RoomId),
+        scheduled_at: row.scheduled_at,
+        created_at: row.created_at,
+        live: live.is_some(),
+        listeners: live.map(|l| l.listeners).unwrap_or(0),
+        hls_listeners: live.map(|l| l.hls_listeners).unwrap_or(0),
+        now_playing: live.map(|l| l.title.clone()),
+        live_since: live.map(|l| l.started_at),
+        variants,
+        hls: format!("/hls/{}/master.m3u8", row.mount),
+        listen: ladder
+            .iter()
+            .map(|v| (v.clone(), format!("/live/{}/{v}", row.mount)))
+            .collect(),
+    }
 }
 
-pub(crate) async fn live_info(
-    state: &AppState,
-    mount: &str,
-) -> Option<veza_actors::stream::LiveInfo> {
+fn stream_key(state: &AppState, mount: &str, key: String) -> StreamKey {
+    StreamKey {
+        ingest_url: ingest_url(state, mount, &key),
+        stream_key: key,
+    }
+}
+
+pub(crate) async fn live_info(state: &AppState, mount: &str) -> Option<LiveInfo> {
     let session = state
         .registry
         .send(FindStream(mount.to_owned()))
@@ -164,7 +288,15 @@ fn not_a_moderator() -> ApiError {
     )
 }
 
-/// `POST /api/v2/streams`.
+/// Create a stream; its key is in this answer and never again (rotate it to get a new one).
+#[utoipa::path(
+    post,
+    path = "/api/v2/streams",
+    tag = "streams",
+    request_body = CreateStream,
+    responses((status = 201, description = "The stream, its key and ingest URL", body = StreamCreated)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn create(
     Authorized(who, _): Authorized<StreamsCreate>,
     state: web::Data<AppState>,
@@ -226,42 +358,53 @@ pub async fn create(
         Err(ApiError::internal("could not find a free mount"))
     })
     .await??;
-    let mut body = stream_json(&state, &row, None);
-    body["stream_key"] = json!(key);
-    body["ingest_url"] = json!(ingest_url(&state, &row.mount, &key));
-    Ok(HttpResponse::Created().json(body))
+    Ok(HttpResponse::Created().json(StreamCreated {
+        stream: stream_view(&state, &row, None),
+        key: stream_key(&state, &row.mount, key),
+    }))
 }
 
-/// `GET /api/v2/streams`.
+/// Every stream (the first 200), with its live state on this node.
+#[utoipa::path(
+    get,
+    path = "/api/v2/streams",
+    tag = "streams",
+    responses((status = 200, description = "The streams", body = StreamList))
+)]
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let pool = state.pool.clone();
     let rows = web::block(move || streams::list(&mut *pool.get()?, 200)).await??;
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
         let live = live_info(&state, &row.mount).await;
-        out.push(stream_json(&state, row, live.as_ref()));
+        out.push(stream_view(&state, row, live.as_ref()));
     }
-    Ok(HttpResponse::Ok().json(json!({"streams": out})))
+    Ok(HttpResponse::Ok().json(StreamList { streams: out }))
 }
 
-pub(crate) async fn load(state: &AppState, id: &str) -> Result<StreamRow, ApiError> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::not_found("no such stream"))?;
+pub(crate) async fn load(state: &AppState, id: StreamId) -> Result<StreamRow, ApiError> {
+    let StreamId(id) = id;
     let pool = state.pool.clone();
     web::block(move || streams::find(&mut *pool.get()?, id))
         .await??
         .ok_or_else(|| ApiError::not_found("no such stream"))
 }
 
-/// `GET /api/v2/streams/{id}`.
+/// A stream, with its live state and the node that serves it.
+#[utoipa::path(
+    get,
+    path = "/api/v2/streams/{id}",
+    tag = "streams",
+    params(("id" = StreamId, Path, description = "The stream's id")),
+    responses((status = 200, description = "The stream", body = StreamDetail))
+)]
 pub async fn show(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<StreamId>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = load(&state, &path).await?;
+    let row = load(&state, path.into_inner()).await?;
     let live = live_info(&state, &row.mount).await;
-    let mut body = stream_json(&state, &row, live.as_ref());
+    let mut stream = stream_view(&state, &row, live.as_ref());
     // Which node serves it: this one, another (its listener counts are there), or none.
     let node = match &live {
         Some(_) => Some(Owner {
@@ -271,10 +414,12 @@ pub async fn show(
         None => state.stream_elsewhere(&row.mount).await,
     };
     if node.is_some() {
-        body["live"] = json!(true);
+        stream.live = true;
     }
-    body["node"] = json!(node);
-    Ok(HttpResponse::Ok().json(body))
+    Ok(HttpResponse::Ok().json(StreamDetail {
+        stream,
+        node: node.map(StreamNode::from),
+    }))
 }
 
 /// The stream's owner, or a holder of `streams.manage`.
@@ -294,14 +439,22 @@ pub(crate) fn owner_only(
     }
 }
 
-/// `POST /api/v2/streams/{id}/key`: a new stream key; the old one stops working, and a source
-/// live with it is taken off air at its next recheck (`ingest/recheck.rs`).
+/// A new stream key (owner or `streams.manage`); the old one stops working, and a source live
+/// with it is taken off air at its next recheck (`ingest/recheck.rs`).
+#[utoipa::path(
+    post,
+    path = "/api/v2/streams/{id}/key",
+    tag = "streams",
+    params(("id" = StreamId, Path, description = "The stream's id")),
+    responses((status = 200, description = "The new key and ingest URL", body = StreamKey)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn rotate_key(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<StreamId>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = load(&state, &path).await?;
+    let row = load(&state, path.into_inner()).await?;
     owner_only(&state, &who, &row)?;
     let (key, key_hash) = opaque::generate();
     let pool = state.pool.clone();
@@ -327,18 +480,30 @@ pub async fn rotate_key(
         Ok::<_, DbError>(())
     })
     .await??;
-    Ok(HttpResponse::Ok()
-        .json(json!({"stream_key": key, "ingest_url": ingest_url(&state, &row.mount, &key)})))
+    Ok(HttpResponse::Ok().json(stream_key(&state, &row.mount, key)))
 }
 
-/// `PUT /api/v2/streams/{id}/metadata` `{"title"}`: the now-playing title (ICY StreamTitle).
+/// Set the now-playing title (ICY `StreamTitle`, and `now_playing` in a linked room) of a live
+/// stream (owner or `streams.manage`).
+#[utoipa::path(
+    put,
+    path = "/api/v2/streams/{id}/metadata",
+    tag = "streams",
+    params(("id" = StreamId, Path, description = "The stream's id")),
+    request_body = Metadata,
+    responses(
+        (status = 204, description = "Set"),
+        (status = 409, description = "The stream is not live (`not_live`)", body = crate::http::error::ErrorBody)
+    ),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn metadata(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<StreamId>,
     body: web::Json<Metadata>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = load(&state, &path).await?;
+    let row = load(&state, path.into_inner()).await?;
     owner_only(&state, &who, &row)?;
     let title: String = body
         .title

@@ -8,7 +8,7 @@ use actix_web::HttpResponse;
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(index, app_js, conversations_js, app_css))]
 pub struct Api;
 
 /// `/` and its assets.
@@ -34,6 +34,13 @@ fn asset(content_type: &str, body: &'static str) -> HttpResponse {
         .body(body)
 }
 
+/// The chat web page (under a strict Content-Security-Policy).
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "web",
+    responses((status = 200, description = "The page", content_type = "text/html"))
+)]
 pub async fn index() -> HttpResponse {
     let mut page = asset("text/html; charset=utf-8", INDEX);
     page.headers_mut().insert(
@@ -43,15 +50,35 @@ pub async fn index() -> HttpResponse {
     page
 }
 
+/// The page's script.
+#[utoipa::path(
+    get,
+    path = "/assets/app.js",
+    tag = "web",
+    responses((status = 200, description = "The script", content_type = "text/javascript"))
+)]
 pub async fn app_js() -> HttpResponse {
     asset("text/javascript; charset=utf-8", APP_JS)
 }
 
 /// The page's conversation features (threads, mentions, unread counts, pins, uploads, DMs).
+#[utoipa::path(
+    get,
+    path = "/assets/conversations.js",
+    tag = "web",
+    responses((status = 200, description = "The script", content_type = "text/javascript"))
+)]
 pub async fn conversations_js() -> HttpResponse {
     asset("text/javascript; charset=utf-8", CONVERSATIONS_JS)
 }
 
+/// The page's style sheet.
+#[utoipa::path(
+    get,
+    path = "/assets/app.css",
+    tag = "web",
+    responses((status = 200, description = "The style sheet", content_type = "text/css"))
+)]
 pub async fn app_css() -> HttpResponse {
     asset("text/css; charset=utf-8", APP_CSS)
 }

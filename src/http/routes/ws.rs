@@ -22,13 +22,26 @@ use veza_actors::UserId;
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(upgrade))]
 pub struct Api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/ws", web::get().to(upgrade));
 }
 
+/// The chat WebSocket (protocol: docs/protocol.md). Authenticates with `Authorization` or, for
+/// browsers, `?access_token=`; 401 without a valid token, 429 when the user already holds
+/// `max_websockets_per_user` sockets on this node.
+#[utoipa::path(
+    get,
+    path = "/ws",
+    tag = "ws",
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 429, description = "Too many sockets open (`too_many_connections`, with `Retry-After`)", body = crate::http::error::ErrorBody)
+    ),
+    security(("bearer" = []), ("bot" = []), ("access_token" = []))
+)]
 pub async fn upgrade(
     WsUser(who): WsUser,
     req: HttpRequest,

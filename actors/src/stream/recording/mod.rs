@@ -22,7 +22,7 @@ pub struct RecordingConfig {
 }
 
 /// What a published recording says about itself (the `.json` sidecar).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct RecordingMeta {
     pub id: String,
     pub stream_id: String,
@@ -37,7 +37,7 @@ pub struct RecordingMeta {
 }
 
 /// One entry of a stream's recordings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Recording {
     Ready(RecordingMeta),
