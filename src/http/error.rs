@@ -433,6 +433,19 @@ impl From<crate::ingest::IngestError> for ApiError {
     }
 }
 
+/// A stream session refusing a clip: 409 when nothing can be cut, 422 for the range.
+impl From<veza_actors::stream::clip::ClipRefused> for ApiError {
+    fn from(e: veza_actors::stream::clip::ClipRefused) -> Self {
+        use veza_actors::stream::clip::ClipRefused;
+        match e {
+            ClipRefused::NoSource => {
+                Self::new(StatusCode::CONFLICT, "no_clip_source", e.to_string())
+            }
+            ClipRefused::BadRange | ClipRefused::OutOfWindow { .. } => Self::invalid(e.to_string()),
+        }
+    }
+}
+
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
         Self::internal(e)

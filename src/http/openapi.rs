@@ -56,6 +56,18 @@ impl Modify for Shared {
             ))),
         );
         components.add_security_scheme(
+            "stream_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "A source: user `source`, password the stream's key (from \
+                         `POST /api/v2/streams`), as Icecast sources send it.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "access_token",
             SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
                 "access_token",

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use utoipa::ToSchema;
 use veza_actors::ids::StreamId;
 use veza_actors::registry::FindStream;
-use veza_actors::stream::clip::{pending_marker, ClipRefused};
+use veza_actors::stream::clip::pending_marker;
 use veza_actors::stream::ladder::Variant;
 use veza_actors::stream::{CutClip, PlanClip};
 
@@ -105,15 +105,6 @@ fn ended() -> ApiError {
     ApiError::new(StatusCode::CONFLICT, "not_live", "the broadcast just ended")
 }
 
-fn refusal(e: ClipRefused) -> ApiError {
-    match e {
-        ClipRefused::NoSource => {
-            ApiError::new(StatusCode::CONFLICT, "no_clip_source", e.to_string())
-        }
-        ClipRefused::BadRange | ClipRefused::OutOfWindow { .. } => invalid(e.to_string()),
-    }
-}
-
 /// 503 with `Retry-After` when this node's clip pool is full.
 fn pool_full() -> ApiError {
     ApiError {
@@ -169,7 +160,7 @@ pub async fn create(
         .send(PlanClip { from, to })
         .await
         .map_err(|_| ended())?
-        .map_err(refusal)?;
+        .map_err(ApiError::from)?;
     let user = who.user_id.to_string();
     if let Some((rule, decision)) = state.limits.check(Class::Clip, &user).await {
         if !decision.allowed {
@@ -202,7 +193,7 @@ pub async fn create(
         outcome => {
             let _marker_cleanup = web::block(move || std::fs::remove_file(marker)).await;
             return Err(match outcome {
-                Ok(Err(e)) => refusal(e),
+                Ok(Err(e)) => ApiError::from(e),
                 _ => ended(),
             });
         }

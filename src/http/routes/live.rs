@@ -58,7 +58,8 @@ pub struct SourceEnded {
         (status = 200, description = "The source ended its body", body = SourceEnded),
         (status = 401, description = "No or a wrong stream key", body = crate::http::error::ErrorBody),
         (status = 415, description = "An audio format the server does not take", body = crate::http::error::ErrorBody)
-    )
+    ),
+    security(("stream_key" = []))
 )]
 pub async fn source(
     state: web::Data<AppState>,

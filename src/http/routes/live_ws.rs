@@ -52,7 +52,8 @@ const MAX_FRAME: usize = 1 << 20;
     path = "/live/{mount}/ws",
     tag = "live",
     params(("mount" = String, Path, description = "The stream's mount"), SourceQuery),
-    responses((status = 101, description = "Switching to the WebSocket protocol"))
+    responses((status = 101, description = "Switching to the WebSocket protocol")),
+    security(("stream_key" = []), ())
 )]
 pub async fn source(
     state: web::Data<AppState>,
