@@ -6,13 +6,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// Who wrote a message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserRef {
     pub id: UserId,
     pub username: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageKind {
     /// Typed by a person or bot.
@@ -46,7 +46,7 @@ impl MessageKind {
 }
 
 /// One emoji on one message: how many, and who.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReactionView {
     pub emoji: String,
     pub count: u32,
@@ -54,7 +54,7 @@ pub struct ReactionView {
 }
 
 /// MESSAGE of the protocol.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MessageView {
     pub id: MessageId,
     pub room: RoomId,
@@ -90,7 +90,7 @@ pub struct MessageView {
 
 /// An upload a message carries: its bytes at `url`, a small image at `thumbnail_url` for
 /// pictures. `content_type` was read from the file, not taken from the client.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AttachmentRef {
     pub id: crate::ids::UploadId,
     pub filename: String,
@@ -106,7 +106,7 @@ pub struct AttachmentRef {
 }
 
 /// A custom emoji a message shows: `:shortcode:` is drawn with the image at `url`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EmojiRef {
     pub shortcode: String,
     pub url: String,

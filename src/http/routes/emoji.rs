@@ -2,7 +2,7 @@
 //! the room's emoji, global admins and moderators the server-wide ones; anyone who can read a room
 //! lists what it may use; `GET /emoji/{id}` serves an image without auth so `<img src>` works.
 
-use super::rooms::{moderated, readable, room_id};
+use super::rooms::{moderated, readable};
 use crate::auth::{Authenticated, Role};
 use crate::db::audit::{self, NewAuditEntry};
 use crate::db::emoji::{self as store, EmojiRow, NewEmoji};
@@ -18,7 +18,8 @@ use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
-use veza_actors::ids::now_ms;
+use utoipa::ToSchema;
+use veza_actors::ids::{now_ms, RoomId};
 
 /// Emoji one room may have; the server-wide set has the same cap.
 pub const MAX_PER_ROOM: i64 = 200;
@@ -28,7 +29,15 @@ const BODY_LIMIT: usize = image::MAX_BYTES + 1024;
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(
+    serve_image,
+    list_room,
+    upload_room,
+    delete_room,
+    list_server,
+    upload_server,
+    delete_server
+))]
 pub struct Api;
 
 /// The routes under `/api/v2`.
@@ -55,15 +64,19 @@ pub fn configure_images(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/emoji/{id}").route(web::get().to(serve_image)));
 }
 
-/// EMOJI: `room` is null for a server-wide one.
-#[derive(Serialize)]
-struct EmojiView {
-    shortcode: String,
-    url: String,
-    room: Option<String>,
-    width: i64,
-    height: i64,
-    created_at: i64,
+/// EMOJI: a custom emoji.
+#[derive(Serialize, ToSchema)]
+pub struct EmojiView {
+    /// Without the colons: `party` is written `:party:`.
+    pub shortcode: String,
+    /// The image (`GET /emoji/{id}`, no authentication).
+    pub url: String,
+    /// The room whose emoji it is; null for a server-wide one.
+    #[schema(required = true)]
+    pub room: Option<RoomId>,
+    pub width: i64,
+    pub height: i64,
+    pub created_at: i64,
 }
 
 impl From<EmojiRow> for EmojiView {
@@ -71,7 +84,7 @@ impl From<EmojiRow> for EmojiView {
         EmojiView {
             url: store::url(row.id),
             shortcode: row.shortcode,
-            room: row.room_id.map(|r| r.to_string()),
+            room: row.room_id.map(RoomId),
             width: row.width,
             height: row.height,
             created_at: row.created_at,
@@ -79,14 +92,14 @@ impl From<EmojiRow> for EmojiView {
     }
 }
 
-#[derive(Serialize)]
-struct Created {
-    emoji: EmojiView,
+#[derive(Serialize, ToSchema)]
+pub struct EmojiCreated {
+    pub emoji: EmojiView,
 }
 
-#[derive(Serialize)]
-struct EmojiList {
-    emoji: Vec<EmojiView>,
+#[derive(Serialize, ToSchema)]
+pub struct EmojiList {
+    pub emoji: Vec<EmojiView>,
 }
 
 /// Whose emoji a route manages: a room's, or the server's (`None`).
@@ -225,7 +238,7 @@ async fn upload(
         insert(&mut *pool.get()?, owner, &code, &prepared, &audited, id)
     })
     .await??;
-    Ok(HttpResponse::Created().json(Created {
+    Ok(HttpResponse::Created().json(EmojiCreated {
         emoji: created.into(),
     }))
 }
@@ -254,30 +267,72 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `PUT /api/v2/rooms/{id}/emoji/{shortcode}` with the image as the body -> 201 `{emoji}`.
+/// Add a room's emoji (its moderators), the raw image as the body; 409 `shortcode_taken` or
+/// `quota_exceeded`.
+#[utoipa::path(
+    put,
+    path = "/api/v2/rooms/{id}/emoji/{shortcode}",
+    tag = "emoji",
+    params(
+        ("id" = RoomId, Path, description = "The room's id"),
+        ("shortcode" = String, Path, description = "2-32 of `a-z 0-9 _ + -` (uppercase is folded), without colons")
+    ),
+    request_body(
+        description = "The image itself (PNG, GIF or WebP, up to 256 KiB and 128x128 pixels; its \
+            format is read from its bytes)",
+        content(("image/png"), ("image/gif"), ("image/webp"))
+    ),
+    responses((status = 201, description = "The emoji", body = EmojiCreated)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn upload_room(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(RoomId, String)>,
     body: web::Bytes,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let room = room_id(&path.0)?;
-    upload(state, who, Some(room), &path.1, body, req).await
+    let (RoomId(room), code) = path.into_inner();
+    upload(state, who, Some(room), &code, body, req).await
 }
 
-/// `DELETE /api/v2/rooms/{id}/emoji/{shortcode}` -> 204.
+/// Delete a room's emoji (its moderators).
+#[utoipa::path(
+    delete,
+    path = "/api/v2/rooms/{id}/emoji/{shortcode}",
+    tag = "emoji",
+    params(
+        ("id" = RoomId, Path, description = "The room's id"),
+        ("shortcode" = String, Path, description = "The emoji's shortcode, without colons")
+    ),
+    responses((status = 204, description = "Deleted")),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn delete_room(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(RoomId, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let room = room_id(&path.0)?;
-    delete(state, who, Some(room), &path.1, req).await
+    let (RoomId(room), code) = path.into_inner();
+    delete(state, who, Some(room), &code, req).await
 }
 
-/// `PUT /api/v2/emoji/{shortcode}`: a server-wide emoji (admins and global moderators).
+/// Add a server-wide emoji (admins and global moderators), the raw image as the body; 409
+/// `shortcode_taken` or `quota_exceeded`.
+#[utoipa::path(
+    put,
+    path = "/api/v2/emoji/{shortcode}",
+    tag = "emoji",
+    params(("shortcode" = String, Path, description = "2-32 of `a-z 0-9 _ + -` (uppercase is folded), without colons")),
+    request_body(
+        description = "The image itself (PNG, GIF or WebP, up to 256 KiB and 128x128 pixels; its \
+            format is read from its bytes)",
+        content(("image/png"), ("image/gif"), ("image/webp"))
+    ),
+    responses((status = 201, description = "The emoji", body = EmojiCreated)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn upload_server(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
@@ -288,7 +343,15 @@ pub async fn upload_server(
     upload(state, who, None, &path, body, req).await
 }
 
-/// `DELETE /api/v2/emoji/{shortcode}` -> 204.
+/// Delete a server-wide emoji (admins and global moderators).
+#[utoipa::path(
+    delete,
+    path = "/api/v2/emoji/{shortcode}",
+    tag = "emoji",
+    params(("shortcode" = String, Path, description = "The emoji's shortcode, without colons")),
+    responses((status = 204, description = "Deleted")),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn delete_server(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
@@ -298,13 +361,22 @@ pub async fn delete_server(
     delete(state, who, None, &path, req).await
 }
 
-/// `GET /api/v2/rooms/{id}/emoji`: the room's own and the server-wide ones it does not shadow.
+/// The emoji usable in a room: its own and the server-wide ones it does not shadow (for whoever
+/// can read the room).
+#[utoipa::path(
+    get,
+    path = "/api/v2/rooms/{id}/emoji",
+    tag = "emoji",
+    params(("id" = RoomId, Path, description = "The room's id")),
+    responses((status = 200, description = "The emoji", body = EmojiList)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn list_room(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<RoomId>,
 ) -> Result<HttpResponse, ApiError> {
-    let room = room_id(&path)?;
+    let RoomId(room) = path.into_inner();
     let pool = state.pool.clone();
     let rows = web::block(move || {
         let conn = &mut *pool.get()?;
@@ -317,9 +389,16 @@ pub async fn list_room(
     }))
 }
 
-/// `GET /api/v2/emoji`: the server-wide set, for any signed-in user.
+/// The server-wide emoji, for any signed-in user.
+#[utoipa::path(
+    get,
+    path = "/api/v2/emoji",
+    tag = "emoji",
+    responses((status = 200, description = "The emoji", body = EmojiList)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn list_server(
-    AuthUser(_): AuthUser,
+    _signed_in: AuthUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let pool = state.pool.clone();
@@ -330,8 +409,19 @@ pub async fn list_server(
     }))
 }
 
-/// `GET /emoji/{id}`: the image with its stored type, never sniffed by the browser, cached for
-/// good (a replaced emoji gets a new id) and inert if opened as a page.
+/// An emoji's image (no authentication, for `<img src>`): its stored type, never sniffed by the
+/// browser, cached for good (a replaced emoji gets a new id) and inert if opened as a page.
+#[utoipa::path(
+    get,
+    path = "/emoji/{id}",
+    tag = "emoji",
+    params(("id" = String, Path, description = "The emoji's id (a decimal string), from its `url`")),
+    responses((
+        status = 200,
+        description = "The image",
+        content(("image/png"), ("image/gif"), ("image/webp"))
+    ))
+)]
 pub async fn serve_image(
     state: web::Data<AppState>,
     path: web::Path<String>,

@@ -2,7 +2,7 @@
 //! (`POST /api/v2/rooms/{id}/outgoing-webhooks`, the signing secret shown once), list them with
 //! their circuit state, read each one's delivery log, and revoke them.
 
-use super::rooms::{moderated, room_id};
+use super::rooms::moderated;
 use crate::auth::ClientInfo;
 use crate::db::audit::{self, NewAuditEntry};
 use crate::db::outgoing_webhooks::{self as hooks, OutgoingWebhook};
@@ -20,7 +20,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-use veza_actors::ids::now_ms;
+use utoipa::{IntoParams, ToSchema};
+use veza_actors::ids::{now_ms, MessageId, RoomId};
 
 const MAX_NAME: usize = 64;
 const MAX_URL: usize = 2_000;
@@ -30,7 +31,7 @@ const MAX_PAGE: i64 = 100;
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list, create, revoke, delivery_log, rotate_secret))]
 pub struct Api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -50,32 +51,47 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[derive(Serialize)]
-struct HookView {
-    id: String,
-    room: String,
-    name: String,
-    url: String,
-    events: Vec<String>,
-    triggers: Vec<String>,
-    created_at: i64,
-    /// `closed` (calls go out), `open` (held back until `circuit_open_until`) or `half_open`
-    /// (the next call is a trial).
-    circuit: &'static str,
-    consecutive_failures: i64,
-    circuit_open_until: Option<i64>,
+/// An outgoing webhook (never its secret) and its circuit.
+#[derive(Serialize, ToSchema)]
+pub struct OutgoingWebhookView {
+    /// The hook's id (a decimal string).
+    pub id: String,
+    pub room: RoomId,
+    pub name: String,
+    /// Where the room's events are POSTed.
+    pub url: String,
+    /// The event types sent.
+    pub events: Vec<String>,
+    /// First words a message must start with to be sent (empty: every message).
+    pub triggers: Vec<String>,
+    pub created_at: i64,
+    pub circuit: CircuitState,
+    pub consecutive_failures: i64,
+    /// While the circuit is `open`: when calls resume (else null).
+    #[schema(required = true)]
+    pub circuit_open_until: Option<i64>,
 }
 
-impl HookView {
+/// `closed` (calls go out), `open` (held back until `circuit_open_until`) or `half_open` (the
+/// next call is a trial).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CircuitState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+impl OutgoingWebhookView {
     fn new(hook: &OutgoingWebhook, threshold: i64, now: i64) -> Self {
         let circuit = match hook.circuit_open_until {
-            Some(until) if until > now => "open",
-            _ if hook.consecutive_failures >= threshold => "half_open",
-            _ => "closed",
+            Some(until) if until > now => CircuitState::Open,
+            _ if hook.consecutive_failures >= threshold => CircuitState::HalfOpen,
+            _ => CircuitState::Closed,
         };
-        HookView {
+        OutgoingWebhookView {
             id: hook.id.to_string(),
-            room: hook.room_id.to_string(),
+            room: RoomId(hook.room_id),
             name: hook.name.clone(),
             url: hook.url.clone(),
             events: hook.events.split_whitespace().map(str::to_owned).collect(),
@@ -88,42 +104,50 @@ impl HookView {
     }
 }
 
-#[derive(Serialize)]
-struct Created {
-    webhook: HookView,
+/// An outgoing webhook with its signing secret.
+#[derive(Serialize, ToSchema)]
+pub struct OutgoingWebhookWithSecret {
+    pub webhook: OutgoingWebhookView,
     /// The signing key of `X-Veza-Signature`: shown this once.
-    secret: String,
+    pub secret: String,
 }
 
-#[derive(Serialize)]
-struct HookList {
-    webhooks: Vec<HookView>,
+#[derive(Serialize, ToSchema)]
+pub struct OutgoingWebhookList {
+    pub webhooks: Vec<OutgoingWebhookView>,
 }
 
-#[derive(Serialize)]
-struct DeliveryView {
-    id: String,
-    event: String,
-    message: String,
+/// One event sent (or to be sent) to an outgoing webhook.
+#[derive(Serialize, ToSchema)]
+pub struct WebhookDeliveryView {
+    /// The delivery's id (a decimal string).
+    pub id: String,
+    pub event: String,
+    pub message: MessageId,
     /// `pending`, `delivered`, `failed` or `cancelled`.
-    status: String,
-    attempts: i64,
+    pub status: String,
+    pub attempts: i64,
     /// The HTTP status of the last attempt, if the endpoint answered.
-    last_status: Option<i64>,
-    last_error: Option<String>,
-    latency_ms: Option<i64>,
-    created_at: i64,
-    /// When a pending delivery is tried next.
-    next_attempt_at: Option<i64>,
-    finished_at: Option<i64>,
+    #[schema(required = true)]
+    pub last_status: Option<i64>,
+    #[schema(required = true)]
+    pub last_error: Option<String>,
+    #[schema(required = true)]
+    pub latency_ms: Option<i64>,
+    pub created_at: i64,
+    /// When a pending delivery is tried next (null once it is not pending).
+    #[schema(required = true)]
+    pub next_attempt_at: Option<i64>,
+    #[schema(required = true)]
+    pub finished_at: Option<i64>,
 }
 
-impl From<Delivery> for DeliveryView {
+impl From<Delivery> for WebhookDeliveryView {
     fn from(d: Delivery) -> Self {
-        DeliveryView {
+        WebhookDeliveryView {
             id: d.id.to_string(),
             event: d.event,
-            message: d.message_id.to_string(),
+            message: MessageId(d.message_id),
             next_attempt_at: (d.status == deliveries::PENDING).then_some(d.next_attempt_at),
             status: d.status,
             attempts: d.attempts,
@@ -136,30 +160,38 @@ impl From<Delivery> for DeliveryView {
     }
 }
 
-#[derive(Serialize)]
-struct DeliveryLog {
-    deliveries: Vec<DeliveryView>,
+#[derive(Serialize, ToSchema)]
+pub struct WebhookDeliveryLog {
+    /// Newest first.
+    pub deliveries: Vec<WebhookDeliveryView>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NewHook {
+pub struct NewOutgoingWebhook {
+    /// 1-64 characters.
     name: String,
+    /// An `http(s)` URL the server may call (not a private or loopback address unless the
+    /// configuration allows it).
     url: String,
-    /// Event types (default: `["message"]`).
+    /// Event types (default: `["message"]`): `message`, `bot_message`, `system`,
+    /// `message_updated`, `message_deleted`, `reaction`.
     events: Option<Vec<String>>,
     /// First words a message must start with to be sent (default: none, every message).
     triggers: Option<Vec<String>>,
 }
 
-#[derive(Deserialize)]
-pub struct Page {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryPage {
+    /// Only deliveries older than this delivery id.
     before: Option<String>,
+    /// 1-100 (default 50).
     limit: Option<i64>,
 }
 
 /// The hook's events and triggers as stored (space-separated), checked.
-fn filters(body: &NewHook) -> Result<(String, String), ApiError> {
+fn filters(body: &NewOutgoingWebhook) -> Result<(String, String), ApiError> {
     let events = body
         .events
         .clone()
@@ -228,16 +260,28 @@ impl<'a> Audited<'a> {
     }
 }
 
-/// `POST /api/v2/rooms/{id}/outgoing-webhooks` `{name,url,events?,triggers?}` -> 201 with the
-/// secret (shown once); 422 `url_refused` for a URL webhooks may not call.
+/// A new outgoing webhook for the room (its moderators), with its signing secret (shown once);
+/// 422 `url_refused` for a URL webhooks may not call.
+#[utoipa::path(
+    post,
+    path = "/api/v2/rooms/{id}/outgoing-webhooks",
+    tag = "outgoing_webhooks",
+    params(("id" = RoomId, Path, description = "The room's id")),
+    request_body = NewOutgoingWebhook,
+    responses(
+        (status = 201, description = "The hook and its secret (shown once)", body = OutgoingWebhookWithSecret),
+        (status = 422, description = "`url_refused`: a URL webhooks may not call", body = crate::http::error::ErrorBody)
+    ),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn create(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Json<NewHook>,
+    path: web::Path<RoomId>,
+    body: web::Json<NewOutgoingWebhook>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let room = room_id(&path)?;
+    let RoomId(room) = path.into_inner();
     let body = body.into_inner();
     let name = body.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
@@ -277,7 +321,7 @@ pub async fn create(
         circuit_open_until: None,
         trial_until: None,
     };
-    let view = HookView::new(&hook, threshold, now);
+    let view = OutgoingWebhookView::new(&hook, threshold, now);
     let client = client_info(&req);
     let pool = state.pool.clone();
     web::block(move || {
@@ -292,7 +336,7 @@ pub async fn create(
         insert_hook(conn, &hook, config.max_per_room, &audited, audit_id)
     })
     .await??;
-    Ok(HttpResponse::Created().json(Created {
+    Ok(HttpResponse::Created().json(OutgoingWebhookWithSecret {
         webhook: view,
         secret,
     }))
@@ -343,13 +387,22 @@ struct CreatedDetails<'a> {
     events: &'a str,
 }
 
-/// `GET /api/v2/rooms/{id}/outgoing-webhooks`: the live hooks and their circuits.
+/// The room's live outgoing webhooks and their circuits (never their secrets), for its
+/// moderators.
+#[utoipa::path(
+    get,
+    path = "/api/v2/rooms/{id}/outgoing-webhooks",
+    tag = "outgoing_webhooks",
+    params(("id" = RoomId, Path, description = "The room's id")),
+    responses((status = 200, description = "The live hooks", body = OutgoingWebhookList)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn list(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<RoomId>,
 ) -> Result<HttpResponse, ApiError> {
-    let room = room_id(&path)?;
+    let RoomId(room) = path.into_inner();
     let threshold = i64::from(state.config.outgoing_webhooks.circuit_failures);
     let pool = state.pool.clone();
     let found = web::block(move || {
@@ -359,10 +412,10 @@ pub async fn list(
     })
     .await??;
     let now = now_ms() as i64;
-    Ok(HttpResponse::Ok().json(HookList {
+    Ok(HttpResponse::Ok().json(OutgoingWebhookList {
         webhooks: found
             .iter()
-            .map(|h| HookView::new(h, threshold, now))
+            .map(|h| OutgoingWebhookView::new(h, threshold, now))
             .collect(),
     }))
 }
@@ -372,17 +425,27 @@ fn hook_id(raw: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::not_found("no such webhook"))
 }
 
-/// `POST /api/v2/rooms/{id}/outgoing-webhooks/{hook}/secret` -> 200 `{webhook, secret}`: a new
-/// signing secret, shown this once; every call from now on (retries of queued deliveries too) is
-/// signed with it.
+/// A new signing secret for an outgoing webhook, shown this once; every call from now on
+/// (retries of queued deliveries too) is signed with it.
+#[utoipa::path(
+    post,
+    path = "/api/v2/rooms/{id}/outgoing-webhooks/{hook}/secret",
+    tag = "outgoing_webhooks",
+    params(
+        ("id" = RoomId, Path, description = "The room's id"),
+        ("hook" = String, Path, description = "The hook's id (a decimal string)")
+    ),
+    responses((status = 200, description = "The hook and its new secret (shown once)", body = OutgoingWebhookWithSecret)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn rotate_secret(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(RoomId, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (room, hook) = path.into_inner();
-    let (room, hook) = (room_id(&room)?, hook_id(&hook)?);
+    let (RoomId(room), hook) = path.into_inner();
+    let hook = hook_id(&hook)?;
     let threshold = i64::from(state.config.outgoing_webhooks.circuit_failures);
     let secret = new_secret();
     let sealed = state.secrets.seal_for(hook, secret.as_bytes());
@@ -409,26 +472,36 @@ pub async fn rotate_secret(
                 conn,
                 &audited.entry(audit_id, "outgoing_webhook.secret_rotated", None, now),
             )?;
-            Ok(HookView::new(&current, threshold, now))
+            Ok(OutgoingWebhookView::new(&current, threshold, now))
         })
     })
     .await??;
-    Ok(HttpResponse::Ok().json(Created {
+    Ok(HttpResponse::Ok().json(OutgoingWebhookWithSecret {
         webhook: rotated,
         secret,
     }))
 }
 
-/// `DELETE /api/v2/rooms/{id}/outgoing-webhooks/{hook}` -> 204: no further calls; queued
-/// deliveries are cancelled.
+/// Revoke an outgoing webhook: no further calls; queued deliveries are cancelled.
+#[utoipa::path(
+    delete,
+    path = "/api/v2/rooms/{id}/outgoing-webhooks/{hook}",
+    tag = "outgoing_webhooks",
+    params(
+        ("id" = RoomId, Path, description = "The room's id"),
+        ("hook" = String, Path, description = "The hook's id (a decimal string)")
+    ),
+    responses((status = 204, description = "Revoked")),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn revoke(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(RoomId, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (room, hook) = path.into_inner();
-    let (room, hook) = (room_id(&room)?, hook_id(&hook)?);
+    let (RoomId(room), hook) = path.into_inner();
+    let hook = hook_id(&hook)?;
     let client = client_info(&req);
     let audit_id = state.ids.next_id();
     let pool = state.pool.clone();
@@ -459,16 +532,27 @@ pub async fn revoke(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `GET /api/v2/rooms/{id}/outgoing-webhooks/{hook}/deliveries?before=ID&limit=N`: the delivery
-/// log, newest first (revoked hooks' logs too).
+/// An outgoing webhook's delivery log, newest first (revoked hooks' logs too).
+#[utoipa::path(
+    get,
+    path = "/api/v2/rooms/{id}/outgoing-webhooks/{hook}/deliveries",
+    tag = "outgoing_webhooks",
+    params(
+        ("id" = RoomId, Path, description = "The room's id"),
+        ("hook" = String, Path, description = "The hook's id (a decimal string)"),
+        DeliveryPage
+    ),
+    responses((status = 200, description = "The deliveries, newest first", body = WebhookDeliveryLog)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn delivery_log(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    page: web::Query<Page>,
+    path: web::Path<(RoomId, String)>,
+    page: web::Query<DeliveryPage>,
 ) -> Result<HttpResponse, ApiError> {
-    let (room, hook) = path.into_inner();
-    let (room, hook) = (room_id(&room)?, hook_id(&hook)?);
+    let (RoomId(room), hook) = path.into_inner();
+    let hook = hook_id(&hook)?;
     let before = match page.before.as_deref() {
         None => None,
         Some(b) => Some(
@@ -488,7 +572,7 @@ pub async fn delivery_log(
         Ok::<_, ApiError>(deliveries::for_hook(conn, hook, before, limit)?)
     })
     .await??;
-    Ok(HttpResponse::Ok().json(DeliveryLog {
-        deliveries: log.into_iter().map(DeliveryView::from).collect(),
+    Ok(HttpResponse::Ok().json(WebhookDeliveryLog {
+        deliveries: log.into_iter().map(WebhookDeliveryView::from).collect(),
     }))
 }

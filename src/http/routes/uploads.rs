@@ -24,7 +24,8 @@ use actix_web::http::StatusCode;
 use actix_web::{mime, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use veza_actors::ids::now_ms;
+use utoipa::{IntoParams, ToSchema};
+use veza_actors::ids::{now_ms, RoomId, UploadId};
 
 /// Room for the multipart framing around the file in a request's declared length: a request
 /// declaring more than the limit plus this is refused before its body is read.
@@ -37,7 +38,7 @@ const CACHE: &str = "private, no-cache";
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(create, show, delete, content, thumbnail))]
 pub struct Api;
 
 /// The routes under `/api/v2`.
@@ -52,29 +53,38 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/uploads/{id}/thumbnail").route(web::get().to(thumbnail)));
 }
 
-/// UPLOAD.
-#[derive(Serialize)]
-struct UploadView {
-    id: String,
-    room: String,
-    filename: String,
-    content_type: String,
-    size: i64,
+/// UPLOAD: an uploaded file.
+#[derive(Serialize, ToSchema)]
+pub struct UploadView {
+    pub id: UploadId,
+    /// The room it was uploaded for.
+    pub room: RoomId,
+    pub filename: String,
+    /// Read from the file's bytes, not taken from the client.
+    pub content_type: String,
+    /// In bytes.
+    pub size: i64,
+    /// An image's width in pixels (absent for other files).
     #[serde(skip_serializing_if = "Option::is_none")]
-    width: Option<i64>,
+    #[schema(nullable = false)]
+    pub width: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    height: Option<i64>,
-    url: String,
+    #[schema(nullable = false)]
+    pub height: Option<i64>,
+    /// The bytes (`GET /api/v2/uploads/{id}/content`).
+    pub url: String,
+    /// A small picture of an image (absent for other files).
     #[serde(skip_serializing_if = "Option::is_none")]
-    thumbnail_url: Option<String>,
-    created_at: i64,
+    #[schema(nullable = false)]
+    pub thumbnail_url: Option<String>,
+    pub created_at: i64,
 }
 
 impl From<&UploadRow> for UploadView {
     fn from(row: &UploadRow) -> Self {
         UploadView {
-            id: row.id.to_string(),
-            room: row.room_id.to_string(),
+            id: UploadId(row.id),
+            room: RoomId(row.room_id),
             filename: row.filename.clone(),
             content_type: row.content_type.clone(),
             size: row.size_bytes,
@@ -90,24 +100,47 @@ impl From<&UploadRow> for UploadView {
     }
 }
 
-#[derive(Serialize)]
-struct Created {
-    upload: UploadView,
+#[derive(Serialize, ToSchema)]
+pub struct UploadCreated {
+    pub upload: UploadView,
 }
 
-#[derive(Deserialize)]
-struct Target {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UploadTarget {
+    /// The room the file is for (the caller must be able to read it).
+    #[param(required = true, value_type = RoomId)]
     room: Option<String>,
 }
 
-/// `POST /api/v2/uploads?room=ID` -> 201 `{"upload": UPLOAD}`.
+/// The form of an upload: one part.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The file; its name is taken from the part's `filename`, its type is read from its bytes.
+    #[schema(value_type = String, content_media_type = "application/octet-stream")]
+    file: Vec<u8>,
+}
+
+/// Upload a file for a room (`multipart/form-data`, one part named `file`), streamed into the
+/// store: 413 past the size limit, or past the owner's quota. A message carries it by its id
+/// (`attachments`); one no message carries within a day is deleted.
+#[utoipa::path(
+    post,
+    path = "/api/v2/uploads",
+    tag = "uploads",
+    params(UploadTarget),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses((status = 201, description = "The upload", body = UploadCreated)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn create(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
     req: HttpRequest,
     mut parts: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    let target = web::Query::<Target>::from_query(req.query_string())
+    let target = web::Query::<UploadTarget>::from_query(req.query_string())
         .map_err(|_| UploadError::BadRequest("?room= must name the room".into()))?;
     let room = room_id(target.room.as_deref().ok_or_else(|| {
         UploadError::BadRequest("?room= must name the room the file is for".into())
@@ -204,7 +237,7 @@ pub async fn create(
         recorded
     })
     .await??;
-    Ok(HttpResponse::Created().json(Created {
+    Ok(HttpResponse::Created().json(UploadCreated {
         upload: UploadView::from(&recorded),
     }))
 }
@@ -242,33 +275,53 @@ fn visible(conn: &mut DbConnection, id: i64, who: &Authenticated) -> Result<Uplo
 async fn find_visible(
     state: &AppState,
     who: Authenticated,
-    path: &str,
+    UploadId(id): UploadId,
 ) -> Result<UploadRow, ApiError> {
-    let id: i64 = path
-        .parse()
-        .map_err(|_| ApiError::from(UploadError::NotFound))?;
     let pool = state.pool.clone();
     web::block(move || visible(&mut *pool.get()?, id, &who)).await?
 }
 
-/// `GET /api/v2/uploads/{id}` -> UPLOAD.
+/// An upload's description, for whoever can read its room once a message carries it (before
+/// that only its owner).
+#[utoipa::path(
+    get,
+    path = "/api/v2/uploads/{id}",
+    tag = "uploads",
+    params(("id" = UploadId, Path, description = "The upload's id")),
+    responses((status = 200, description = "The upload", body = UploadView)),
+    security(("bearer" = []), ("bot" = []), ("access_token" = []))
+)]
 pub async fn show(
     MediaUser(who): MediaUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<UploadId>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = find_visible(&state, who, &path).await?;
+    let row = find_visible(&state, who, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(UploadView::from(&row)))
 }
 
-/// `GET /api/v2/uploads/{id}/content`: the bytes, with ranges.
+/// An upload's bytes, with its stored type, ranges and ETag; inline only for images (as an
+/// attachment otherwise) and inert if opened as a page.
+#[utoipa::path(
+    get,
+    path = "/api/v2/uploads/{id}/content",
+    tag = "uploads",
+    params(("id" = UploadId, Path, description = "The upload's id")),
+    responses(
+        (status = 200, description = "The file, with the upload's `content_type`", content_type = "application/octet-stream"),
+        (status = 206, description = "The range asked for (`Range`)", content_type = "application/octet-stream"),
+        (status = 304, description = "Not modified (`If-None-Match`)"),
+        (status = 307, description = "The file is on another node: the same path and query there")
+    ),
+    security(("bearer" = []), ("bot" = []), ("access_token" = []))
+)]
 pub async fn content(
     MediaUser(who): MediaUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<UploadId>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let row = find_visible(&state, who, &path).await?;
+    let row = find_visible(&state, who, path.into_inner()).await?;
     if let Some(elsewhere) = on_its_node(&state, &row, &req) {
         return Ok(elsewhere);
     }
@@ -278,14 +331,26 @@ pub async fn content(
     serve(&state, &req, key, &row.content_type, &row.filename, inline).await
 }
 
-/// `GET /api/v2/uploads/{id}/thumbnail`: 404 for an upload without one.
+/// The small picture of an image upload (PNG or JPEG); 404 for an upload without one.
+#[utoipa::path(
+    get,
+    path = "/api/v2/uploads/{id}/thumbnail",
+    tag = "uploads",
+    params(("id" = UploadId, Path, description = "The upload's id")),
+    responses(
+        (status = 200, description = "The thumbnail", content(("image/png"), ("image/jpeg"))),
+        (status = 304, description = "Not modified (`If-None-Match`)"),
+        (status = 307, description = "The file is on another node: the same path and query there")
+    ),
+    security(("bearer" = []), ("bot" = []), ("access_token" = []))
+)]
 pub async fn thumbnail(
     MediaUser(who): MediaUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<UploadId>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let row = find_visible(&state, who, &path).await?;
+    let row = find_visible(&state, who, path.into_inner()).await?;
     if let Some(elsewhere) = on_its_node(&state, &row, &req) {
         return Ok(elsewhere);
     }
@@ -360,15 +425,21 @@ async fn serve(
     Ok(response)
 }
 
-/// `DELETE /api/v2/uploads/{id}`: the owner takes back an upload no message carries -> 204.
+/// Take back an upload no message carries (its owner); 409 once a message carries it.
+#[utoipa::path(
+    delete,
+    path = "/api/v2/uploads/{id}",
+    tag = "uploads",
+    params(("id" = UploadId, Path, description = "The upload's id")),
+    responses((status = 204, description = "Deleted")),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn delete(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<UploadId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: i64 = path
-        .parse()
-        .map_err(|_| ApiError::from(UploadError::NotFound))?;
+    let UploadId(id) = path.into_inner();
     let pool = state.pool.clone();
     let blobs = state.uploads.store.clone();
     web::block(move || {

@@ -3,7 +3,7 @@
 //! `POST /hooks/{id}/{secret}` and it appears in the room as a message of the hook's own account
 //! (kind `bot`, named after the hook), committed and fanned out like any other.
 
-use super::rooms::{moderated, room_id};
+use super::rooms::moderated;
 use crate::auth::{opaque, validation};
 use crate::db::audit::{self, NewAuditEntry};
 use crate::db::users::NewUser;
@@ -18,6 +18,7 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use veza_actors::ids::now_ms;
 use veza_actors::model::{MessageKind, MessageView, RoomRole, UserRef};
 use veza_actors::protocol::check_body;
@@ -25,7 +26,7 @@ use veza_actors::{RoomId, UserId};
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(post, list, create, revoke))]
 pub struct Api;
 
 /// `/hooks/{id}/{secret}`: where integrations post.
@@ -49,66 +50,83 @@ const MAX_IDEMPOTENCY_KEY: usize = 64;
 /// Live hooks one room may have.
 const MAX_HOOKS_PER_ROOM: usize = 20;
 
-#[derive(Serialize)]
-struct HookView {
-    id: String,
-    room: String,
-    name: String,
-    created_at: i64,
+/// An incoming webhook (never its secret).
+#[derive(Serialize, ToSchema)]
+pub struct IncomingWebhookView {
+    /// The hook's id (a decimal string).
+    pub id: String,
+    pub room: RoomId,
+    /// The hook's account name: its messages' author.
+    pub name: String,
+    pub created_at: i64,
 }
 
-impl HookView {
+impl IncomingWebhookView {
     fn new(hook: &IncomingWebhook, name: String) -> Self {
-        HookView {
+        IncomingWebhookView {
             id: hook.id.to_string(),
-            room: hook.room_id.to_string(),
+            room: RoomId(hook.room_id),
             name,
             created_at: hook.created_at,
         }
     }
 }
 
-#[derive(Serialize)]
-struct Created {
-    webhook: HookView,
+/// A new incoming webhook and its URL.
+#[derive(Serialize, ToSchema)]
+pub struct IncomingWebhookCreated {
+    pub webhook: IncomingWebhookView,
     /// The path to post to, with its secret: shown this once.
-    url: String,
+    pub url: String,
 }
 
-#[derive(Serialize)]
-struct HookList {
-    webhooks: Vec<HookView>,
+#[derive(Serialize, ToSchema)]
+pub struct IncomingWebhookList {
+    pub webhooks: Vec<IncomingWebhookView>,
 }
 
-#[derive(Serialize)]
-struct Posted {
-    message: MessageView,
+/// The message a post to a webhook became.
+#[derive(Serialize, ToSchema)]
+pub struct WebhookPosted {
+    pub message: MessageView,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NewHook {
+pub struct NewIncomingWebhook {
+    /// The hook's account name (3-32 letters, digits, `_` or `-`), unique like a username.
     name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct HookPost {
+pub struct WebhookPost {
+    /// The message.
     text: String,
     /// Shown before the text (`username: text`) when it is not the hook's own name; the whole
     /// body is bounded like any message (4,000 characters).
     username: Option<String>,
 }
 
-/// `POST /api/v2/rooms/{id}/webhooks` `{name}` -> 201 with the URL (secret shown once).
+/// A new incoming webhook for the room (its moderators): its URL, with the secret, is in this
+/// answer and never again.
+#[utoipa::path(
+    post,
+    path = "/api/v2/rooms/{id}/webhooks",
+    tag = "webhooks",
+    params(("id" = RoomId, Path, description = "The room's id")),
+    request_body = NewIncomingWebhook,
+    responses((status = 201, description = "The hook and its URL (shown once)", body = IncomingWebhookCreated)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn create(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Json<NewHook>,
+    path: web::Path<RoomId>,
+    body: web::Json<NewIncomingWebhook>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let room = room_id(&path)?;
+    let RoomId(room) = path.into_inner();
     validation::username(&body.name)?;
     let client = client_info(&req);
     let pool = state.pool.clone();
@@ -162,24 +180,32 @@ pub async fn create(
                     created_at: now,
                 },
             )?;
-            Ok::<_, ApiError>(HookView::new(&hook, name.clone()))
+            Ok::<_, ApiError>(IncomingWebhookView::new(&hook, name.clone()))
         })
     })
     .await??;
     let url = format!("/hooks/{}/{secret}", created.id);
-    Ok(HttpResponse::Created().json(Created {
+    Ok(HttpResponse::Created().json(IncomingWebhookCreated {
         webhook: created,
         url,
     }))
 }
 
-/// `GET /api/v2/rooms/{id}/webhooks`: the live hooks (never their secrets).
+/// The room's live incoming webhooks (never their secrets), for its moderators.
+#[utoipa::path(
+    get,
+    path = "/api/v2/rooms/{id}/webhooks",
+    tag = "webhooks",
+    params(("id" = RoomId, Path, description = "The room's id")),
+    responses((status = 200, description = "The live hooks", body = IncomingWebhookList)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn list(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<RoomId>,
 ) -> Result<HttpResponse, ApiError> {
-    let room = room_id(&path)?;
+    let RoomId(room) = path.into_inner();
     let pool = state.pool.clone();
     let hooks = web::block(move || {
         let conn = &mut *pool.get()?;
@@ -187,23 +213,33 @@ pub async fn list(
         Ok::<_, ApiError>(webhooks::live_in_room(conn, room)?)
     })
     .await??;
-    Ok(HttpResponse::Ok().json(HookList {
+    Ok(HttpResponse::Ok().json(IncomingWebhookList {
         webhooks: hooks
             .into_iter()
-            .map(|(h, name)| HookView::new(&h, name))
+            .map(|(h, name)| IncomingWebhookView::new(&h, name))
             .collect(),
     }))
 }
 
-/// `DELETE /api/v2/rooms/{id}/webhooks/{hook}` -> 204: its URL stops working at once.
+/// Revoke an incoming webhook: its URL stops working at once.
+#[utoipa::path(
+    delete,
+    path = "/api/v2/rooms/{id}/webhooks/{hook}",
+    tag = "webhooks",
+    params(
+        ("id" = RoomId, Path, description = "The room's id"),
+        ("hook" = String, Path, description = "The hook's id (a decimal string)")
+    ),
+    responses((status = 204, description = "Revoked")),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn revoke(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(RoomId, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (room, hook) = path.into_inner();
-    let room = room_id(&room)?;
+    let (RoomId(room), hook) = path.into_inner();
     let hook: i64 = hook
         .parse()
         .map_err(|_| ApiError::not_found("no such webhook"))?;
@@ -240,14 +276,30 @@ pub async fn revoke(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `POST /hooks/{id}/{secret}` `{"text","username"?}` -> 201 `{message}` once it is durable (200
-/// with the first post's message when an `Idempotency-Key` header repeats one already used). A
-/// wrong secret, an unknown or a revoked hook (or one whose account was disabled) are all 404 (the secret is compared in constant
-/// time); past `webhook_rate_per_minute` 429.
+/// Post a message to the hook's room: 201 `{message}` once it is durable (200 with the first
+/// post's message when an `Idempotency-Key` header repeats one already used). A wrong secret, an
+/// unknown or a revoked hook (or one whose account was disabled) are all 404 (the secret is
+/// compared in constant time); past `webhook_rate_per_minute` 429.
+#[utoipa::path(
+    post,
+    path = "/hooks/{id}/{secret}",
+    tag = "webhooks",
+    params(
+        ("id" = String, Path, description = "The hook's id (a decimal string)"),
+        ("secret" = String, Path, description = "The hook's secret, from its URL"),
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "1-64 visible ASCII characters: a repeated key answers 200 with the first post's message instead of posting again")
+    ),
+    request_body = WebhookPost,
+    responses(
+        (status = 201, description = "Posted", body = WebhookPosted),
+        (status = 200, description = "Already posted with this Idempotency-Key: the first post's message", body = WebhookPosted)
+    )
+)]
 pub async fn post(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    body: web::Json<HookPost>,
+    body: web::Json<WebhookPost>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (hook, secret) = path.into_inner();
@@ -309,7 +361,7 @@ pub async fn post(
         .await
         .map_err(|_| ApiError::unavailable())?
         .map_err(ApiError::from_proto)?;
-    let answer = Posted {
+    let answer = WebhookPosted {
         message: posted.message,
     };
     Ok(if posted.repeated {
