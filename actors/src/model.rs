@@ -6,13 +6,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// Who wrote a message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserRef {
     pub id: UserId,
     pub username: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageKind {
     /// Typed by a person or bot.
@@ -46,7 +46,7 @@ impl MessageKind {
 }
 
 /// One emoji on one message: how many, and who.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReactionView {
     pub emoji: String,
     pub count: u32,
@@ -54,7 +54,7 @@ pub struct ReactionView {
 }
 
 /// MESSAGE of the protocol.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MessageView {
     pub id: MessageId,
     pub room: RoomId,
@@ -63,8 +63,10 @@ pub struct MessageView {
     pub author: UserRef,
     /// Empty once deleted.
     pub body: String,
+    #[schema(required = true)]
     pub thread: Option<MessageId>,
     pub created_at: i64,
+    #[schema(required = true)]
     pub edited_at: Option<i64>,
     /// Deleted messages keep their place (seq stays gap-free) with an empty body.
     pub deleted: bool,
@@ -73,6 +75,7 @@ pub struct MessageView {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub reply_count: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub last_reply_at: Option<i64>,
     /// A thread reply that is shown in the room's timeline too (absent: only in its thread).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -90,7 +93,7 @@ pub struct MessageView {
 
 /// An upload a message carries: its bytes at `url`, a small image at `thumbnail_url` for
 /// pictures. `content_type` was read from the file, not taken from the client.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AttachmentRef {
     pub id: crate::ids::UploadId,
     pub filename: String,
@@ -98,15 +101,18 @@ pub struct AttachmentRef {
     pub size: i64,
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub thumbnail_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub width: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub height: Option<i64>,
 }
 
 /// A custom emoji a message shows: `:shortcode:` is drawn with the image at `url`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EmojiRef {
     pub shortcode: String,
     pub url: String,
@@ -154,7 +160,7 @@ fn is_zero(n: &i64) -> bool {
 }
 
 /// What a room is: an ordinary room, or a direct (two people) or group conversation.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RoomKind {
     #[default]
@@ -187,7 +193,19 @@ impl RoomKind {
 }
 
 /// Per-room role, ordered by power.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum RoomRole {
     Member,
