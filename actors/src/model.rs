@@ -63,8 +63,10 @@ pub struct MessageView {
     pub author: UserRef,
     /// Empty once deleted.
     pub body: String,
+    #[schema(required = true)]
     pub thread: Option<MessageId>,
     pub created_at: i64,
+    #[schema(required = true)]
     pub edited_at: Option<i64>,
     /// Deleted messages keep their place (seq stays gap-free) with an empty body.
     pub deleted: bool,
@@ -73,6 +75,7 @@ pub struct MessageView {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub reply_count: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub last_reply_at: Option<i64>,
     /// A thread reply that is shown in the room's timeline too (absent: only in its thread).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -98,10 +101,13 @@ pub struct AttachmentRef {
     pub size: i64,
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub thumbnail_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub width: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub height: Option<i64>,
 }
 
@@ -154,7 +160,7 @@ fn is_zero(n: &i64) -> bool {
 }
 
 /// What a room is: an ordinary room, or a direct (two people) or group conversation.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RoomKind {
     #[default]
@@ -187,7 +193,19 @@ impl RoomKind {
 }
 
 /// Per-room role, ordered by power.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum RoomRole {
     Member,

@@ -8,12 +8,14 @@ use crate::http::extract::AuthUser;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
+use utoipa::ToSchema;
 use veza_actors::ids::now_ms;
 use veza_actors::model::UserRef;
+use veza_actors::UserId;
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list, block, unblock))]
 pub struct Api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -25,22 +27,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-#[derive(Serialize)]
-struct Block {
+/// Someone the caller blocked, and since when.
+#[derive(Serialize, ToSchema)]
+pub struct BlockView {
     user: UserRef,
     created_at: i64,
 }
 
-#[derive(Serialize)]
-struct Blocks {
-    blocks: Vec<Block>,
+#[derive(Serialize, ToSchema)]
+pub struct BlockList {
+    blocks: Vec<BlockView>,
 }
 
-fn user_id(path: &str) -> Result<i64, ApiError> {
-    path.parse()
-        .map_err(|_| ApiError::not_found("no such user"))
-}
-
+/// Whom the caller blocked.
+#[utoipa::path(
+    get,
+    path = "/api/v2/users/me/blocks",
+    tag = "blocks",
+    responses((status = 200, description = "The blocks", body = BlockList)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn list(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
@@ -49,17 +55,26 @@ pub async fn list(
     let rows = web::block(move || blocks::of_user(&mut *pool.get()?, who.user_id)).await??;
     let blocks = rows
         .into_iter()
-        .map(|(user, created_at)| Block { user, created_at })
+        .map(|(user, created_at)| BlockView { user, created_at })
         .collect();
-    Ok(HttpResponse::Ok().json(Blocks { blocks }))
+    Ok(HttpResponse::Ok().json(BlockList { blocks }))
 }
 
+/// Block a user (blocking again changes nothing).
+#[utoipa::path(
+    put,
+    path = "/api/v2/users/me/blocks/{user}",
+    tag = "blocks",
+    params(("user" = UserId, Path, description = "The user to block")),
+    responses((status = 204, description = "Blocked")),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn block(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let target = user_id(&path)?;
+    let UserId(target) = path.into_inner();
     if target == who.user_id {
         return Err(ApiError::invalid("you cannot block yourself"));
     }
@@ -76,12 +91,21 @@ pub async fn block(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Unblock a user.
+#[utoipa::path(
+    delete,
+    path = "/api/v2/users/me/blocks/{user}",
+    tag = "blocks",
+    params(("user" = UserId, Path, description = "The blocked user")),
+    responses((status = 204, description = "Unblocked")),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn unblock(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let target = user_id(&path)?;
+    let UserId(target) = path.into_inner();
     let pool = state.pool.clone();
     let removed =
         web::block(move || blocks::unblock(&mut *pool.get()?, who.user_id, target)).await??;

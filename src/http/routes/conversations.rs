@@ -10,11 +10,12 @@ use crate::http::extract::AuthUser;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use veza_actors::ids::now_ms;
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list, open))]
 pub struct Api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -26,24 +27,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Who to talk to, by id or by name (or both).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenConversation {
+    /// Users' ids (decimal strings).
     #[serde(default)]
     user_ids: Vec<String>,
     #[serde(default)]
     usernames: Vec<String>,
 }
 
-#[derive(Serialize)]
-struct Opened {
+#[derive(Serialize, ToSchema)]
+pub struct OpenedConversation {
     conversation: RoomView,
     /// False when the conversation existed already.
     created: bool,
 }
 
-#[derive(Serialize)]
-struct Conversations {
+#[derive(Serialize, ToSchema)]
+pub struct ConversationList {
     conversations: Vec<RoomView>,
 }
 
@@ -85,7 +87,18 @@ fn resolve(
     Ok(found.into_iter().map(|u| u.id).collect())
 }
 
-/// `POST /api/v2/conversations` `{"user_ids":[ID...]}` or `{"usernames":[NAME...]}`.
+/// Open a direct or group conversation with the people named (the existing one if there is one).
+#[utoipa::path(
+    post,
+    path = "/api/v2/conversations",
+    tag = "conversations",
+    request_body = OpenConversation,
+    responses(
+        (status = 201, description = "A new conversation", body = OpenedConversation),
+        (status = 200, description = "The conversation with these people that existed already", body = OpenedConversation)
+    ),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn open(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
@@ -115,7 +128,7 @@ pub async fn open(
         Ok((room_view::view_for(conn, &row, who.user_id)?, created))
     })
     .await??;
-    let answer = Opened {
+    let answer = OpenedConversation {
         conversation: view,
         created,
     };
@@ -126,7 +139,14 @@ pub async fn open(
     })
 }
 
-/// `GET /api/v2/conversations`: the caller's, newest first, with members and counts.
+/// The caller's conversations, newest first, with members and counts.
+#[utoipa::path(
+    get,
+    path = "/api/v2/conversations",
+    tag = "conversations",
+    responses((status = 200, description = "The conversations", body = ConversationList)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn list(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
@@ -138,5 +158,5 @@ pub async fn list(
         room_view::views_for(conn, &rows, who.user_id)
     })
     .await??;
-    Ok(HttpResponse::Ok().json(Conversations { conversations }))
+    Ok(HttpResponse::Ok().json(ConversationList { conversations }))
 }

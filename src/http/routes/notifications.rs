@@ -4,7 +4,7 @@
 //! /api/v2/rooms/{id}/notifications` `{"muted":BOOL}`. Marking read pushes the new counts of
 //! the rooms concerned to all of the user's sockets, as reading a room does.
 
-use super::rooms::{readable, room_id, MAX_PAGE};
+use super::rooms::{readable, MAX_PAGE};
 use crate::db::notifications::{self, Notification};
 use crate::db::unread;
 use crate::http::error::ApiError;
@@ -12,6 +12,7 @@ use crate::http::extract::AuthUser;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use veza_actors::ids::now_ms;
 use veza_actors::model::{MessageView, RoomKind, UserRef};
 use veza_actors::protocol::conversation as frames;
@@ -23,7 +24,7 @@ const MAX_IDS: usize = 500;
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(feed, mark_read, set_muted))]
 pub struct Api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -32,40 +33,52 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/rooms/{id}/notifications").route(web::put().to(set_muted)));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct FeedQuery {
+    /// Entries older than this notification id (default: the newest).
+    #[param(nullable = false)]
     before: Option<String>,
+    /// 1-100 (default 50).
+    #[param(nullable = false)]
     limit: Option<i64>,
+    /// Unread entries only.
     #[serde(default)]
     unread: bool,
 }
 
-#[derive(Serialize)]
-struct RoomRef {
+/// The room a notification is about.
+#[derive(Serialize, ToSchema)]
+pub struct NotificationRoom {
     id: RoomId,
     name: String,
     kind: RoomKind,
 }
 
-#[derive(Serialize)]
-struct Entry {
+/// One entry of the feed.
+#[derive(Serialize, ToSchema)]
+pub struct NotificationEntry {
+    /// The notification's id (a decimal string).
     id: String,
+    /// What happened (`mention` for now).
     kind: String,
-    room: RoomRef,
-    /// Absent when the message was deleted since.
+    room: NotificationRoom,
+    /// `null` when the message was deleted since.
+    #[schema(required = true)]
     message: Option<MessageView>,
+    /// Who caused it, if anyone.
+    #[schema(required = true)]
     actor: Option<UserRef>,
     created_at: i64,
     read: bool,
 }
 
-impl From<Notification> for Entry {
+impl From<Notification> for NotificationEntry {
     fn from(n: Notification) -> Self {
-        Entry {
+        NotificationEntry {
             id: n.id.to_string(),
             kind: n.kind,
-            room: RoomRef {
+            room: NotificationRoom {
                 id: n.room,
                 name: n.room_name,
                 kind: n.room_kind,
@@ -78,13 +91,22 @@ impl From<Notification> for Entry {
     }
 }
 
-#[derive(Serialize)]
-struct Feed {
-    notifications: Vec<Entry>,
+#[derive(Serialize, ToSchema)]
+pub struct NotificationFeed {
+    notifications: Vec<NotificationEntry>,
     /// All of the caller's unread entries, not only this page's.
     unread: i64,
 }
 
+/// The caller's notifications, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v2/notifications",
+    tag = "notifications",
+    params(FeedQuery),
+    responses((status = 200, description = "A page of the feed", body = NotificationFeed)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn feed(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
@@ -109,21 +131,33 @@ pub async fn feed(
         Ok::<_, crate::db::DbError>((entries, unread))
     })
     .await??;
-    Ok(HttpResponse::Ok().json(Feed {
-        notifications: entries.into_iter().map(Entry::from).collect(),
+    Ok(HttpResponse::Ok().json(NotificationFeed {
+        notifications: entries.into_iter().map(NotificationEntry::from).collect(),
         unread,
     }))
 }
 
-#[derive(Deserialize)]
+/// Which notifications to mark read: `ids` or `all` (not both).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MarkRead {
+    /// Notification ids (decimal strings), at most 500.
     #[serde(default)]
     ids: Vec<String>,
+    /// Every one of the caller's.
     #[serde(default)]
     all: bool,
 }
 
+/// Mark notifications read; the caller's sockets get the new counts of the rooms concerned.
+#[utoipa::path(
+    post,
+    path = "/api/v2/notifications/read",
+    tag = "notifications",
+    request_body = MarkRead,
+    responses((status = 204, description = "Marked read")),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn mark_read(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
@@ -167,24 +201,36 @@ pub async fn mark_read(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+/// A room's notification setting for the caller.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Mute {
     muted: bool,
 }
 
-#[derive(Serialize)]
-struct Muted {
+/// The setting now.
+#[derive(Serialize, ToSchema)]
+pub struct RoomMuted {
     muted: bool,
 }
 
+/// Mute or unmute a room the caller is a member of.
+#[utoipa::path(
+    put,
+    path = "/api/v2/rooms/{id}/notifications",
+    tag = "notifications",
+    params(("id" = RoomId, Path, description = "The room's id")),
+    request_body = Mute,
+    responses((status = 200, description = "The setting now", body = RoomMuted)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn set_muted(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<RoomId>,
     body: web::Json<Mute>,
 ) -> Result<HttpResponse, ApiError> {
-    let room = room_id(&path)?;
+    let RoomId(room) = path.into_inner();
     let muted = body.muted;
     let pool = state.pool.clone();
     web::block(move || {
@@ -196,5 +242,5 @@ pub async fn set_muted(
         Ok(())
     })
     .await??;
-    Ok(HttpResponse::Ok().json(Muted { muted }))
+    Ok(HttpResponse::Ok().json(RoomMuted { muted }))
 }

@@ -2,7 +2,7 @@
 //! /api/v2/rooms/{id}/pins/{message}` (the room's moderators; in a conversation, its members).
 //! Members on every node get `pinned` / `unpinned` through the room's fan-out.
 
-use super::rooms::{moderated, readable, room_id};
+use super::rooms::{moderated, readable};
 use crate::auth::Authenticated;
 use crate::db::pins::{self, Pin, Pinned};
 use crate::db::{messages, DbConnection};
@@ -11,6 +11,7 @@ use crate::http::extract::AuthUser;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
+use utoipa::ToSchema;
 use veza_actors::ids::now_ms;
 use veza_actors::model::{MessageView, UserRef};
 use veza_actors::protocol::conversation as frames;
@@ -19,7 +20,7 @@ use veza_actors::{MessageId, RoomId, UserId};
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list, pin, unpin))]
 pub struct Api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -31,9 +32,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-#[derive(Serialize)]
-struct PinView {
+/// A pinned message.
+#[derive(Serialize, ToSchema)]
+pub struct PinView {
     message: MessageView,
+    /// `null` when the account that pinned it is gone.
+    #[schema(required = true)]
     pinned_by: Option<UserRef>,
     pinned_at: i64,
 }
@@ -48,18 +52,9 @@ impl From<Pin> for PinView {
     }
 }
 
-#[derive(Serialize)]
-struct Pins {
+#[derive(Serialize, ToSchema)]
+pub struct PinList {
     pins: Vec<PinView>,
-}
-
-fn ids(path: &(String, String)) -> Result<(i64, i64), ApiError> {
-    let room = room_id(&path.0)?;
-    let message = path
-        .1
-        .parse()
-        .map_err(|_| ApiError::not_found("no such message"))?;
-    Ok((room, message))
 }
 
 /// Who may pin here: a room's moderators, any member of a conversation.
@@ -78,12 +73,21 @@ fn message_in(conn: &mut DbConnection, room: i64, message: i64) -> Result<Messag
         .ok_or_else(|| ApiError::not_found("no such message in this room"))
 }
 
+/// The room's pinned messages.
+#[utoipa::path(
+    get,
+    path = "/api/v2/rooms/{id}/pins",
+    tag = "pins",
+    params(("id" = RoomId, Path, description = "The room's id")),
+    responses((status = 200, description = "The pins", body = PinList)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn list(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<RoomId>,
 ) -> Result<HttpResponse, ApiError> {
-    let room = room_id(&path)?;
+    let RoomId(room) = path.into_inner();
     let pool = state.pool.clone();
     let pins = web::block(move || {
         let conn = &mut *pool.get()?;
@@ -91,17 +95,33 @@ pub async fn list(
         Ok::<_, ApiError>(pins::of_room(conn, room)?)
     })
     .await??;
-    Ok(HttpResponse::Ok().json(Pins {
+    Ok(HttpResponse::Ok().json(PinList {
         pins: pins.into_iter().map(PinView::from).collect(),
     }))
 }
 
+/// Pin a message (the room's moderators; in a conversation, its members).
+#[utoipa::path(
+    put,
+    path = "/api/v2/rooms/{id}/pins/{message}",
+    tag = "pins",
+    params(
+        ("id" = RoomId, Path, description = "The room's id"),
+        ("message" = MessageId, Path, description = "The message to pin")
+    ),
+    responses(
+        (status = 201, description = "Pinned", body = PinView),
+        (status = 200, description = "It was pinned already", body = PinView),
+        (status = 409, description = "The room holds the most pins it may (`quota_exceeded`)", body = crate::http::error::ErrorBody)
+    ),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn pin(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(RoomId, MessageId)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (room, message) = ids(&path)?;
+    let (RoomId(room), MessageId(message)) = path.into_inner();
     let by = UserRef {
         id: UserId(who.user_id),
         username: who.username.clone(),
@@ -138,12 +158,24 @@ pub async fn pin(
     }
 }
 
+/// Unpin a message.
+#[utoipa::path(
+    delete,
+    path = "/api/v2/rooms/{id}/pins/{message}",
+    tag = "pins",
+    params(
+        ("id" = RoomId, Path, description = "The room's id"),
+        ("message" = MessageId, Path, description = "The pinned message")
+    ),
+    responses((status = 204, description = "Unpinned")),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn unpin(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(RoomId, MessageId)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (room, message) = ids(&path)?;
+    let (RoomId(room), MessageId(message)) = path.into_inner();
     let by = UserRef {
         id: UserId(who.user_id),
         username: who.username.clone(),

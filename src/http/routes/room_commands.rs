@@ -2,50 +2,61 @@
 //! bots, for the page's command hint (and any client's). Read from the store, so every node
 //! answers the same.
 
-use super::rooms::{readable, room_id};
+use super::rooms::readable;
 use crate::db::{bot_commands, rooms};
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
-use veza_actors::model::UserRef;
+use utoipa::ToSchema;
+use veza_actors::model::{RoomRole, UserRef};
 use veza_actors::room::commands;
 use veza_actors::RoomId;
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list))]
 pub struct Api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/rooms/{id}/commands").route(web::get().to(list)));
 }
 
-#[derive(Serialize)]
-struct CommandList {
+#[derive(Serialize, ToSchema)]
+pub struct CommandList {
     commands: Vec<CommandEntry>,
 }
 
-#[derive(Serialize)]
-struct CommandEntry {
+/// A slash command: `/name args` - description.
+#[derive(Serialize, ToSchema)]
+pub struct CommandEntry {
     name: String,
     /// The argument hint (`@user [reason]`, `NdM`).
     args: String,
     description: String,
     /// The bot that answers it; `null` for a built-in.
+    #[schema(required = true)]
     bot: Option<UserRef>,
     /// The least room role a built-in needs; bot commands are open to every member.
-    role: &'static str,
+    role: RoomRole,
 }
 
-/// `GET /api/v2/rooms/{id}/commands`: built-ins first, then the bots' by name.
+/// The room's slash commands: built-ins first, then the bots' by name.
+#[utoipa::path(
+    get,
+    path = "/api/v2/rooms/{id}/commands",
+    tag = "room_commands",
+    params(("id" = RoomId, Path, description = "The room's id")),
+    responses((status = 200, description = "The commands", body = CommandList)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn list(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<RoomId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = room_id(&path)?;
+    let RoomId(id) = path.into_inner();
     let pool = state.pool.clone();
     let registered = web::block(move || {
         let conn = &mut *pool.get()?;
@@ -72,14 +83,14 @@ pub async fn list(
         args: args.to_owned(),
         description: description.to_owned(),
         bot: None,
-        role: role.as_str(),
+        role,
     });
     let by_bots = registered.into_iter().map(|c| CommandEntry {
         name: c.name,
         args: c.args,
         description: c.description,
         bot: Some(c.bot),
-        role: "member",
+        role: RoomRole::Member,
     });
     Ok(HttpResponse::Ok().json(CommandList {
         commands: built_in.chain(by_bots).collect(),

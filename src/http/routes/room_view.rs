@@ -7,15 +7,20 @@ use crate::db::unread::RoomCounts;
 use crate::db::{conversations, unread, DbConnection, DbError};
 use serde::Serialize;
 use std::collections::HashMap;
+use utoipa::ToSchema;
 use veza_actors::model::{RoomKind, UserRef};
+use veza_actors::{RoomId, UserId};
 
-#[derive(Debug, Serialize)]
+/// A room (or conversation) as the caller sees it.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RoomView {
-    pub id: String,
+    pub id: RoomId,
+    /// A conversation's is its other members' names (`just you` when alone).
     pub name: String,
+    #[schema(required = true)]
     pub topic: Option<String>,
     pub private: bool,
-    pub owner_id: String,
+    pub owner_id: UserId,
     pub last_seq: i64,
     pub slow_mode_s: i64,
     pub created_at: i64,
@@ -23,15 +28,24 @@ pub struct RoomView {
     pub kind: RoomKind,
     /// Conversations only: who is in it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub members: Option<Vec<UserRef>>,
-    /// The caller's standing, when they are a member.
+    /// The caller's standing, when they are a member (the four are absent otherwise): the last
+    /// `seq` they read,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub read_seq: Option<i64>,
+    /// how many messages they have not read,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub unread: Option<i64>,
+    /// how many of those mention them,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub mentions: Option<i64>,
+    /// and whether they muted the room.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub muted: Option<bool>,
 }
 
@@ -39,11 +53,11 @@ impl RoomView {
     /// The row alone (no counts, no members).
     pub fn of(row: &RoomRow) -> Self {
         RoomView {
-            id: row.id.to_string(),
+            id: RoomId(row.id),
             name: row.name.clone(),
             topic: row.topic.clone(),
             private: row.private,
-            owner_id: row.owner_id.to_string(),
+            owner_id: UserId(row.owner_id),
             last_seq: row.last_seq,
             slow_mode_s: row.slow_mode_s,
             created_at: row.created_at,
@@ -116,7 +130,7 @@ pub fn view_for(conn: &mut DbConnection, row: &RoomRow, viewer: i64) -> Result<R
 }
 
 /// `{"rooms":[ROOM...]}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RoomList {
     pub rooms: Vec<RoomView>,
 }

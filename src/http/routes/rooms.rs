@@ -10,14 +10,16 @@ use crate::http::routes::room_view::{self, RoomList, RoomView};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use veza_actors::ids::now_ms;
-use veza_actors::model::RoomRole;
+use veza_actors::model::{MessageView, RoomRole};
 use veza_actors::room::RingPage;
+use veza_actors::RoomId;
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list, create, show, history, search))]
 pub struct Api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -35,23 +37,33 @@ pub const MAX_NAME_CHARS: usize = 64;
 pub const MAX_TOPIC_CHARS: usize = 512;
 pub const MAX_PAGE: i64 = 100;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CreateRoom {
+    /// 1-64 characters, trimmed.
     name: String,
+    /// Up to 512 characters; empty means none.
     topic: Option<String>,
+    /// Only those invited may see and join it.
     #[serde(default)]
     private: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct Page {
+    /// Messages with a `seq` below this one (default: the newest).
+    #[param(nullable = false)]
     before: Option<i64>,
+    /// 1-100 (default 50).
+    #[param(nullable = false)]
     limit: Option<i64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct SearchQuery {
+    /// 1-256 characters of full-text query.
     q: String,
+    /// 1-100 (default 50).
+    #[param(nullable = false)]
     limit: Option<i64>,
 }
 
@@ -88,7 +100,15 @@ fn clean_text(
     Ok(Some(text.to_owned()))
 }
 
-/// `POST /api/v2/rooms`.
+/// Create a room; its creator owns it.
+#[utoipa::path(
+    post,
+    path = "/api/v2/rooms",
+    tag = "rooms",
+    request_body = CreateRoom,
+    responses((status = 201, description = "The room", body = RoomView)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn create(
     Authorized(who, _): Authorized<RoomsCreate>,
     state: web::Data<AppState>,
@@ -123,7 +143,14 @@ pub async fn create(
     Ok(HttpResponse::Created().json(RoomView::of(&row)))
 }
 
-/// `GET /api/v2/rooms`: public rooms and the private ones you belong to.
+/// Public rooms and the private ones the caller belongs to (at most 500).
+#[utoipa::path(
+    get,
+    path = "/api/v2/rooms",
+    tag = "rooms",
+    responses((status = 200, description = "The rooms, with the caller's counts in theirs", body = RoomList)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn list(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
@@ -203,13 +230,21 @@ pub(crate) fn room_id(path: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::not_found("no such room"))
 }
 
-/// `GET /api/v2/rooms/{id}`.
+/// One room the caller may read.
+#[utoipa::path(
+    get,
+    path = "/api/v2/rooms/{id}",
+    tag = "rooms",
+    params(("id" = RoomId, Path, description = "The room's id")),
+    responses((status = 200, description = "The room", body = RoomView)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn show(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<RoomId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = room_id(&path)?;
+    let RoomId(id) = path.into_inner();
     let pool = state.pool.clone();
     let view = web::block(move || {
         let conn = &mut *pool.get()?;
@@ -221,26 +256,34 @@ pub async fn show(
 }
 
 /// `{"messages":[MESSAGE...]}`, serialised straight from the views (no JSON tree in between).
-#[derive(serde::Serialize)]
-struct Messages<'a> {
-    messages: &'a [veza_actors::model::MessageView],
+#[derive(Serialize, ToSchema)]
+pub struct RoomMessages {
+    pub messages: Vec<MessageView>,
 }
 
-/// `GET /api/v2/rooms/{id}/messages?before=SEQ&limit=N`: newest first.
+/// A page of a room's history, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v2/rooms/{id}/messages",
+    tag = "rooms",
+    params(("id" = RoomId, Path, description = "The room's id"), Page),
+    responses((status = 200, description = "The messages, newest first", body = RoomMessages)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn history(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<RoomId>,
     page: web::Query<Page>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = room_id(&path)?;
+    let RoomId(id) = path.into_inner();
     let limit = page.limit.unwrap_or(50);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::bad_request(format!("limit must be 1-{MAX_PAGE}")));
     }
     let before = page.before.unwrap_or(i64::MAX);
     if let Some(views) = from_ring(&state, id, &who, before, limit).await? {
-        return Ok(HttpResponse::Ok().json(Messages { messages: &views }));
+        return Ok(HttpResponse::Ok().json(RoomMessages { messages: views }));
     }
     let pool = state.pool.clone();
     let views = web::block(move || {
@@ -250,7 +293,7 @@ pub async fn history(
         Ok::<_, ApiError>(messages::views(conn, rows)?)
     })
     .await??;
-    Ok(HttpResponse::Ok().json(Messages { messages: &views }))
+    Ok(HttpResponse::Ok().json(RoomMessages { messages: views }))
 }
 
 /// The page from the room's ring on this node when it holds all of it (no store read at all);
@@ -263,7 +306,7 @@ async fn from_ring(
     who: &Authenticated,
     before: i64,
     limit: i64,
-) -> Result<Option<Vec<veza_actors::model::MessageView>>, ApiError> {
+) -> Result<Option<Vec<MessageView>>, ApiError> {
     let room_id = veza_actors::RoomId(id);
     let room = if state.cluster.is_some() {
         state
@@ -302,14 +345,22 @@ async fn from_ring(
     }
 }
 
-/// `GET /api/v2/rooms/{id}/search?q=...`: best match first.
+/// Full-text search of a room's messages, best match first.
+#[utoipa::path(
+    get,
+    path = "/api/v2/rooms/{id}/search",
+    tag = "rooms",
+    params(("id" = RoomId, Path, description = "The room's id"), SearchQuery),
+    responses((status = 200, description = "The matching messages, best first", body = RoomMessages)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn search(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<RoomId>,
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = room_id(&path)?;
+    let RoomId(id) = path.into_inner();
     let SearchQuery { q, limit } = query.into_inner();
     // Control characters (NUL among them) are never part of a sensible query: read them as spaces.
     let q: String = q
@@ -332,5 +383,5 @@ pub async fn search(
         Ok::<_, ApiError>(messages::views(conn, rows)?)
     })
     .await??;
-    Ok(HttpResponse::Ok().json(Messages { messages: &views }))
+    Ok(HttpResponse::Ok().json(RoomMessages { messages: views }))
 }

@@ -2,50 +2,68 @@
 //! the root and its replies oldest first, paged forward with `after` (`next_after` is the value
 //! for the next page, absent on the last).
 
-use super::rooms::{readable, room_id, MAX_PAGE};
+use super::rooms::{readable, MAX_PAGE};
 use crate::db::messages;
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use veza_actors::model::MessageView;
+use veza_actors::{MessageId, RoomId};
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(show))]
 pub struct Api;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/rooms/{id}/messages/{message}/thread").route(web::get().to(show)));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ThreadPage {
+    /// Replies with a `seq` above this one (`next_after` of the previous page; default: from the first).
+    #[param(nullable = false)]
     after: Option<i64>,
+    /// 1-100 (default 50).
+    #[param(nullable = false)]
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
-struct Thread {
+/// A thread: its root and a page of replies, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct MessageThread {
     root: MessageView,
     messages: Vec<MessageView>,
+    /// `after` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     next_after: Option<i64>,
 }
 
+/// A thread as its own list: the root and its replies oldest first, paged forward with `after`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/rooms/{id}/messages/{message}/thread",
+    tag = "threads",
+    params(
+        ("id" = RoomId, Path, description = "The room's id"),
+        ("message" = MessageId, Path, description = "The thread's root message"),
+        ThreadPage
+    ),
+    responses((status = 200, description = "The thread", body = MessageThread)),
+    security(("bearer" = []), ("bot" = []))
+)]
 pub async fn show(
     AuthUser(who): AuthUser,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(RoomId, MessageId)>,
     page: web::Query<ThreadPage>,
 ) -> Result<HttpResponse, ApiError> {
-    let (room, message) = path.into_inner();
-    let room = room_id(&room)?;
-    let root_id: i64 = message
-        .parse()
-        .map_err(|_| ApiError::not_found("no such message"))?;
+    let (RoomId(room), MessageId(root_id)) = path.into_inner();
     let limit = page.limit.unwrap_or(50);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::bad_request(format!("limit must be 1-{MAX_PAGE}")));
@@ -64,7 +82,7 @@ pub async fn show(
         rows.truncate(limit as usize);
         let replies = messages::views(conn, rows)?;
         let next_after = more.then(|| replies.last().map(|m| m.seq)).flatten();
-        Ok::<_, ApiError>(Thread {
+        Ok::<_, ApiError>(MessageThread {
             root,
             messages: replies,
             next_after,
