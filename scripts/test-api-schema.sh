@@ -42,20 +42,23 @@ token=$(curl -sf "127.0.0.1:$port/api/v2/auth/login" -H 'content-type: applicati
   -d "{\"username\":\"fuzzadmin\",\"password\":\"$password\"}" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
-# Left out: the routes that do not end by themselves (listening to a live mount, WebSockets) and
-# changing the password (it ends the fuzzer's sessions).
+# One worker: Hypothesis' strategy descriptions are not thread-safe (an internal KeyError
+# surfaces as a "flaky" runtime error with two). Left out: the routes that do not end by themselves (listening to a live mount, WebSockets), and
+# the two that end the fuzzer's own sessions (changing its password; revoking the sessions of a
+# user id it learnt from an answer: its own).
 status=0
 "$venv/bin/st" run "http://127.0.0.1:$port/api/v2/openapi.json" \
   --url "http://127.0.0.1:$port" \
   --checks not_a_server_error,response_schema_conformance,content_type_conformance \
   --max-examples "${CASES:-12}" --seed 1 --phases examples,coverage,fuzzing \
-  --workers 2 --request-timeout 10 --generation-with-security-parameters false \
+  --workers 1 --request-timeout 10 --generation-with-security-parameters false \
   --generation-database none \
-  --exclude-path-regex '^/live/|^/ws$|/users/me/password$' \
+  --exclude-path-regex '^/live/|^/ws$|/users/me/password$|/revoke-sessions$' \
   -H "Authorization: Bearer $token" \
   --no-color --output-truncate true || status=$?
 if [ $status -ne 0 ]; then
   echo "api schema: schemathesis failed; the server's log:" >&2
+  grep -v '"msg":"request"' "$work/veza.log" | tail -40 >&2 || true
   grep -E '"level":"(ERRO|CRIT)"' "$work/veza.log" | tail -20 >&2 || true
 fi
 exit $status

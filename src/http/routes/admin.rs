@@ -148,12 +148,13 @@ pub async fn users(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
-    let offset = query.offset.unwrap_or(0).max(0);
+    let offset = query.offset.unwrap_or(0).clamp(0, i64::from(i32::MAX));
     let pool = state.pool.clone();
     let found =
         web::block(move || users::search(&mut *pool.get()?, query.q.as_deref(), limit, offset))
             .await??;
-    let next = (found.len() as i64 == limit).then_some(offset + limit);
+    // A huge offset finds nothing, but SQLite wraps LIMIT + OFFSET past i64: never add past it.
+    let next = (found.len() as i64 == limit).then(|| offset.saturating_add(limit));
     let users = found
         .into_iter()
         .map(|u| AdminUserView {
