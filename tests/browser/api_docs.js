@@ -23,7 +23,7 @@ const assert = (ok, what) => { if (!ok) throw new Error('assertion failed: ' + w
   // Try GET /api/v2/status from the page: the request goes to this server and its answer shows.
   const status = page.locator('.opblock-get', { hasText: '/api/v2/status' }).first();
   await status.locator('.opblock-summary').click();
-  await status.locator('button.try-out__btn').click();
+  // The page opens operations ready to try (tryItOutEnabled): Execute is there at once.
   await status.locator('button.execute').click();
   await status.locator('.live-responses-table .response-col_status', { hasText: '200' }).first().waitFor({ timeout: 30000 });
   assert(outside.length === 0, 'requests left the server: ' + outside.join(', '));
