@@ -9,7 +9,6 @@ use crate::http::client_info::client_info;
 use crate::http::error::ApiError;
 use crate::http::guard::{AuditRead, Authorized, UsersManage};
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::Connection;
 use serde::{Deserialize, Serialize};
@@ -43,14 +42,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/admin/users/{id}/reset-2fa").route(web::post().to(reset_two_factor)),
         )
         .service(web::resource("/admin/audit").route(web::get().to(audit)));
-}
-
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-        message,
-    )
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -236,7 +227,9 @@ async fn set_disabled(
 ) -> Result<HttpResponse, ApiError> {
     let UserId(target) = path.into_inner();
     if target == admin {
-        return Err(invalid("you cannot disable or enable your own account"));
+        return Err(ApiError::invalid(
+            "you cannot disable or enable your own account",
+        ));
     }
     let action = if disabled {
         "admin.user_disabled"
@@ -320,9 +313,9 @@ pub async fn set_role(
     body: web::Json<RoleBody>,
 ) -> Result<HttpResponse, ApiError> {
     let UserId(target) = path.into_inner();
-    let role: Role = body.role.parse().map_err(invalid)?;
+    let role: Role = body.role.parse().map_err(ApiError::invalid)?;
     if target == admin.user_id {
-        return Err(invalid("you cannot change your own role"));
+        return Err(ApiError::invalid("you cannot change your own role"));
     }
     let details = json!({"role": role.as_str()}).to_string();
     change_user(
@@ -457,7 +450,7 @@ pub async fn audit(
     let id = |v: Option<String>, name: &str| -> Result<Option<i64>, ApiError> {
         v.map(|s| {
             s.parse()
-                .map_err(|_| invalid(format!("{name} is not an id")))
+                .map_err(|_| ApiError::invalid(format!("{name} is not an id")))
         })
         .transpose()
     };

@@ -32,14 +32,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/streams/{id}/clips/{clip}").route(web::get().to(fetch)));
 }
 
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-        message,
-    )
-}
-
 fn clip_path(state: &AppState, stream_id: i64, clip_id: i64) -> PathBuf {
     state
         .config
@@ -50,9 +42,9 @@ fn clip_path(state: &AppState, stream_id: i64, clip_id: i64) -> PathBuf {
 }
 
 fn seconds(body: &Value, name: &str) -> Result<f64, ApiError> {
-    body.get(name)
-        .and_then(Value::as_f64)
-        .ok_or_else(|| invalid(format!("{name} must be a number of seconds back from now")))
+    body.get(name).and_then(Value::as_f64).ok_or_else(|| {
+        ApiError::invalid(format!("{name} must be a number of seconds back from now"))
+    })
 }
 
 /// What to cut: seconds back from now (`{"from":30,"to":0}` is the last 30 s), within the DVR

@@ -7,7 +7,6 @@ use crate::db::streams;
 use crate::http::error::ApiError;
 use crate::http::extract::AuthUser;
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use serde_json::Value;
@@ -28,14 +27,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(show))
             .route(web::put().to(replace)),
     );
-}
-
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-        message,
-    )
 }
 
 /// The chain as stored, with whether it reached a live broadcast.
@@ -85,8 +76,8 @@ pub async fn replace(
     let row = load(&state, path.into_inner()).await?;
     owner_only(&state, &who, &row)?;
     let spec: EffectsSpec =
-        serde_json::from_value(body.into_inner()).map_err(|e| invalid(e.to_string()))?;
-    spec.validate().map_err(|e| invalid(e.0))?;
+        serde_json::from_value(body.into_inner()).map_err(|e| ApiError::invalid(e.to_string()))?;
+    spec.validate().map_err(|e| ApiError::invalid(e.0))?;
     let stored = serde_json::to_string(&spec).map_err(|e| ApiError::internal(e.to_string()))?;
     let pool = state.pool.clone();
     let id = row.id;

@@ -67,14 +67,6 @@ pub struct SearchQuery {
     limit: Option<i64>,
 }
 
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-        message,
-    )
-}
-
 fn clean_text(
     text: &str,
     field: &str,
@@ -84,16 +76,18 @@ fn clean_text(
     let text = text.trim();
     if text.is_empty() {
         return if required {
-            Err(invalid(format!("{field} must not be empty")))
+            Err(ApiError::invalid(format!("{field} must not be empty")))
         } else {
             Ok(None)
         };
     }
     if text.chars().count() > max {
-        return Err(invalid(format!("{field} must be at most {max} characters")));
+        return Err(ApiError::invalid(format!(
+            "{field} must be at most {max} characters"
+        )));
     }
     if text.chars().any(char::is_control) {
-        return Err(invalid(format!(
+        return Err(ApiError::invalid(format!(
             "{field} must not contain control characters"
         )));
     }

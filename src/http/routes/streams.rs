@@ -151,14 +151,6 @@ pub struct StreamList {
     pub streams: Vec<StreamView>,
 }
 
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-        message,
-    )
-}
-
 /// `jazz-night-3f9a2c` from "Jazz Night!": readable, URL-safe, unique by its random tail.
 fn mount_for(title: &str) -> String {
     let mut slug = String::new();
@@ -260,7 +252,7 @@ pub(crate) async fn live_info(state: &AppState, mount: &str) -> Option<LiveInfo>
 /// it): the room's owner, one of its moderators, or global staff. A room that does not exist and a
 /// private room `who` is not in get the same 422, so the answer reveals no private room.
 fn may_link(conn: &mut DbConnection, room: i64, who: &Authenticated) -> Result<(), ApiError> {
-    let unknown = || invalid("room_id: no such room");
+    let unknown = || ApiError::invalid("room_id: no such room");
     let row = rooms::find(conn, room)?.ok_or_else(unknown)?;
     if matches!(who.role, Role::Admin | Role::Moderator) || row.owner_id == who.user_id {
         return Ok(());
@@ -305,14 +297,14 @@ pub async fn create(
     let body = body.into_inner();
     let title = body.title.trim().to_owned();
     if title.is_empty() || title.chars().count() > 128 || title.chars().any(char::is_control) {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             "title must be 1-128 characters without control characters",
         ));
     }
     let room_id = match &body.room_id {
         Some(r) => Some(
             r.parse::<i64>()
-                .map_err(|_| invalid("room_id is not a room id"))?,
+                .map_err(|_| ApiError::invalid("room_id is not a room id"))?,
         ),
         None => None,
     };
