@@ -107,9 +107,9 @@ fn documented(doc: &Value) -> BTreeSet<(String, String)> {
     out
 }
 
-#[actix_web::test]
-async fn every_route_is_in_the_document_and_every_documented_route_exists() {
-    let db = TestDb::new(Kind::Sqlite);
+/// The probes reach handlers that read the store (unknown ids), so on both backends.
+async fn every_route_is_in_the_document_and_every_documented_route_exists(kind: Kind) {
+    let db = TestDb::new(kind);
     let app =
         test::init_service(veza::http::app(db.state()).route(PROBE, web::get().to(resource_map)))
             .await;
@@ -252,3 +252,5 @@ async fn the_docs_page_is_served_from_the_binary_under_the_strict_csp() {
     .await;
     assert_eq!(res.status(), 404);
 }
+
+on_both_backends!(every_route_is_in_the_document_and_every_documented_route_exists);

@@ -227,7 +227,7 @@ async fn traced(kind: Kind) {
         }
         assert!(Instant::now() < deadline, "no ack");
     }
-    for frame in ["Join", "Send"] {
+    for frame in ["join", "send"] {
         wait_for_span(&receiver, "ws.frame", |s| {
             s["name"] == "ws.frame"
                 && attribute(s, "veza.frame").and_then(|v| v["stringValue"].as_str()) == Some(frame)

@@ -132,10 +132,9 @@ impl Batcher {
             .map(|p| std::mem::take(&mut p.request))
             .collect();
         self.in_flight = true;
-        let mut span = crate::telemetry::span(
-            "persistence.batch",
-            vec![opentelemetry::KeyValue::new("veza.batch_size", n as i64)],
-        );
+        let mut span = crate::telemetry::span("persistence.batch", || {
+            vec![opentelemetry::KeyValue::new("veza.batch_size", n as i64)]
+        });
         self.writer
             .send(ApplyBatch(requests))
             .into_actor(self)

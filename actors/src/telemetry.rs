@@ -35,18 +35,18 @@ impl Span {
     }
 }
 
-/// A new root span named `name` with `attributes`, or `None` while tracing is off.
-pub fn span(name: &'static str, attributes: Vec<KeyValue>) -> Option<Span> {
+/// A new root span named `name` with `attributes` (only built when tracing is on), or `None`.
+pub fn span(name: &'static str, attributes: impl FnOnce() -> Vec<KeyValue>) -> Option<Span> {
     if !enabled() {
         return None;
     }
     let tracer = global::tracer(SCOPE);
     let mut span = tracer.start(name);
-    span.set_attributes(attributes);
+    span.set_attributes(attributes());
     Some(Span(span))
 }
 
 /// A span of one instant (an event without duration of its own: a source connecting).
-pub fn event(name: &'static str, attributes: Vec<KeyValue>) {
+pub fn event(name: &'static str, attributes: impl FnOnce() -> Vec<KeyValue>) {
     drop(span(name, attributes));
 }

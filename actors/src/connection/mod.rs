@@ -264,28 +264,19 @@ impl Connection {
                 r,
             );
         }
-        let _span = crate::telemetry::enabled()
-            .then(|| self.frame_span(&frame))
-            .flatten();
+        let _span = self.frame_span(&frame);
         self.dispatch(ctx, frame, reference);
     }
 
     /// `ws.frame`: one client frame's handling, with its type, user and connection.
     fn frame_span(&self, frame: &ClientFrame) -> Option<crate::telemetry::Span> {
-        let debug = format!("{frame:?}");
-        let kind = debug
-            .split(|c: char| !c.is_alphanumeric())
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        crate::telemetry::span(
-            "ws.frame",
+        crate::telemetry::span("ws.frame", || {
             vec![
-                opentelemetry::KeyValue::new("veza.frame", kind),
+                opentelemetry::KeyValue::new("veza.frame", frame.kind()),
                 opentelemetry::KeyValue::new("veza.user_id", self.user.id.0),
                 opentelemetry::KeyValue::new("veza.conn_id", self.outbox.id.0 as i64),
-            ],
-        )
+            ]
+        })
     }
 
     /// Hands an allowed frame to its room (or answers it).

@@ -135,6 +135,26 @@ pub enum ClientFrame {
     Ping {},
 }
 
+impl ClientFrame {
+    /// The frame's `type`, as clients write it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientFrame::Join { .. } => "join",
+            ClientFrame::Leave { .. } => "leave",
+            ClientFrame::Send { .. } => "send",
+            ClientFrame::Read { .. } => "read",
+            ClientFrame::Edit { .. } => "edit",
+            ClientFrame::Delete { .. } => "delete",
+            ClientFrame::React { .. } => "react",
+            ClientFrame::Typing { .. } => "typing",
+            ClientFrame::History { .. } => "history",
+            ClientFrame::RegisterCommands { .. } => "register_commands",
+            ClientFrame::CommandReply { .. } => "command_reply",
+            ClientFrame::Ping {} => "ping",
+        }
+    }
+}
+
 /// Parses one text frame. On error, returns whatever `ref` could be read so the error echoes it.
 pub fn parse_frame(
     text: &str,

@@ -8,12 +8,11 @@ use opentelemetry::KeyValue;
 
 impl Room {
     pub(super) fn span(&self, name: &'static str, user: UserId) -> Option<Span> {
-        telemetry::span(
-            name,
+        telemetry::span(name, || {
             vec![
                 KeyValue::new("veza.room_id", self.id.0),
                 KeyValue::new("veza.user_id", user.0),
-            ],
-        )
+            ]
+        })
     }
 }

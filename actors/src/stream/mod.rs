@@ -254,13 +254,12 @@ impl StreamSession {
             recording: recording.clone(),
             pending_clips: Vec::new(),
             on_end: Some(on_end),
-            span: crate::telemetry::span(
-                "stream.session",
+            span: crate::telemetry::span("stream.session", || {
                 vec![
                     opentelemetry::KeyValue::new("veza.stream_id", stream_id.0),
                     opentelemetry::KeyValue::new("veza.mount", mount.clone()),
-                ],
-            ),
+                ]
+            }),
             log: log.clone(),
         }
         .start();
@@ -322,24 +321,22 @@ impl Actor for StreamSession {
             act.rates.sample(act.hubs.iter().map(|h| h.edge).collect());
         });
         self.tell_room(true);
-        crate::telemetry::event(
-            "stream.started",
+        crate::telemetry::event("stream.started", || {
             vec![
                 opentelemetry::KeyValue::new("veza.mount", self.mount.clone()),
                 opentelemetry::KeyValue::new("veza.variants", self.hubs.len() as i64),
-            ],
-        );
+            ]
+        });
         info!(self.log, "broadcast started"; "variants" => self.hubs.iter().map(|h| h.variant.to_string()).collect::<Vec<_>>().join(","));
     }
 
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
-        crate::telemetry::event(
-            "stream.ended",
+        crate::telemetry::event("stream.ended", || {
             vec![opentelemetry::KeyValue::new(
                 "veza.mount",
                 self.mount.clone(),
-            )],
-        );
+            )]
+        });
         if let Some(span) = &mut self.span {
             span.set("veza.seconds", self.edge);
         }
