@@ -6,6 +6,7 @@
 mod common;
 
 use common::audio::broadcast;
+use common::cluster::Cluster;
 use common::process::{free_port, json_call, veza, wait_until_up};
 use common::webhook_receiver::Receiver;
 use common::{Kind, TestDb};
@@ -71,6 +72,25 @@ fn spans(receiver: &Receiver) -> Vec<Value> {
         for resource in body["resourceSpans"].as_array().into_iter().flatten() {
             for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
                 out.extend(scope["spans"].as_array().into_iter().flatten().cloned());
+            }
+        }
+    }
+    out
+}
+
+/// Every span received so far with the `veza.node_id` of the resource (node) that sent it.
+fn spans_by_node(receiver: &Receiver) -> Vec<(i64, Value)> {
+    let mut out = Vec::new();
+    for call in receiver.calls() {
+        let body = call.json();
+        for resource in body["resourceSpans"].as_array().into_iter().flatten() {
+            let node = attribute(&resource["resource"], "veza.node_id")
+                .and_then(|v| v["intValue"].as_str()?.parse().ok())
+                .unwrap_or(-1);
+            for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
+                for span in scope["spans"].as_array().into_iter().flatten() {
+                    out.push((node, span.clone()));
+                }
             }
         }
     }
@@ -284,6 +304,100 @@ async fn traced(kind: Kind) {
         "service.name: {resource}"
     );
     receiver.stop().await;
+}
+
+/// Two nodes export to one endpoint: each span says which node made it, a request to the second
+/// node joins the caller's trace, and a room's messages make room spans on both nodes. Both nodes
+/// serve the same API document.
+async fn traced_on_two_nodes(kind: Kind) {
+    let receiver = Receiver::start();
+    let redis =
+        std::env::var("VEZA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let c = Cluster::start_on(
+        kind,
+        2,
+        &redis,
+        &[
+            ("VEZA_OTLP_ENDPOINT", receiver.base.as_str()),
+            ("VEZA_OTLP_PROTOCOL", "json"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
+    );
+    let alice = c.register(0, "alice");
+    let bob = c.register(1, "bob");
+    let room = c.room(0, &alice, "spans");
+    let (mut on_first, _) = c.joined(0, &alice, &room, None).await;
+    let (mut on_second, _) = c.joined(1, &bob, &room, None).await;
+    on_first
+        .send(json!({"type": "send", "room": room, "body": "across", "client_id": "x1"}))
+        .await;
+    on_second.recv_type("message").await;
+
+    let addr = format!("127.0.0.1:{}", c.port(1)).parse().expect("addr");
+    let reply = common::http::call(
+        addr,
+        "GET",
+        "/api/v2/users/me",
+        &[
+            ("Authorization", &format!("Bearer {}", bob.token)),
+            ("traceparent", &format!("00-{TRACE}-{PARENT}-01")),
+            ("X-Request-Id", "second-node-1"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+
+    // Nodes are numbered from 1 in the harness.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let spans = spans_by_node(&receiver);
+        let joined_on = |node: i64| {
+            spans
+                .iter()
+                .any(|(n, s)| *n == node && s["name"] == "room.join")
+        };
+        let request = spans.iter().find(|(_, s)| {
+            attribute(s, "veza.request_id").and_then(|v| v["stringValue"].as_str())
+                == Some("second-node-1")
+        });
+        let sent = spans
+            .iter()
+            .any(|(n, s)| *n == 1 && s["name"] == "room.send");
+        if let (true, true, true, Some((node, request))) =
+            (joined_on(1), joined_on(2), sent, request)
+        {
+            assert_eq!(*node, 2, "the request span comes from the node it reached");
+            assert_eq!(request["traceId"], TRACE);
+            assert_eq!(request["parentSpanId"], PARENT);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "spans so far: {:?}",
+            spans
+                .iter()
+                .map(|(n, s)| format!("{n}:{}", s["name"]))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let document = |i| c.get(i, "/api/v2/openapi.json", None).expect("answer");
+    let (first, second) = (document(0), document(1));
+    assert_eq!(first.0, 200);
+    assert_eq!(first, second, "every node serves the same API document");
+    receiver.stop().await;
+}
+
+#[actix_web::test]
+async fn two_nodes_export_their_own_spans_sqlite() {
+    traced_on_two_nodes(Kind::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn two_nodes_export_their_own_spans_postgres() {
+    traced_on_two_nodes(Kind::Postgres).await;
 }
 
 #[actix_web::test]
