@@ -19,6 +19,7 @@ pub mod encoders;
 pub mod hls;
 pub mod icy;
 pub mod ladder;
+pub mod listener;
 pub mod ogg_opus_in;
 mod opus_ogg;
 mod rates;
