@@ -179,7 +179,7 @@ pub struct Started {
 
 impl StreamSession {
     /// Starts a session for a source of the given container (`mp3`, `aac`, `ogg`, `wav`, `flac`),
-    /// with its decoder and transcoder threads.
+    /// with its decoder thread and its transcoder actors (one per rung, each on an arbiter of its own).
     pub fn start(
         params: SessionParams,
         config: Arc<StreamConfig>,
