@@ -127,7 +127,7 @@ pub struct StreamSession {
     /// fault-injection hook, and their threads.
     #[cfg_attr(not(any(test, feature = "fault-injection")), allow(dead_code))]
     rungs: Vec<Option<WeakAddr<transcoder::Transcoder>>>,
-    arbiters: Vec<Arbiter>,
+    arbiters: RungThreads,
     dvr_seconds: f64,
     /// Stream time (seconds since the start) of the newest encoded audio.
     edge: f64,
@@ -142,6 +142,18 @@ pub struct StreamSession {
     /// The broadcast's span (`stream.session`), from start to stop, when tracing is on.
     span: Option<crate::telemetry::Span>,
     log: Logger,
+}
+
+/// The rungs' threads: stopped with the session (after its rungs are done, or at once if the
+/// session panicked).
+struct RungThreads(Vec<Arbiter>);
+
+impl Drop for RungThreads {
+    fn drop(&mut self) {
+        for arbiter in &self.0 {
+            arbiter.stop();
+        }
+    }
 }
 
 /// Tells whoever started the session (the registry) that the broadcast is over.
@@ -294,7 +306,7 @@ impl StreamSession {
                 started_at: started_wall_ms,
                 transcoders_running: variants.len(),
                 rungs,
-                arbiters,
+                arbiters: RungThreads(arbiters),
                 dvr_seconds: config
                     .hls
                     .as_ref()
@@ -376,9 +388,6 @@ impl Actor for StreamSession {
         // Closing the channels ends every listener's response.
         for hub in &mut self.hubs {
             hub.tx = None;
-        }
-        for arbiter in self.arbiters.drain(..) {
-            arbiter.stop();
         }
         self.cut_ready_clips(true);
         if let Some(config) = self.recording.take() {
