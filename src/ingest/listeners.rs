@@ -1,19 +1,19 @@
 //! Listeners on the Icecast port, as Icecast serves them: `GET /live/MOUNT/VARIANT` answered with
 //! an HTTP/1.0 head (`icy-*` headers, no chunking), then the shared encoded chunks written straight
 //! to the socket. No per-listener copy or HTTP framework buffers: this is the cheap path for
-//! thousands of listeners (`/live/MOUNT/VARIANT` on the main port is the same stream through
-//! actix-web).
+//! thousands of listeners. What is sent (headers, burst, ICY, lag policy) is the listener core's
+//! (`veza_actors::stream::listener`), shared with `/live/MOUNT/VARIANT` on the main port; this
+//! adapter only writes it, and drops a socket that takes nothing for 10 s.
 
 use super::head::Head;
 use crate::state::AppState;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::broadcast::error::RecvError;
 use veza_actors::registry::FindStream;
-use veza_actors::stream::icy::{IcyInterleaver, METAINT};
 use veza_actors::stream::ladder::Variant;
-use veza_actors::stream::{Listen, Listening};
+use veza_actors::stream::listener::ListenerFeed;
+use veza_actors::stream::Listen;
 
 /// A listener whose socket takes no data for this long is gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -67,52 +67,22 @@ pub async fn serve(
         }
         return not_found(&mut tcp, "this mount is not live").await;
     };
-    let Some(Listening {
-        burst,
-        mut live,
-        title,
-        variant,
-    }) = session.send(Listen(variant)).await.ok().flatten()
-    else {
+    let Some(listening) = session.send(Listen(variant)).await.ok().flatten() else {
         return not_found(&mut tcp, "this variant is not produced for this stream").await;
     };
+    drop(session);
     let wants_icy = head.headers.get("icy-metadata").map(String::as_str) == Some("1");
-    let mut icy = wants_icy.then(|| IcyInterleaver::new(METAINT));
-    let name: String = title.borrow().chars().filter(|c| !c.is_control()).collect();
-    let mut response = format!(
-        "HTTP/1.0 200 OK\r\nServer: Veza\r\nContent-Type: {}\r\nCache-Control: no-cache, no-store\r\n\
-         icy-name: {name}\r\nicy-br: {}\r\nicy-sr: {}\r\nicy-pub: 0\r\n",
-        variant.content_type(),
-        variant.kbps,
-        variant.sample_rate()
-    );
-    if wants_icy {
-        response.push_str(&format!("icy-metaint: {METAINT}\r\n"));
+    let mut feed = ListenerFeed::new(listening, wants_icy);
+    let mut response = String::from("HTTP/1.0 200 OK\r\nServer: Veza\r\n");
+    for (name, value) in feed.headers() {
+        response.push_str(&format!("{name}: {value}\r\n"));
     }
     response.push_str("\r\n");
-    drop(session);
     write(&mut tcp, response.as_bytes()).await?;
-    for chunk in burst {
-        match icy.as_mut() {
-            Some(i) => write(&mut tcp, &i.process(chunk, &title.borrow())).await?,
-            None => write(&mut tcp, &chunk).await?,
-        }
+    while let Some(chunk) = feed.next().await {
+        write(&mut tcp, &chunk).await?;
     }
-    loop {
-        let chunk = match live.recv().await {
-            Ok(c) => c,
-            // Lagged: this listener cannot keep up; drop it rather than buffer for it.
-            Err(RecvError::Lagged(_)) => {
-                veza_actors::metrics::metrics().buffer_low.inc();
-                return Ok(());
-            }
-            Err(RecvError::Closed) => return Ok(()),
-        };
-        match icy.as_mut() {
-            Some(i) => write(&mut tcp, &i.process(chunk, &title.borrow())).await?,
-            None => write(&mut tcp, &chunk).await?,
-        }
-    }
+    Ok(())
 }
 
 #[cfg(test)]

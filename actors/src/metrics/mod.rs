@@ -31,6 +31,8 @@ pub struct Metrics {
     /// Listeners that fell so far behind the live edge that their queue overran (their player's
     /// buffer is running dry): they are cut off.
     pub buffer_low: Counter,
+    /// Rungs (transcoder actors) restarted by their stream session after a panic, by variant.
+    pub transcoder_restarts: Labeled<Counter>,
 }
 
 impl Default for Metrics {
@@ -46,6 +48,7 @@ impl Default for Metrics {
             bus_lag: Histogram::new(SECONDS),
             rate_limited: Labeled::new(&["class"], Counter::default),
             buffer_low: Counter::default(),
+            transcoder_restarts: Labeled::new(&["variant"], Counter::default),
         }
     }
 }
@@ -59,7 +62,7 @@ pub fn metrics() -> &'static Metrics {
 impl Metrics {
     /// The families in the text exposition format.
     pub fn render(&self, out: &mut String) {
-        let families: [(&str, &str, &str, &dyn family::Render); 10] = [
+        let families: [(&str, &str, &str, &dyn family::Render); 11] = [
             (
                 "veza_ws_deliveries_total",
                 "counter",
@@ -119,6 +122,12 @@ impl Metrics {
                 "counter",
                 "Listeners cut off for falling behind the live edge (their player's buffer runs dry).",
                 &self.buffer_low,
+            ),
+            (
+                "veza_transcoder_restarts_total",
+                "counter",
+                "Transcoder rungs restarted with a fresh encoder after a panic, by variant.",
+                &self.transcoder_restarts,
             ),
         ];
         for (name, kind, help, metric) in families {

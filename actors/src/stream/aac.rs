@@ -2,8 +2,8 @@
 //! non-free). Encodes at the input's sample rate (44.1 or 48 kHz), stereo, CBR.
 
 use super::decode::PcmBlock;
+use super::encoders::{EncodeError, Encoder};
 use super::ladder::Variant;
-use super::transcoder::{EncodeError, Encoder};
 use fdk_aac::enc::{AudioObjectType, BitRate, ChannelMode, EncoderParams, Transport};
 
 /// Interleaved samples fdk-aac takes per call: one 1024-sample stereo frame.

@@ -5,7 +5,6 @@
 
 use bytes::Bytes;
 use std::io::Read;
-use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
@@ -102,23 +101,20 @@ pub struct DecodeSummary {
 }
 
 /// Decodes until the input ends, passing every block through `process` (the effects chain) and
-/// then to every sink. A sink whose receiver is gone is skipped; a full sink blocks (the
+/// then to `deliver` (the session hands it to every rung, waiting for a rung that is full: the
 /// transcoders set the pace, and the ingest is throttled).
 pub fn run(
     input: impl Read + Send + Sync + 'static,
     extension: &str,
-    sinks: &[SyncSender<Arc<PcmBlock>>],
+    mut deliver: impl FnMut(Arc<PcmBlock>),
     mut process: impl FnMut(u32, &mut [f32]),
 ) -> Result<DecodeSummary, DecodeError> {
     each_block(input, extension, |rate, mut stereo| {
         process(rate, &mut stereo);
-        let block = Arc::new(PcmBlock {
+        deliver(Arc::new(PcmBlock {
             rate,
             samples: stereo,
-        });
-        for sink in sinks {
-            let _transcoder_gone_is_skipped = sink.send(block.clone());
-        }
+        }));
     })
 }
 

@@ -1,11 +1,13 @@
 //! Live audio: one [`StreamSession`] actor per live broadcast.
 //!
 //! The data path runs on dedicated threads: the ingest connection's bytes go to a decoder thread
-//! (`decode.rs`), whose PCM goes to one transcoder thread per variant (`transcoder.rs`), whose
-//! encoded chunks come back to the session as messages. The session owns, per variant, a burst
-//! buffer (the last ~2 s, sent to a new listener at once so playback starts immediately) and a
-//! broadcast channel to the listeners. A listener that falls further behind than that channel holds
-//! is dropped, never buffered for.
+//! (`decode.rs`), whose PCM goes to one `Transcoder` actor per variant (a rung, `transcoder.rs`,
+//! each on an arbiter of its own and supervised by the session: a panic in one rung's encoder
+//! restarts that rung only), whose encoded chunks come back to the session as messages. The
+//! encoders themselves are in `encoders.rs`. The session owns, per variant, a burst buffer (the
+//! last ~2 s, sent to a new listener at once so playback starts immediately) and a broadcast
+//! channel to the listeners; `listener.rs` is the listener side of it, shared by both ports. A
+//! listener that falls further behind than that channel holds is dropped, never buffered for.
 
 mod aac;
 pub mod clip;
@@ -13,19 +15,23 @@ pub mod clip_expiry;
 pub mod clip_pool;
 pub mod decode;
 pub mod effects;
+pub mod encoders;
 pub mod hls;
 pub mod icy;
 pub mod ladder;
+pub mod listener;
 pub mod ogg_opus_in;
 mod opus_ogg;
-mod output;
 mod rates;
 pub mod recording;
-pub mod transcoder;
+#[cfg(test)]
+mod supervision_tests;
+mod transcoder;
 
 use crate::ids::{now_ms, RoomId, StreamId};
 use crate::protocol::event;
 use actix::prelude::*;
+use actix::WeakAddr;
 use bytes::Bytes;
 use bytestring::ByteString;
 use ladder::Variant;
@@ -117,6 +123,11 @@ pub struct StreamSession {
     effects: watch::Sender<Arc<effects::EffectsSpec>>,
     started_at: i64,
     transcoders_running: usize,
+    /// The rungs (weak: the decoder's addresses are what keep them running), read only by the
+    /// fault-injection hook, and their threads.
+    #[cfg_attr(not(any(test, feature = "fault-injection")), allow(dead_code))]
+    rungs: Vec<Option<WeakAddr<transcoder::Transcoder>>>,
+    arbiters: RungThreads,
     dvr_seconds: f64,
     /// Stream time (seconds since the start) of the newest encoded audio.
     edge: f64,
@@ -131,6 +142,18 @@ pub struct StreamSession {
     /// The broadcast's span (`stream.session`), from start to stop, when tracing is on.
     span: Option<crate::telemetry::Span>,
     log: Logger,
+}
+
+/// The rungs' threads: stopped with the session (after its rungs are done, or at once if the
+/// session panicked).
+struct RungThreads(Vec<Arbiter>);
+
+impl Drop for RungThreads {
+    fn drop(&mut self) {
+        for arbiter in &self.0 {
+            arbiter.stop();
+        }
+    }
 }
 
 /// Tells whoever started the session (the registry) that the broadcast is over.
@@ -168,7 +191,7 @@ pub struct Started {
 
 impl StreamSession {
     /// Starts a session for a source of the given container (`mp3`, `aac`, `ogg`, `wav`, `flac`),
-    /// with its decoder and transcoder threads.
+    /// with its decoder thread and its transcoder actors (one per rung, each on an arbiter of its own).
     pub fn start(
         params: SessionParams,
         config: Arc<StreamConfig>,
@@ -233,64 +256,78 @@ impl StreamSession {
         let input_counter = rates.input_counter();
         let (title_tx, _) = watch::channel(title);
         let (effects_tx, effects_rx) = watch::channel(Arc::new(effects));
-        let session = StreamSession {
-            stream_id,
-            mount: mount.clone(),
-            room,
-            notify,
-            hubs,
-            title: title_tx,
-            effects: effects_tx,
-            started_at: started_wall_ms,
-            transcoders_running: variants.len(),
-            dvr_seconds: config
-                .hls
-                .as_ref()
-                .map(|h| f64::from(h.dvr_seconds))
-                .unwrap_or(0.0),
-            hls_clients: HashMap::new(),
-            rates,
-            edge: 0.0,
-            recording: recording.clone(),
-            pending_clips: Vec::new(),
-            on_end: Some(on_end),
-            span: crate::telemetry::span("stream.session", || {
-                vec![
-                    opentelemetry::KeyValue::new("veza.stream_id", stream_id.0),
-                    opentelemetry::KeyValue::new("veza.mount", mount.clone()),
-                ]
-            }),
-            log: log.clone(),
-        }
-        .start();
-
-        let mut sinks = Vec::new();
-        for (index, variant) in variants.iter().enumerate() {
-            let (pcm_tx, pcm_rx) = std::sync::mpsc::sync_channel(32);
-            sinks.push(pcm_tx);
-            let spawned = output::Transcoder::spawn(
-                output::TranscoderParams {
-                    hub: index,
-                    variant: *variant,
-                    session: session.clone(),
-                    hls: config
-                        .hls
-                        .clone()
-                        .filter(|_| hls::playlist::in_hls(variant)),
-                    mount: mount.clone(),
-                    started_wall_ms,
-                    archive: recording
-                        .as_ref()
-                        .filter(|_| archive_hub == Some(index))
-                        .map(|r| recording::source_path(&r.root, stream_id.0, started_wall_ms)),
-                    log: log.clone(),
-                },
-                pcm_rx,
-            );
-            if spawned.is_err() {
-                session.do_send(TranscoderDone);
+        let mut rung_addrs = Vec::new();
+        let session = StreamSession::create(|ctx| {
+            let session = ctx.address();
+            let mut arbiters = Vec::new();
+            let mut rungs = Vec::new();
+            for (index, variant) in variants.iter().enumerate() {
+                let arbiter = Arbiter::new();
+                let started = transcoder::Transcoder::start(
+                    transcoder::TranscoderParams {
+                        hub: index,
+                        variant: *variant,
+                        session: session.clone(),
+                        hls: config
+                            .hls
+                            .clone()
+                            .filter(|_| hls::playlist::in_hls(variant)),
+                        mount: mount.clone(),
+                        started_wall_ms,
+                        archive: recording
+                            .as_ref()
+                            .filter(|_| archive_hub == Some(index))
+                            .map(|r| recording::source_path(&r.root, stream_id.0, started_wall_ms)),
+                        log: log.clone(),
+                    },
+                    &arbiter.handle(),
+                );
+                arbiters.push(arbiter);
+                match started {
+                    Ok(addr) => {
+                        rungs.push(Some(addr.downgrade()));
+                        rung_addrs.push(addr);
+                    }
+                    Err(e) => {
+                        rungs.push(None);
+                        warn!(log, "transcoder could not start"; "variant" => variant.to_string(), "error" => e.to_string());
+                        session.do_send(TranscoderDone);
+                    }
+                }
             }
-        }
+            StreamSession {
+                stream_id,
+                mount: mount.clone(),
+                room,
+                notify,
+                hubs,
+                title: title_tx,
+                effects: effects_tx,
+                started_at: started_wall_ms,
+                transcoders_running: variants.len(),
+                rungs,
+                arbiters: RungThreads(arbiters),
+                dvr_seconds: config
+                    .hls
+                    .as_ref()
+                    .map(|h| f64::from(h.dvr_seconds))
+                    .unwrap_or(0.0),
+                hls_clients: HashMap::new(),
+                rates,
+                edge: 0.0,
+                recording: recording.clone(),
+                pending_clips: Vec::new(),
+                on_end: Some(on_end),
+                span: crate::telemetry::span("stream.session", || {
+                    vec![
+                        opentelemetry::KeyValue::new("veza.stream_id", stream_id.0),
+                        opentelemetry::KeyValue::new("veza.mount", mount.clone()),
+                    ]
+                }),
+                log: log.clone(),
+            }
+        });
+
         let addr = session.clone();
         let dlog = log.clone();
         let spawned = std::thread::Builder::new()
@@ -298,12 +335,19 @@ impl StreamSession {
             .spawn(move || {
                 let mut chain = effects::Processor::new(effects_rx);
                 let input = decode::ChannelReader::new(rx).counting_into(input_counter);
-                match decode::run(input, extension, &sinks, |rate, pcm| chain.process(rate, pcm)) {
+                let mut rungs = match transcoder::RungInputs::new(rung_addrs) {
+                    Ok(rungs) => rungs,
+                    Err(e) => {
+                        warn!(dlog, "could not start the decoder"; "error" => e.to_string());
+                        return;
+                    }
+                };
+                match decode::run(input, extension, |block| rungs.send(&block), |rate, pcm| chain.process(rate, pcm)) {
                     Ok(summary) => info!(dlog, "source ended"; "seconds" => summary.frames as f64 / summary.rate.max(1) as f64),
                     Err(e) => warn!(dlog, "source rejected"; "error" => e.to_string()),
                 }
-                // Dropping the sinks ends the transcoders, which end the session.
-                drop(sinks);
+                // Letting go of the rungs' addresses ends the transcoders, which end the session.
+                rungs.finish();
                 drop(addr);
             });
         if spawned.is_err() {
@@ -397,6 +441,10 @@ impl Handler<Encoded> for StreamSession {
         if let Some(hub) = self.hubs.get_mut(msg.hub) {
             hub.edge = hub.edge.max(msg.edge);
             if msg.header {
+                if hub.header.is_some() {
+                    // A restarted rung's fresh encoder: its listeners need the new headers too.
+                    hub.push(msg.data.clone());
+                }
                 hub.header = Some(msg.data);
             } else {
                 hub.push(msg.data);
@@ -597,6 +645,45 @@ impl Handler<HlsPlaylist> for StreamSession {
 #[derive(Message)]
 #[rtype(result = "()")]
 struct TranscoderDone;
+
+/// A rung caught a panic in its encoder; its supervisor restarts it with a fresh encoder.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct RungFailed {
+    variant: Variant,
+    error: String,
+}
+
+impl Handler<RungFailed> for StreamSession {
+    type Result = ();
+    fn handle(&mut self, msg: RungFailed, _: &mut Context<Self>) {
+        let variant = msg.variant.to_string();
+        warn!(self.log, "transcoder panicked; restarting it with a fresh encoder"; "variant" => &variant, "error" => msg.error);
+        crate::metrics::metrics()
+            .transcoder_restarts
+            .with(&[&variant])
+            .inc();
+    }
+}
+
+/// Makes one rung's encoder panic on its next block (tests of rung supervision only).
+#[cfg(any(test, feature = "fault-injection"))]
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct PanicRung(pub Variant);
+
+#[cfg(any(test, feature = "fault-injection"))]
+impl Handler<PanicRung> for StreamSession {
+    type Result = bool;
+    fn handle(&mut self, msg: PanicRung, _: &mut Context<Self>) -> bool {
+        let Some(index) = self.hubs.iter().position(|h| h.variant == msg.0) else {
+            return false;
+        };
+        let rung = self.rungs.get(index).and_then(|r| r.as_ref()?.upgrade());
+        rung.map(|r| r.do_send(transcoder::InjectEncoderPanic))
+            .is_some()
+    }
+}
 
 impl Handler<TranscoderDone> for StreamSession {
     type Result = ();

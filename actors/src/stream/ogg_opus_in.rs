@@ -185,7 +185,7 @@ mod tests {
     fn our_own_ogg_opus_output_decodes_back() {
         // The opus-96 encoder's pages, fed back in: the round trip keeps the duration.
         use crate::stream::decode::PcmBlock;
-        use crate::stream::transcoder::encoder_for;
+        use crate::stream::encoders::encoder_for;
         let mut enc = encoder_for("opus-96".parse().unwrap()).unwrap();
         let mut bytes = enc.header().map(|h| h.to_vec()).unwrap_or_default();
         let samples: Vec<f32> = (0..48_000)

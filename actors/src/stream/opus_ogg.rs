@@ -3,8 +3,8 @@
 //! them before any audio page, wherever it joins.
 
 use super::decode::PcmBlock;
+use super::encoders::{EncodeError, Encoder};
 use super::ladder::Variant;
-use super::transcoder::{EncodeError, Encoder};
 use bytes::Bytes;
 use ogg::writing::{PacketWriteEndInfo, PacketWriter};
 

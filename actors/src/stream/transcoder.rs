@@ -1,192 +1,366 @@
-//! A transcoder: one per variant, on its own thread (never an async arbiter). It owns its encoder
-//! and talks only through messages: PCM blocks in over a bounded channel, encoded chunks out to the
-//! stream session.
+//! The `Transcoder` actor: one rung of the ladder (one variant). It owns the rung's encoder
+//! (`encoders.rs`), its HLS segmenter and, for the best MP3 rung, the recording's archive, and talks
+//! to the `StreamSession` only by messages (`Encoded`, `Segmented`, `RungFailed`, `TranscoderDone`).
+//!
+//! **Where it runs.** Each rung is started by its session on an [`Arbiter`] of its own: a thread
+//! whose only task is this actor, so encoding (blocking, CPU-bound) never runs on an async arbiter
+//! that serves anything else, and one slow rung never delays another. `SyncArbiter` is not used:
+//! its workers cannot be restarted (a panic ends the worker thread for good) and its mailbox is
+//! unbounded and forwards through the system arbiter, which would take the backpressure away.
+//!
+//! **Supervision.** The actor is started under an actix [`Supervisor`] by its session, which keeps
+//! the rung's mailbox (and so the decoder's address of it) across restarts. A panic while encoding
+//! a block is caught at the rung's boundary; the rung tells its session (`RungFailed`: the session
+//! logs it and counts it in `veza_transcoder_restarts_total{variant}`) and stops; the supervisor
+//! then restarts it with a fresh encoder of the same variant (`Supervised::restarting`), keeping its
+//! segmenter, archive and stream clock. Only the block being encoded is lost, and only for that
+//! rung: the other rungs are other actors on other threads and never see it. The session holds only
+//! weak addresses of its rungs, so when the decoder drops its addresses (the input ended) the
+//! mailboxes disconnect and every rung flushes and stops for good.
+//!
+//! **Backpressure.** The decoder thread sends every PCM block to every rung with `Addr::send` and
+//! keeps at most [`IN_FLIGHT`] unanswered blocks per rung (`RungInputs`): when a rung is that far
+//! behind, the decoder waits for its oldest answer, so a slow rung slows the decoder, and so the
+//! ingest socket, instead of queueing without bound. `IN_FLIGHT` is below the mailbox capacity,
+//! so a send never parks (a parked send could be reordered).
 
-use super::decode::PcmBlock;
-use super::ladder::{Codec, Variant};
-use bytes::Bytes;
-use mp3lame_encoder::{Bitrate, Builder, FlushNoGap, InterleavedPcm};
-use std::num::NonZeroU32;
-use std::sync::mpsc::Receiver;
+use super::encoders::{self, EncodeError, Encoder};
+use super::hls::{HlsConfig, Segmenter};
+use super::ladder::Variant;
+use super::{Encoded, RungFailed, Segmented, StreamSession, TranscoderDone};
+use crate::stream::decode::PcmBlock;
+use actix::dev::Request;
+use actix::prelude::*;
+use bytes::{Bytes, BytesMut};
+use slog::{warn, Logger};
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::sync::Arc;
-use thiserror::Error;
 
-#[derive(Debug, Error)]
-pub enum EncodeError {
-    #[error("{0} is not supported by this build")]
-    Unsupported(Variant),
-    #[error("encoder set-up failed: {0}")]
-    Setup(String),
-    #[error("encoding failed: {0}")]
-    Encode(String),
+/// How much audio is gathered before it goes to listeners: five writes a second per listener
+/// instead of one per encoder call (an MP3 frame is 26 ms).
+const COALESCE_SECONDS: f64 = 0.2;
+
+/// PCM blocks a rung may have unanswered before the decoder waits for it (below actix's default
+/// mailbox capacity of 16, so the decoder's sends never park).
+pub const IN_FLIGHT: usize = 12;
+
+pub(super) struct TranscoderParams {
+    pub hub: usize,
+    pub variant: Variant,
+    pub session: Addr<StreamSession>,
+    pub hls: Option<HlsConfig>,
+    pub mount: String,
+    pub started_wall_ms: i64,
+    /// Append everything encoded to this file (the recording's archive).
+    pub archive: Option<PathBuf>,
+    pub log: Logger,
 }
 
-/// Something that turns PCM into one variant's bytes.
-pub trait Encoder: Send {
-    /// Bytes every listener needs before any audio (Ogg's header pages); none for MP3.
-    fn header(&self) -> Option<Bytes> {
-        None
-    }
-    fn encode(&mut self, block: &PcmBlock, out: &mut Vec<u8>) -> Result<(), EncodeError>;
-    fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), EncodeError>;
-}
+/// One block of decoded (and effects-processed) audio for a rung to encode.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Pcm(pub Arc<PcmBlock>);
 
-fn mp3_bitrate(kbps: u32) -> Option<Bitrate> {
-    Some(match kbps {
-        32 => Bitrate::Kbps32,
-        40 => Bitrate::Kbps40,
-        48 => Bitrate::Kbps48,
-        64 => Bitrate::Kbps64,
-        80 => Bitrate::Kbps80,
-        96 => Bitrate::Kbps96,
-        112 => Bitrate::Kbps112,
-        128 => Bitrate::Kbps128,
-        160 => Bitrate::Kbps160,
-        192 => Bitrate::Kbps192,
-        224 => Bitrate::Kbps224,
-        256 => Bitrate::Kbps256,
-        320 => Bitrate::Kbps320,
-        _ => return None,
-    })
-}
+/// Makes the rung's encoder panic on its next block (tests of rung supervision only; not in a
+/// build without the `fault-injection` feature).
+#[cfg(any(test, feature = "fault-injection"))]
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct InjectEncoderPanic;
 
-/// LAME, CBR, stereo, 44.1 kHz out (LAME resamples other input rates itself).
-pub struct Mp3Encoder {
+pub(super) struct Transcoder {
+    hub: usize,
     variant: Variant,
-    lame: Option<(u32, mp3lame_encoder::Encoder)>,
+    session: Addr<StreamSession>,
+    /// `None` only if a restart could not build a new encoder (the rung then stays silent).
+    encoder: Option<Box<dyn Encoder>>,
+    segmenter: Option<Segmenter>,
+    archive: Option<BufWriter<File>>,
+    /// Encoded bytes not yet sent to the session, and the stream time they reach.
+    pending: BytesMut,
+    pending_since: f64,
+    /// Seconds of input encoded so far (the variant's live edge).
+    consumed: f64,
+    out: Vec<u8>,
+    /// Set when a panic was caught: the rung stops and its supervisor restarts it.
+    failed: bool,
+    #[cfg(any(test, feature = "fault-injection"))]
+    panic_next: bool,
+    log: Logger,
 }
 
-impl Mp3Encoder {
-    pub fn new(variant: Variant) -> Self {
-        Self {
+impl Transcoder {
+    /// Starts the rung on `arbiter` under a supervisor; its address is what the decoder feeds.
+    pub(super) fn start(
+        params: TranscoderParams,
+        arbiter: &ArbiterHandle,
+    ) -> Result<Addr<Self>, EncodeError> {
+        let rung = Transcoder::new(params)?;
+        Ok(Supervisor::start_in_arbiter(arbiter, move |_| rung))
+    }
+
+    fn new(params: TranscoderParams) -> Result<Self, EncodeError> {
+        let TranscoderParams {
+            hub,
             variant,
-            lame: None,
-        }
-    }
-
-    fn lame(&mut self, rate: u32) -> Result<&mut mp3lame_encoder::Encoder, EncodeError> {
-        if self.lame.as_ref().is_some_and(|(r, _)| *r != rate) {
-            // The input rate changed mid-stream (a new source format): start a fresh encoder.
-            self.lame = None;
-        }
-        if self.lame.is_none() {
-            let setup = |e: mp3lame_encoder::BuildError| EncodeError::Setup(format!("{e:?}"));
-            let mut b = Builder::new()
-                .ok_or_else(|| EncodeError::Setup("LAME allocation failed".into()))?;
-            b.set_num_channels(2).map_err(setup)?;
-            b.set_sample_rate(rate).map_err(setup)?;
-            b.set_output_sample_rate(NonZeroU32::new(self.variant.sample_rate()))
-                .map_err(setup)?;
-            b.set_brate(
-                mp3_bitrate(self.variant.kbps).ok_or(EncodeError::Unsupported(self.variant))?,
-            )
-            .map_err(setup)?;
-            self.lame = Some((rate, b.build().map_err(setup)?));
-        }
-        self.lame
-            .as_mut()
-            .map(|(_, l)| l)
-            .ok_or_else(|| EncodeError::Setup("no encoder".into()))
-    }
-}
-
-impl Encoder for Mp3Encoder {
-    fn encode(&mut self, block: &PcmBlock, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        let lame = self.lame(block.rate)?;
-        out.reserve(mp3lame_encoder::max_required_buffer_size(
-            block.samples.len() / 2,
-        ));
-        lame.encode_to_vec(InterleavedPcm(&block.samples), out)
-            .map(|_| ())
-            .map_err(|e| EncodeError::Encode(format!("{e:?}")))
-    }
-
-    fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        if let Some((_, lame)) = self.lame.as_mut() {
-            out.reserve(7200);
-            lame.flush_to_vec::<FlushNoGap>(out)
-                .map_err(|e| EncodeError::Encode(format!("{e:?}")))?;
-        }
-        Ok(())
+            session,
+            hls,
+            mount,
+            started_wall_ms,
+            archive,
+            log,
+        } = params;
+        let encoder = encoders::encoder_for(variant)?;
+        let archive = archive.and_then(|path| {
+            File::create(&path)
+                .map(BufWriter::new)
+                .map_err(|e| warn!(log, "not archiving this broadcast"; "file" => path.display().to_string(), "error" => e.to_string()))
+                .ok()
+        });
+        let segmenter = hls.and_then(|config| {
+            Segmenter::new(&config, &mount, variant, started_wall_ms)
+                .map_err(|e| warn!(log, "HLS off for this variant"; "variant" => variant.to_string(), "error" => e.to_string()))
+                .ok()
+        });
+        Ok(Self {
+            hub,
+            variant,
+            session,
+            encoder: Some(encoder),
+            segmenter,
+            archive,
+            pending: BytesMut::new(),
+            pending_since: 0.0,
+            consumed: 0.0,
+            out: Vec::with_capacity(16 * 1024),
+            failed: false,
+            #[cfg(any(test, feature = "fault-injection"))]
+            panic_next: false,
+            log,
+        })
     }
 }
 
-pub fn encoder_for(variant: Variant) -> Result<Box<dyn Encoder>, EncodeError> {
-    match variant.codec {
-        Codec::Mp3 => Ok(Box::new(Mp3Encoder::new(variant))),
-        Codec::Opus => Ok(Box::new(super::opus_ogg::OpusOggEncoder::new(variant)?)),
-        Codec::Aac => Ok(Box::new(super::aac::AacEncoder::new(variant))),
+impl Actor for Transcoder {
+    type Context = Context<Self>;
+
+    /// Ogg's header pages go to the session first: every new listener needs them (after a
+    /// restart, the fresh encoder's headers start a new chained Ogg stream).
+    fn started(&mut self, _: &mut Context<Self>) {
+        if let Some(header) = self.encoder.as_ref().and_then(|e| e.header()) {
+            self.session.do_send(Encoded {
+                hub: self.hub,
+                data: header,
+                header: true,
+                edge: self.consumed,
+            });
+        }
+    }
+
+    /// The input ended (every sender is gone), or the rung failed and is about to be restarted.
+    fn stopped(&mut self, ctx: &mut Context<Self>) {
+        if self.failed && ctx.connected() {
+            return;
+        }
+        self.finish();
     }
 }
 
-/// The thread body: encodes every block until the decoder hangs up, hands chunks to `emit` (the
-/// stream header first, flagged `true`, if the format has one) with the seconds of input consumed
-/// so far (the live edge of this variant).
-pub fn run(
-    mut encoder: Box<dyn Encoder>,
-    input: Receiver<Arc<PcmBlock>>,
-    mut emit: impl FnMut(Bytes, bool, f64),
-) -> Result<(), EncodeError> {
-    if let Some(header) = encoder.header() {
-        emit(header, true, 0.0);
+impl Supervised for Transcoder {
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        self.failed = false;
+        self.out.clear();
+        self.encoder = encoders::encoder_for(self.variant)
+            .map_err(|e| warn!(self.log, "transcoder could not restart; this variant stays silent"; "variant" => self.variant.to_string(), "error" => e.to_string()))
+            .ok();
     }
-    let mut out = Vec::with_capacity(16 * 1024);
-    let mut consumed = 0.0;
-    while let Ok(block) = input.recv() {
-        encoder.encode(&block, &mut out)?;
-        consumed += (block.samples.len() / 2) as f64 / f64::from(block.rate.max(1));
-        if !out.is_empty() {
-            emit(Bytes::from(std::mem::take(&mut out)), false, consumed);
-        }
-    }
-    encoder.finish(&mut out)?;
-    if !out.is_empty() {
-        emit(Bytes::from(out), false, consumed);
-    }
-    Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_sine_encodes_to_mp3_frames_at_the_asked_bitrate() {
-        let variant: Variant = "mp3-128".parse().unwrap();
-        let mut enc = encoder_for(variant).unwrap();
-        let rate = 48_000;
-        let seconds = 2;
-        let samples: Vec<f32> = (0..rate * seconds)
-            .flat_map(|i| {
-                let s = (i as f32 * 440.0 * std::f32::consts::TAU / rate as f32).sin() * 0.5;
-                [s, s]
-            })
-            .collect();
-        let mut out = Vec::new();
-        for chunk in samples.chunks(2304) {
-            enc.encode(
-                &PcmBlock {
-                    rate,
-                    samples: chunk.to_vec(),
-                },
-                &mut out,
-            )
-            .unwrap();
+impl Handler<Pcm> for Transcoder {
+    type Result = ();
+    fn handle(&mut self, Pcm(block): Pcm, ctx: &mut Context<Self>) {
+        let encoded = std::panic::catch_unwind(AssertUnwindSafe(|| self.encode(&block)));
+        self.consumed += (block.samples.len() / 2) as f64 / f64::from(block.rate.max(1));
+        match encoded {
+            Ok(Ok(())) => self.emit(false),
+            Ok(Err(e)) => {
+                // An encoder error (not a panic) is not transient: this rung stops for good.
+                warn!(self.log, "transcoder stopped"; "variant" => self.variant.to_string(), "error" => e.to_string());
+                self.encoder = None;
+            }
+            Err(panic) => {
+                let error = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panic".to_owned());
+                self.failed = true;
+                self.session.do_send(RungFailed {
+                    variant: self.variant,
+                    error,
+                });
+                ctx.stop();
+            }
         }
-        enc.finish(&mut out).unwrap();
-        // MPEG-1 Layer III frame sync, 128 kbps, 44.1 kHz.
-        let sync = out
-            .windows(2)
-            .position(|w| w[0] == 0xFF && w[1] & 0xE0 == 0xE0)
-            .unwrap();
-        let header = &out[sync..sync + 4];
-        assert_eq!(header[2] >> 4, 0b1001, "bitrate index 9 = 128 kbps");
-        assert_eq!((header[2] >> 2) & 0b11, 0, "sample rate index 0 = 44.1 kHz");
-        let expected = 128_000 / 8 * seconds as usize;
-        assert!(
-            out.len().abs_diff(expected) < expected / 10,
-            "{} bytes for {expected}",
-            out.len()
-        );
+    }
+}
+
+#[cfg(any(test, feature = "fault-injection"))]
+impl Handler<InjectEncoderPanic> for Transcoder {
+    type Result = ();
+    fn handle(&mut self, _: InjectEncoderPanic, _: &mut Context<Self>) {
+        self.panic_next = true;
+    }
+}
+
+impl Transcoder {
+    fn encode(&mut self, block: &PcmBlock) -> Result<(), EncodeError> {
+        #[cfg(any(test, feature = "fault-injection"))]
+        if std::mem::take(&mut self.panic_next) {
+            panic!("encoder fault injected into {}", self.variant);
+        }
+        match self.encoder.as_mut() {
+            Some(encoder) => encoder.encode(block, &mut self.out),
+            None => Ok(()),
+        }
+    }
+
+    /// Hands what the encoder produced to HLS, the archive and (coalesced) the listeners.
+    fn emit(&mut self, last: bool) {
+        if !self.out.is_empty() {
+            let data = std::mem::take(&mut self.out);
+            self.segment(&data);
+            self.archive(&data);
+            self.pending.extend_from_slice(&data);
+            self.out = data;
+            self.out.clear();
+        }
+        let due = self.consumed - self.pending_since >= COALESCE_SECONDS;
+        if !self.pending.is_empty() && (due || last) {
+            self.pending_since = self.consumed;
+            self.session.do_send(Encoded {
+                hub: self.hub,
+                data: self.pending.split().freeze(),
+                header: false,
+                edge: self.consumed,
+            });
+        }
+    }
+
+    fn segment(&mut self, data: &[u8]) {
+        let Some(s) = self.segmenter.as_mut() else {
+            return;
+        };
+        match s.push(data) {
+            Ok(done) => {
+                for segment in done {
+                    let playlist = Bytes::from(s.playlist(false));
+                    self.session.do_send(Segmented {
+                        hub: self.hub,
+                        segment,
+                        playlist,
+                    });
+                }
+            }
+            Err(e) => {
+                // A full or read-only disk stops HLS for this variant, not the broadcast.
+                warn!(self.log, "HLS segment write failed; HLS off for this variant"; "variant" => self.variant.to_string(), "error" => e.to_string());
+                self.segmenter = None;
+            }
+        }
+    }
+
+    fn archive(&mut self, data: &[u8]) {
+        if let Some(Err(e)) = self.archive.as_mut().map(|f| f.write_all(data)) {
+            warn!(self.log, "archive write failed; the recording stops here"; "error" => e.to_string());
+            self.archive = None;
+        }
+    }
+
+    /// The input ended: flush the encoder, the last piece, the archive and the final playlist,
+    /// then tell the session this variant is done.
+    fn finish(&mut self) {
+        if let Some(Err(e)) = self.encoder.as_mut().map(|e| e.finish(&mut self.out)) {
+            warn!(self.log, "encoder flush failed"; "variant" => self.variant.to_string(), "error" => e.to_string());
+        }
+        self.emit(true);
+        if let Some(Err(e)) = self.archive.take().map(|mut f| f.flush()) {
+            warn!(self.log, "archive flush failed"; "error" => e.to_string());
+        }
+        if let Some(s) = self.segmenter.as_mut() {
+            match s.finish() {
+                Ok(Some(last)) => self.session.do_send(Segmented {
+                    hub: self.hub,
+                    segment: last,
+                    playlist: Bytes::from(s.playlist(true)),
+                }),
+                Ok(None) => {}
+                Err(e) => {
+                    warn!(self.log, "could not write the final HLS playlist"; "error" => e.to_string())
+                }
+            }
+        }
+        self.session.do_send(TranscoderDone);
+    }
+}
+
+/// The decoder thread's side of the rungs: every block goes to every rung, with at most
+/// [`IN_FLIGHT`] unanswered blocks per rung (see the module doc).
+pub(super) struct RungInputs {
+    rungs: Vec<RungInput>,
+    /// Waits for answers; the decoder thread is a plain thread, not an arbiter.
+    waiter: tokio::runtime::Runtime,
+}
+
+struct RungInput {
+    addr: Option<Addr<Transcoder>>,
+    in_flight: VecDeque<Request<Transcoder, Pcm>>,
+}
+
+impl RungInputs {
+    pub(super) fn new(rungs: Vec<Addr<Transcoder>>) -> std::io::Result<Self> {
+        Ok(Self {
+            rungs: rungs
+                .into_iter()
+                .map(|addr| RungInput {
+                    addr: Some(addr),
+                    in_flight: VecDeque::with_capacity(IN_FLIGHT),
+                })
+                .collect(),
+            waiter: tokio::runtime::Builder::new_current_thread().build()?,
+        })
+    }
+
+    /// Sends `block` to every rung still running, first waiting for any rung that is full.
+    pub(super) fn send(&mut self, block: &Arc<PcmBlock>) {
+        for rung in &mut self.rungs {
+            while rung.in_flight.len() >= IN_FLIGHT {
+                if let Some(oldest) = rung.in_flight.pop_front() {
+                    if self.waiter.block_on(oldest).is_err() {
+                        // The rung is gone (it could not encode at all): skip it from now on.
+                        rung.addr = None;
+                        rung.in_flight.clear();
+                    }
+                }
+            }
+            if let Some(addr) = &rung.addr {
+                rung.in_flight.push_back(addr.send(Pcm(block.clone())));
+            }
+        }
+    }
+
+    /// The input ended: waits until every rung has taken every block, then lets go of the rungs
+    /// (an actor whose senders are all gone stops without reading what is left in its mailbox),
+    /// which flush and stop.
+    pub(super) fn finish(mut self) {
+        for rung in &mut self.rungs {
+            for request in rung.in_flight.drain(..) {
+                let _rung_gone = self.waiter.block_on(request);
+            }
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! `/live/{mount}`: a chunked `PUT` source on the main port (`curl -T - ...`), and progressive
-//! listening at `/live/{mount}/{variant}`, Icecast-style, with ICY metadata on request.
+//! listening at `/live/{mount}/{variant}`, Icecast-style, with ICY metadata on request: an adapter
+//! of the listener core (`veza_actors::stream::listener`, shared with the Icecast port) to an
+//! actix-web streaming body.
 
 use crate::http::error::ApiError;
 use crate::ingest;
@@ -7,15 +9,13 @@ use crate::state::AppState;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::Serialize;
-use tokio::sync::broadcast::error::RecvError;
 use utoipa::ToSchema;
 use veza_actors::registry::FindStream;
-use veza_actors::stream::icy::{IcyInterleaver, METAINT};
 use veza_actors::stream::ladder::Variant;
-use veza_actors::stream::{Listen, Listening};
+use veza_actors::stream::listener::ListenerFeed;
+use veza_actors::stream::Listen;
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
@@ -140,12 +140,7 @@ pub async fn listen(
             None => Err(ApiError::not_found("this mount is not live")),
         };
     };
-    let Listening {
-        burst,
-        live,
-        title,
-        variant,
-    } = session
+    let listening = session
         .send(Listen(variant))
         .await
         .map_err(ApiError::internal)?
@@ -154,45 +149,11 @@ pub async fn listen(
         req.headers(),
         header::HeaderName::from_static("icy-metadata"),
     ) == Some("1");
-    let name = title.borrow().clone();
-    let icy = wants_icy.then(|| IcyInterleaver::new(METAINT));
-    let stream = futures_util::stream::unfold(
-        (burst.into_iter(), live, icy, title),
-        |(mut burst, mut live, mut icy, title)| async move {
-            let chunk = match burst.next() {
-                Some(c) => {
-                    // One burst chunk per poll: actix then flushes each to the socket instead of
-                    // copying the whole burst into its write buffer (which would keep that
-                    // capacity for the life of the connection).
-                    tokio::task::yield_now().await;
-                    c
-                }
-                None => match live.recv().await {
-                    Ok(c) => c,
-                    // Lagged: this listener cannot keep up; drop it rather than buffer for it.
-                    Err(RecvError::Lagged(_)) => {
-                        veza_actors::metrics::metrics().buffer_low.inc();
-                        return None;
-                    }
-                    Err(RecvError::Closed) => return None,
-                },
-            };
-            let out: Bytes = match icy.as_mut() {
-                Some(i) => i.process(chunk, &title.borrow()),
-                None => chunk,
-            };
-            Some((Ok::<_, actix_web::Error>(out), (burst, live, icy, title)))
-        },
-    );
+    let feed = ListenerFeed::new(listening, wants_icy);
     let mut res = HttpResponse::Ok();
-    res.content_type(variant.content_type())
-        .insert_header((header::CACHE_CONTROL, "no-cache, no-store"))
-        .insert_header(("icy-name", name))
-        .insert_header(("icy-br", variant.kbps.to_string()))
-        .insert_header(("icy-sr", variant.sample_rate().to_string()))
-        .insert_header(("icy-pub", "0"));
-    if wants_icy {
-        res.insert_header(("icy-metaint", METAINT.to_string()));
+    for (name, value) in feed.headers() {
+        res.insert_header((name, value));
     }
+    let stream = feed.into_stream().map(Ok::<_, actix_web::Error>);
     Ok(res.streaming(stream))
 }

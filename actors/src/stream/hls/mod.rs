@@ -1,7 +1,8 @@
 //! HLS with a DVR window on disk: each MP3/AAC variant's frames are cut into ~2 s packed-audio
 //! segments (an ID3 timestamp tag, then whole frames) under `DATA_DIR/hls/MOUNT/VARIANT/`. The
-//! segmenter runs on the variant's transcoder thread; the session keeps the rendered live playlist
-//! in memory, and the final one (with EXT-X-ENDLIST) is written next to the segments.
+//! segmenter runs in the variant's transcoder actor (on its own thread); the session keeps the
+//! rendered live playlist in memory, and the final one (with EXT-X-ENDLIST) is written next to the
+//! segments.
 
 pub mod frames;
 pub mod id3;

@@ -7,8 +7,8 @@
 
 use crate::stream::decode::{each_block, DecodeError, PcmBlock};
 use crate::stream::effects::dynamics::{db_to_linear, Compressor};
+use crate::stream::encoders::{EncodeError, Encoder, Mp3Encoder};
 use crate::stream::ladder::{Codec, Variant};
-use crate::stream::transcoder::{EncodeError, Encoder, Mp3Encoder};
 use ebur128::{EbuR128, Mode};
 use std::fs::File;
 use std::io::{BufWriter, Write};

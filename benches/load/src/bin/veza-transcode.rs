@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::time::Instant;
-use veza_actors::stream::{decode, ladder, transcoder};
+use veza_actors::stream::{decode, encoders, ladder};
 
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -46,14 +46,24 @@ fn main() {
         sinks.push(tx);
         let counter = bytes.clone();
         threads.push(std::thread::spawn(move || {
-            let encoder = transcoder::encoder_for(variant).expect("encoder");
-            transcoder::run(encoder, rx, |chunk, _header, _edge| {
+            let encoder = encoders::encoder_for(variant).expect("encoder");
+            encoders::run(encoder, rx, |chunk, _header, _edge| {
                 counter.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
             })
             .expect("transcode");
         }));
     }
-    let summary = decode::run(file, &extension, &sinks, |_, _| {}).expect("decode");
+    let summary = decode::run(
+        file,
+        &extension,
+        |block| {
+            for sink in &sinks {
+                let _gone = sink.send(block.clone());
+            }
+        },
+        |_, _| {},
+    )
+    .expect("decode");
     drop(sinks);
     for t in threads {
         t.join().expect("transcoder thread");
