@@ -30,6 +30,7 @@ pub mod sessions;
 pub mod streams;
 pub mod two_factor;
 pub mod unread;
+pub mod tracks;
 pub mod uploads;
 pub mod users;
 pub mod webhook_deliveries;
