@@ -350,8 +350,6 @@ diesel::table! {
         filename -> Text,
         content_type -> Text,
         size_bytes -> BigInt,
-        sha256 -> Text,
-        storage_key -> Text,
         artwork_key -> Nullable<Text>,
         title -> Text,
         artist -> Nullable<Text>,

@@ -15,8 +15,6 @@ pub struct NewTrack<'a> {
     pub filename: &'a str,
     pub content_type: &'a str,
     pub size_bytes: i64,
-    pub sha256: &'a str,
-    pub storage_key: &'a str,
     pub artwork_key: Option<&'a str>,
     pub title: &'a str,
     pub artist: Option<&'a str>,
@@ -30,6 +28,8 @@ pub struct NewTrack<'a> {
     pub origin: Option<&'a str>,
 }
 
+/// A track's row. The audio's blob key is made from the id (`BlobKey::upload`), so no column holds
+/// it (diesel's tables stop at 16 columns without a slower feature).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = tracks)]
 pub struct TrackRow {
@@ -38,8 +38,6 @@ pub struct TrackRow {
     pub filename: String,
     pub content_type: String,
     pub size_bytes: i64,
-    pub sha256: String,
-    pub storage_key: String,
     pub artwork_key: Option<String>,
     pub title: String,
     pub artist: Option<String>,

@@ -1,5 +1,5 @@
 -- The track library (issue 14): audio files a user uploads for AutoDJ, kept in the blob store
--- (data_dir/tracks on local disk) under `storage_key`, a key the server makes from the id. The
+-- (data_dir/tracks on local disk) under a key the server makes from the id (`ab/cd/<id>`). The
 -- tags (title, artist, album, year, track_no) are read from the file and the first three may be
 -- edited; `duration_ms` and `loudness_lufs` (EBU R128 integrated loudness) are measured once, on
 -- upload. `artwork_key`: the embedded front cover, when the file has one. `lyrics`: LRC text as
@@ -11,8 +11,6 @@ CREATE TABLE tracks (
     filename TEXT NOT NULL,
     content_type TEXT NOT NULL,
     size_bytes BIGINT NOT NULL,
-    sha256 TEXT NOT NULL,
-    storage_key TEXT NOT NULL,
     artwork_key TEXT,
     title TEXT NOT NULL,
     artist TEXT,

@@ -189,8 +189,6 @@ pub async fn create(
                 filename: &name,
                 content_type: format.content_type(),
                 size_bytes: received.size as i64,
-                sha256: &received.sha256,
-                storage_key: key.as_str(),
                 artwork_key: artwork.as_ref().map(BlobKey::as_str),
                 title: &title,
                 artist: analysis.tags.artist.as_deref(),
@@ -442,9 +440,8 @@ pub async fn delete(
     // The files live on the node that took the upload: another node leaves them (they are
     // unreachable without the row); with one shared data dir, every node reaches them.
     let blobs = state.tracks.store.clone();
-    let keys: Vec<BlobKey> = std::iter::once(row.storage_key.as_str())
-        .chain(row.artwork_key.as_deref())
-        .filter_map(BlobKey::stored)
+    let keys: Vec<BlobKey> = std::iter::once(BlobKey::upload(row.id))
+        .chain(row.artwork_key.as_deref().and_then(BlobKey::stored))
         .collect();
     web::block(move || tracks::discard(blobs.as_ref(), keys)).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -474,8 +471,7 @@ pub async fn audio(
     if let Some(elsewhere) = on_its_node(row.origin.as_deref(), state.tracks.origin.as_deref(), &req) {
         return Ok(elsewhere);
     }
-    let key = BlobKey::stored(&row.storage_key)
-        .ok_or_else(|| ApiError::internal(format!("track {} has a malformed key", row.id)))?;
+    let key = BlobKey::upload(row.id);
     serve(state.tracks.store.clone(), &req, key, &row.content_type, &row.filename, true).await
 }
 
