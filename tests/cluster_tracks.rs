@@ -18,7 +18,12 @@ async fn a_track_uploaded_on_one_node_is_listed_and_read_through_another(kind: K
     let path = dir.path().join("tone.flac");
     let made = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"])
-        .args(["-i", "sine=frequency=440:duration=2", "-metadata", "title=Across"])
+        .args([
+            "-i",
+            "sine=frequency=440:duration=2",
+            "-metadata",
+            "title=Across",
+        ])
         .args(["-c:a", "flac"])
         .arg(&path)
         .status()
@@ -27,7 +32,11 @@ async fn a_track_uploaded_on_one_node_is_listed_and_read_through_another(kind: K
     let flac = std::fs::read(&path).unwrap();
     let auth = format!("Bearer {}", alice.token);
     let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
-    let body = form(b"name=\"file\"; filename=\"tone.flac\"", "audio/flac", &flac);
+    let body = form(
+        b"name=\"file\"; filename=\"tone.flac\"",
+        "audio/flac",
+        &flac,
+    );
     let made = raw(
         node(0),
         "POST",
@@ -39,13 +48,27 @@ async fn a_track_uploaded_on_one_node_is_listed_and_read_through_another(kind: K
     assert_eq!(made.status, 201, "{:?}", made.json());
     let id = made.json()["track"]["id"].as_str().unwrap().to_owned();
 
-    let listed = raw(node(1), "GET", "/api/v2/tracks", &[("Authorization", &auth)], b"").await;
+    let listed = raw(
+        node(1),
+        "GET",
+        "/api/v2/tracks",
+        &[("Authorization", &auth)],
+        b"",
+    )
+    .await;
     assert_eq!(listed.status, 200);
     assert_eq!(listed.json()["tracks"][0]["id"], id.as_str());
     assert_eq!(listed.json()["tracks"][0]["title"], "Across");
 
     let lyrics = format!("/api/v2/tracks/{id}/lyrics");
-    let put = raw(node(0), "PUT", &lyrics, &[("Authorization", &auth)], b"[00:01.00]hello").await;
+    let put = raw(
+        node(0),
+        "PUT",
+        &lyrics,
+        &[("Authorization", &auth)],
+        b"[00:01.00]hello",
+    )
+    .await;
     assert_eq!(put.status, 200, "{:?}", put.json());
     let got = raw(node(1), "GET", &lyrics, &[("Authorization", &auth)], b"").await;
     assert_eq!(got.json()["lines"][0]["time_ms"], 1000);

@@ -58,8 +58,18 @@ fn tone(dir: &Path, name: &str, codec: &[&str], metadata: &[(&str, &str)]) -> Pa
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"])
         .args(["-i", "sine=frequency=440:duration=3:sample_rate=44100"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=660:duration=3:sample_rate=44100"])
-        .args(["-filter_complex", "[0:a][1:a]amerge=inputs=2[a]", "-map", "[a]"]);
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=660:duration=3:sample_rate=44100",
+        ])
+        .args([
+            "-filter_complex",
+            "[0:a][1:a]amerge=inputs=2[a]",
+            "-map",
+            "[a]",
+        ]);
     for (k, v) in metadata {
         cmd.args(["-metadata", &format!("{k}={v}")]);
     }
@@ -72,7 +82,14 @@ fn tone(dir: &Path, name: &str, codec: &[&str], metadata: &[(&str, &str)]) -> Pa
 /// The duration ffprobe reads, in ms.
 fn probed_ms(path: &Path) -> f64 {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(path)
         .output()
         .expect("ffprobe");
@@ -130,10 +147,22 @@ async fn each_format_is_decoded_measured_and_tagged(kind: Kind) {
     let alice = server.user("alice").await;
     let dir = tempfile::tempdir().unwrap();
     let formats: &[(&str, &[&str], &str)] = &[
-        ("tone.mp3", &["-c:a", "libmp3lame", "-b:a", "192k"], "audio/mpeg"),
+        (
+            "tone.mp3",
+            &["-c:a", "libmp3lame", "-b:a", "192k"],
+            "audio/mpeg",
+        ),
         ("tone.flac", &["-c:a", "flac"], "audio/flac"),
-        ("tone.ogg", &["-c:a", "libvorbis", "-q:a", "5"], "audio/ogg; codecs=vorbis"),
-        ("tone.opus", &["-c:a", "libopus", "-b:a", "128k"], "audio/ogg; codecs=opus"),
+        (
+            "tone.ogg",
+            &["-c:a", "libvorbis", "-q:a", "5"],
+            "audio/ogg; codecs=vorbis",
+        ),
+        (
+            "tone.opus",
+            &["-c:a", "libopus", "-b:a", "128k"],
+            "audio/ogg; codecs=opus",
+        ),
         ("tone.wav", &["-c:a", "pcm_s16le"], "audio/wav"),
     ];
     for (name, codec, content_type) in formats {
@@ -144,10 +173,16 @@ async fn each_format_is_decoded_measured_and_tagged(kind: Kind) {
         assert_eq!(track["size"], bytes.len() as i64, "{name}");
         let duration = track["duration_ms"].as_f64().expect("duration");
         let probed = probed_ms(&path);
-        assert!((duration - probed).abs() <= 50.0, "{name}: {duration} ms, ffprobe {probed} ms");
+        assert!(
+            (duration - probed).abs() <= 50.0,
+            "{name}: {duration} ms, ffprobe {probed} ms"
+        );
         let lufs = track["loudness_lufs"].as_f64().expect("loudness");
         let reference = ffmpeg_lufs(&path);
-        assert!((lufs - reference).abs() <= 1.0, "{name}: {lufs} LUFS, ffmpeg {reference}");
+        assert!(
+            (lufs - reference).abs() <= 1.0,
+            "{name}: {lufs} LUFS, ffmpeg {reference}"
+        );
         // WAV's INFO chunk has no album, year or track number field ffmpeg writes.
         assert_eq!(track["title"], "Test Tone", "{name}: {track}");
         assert_eq!(track["artist"], "The Oscillators", "{name}: {track}");
@@ -161,7 +196,15 @@ async fn each_format_is_decoded_measured_and_tagged(kind: Kind) {
         let audio = get(&server, &alice, &format!("/api/v2/tracks/{id}/audio")).await;
         assert_eq!(audio.status, 200);
         assert_eq!(audio.body, bytes, "{name}");
-        let part = call(&server, &alice, "GET", &format!("/api/v2/tracks/{id}/audio"), &[("Range", "bytes=4-11")], b"").await;
+        let part = call(
+            &server,
+            &alice,
+            "GET",
+            &format!("/api/v2/tracks/{id}/audio"),
+            &[("Range", "bytes=4-11")],
+            b"",
+        )
+        .await;
         assert_eq!(part.status, 206);
         assert_eq!(part.body, bytes[4..12]);
     }
@@ -189,14 +232,34 @@ async fn an_embedded_cover_is_served_as_artwork(kind: Kind) {
         .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"])
         .args(["-i", "sine=frequency=440:duration=2", "-i"])
         .arg(&cover)
-        .args(["-map", "0:a", "-map", "1:v", "-c:a", "libmp3lame", "-c:v", "png"])
-        .args(["-id3v2_version", "3", "-metadata:s:v", "comment=Cover (front)"])
+        .args([
+            "-map",
+            "0:a",
+            "-map",
+            "1:v",
+            "-c:a",
+            "libmp3lame",
+            "-c:v",
+            "png",
+        ])
+        .args([
+            "-id3v2_version",
+            "3",
+            "-metadata:s:v",
+            "comment=Cover (front)",
+        ])
         .args(["-disposition:v", "attached_pic"])
         .arg(&out)
         .status()
         .unwrap();
     assert!(made.success());
-    let track = uploaded(&server, &alice, "covered.mp3", &std::fs::read(&out).unwrap()).await;
+    let track = uploaded(
+        &server,
+        &alice,
+        "covered.mp3",
+        &std::fs::read(&out).unwrap(),
+    )
+    .await;
     let url = track["artwork_url"].as_str().expect("an artwork url");
     let art = get(&server, &alice, url).await;
     assert_eq!(art.status, 200);
@@ -204,12 +267,23 @@ async fn an_embedded_cover_is_served_as_artwork(kind: Kind) {
     assert_eq!(art.body, std::fs::read(&cover).unwrap());
     // Without a cover: no url, and 404.
     let plain = tone(dir.path(), "plain.flac", &["-c:a", "flac"], &[]);
-    let track = uploaded(&server, &alice, "plain.flac", &std::fs::read(&plain).unwrap()).await;
+    let track = uploaded(
+        &server,
+        &alice,
+        "plain.flac",
+        &std::fs::read(&plain).unwrap(),
+    )
+    .await;
     assert!(track["artwork_url"].is_null());
     // No title tag: the filename stands in.
     assert_eq!(track["title"], "plain.flac");
     let id = track["id"].as_str().unwrap();
-    assert_eq!(get(&server, &alice, &format!("/api/v2/tracks/{id}/artwork")).await.status, 404);
+    assert_eq!(
+        get(&server, &alice, &format!("/api/v2/tracks/{id}/artwork"))
+            .await
+            .status,
+        404
+    );
 }
 
 async fn bad_files_are_refused_and_leave_nothing(kind: Kind) {
@@ -219,14 +293,24 @@ async fn bad_files_are_refused_and_leave_nothing(kind: Kind) {
     let alice = server.user("alice").await;
     let dir = tempfile::tempdir().unwrap();
 
-    let text = post_track(&server, &alice, "song.mp3", b"this is not audio, only words\n").await;
+    let text = post_track(
+        &server,
+        &alice,
+        "song.mp3",
+        b"this is not audio, only words\n",
+    )
+    .await;
     assert_eq!(text.status, 415, "{:?}", text.json());
     assert_eq!(text.json()["error"]["code"], "unsupported_media_type");
     let empty = post_track(&server, &alice, "empty.mp3", b"").await;
     assert_eq!(empty.status, 415, "{:?}", empty.json());
 
     let flac = std::fs::read(tone(dir.path(), "t.flac", &["-c:a", "flac"], &[])).unwrap();
-    assert!(flac.len() < 400_000, "the FLAC must fit under the limit: {}", flac.len());
+    assert!(
+        flac.len() < 400_000,
+        "the FLAC must fit under the limit: {}",
+        flac.len()
+    );
     let cut = post_track(&server, &alice, "cut.flac", &flac[..flac.len() / 2]).await;
     assert_eq!(cut.status, 422, "{:?}", cut.json());
     assert_eq!(cut.json()["error"]["code"], "undecodable");
@@ -257,7 +341,10 @@ async fn the_quota_counts_every_track_of_an_owner(kind: Kind) {
     let quota = (flac.len() * 3 / 2).to_string();
     let config = config_with(
         &db,
-        &[("VEZA_TRACK_MAX_BYTES", &quota), ("VEZA_TRACK_QUOTA_BYTES", &quota)],
+        &[
+            ("VEZA_TRACK_MAX_BYTES", &quota),
+            ("VEZA_TRACK_QUOTA_BYTES", &quota),
+        ],
     );
     let server = TestServer::start_with(&db, config).await;
     let alice = server.user("alice").await;
@@ -270,10 +357,23 @@ async fn the_quota_counts_every_track_of_an_owner(kind: Kind) {
     uploaded(&server, &bob, "bobs.flac", &flac).await;
     // Deleting frees the room, and the files.
     let id = first["id"].as_str().unwrap();
-    let deleted = call(&server, &alice, "DELETE", &format!("/api/v2/tracks/{id}"), &[], b"").await;
+    let deleted = call(
+        &server,
+        &alice,
+        "DELETE",
+        &format!("/api/v2/tracks/{id}"),
+        &[],
+        b"",
+    )
+    .await;
     assert_eq!(deleted.status, 204);
     assert_eq!(stored_files(&db).len(), 1, "bob's file alone");
-    assert_eq!(get(&server, &alice, &format!("/api/v2/tracks/{id}")).await.status, 404);
+    assert_eq!(
+        get(&server, &alice, &format!("/api/v2/tracks/{id}"))
+            .await
+            .status,
+        404
+    );
     uploaded(&server, &alice, "two.flac", &flac).await;
 }
 
@@ -290,16 +390,37 @@ async fn a_track_is_its_owners_alone(kind: Kind) {
         ("GET", format!("/api/v2/tracks/{id}"), &b""[..]),
         ("GET", format!("/api/v2/tracks/{id}/audio"), b""),
         ("GET", format!("/api/v2/tracks/{id}/lyrics"), b""),
-        ("PUT", format!("/api/v2/tracks/{id}/lyrics"), b"[00:01.00]mine"),
-        ("PATCH", format!("/api/v2/tracks/{id}"), br#"{"title":"stolen"}"#),
+        (
+            "PUT",
+            format!("/api/v2/tracks/{id}/lyrics"),
+            b"[00:01.00]mine",
+        ),
+        (
+            "PATCH",
+            format!("/api/v2/tracks/{id}"),
+            br#"{"title":"stolen"}"#,
+        ),
         ("DELETE", format!("/api/v2/tracks/{id}"), b""),
     ] {
-        let reply = call(&server, &bob, method, &path, &[("Content-Type", "application/json")], body).await;
+        let reply = call(
+            &server,
+            &bob,
+            method,
+            &path,
+            &[("Content-Type", "application/json")],
+            body,
+        )
+        .await;
         assert_eq!(reply.status, 404, "{method} {path}");
     }
     let bobs = get(&server, &bob, "/api/v2/tracks").await.json();
     assert_eq!(bobs["tracks"], serde_json::json!([]));
-    assert_eq!(get(&server, &alice, &format!("/api/v2/tracks/{id}")).await.json()["title"], "t.wav");
+    assert_eq!(
+        get(&server, &alice, &format!("/api/v2/tracks/{id}"))
+            .await
+            .json()["title"],
+        "t.wav"
+    );
 }
 
 async fn tags_are_edited_and_pages_follow_each_other(kind: Kind) {
@@ -315,7 +436,15 @@ async fn tags_are_edited_and_pages_follow_each_other(kind: Kind) {
     let id = ids[0].as_str().unwrap();
     let path = format!("/api/v2/tracks/{id}");
     let json = [("Content-Type", "application/json")];
-    let edited = call(&server, &alice, "PATCH", &path, &json, br#"{"title":" New name ","artist":""}"#).await;
+    let edited = call(
+        &server,
+        &alice,
+        "PATCH",
+        &path,
+        &json,
+        br#"{"title":" New name ","artist":""}"#,
+    )
+    .await;
     assert_eq!(edited.status, 200, "{:?}", edited.json());
     assert_eq!(edited.json()["title"], "New name");
     assert!(edited.json()["artist"].is_null());
@@ -324,17 +453,41 @@ async fn tags_are_edited_and_pages_follow_each_other(kind: Kind) {
         assert_eq!(refused.status, 422, "{:?}", refused.json());
     }
     let long = format!(r#"{{"album":"{}"}}"#, "x".repeat(301));
-    assert_eq!(call(&server, &alice, "PATCH", &path, &json, long.as_bytes()).await.status, 422);
+    assert_eq!(
+        call(&server, &alice, "PATCH", &path, &json, long.as_bytes())
+            .await
+            .status,
+        422
+    );
 
     let first = get(&server, &alice, "/api/v2/tracks?limit=2").await.json();
-    let page: Vec<_> = first["tracks"].as_array().unwrap().iter().map(|t| t["id"].clone()).collect();
+    let page: Vec<_> = first["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].clone())
+        .collect();
     assert_eq!(page, vec![ids[2].clone(), ids[1].clone()]);
     let next = first["next_before"].as_str().expect("a next page");
-    let second = get(&server, &alice, &format!("/api/v2/tracks?limit=2&before={next}")).await.json();
-    let page: Vec<_> = second["tracks"].as_array().unwrap().iter().map(|t| t["id"].clone()).collect();
+    let second = get(
+        &server,
+        &alice,
+        &format!("/api/v2/tracks?limit=2&before={next}"),
+    )
+    .await
+    .json();
+    let page: Vec<_> = second["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].clone())
+        .collect();
     assert_eq!(page, vec![ids[0].clone()]);
     assert!(second.get("next_before").is_none());
-    assert_eq!(get(&server, &alice, "/api/v2/tracks?limit=0").await.status, 422);
+    assert_eq!(
+        get(&server, &alice, "/api/v2/tracks?limit=0").await.status,
+        422
+    );
 }
 
 async fn lyrics_round_trip_parsed_and_errors_name_their_line(kind: Kind) {
@@ -349,7 +502,15 @@ async fn lyrics_round_trip_parsed_and_errors_name_their_line(kind: Kind) {
     assert_eq!(get(&server, &alice, &path).await.status, 404);
 
     let lrc = "[ar:Someone]\n[offset:+100]\n[00:01.10][00:02.60]Hello\n[00:02.00]<00:02.00>big <00:02.30>world\n";
-    let put = call(&server, &alice, "PUT", &path, &[("Content-Type", "text/plain")], lrc.as_bytes()).await;
+    let put = call(
+        &server,
+        &alice,
+        "PUT",
+        &path,
+        &[("Content-Type", "text/plain")],
+        lrc.as_bytes(),
+    )
+    .await;
     assert_eq!(put.status, 200, "{:?}", put.json());
     let got = get(&server, &alice, &path).await.json();
     assert_eq!(got, put.json());
@@ -360,16 +521,24 @@ async fn lyrics_round_trip_parsed_and_errors_name_their_line(kind: Kind) {
         .iter()
         .map(|l| (l["time_ms"].as_i64().unwrap(), l["text"].as_str().unwrap()))
         .collect();
-    assert_eq!(lines, vec![(1_000, "Hello"), (1_900, "big world"), (2_500, "Hello")]);
+    assert_eq!(
+        lines,
+        vec![(1_000, "Hello"), (1_900, "big world"), (2_500, "Hello")]
+    );
     assert_eq!(got["lines"][1]["words"][1]["time_ms"], 2_200);
-    let shown = get(&server, &alice, &format!("/api/v2/tracks/{id}")).await.json();
+    let shown = get(&server, &alice, &format!("/api/v2/tracks/{id}"))
+        .await
+        .json();
     assert_eq!(shown["has_lyrics"], true);
 
     let bad = "[00:01.00]fine\n[00:99.00]bad seconds\n";
     let refused = call(&server, &alice, "PUT", &path, &[], bad.as_bytes()).await;
     assert_eq!(refused.status, 422, "{:?}", refused.json());
     assert_eq!(refused.json()["error"]["code"], "invalid_lyrics");
-    assert!(refused.json()["error"]["message"].as_str().unwrap().contains("line 2"));
+    assert!(refused.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("line 2"));
     // The refused text replaced nothing.
     assert_eq!(get(&server, &alice, &path).await.json()["lrc"], lrc);
 

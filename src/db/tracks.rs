@@ -76,7 +76,11 @@ pub fn find(conn: &mut DbConnection, id: i64) -> Result<Option<TrackRow>, DbErro
 }
 
 /// Track `id` if `owner` owns it.
-pub fn find_owned(conn: &mut DbConnection, id: i64, owner: i64) -> Result<Option<TrackRow>, DbError> {
+pub fn find_owned(
+    conn: &mut DbConnection,
+    id: i64,
+    owner: i64,
+) -> Result<Option<TrackRow>, DbError> {
     Ok(tracks::table
         .find(id)
         .filter(tracks::owner_id.eq(owner))
@@ -160,7 +164,8 @@ pub fn delete(conn: &mut DbConnection, id: i64, owner: i64) -> Result<Option<Tra
     let Some(row) = find_owned(conn, id, owner)? else {
         return Ok(None);
     };
-    let n = diesel::delete(tracks::table.find(id).filter(tracks::owner_id.eq(owner))).execute(conn)?;
+    let n =
+        diesel::delete(tracks::table.find(id).filter(tracks::owner_id.eq(owner))).execute(conn)?;
     Ok((n == 1).then_some(row))
 }
 

@@ -101,7 +101,10 @@ pub struct Analysis {
 
 /// Decodes `file` to its end and reads its tags. A file that does not decode, decodes to no
 /// audio, or stops well before the length its header declares (cut off) is refused.
-pub fn analyse(open: impl Fn() -> std::io::Result<File>, format: AudioFormat) -> Result<Analysis, TrackError> {
+pub fn analyse(
+    open: impl Fn() -> std::io::Result<File>,
+    format: AudioFormat,
+) -> Result<Analysis, TrackError> {
     let io = |e: std::io::Error| TrackError::Undecodable(e.to_string());
     let (tags, artwork, declared) = read_tags(open().map_err(io)?);
     let pcm = decode(open().map_err(io)?, format)?;
@@ -145,7 +148,9 @@ struct Meter {
 impl Meter {
     fn new(channels: u16, rate: u32) -> Result<Self, TrackError> {
         if channels == 0 || rate == 0 {
-            return Err(TrackError::Undecodable("no channels or no sample rate".into()));
+            return Err(TrackError::Undecodable(
+                "no channels or no sample rate".into(),
+            ));
         }
         let meter = EbuR128::new(u32::from(channels), rate, Mode::I)
             .map_err(|e| TrackError::Undecodable(format!("loudness meter: {e:?}")))?;
@@ -166,11 +171,7 @@ impl Meter {
     }
 
     fn finish(self, rate: u32) -> Decoded {
-        let loudness = self
-            .meter
-            .loudness_global()
-            .ok()
-            .filter(|l| l.is_finite());
+        let loudness = self.meter.loudness_global().ok().filter(|l| l.is_finite());
         Decoded {
             frames: self.frames,
             rate,
@@ -275,9 +276,15 @@ mod tests {
 
     #[test]
     fn formats_are_read_from_the_first_bytes() {
-        assert_eq!(AudioFormat::sniff(b"fLaC\0\0\0\x22"), Some(AudioFormat::Flac));
+        assert_eq!(
+            AudioFormat::sniff(b"fLaC\0\0\0\x22"),
+            Some(AudioFormat::Flac)
+        );
         assert_eq!(AudioFormat::sniff(b"ID3\x04\0\0"), Some(AudioFormat::Mp3));
-        assert_eq!(AudioFormat::sniff(b"RIFF\x10\0\0\0WAVEfmt "), Some(AudioFormat::Wav));
+        assert_eq!(
+            AudioFormat::sniff(b"RIFF\x10\0\0\0WAVEfmt "),
+            Some(AudioFormat::Wav)
+        );
         let mut vorbis = b"OggS\0\x02".to_vec();
         vorbis.extend_from_slice(&[0; 20]);
         vorbis.push(1);
@@ -287,7 +294,13 @@ mod tests {
         let mut opus = vorbis[..28].to_vec();
         opus.extend_from_slice(b"OpusHead");
         assert_eq!(AudioFormat::sniff(&opus), Some(AudioFormat::OggOpus));
-        for other in [&b""[..], b"hello, this is text", b"OggS\0\x02", b"%PDF-1.4", b"\x89PNG\r\n\x1a\n"] {
+        for other in [
+            &b""[..],
+            b"hello, this is text",
+            b"OggS\0\x02",
+            b"%PDF-1.4",
+            b"\x89PNG\r\n\x1a\n",
+        ] {
             assert_eq!(AudioFormat::sniff(other), None, "{other:?}");
         }
     }

@@ -156,8 +156,7 @@ pub fn time(stamp: &str) -> Result<i64, String> {
     let digits = |s: &str, max_len: usize| {
         !s.is_empty() && s.len() <= max_len && s.bytes().all(|b| b.is_ascii_digit())
     };
-    if !digits(minutes, 4) || !digits(seconds, 2) || !(fraction.is_empty() || digits(fraction, 3))
-    {
+    if !digits(minutes, 4) || !digits(seconds, 2) || !(fraction.is_empty() || digits(fraction, 3)) {
         return Err(bad());
     }
     let parse = |s: &str| s.parse::<i64>().map_err(|_| bad());
@@ -182,8 +181,8 @@ fn words(rest: &str) -> Result<(String, Vec<Word>), String> {
     let mut current: Option<(i64, String)> = None;
     let mut chars = rest;
     while !chars.is_empty() {
-        let stamp_here = chars.starts_with('<')
-            && chars[1..].starts_with(|c: char| c.is_ascii_digit());
+        let stamp_here =
+            chars.starts_with('<') && chars[1..].starts_with(|c: char| c.is_ascii_digit());
         if stamp_here {
             let end = chars
                 .find('>')
@@ -228,7 +227,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn times(l: &Lyrics) -> Vec<(i64, &str)> {
-        l.lines.iter().map(|l| (l.time_ms, l.text.as_str())).collect()
+        l.lines
+            .iter()
+            .map(|l| (l.time_ms, l.text.as_str()))
+            .collect()
     }
 
     #[test]
@@ -237,7 +239,12 @@ mod tests {
         let l = parse(lrc).unwrap();
         assert_eq!(
             times(&l),
-            vec![(12_000, "First line"), (17_200, "Second"), (62_500, "Third"), (120_000, "")]
+            vec![
+                (12_000, "First line"),
+                (17_200, "Second"),
+                (62_500, "Third"),
+                (120_000, "")
+            ]
         );
         assert!(l.lines.iter().all(|l| l.words.is_empty()));
     }
@@ -245,7 +252,10 @@ mod tests {
     #[test]
     fn several_stamps_repeat_a_line_in_time_order() {
         let l = parse("[00:30.00][00:10.00]Chorus\n[00:20.00]Verse").unwrap();
-        assert_eq!(times(&l), vec![(10_000, "Chorus"), (20_000, "Verse"), (30_000, "Chorus")]);
+        assert_eq!(
+            times(&l),
+            vec![(10_000, "Chorus"), (20_000, "Verse"), (30_000, "Chorus")]
+        );
     }
 
     #[test]
@@ -261,13 +271,23 @@ mod tests {
         let l = parse("[00:01.00]<00:01.00>Hello <00:01.50>big <00:02.10>world<00:03.00>").unwrap();
         let line = &l.lines[0];
         assert_eq!(line.text, "Hello big world");
-        let words: Vec<_> = line.words.iter().map(|w| (w.time_ms, w.text.as_str())).collect();
-        assert_eq!(words, vec![(1_000, "Hello"), (1_500, "big"), (2_100, "world")]);
+        let words: Vec<_> = line
+            .words
+            .iter()
+            .map(|w| (w.time_ms, w.text.as_str()))
+            .collect();
+        assert_eq!(
+            words,
+            vec![(1_000, "Hello"), (1_500, "big"), (2_100, "world")]
+        );
         // Repeated at another stamp, the words move with the line.
         let l = parse("[00:01.00][00:11.00]<00:01.00>a <00:01.50>b").unwrap();
         assert_eq!(l.lines[1].words[1].time_ms, 11_500);
         // `<` not followed by a digit is text.
-        assert_eq!(parse("[00:01.00]I <3 you").unwrap().lines[0].text, "I <3 you");
+        assert_eq!(
+            parse("[00:01.00]I <3 you").unwrap().lines[0].text,
+            "I <3 you"
+        );
     }
 
     #[test]

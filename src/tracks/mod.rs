@@ -71,7 +71,11 @@ impl Tracks {
 
 /// Inserts the row if the owner's tracks stay within `quota` bytes (0: no quota), the owner's
 /// row locked first so concurrent uploads of one user are counted one after the other.
-pub fn record(conn: &mut DbConnection, row: &NewTrack<'_>, quota: u64) -> Result<TrackRow, TrackError> {
+pub fn record(
+    conn: &mut DbConnection,
+    row: &NewTrack<'_>,
+    quota: u64,
+) -> Result<TrackRow, TrackError> {
     write_transaction(conn, |conn| {
         crate::db::uploads::lock_owner(conn, row.owner_id)?;
         if quota > 0 {

@@ -172,7 +172,12 @@ pub async fn create(
     let recorded = web::block(move || {
         let mut keys = vec![key.clone()];
         let result = (|| {
-            let opened = || blobs.open(&key).map(|b| b.file).map_err(std::io::Error::other);
+            let opened = || {
+                blobs
+                    .open(&key)
+                    .map(|b| b.file)
+                    .map_err(std::io::Error::other)
+            };
             let analysis = analyse::analyse(opened, format)?;
             let artwork = match &analysis.artwork {
                 Some(art) => {
@@ -359,7 +364,9 @@ fn tag_value(field: &str, value: &str) -> Result<String, ApiError> {
         )));
     }
     if value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(format!("{field} holds control characters")));
+        return Err(ApiError::invalid(format!(
+            "{field} holds control characters"
+        )));
     }
     Ok(value.to_owned())
 }
@@ -468,11 +475,21 @@ pub async fn audio(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let row = owned(&state, who.user_id, path.into_inner()).await?;
-    if let Some(elsewhere) = on_its_node(row.origin.as_deref(), state.tracks.origin.as_deref(), &req) {
+    if let Some(elsewhere) =
+        on_its_node(row.origin.as_deref(), state.tracks.origin.as_deref(), &req)
+    {
         return Ok(elsewhere);
     }
     let key = BlobKey::upload(row.id);
-    serve(state.tracks.store.clone(), &req, key, &row.content_type, &row.filename, true).await
+    serve(
+        state.tracks.store.clone(),
+        &req,
+        key,
+        &row.content_type,
+        &row.filename,
+        true,
+    )
+    .await
 }
 
 /// A track's embedded front cover (PNG or JPEG); 404 for a track without one.
@@ -495,7 +512,9 @@ pub async fn artwork(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let row = owned(&state, who.user_id, path.into_inner()).await?;
-    if let Some(elsewhere) = on_its_node(row.origin.as_deref(), state.tracks.origin.as_deref(), &req) {
+    if let Some(elsewhere) =
+        on_its_node(row.origin.as_deref(), state.tracks.origin.as_deref(), &req)
+    {
         return Ok(elsewhere);
     }
     let key = row
@@ -510,5 +529,13 @@ pub async fn artwork(
         ThumbFormat::Png => "artwork.png",
         ThumbFormat::Jpeg => "artwork.jpg",
     };
-    serve(state.tracks.store.clone(), &req, key, format.content_type(), name, true).await
+    serve(
+        state.tracks.store.clone(),
+        &req,
+        key,
+        format.content_type(),
+        name,
+        true,
+    )
+    .await
 }

@@ -16,7 +16,6 @@ use crate::state::AppState;
 use crate::uploads::finish::{self, Pictured};
 use crate::uploads::receive::{stream_into_store, Budget};
 use crate::uploads::storage::{BlobKey, BlobStore};
-use std::sync::Arc;
 use crate::uploads::{filename, sniff, UploadError, UNATTACHED_TTL_MS};
 use actix_files::NamedFile;
 use actix_multipart::Multipart;
@@ -25,6 +24,7 @@ use actix_web::http::StatusCode;
 use actix_web::{mime, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 use veza_actors::ids::{now_ms, RoomId, UploadId};
 
@@ -323,13 +323,23 @@ pub async fn content(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let row = find_visible(&state, who, path.into_inner()).await?;
-    if let Some(elsewhere) = on_its_node(row.origin.as_deref(), state.uploads.origin.as_deref(), &req) {
+    if let Some(elsewhere) =
+        on_its_node(row.origin.as_deref(), state.uploads.origin.as_deref(), &req)
+    {
         return Ok(elsewhere);
     }
     let key = BlobKey::stored(&row.storage_key)
         .ok_or_else(|| ApiError::internal(format!("upload {} has a malformed key", row.id)))?;
     let inline = sniff::is_inline(&row.content_type);
-    serve(state.uploads.store.clone(), &req, key, &row.content_type, &row.filename, inline).await
+    serve(
+        state.uploads.store.clone(),
+        &req,
+        key,
+        &row.content_type,
+        &row.filename,
+        inline,
+    )
+    .await
 }
 
 /// The small picture of an image upload (PNG or JPEG); 404 for an upload without one.
@@ -352,7 +362,9 @@ pub async fn thumbnail(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let row = find_visible(&state, who, path.into_inner()).await?;
-    if let Some(elsewhere) = on_its_node(row.origin.as_deref(), state.uploads.origin.as_deref(), &req) {
+    if let Some(elsewhere) =
+        on_its_node(row.origin.as_deref(), state.uploads.origin.as_deref(), &req)
+    {
         return Ok(elsewhere);
     }
     let key = row
@@ -367,7 +379,15 @@ pub async fn thumbnail(
         crate::uploads::storage::ThumbFormat::Png => "thumbnail.png",
         crate::uploads::storage::ThumbFormat::Jpeg => "thumbnail.jpg",
     };
-    serve(state.uploads.store.clone(), &req, key, format.content_type(), name, true).await
+    serve(
+        state.uploads.store.clone(),
+        &req,
+        key,
+        format.content_type(),
+        name,
+        true,
+    )
+    .await
 }
 
 /// Several nodes: an upload whose files are on another node's disk is served there: `307` to the
