@@ -174,15 +174,18 @@ pub fn time(stamp: &str) -> Result<i64, String> {
 }
 
 /// The text of a line after its stamps: enhanced `<mm:ss.xx>` word stamps split it into timed
-/// words (a `<` not followed by a digit is plain text).
+/// words (a `<` not opening `<mm:` is plain text).
 fn words(rest: &str) -> Result<(String, Vec<Word>), String> {
     let mut words = Vec::new();
     let mut plain = String::new();
     let mut current: Option<(i64, String)> = None;
     let mut chars = rest;
     while !chars.is_empty() {
-        let stamp_here =
-            chars.starts_with('<') && chars[1..].starts_with(|c: char| c.is_ascii_digit());
+        // `<` then digits then `:` opens a word stamp; anything else (`<3`) is text.
+        let stamp_here = chars.strip_prefix('<').is_some_and(|after| {
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            digits > 0 && after[digits..].starts_with(':')
+        });
         if stamp_here {
             let end = chars
                 .find('>')
