@@ -316,7 +316,7 @@ async fn bad_files_are_refused_and_leave_nothing(kind: Kind) {
     assert_eq!(cut.json()["error"]["code"], "undecodable");
     // A FLAC header followed by garbage.
     let mut garbage = flac[..200].to_vec();
-    garbage.extend(std::iter::repeat(0x5a).take(50_000));
+    garbage.extend(std::iter::repeat_n(0x5a, 50_000));
     let broken = post_track(&server, &alice, "broken.flac", &garbage).await;
     assert_eq!(broken.status, 422, "{:?}", broken.json());
 
