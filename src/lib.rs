@@ -16,5 +16,6 @@ pub mod server;
 pub mod state;
 pub mod telemetry;
 pub mod tls;
+pub mod tracks;
 pub mod uploads;
 pub mod webhooks;

@@ -208,6 +208,7 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         clips,
         webhooks,
         uploads,
+        tracks: crate::tracks::Tracks::new(&config),
         secrets: totp_secrets(&config, secret),
         websockets: Arc::new(crate::limits::held::Gate::new(
             usize::MAX,

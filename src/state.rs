@@ -43,6 +43,8 @@ pub struct AppState {
     pub secrets: crate::auth::totp::SecretBox,
     /// Attachments: the blob store, limits, and the node's sweeper.
     pub uploads: crate::uploads::Uploads,
+    /// The track library: its blob store and limits.
+    pub tracks: crate::tracks::Tracks,
     /// Each user's open WebSockets on this node (`max_websockets_per_user`).
     pub websockets: Arc<crate::limits::held::Gate>,
 }

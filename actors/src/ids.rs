@@ -148,6 +148,10 @@ id_newtype!(
     /// An uploaded file (an attachment).
     UploadId
 );
+id_newtype!(
+    /// A track of a user's library (an uploaded audio file).
+    TrackId
+);
 
 #[cfg(test)]
 mod tests {

@@ -85,6 +85,8 @@ pub const KEYS: &[ConfigKey] = &[
     ConfigKey { name: "upload_max_bytes", default: Some("26214400"), doc: "Largest file one upload (POST /api/v2/uploads) may carry, in bytes (default 25 MiB); larger: 413 too_large, refused while it streams in." },
     ConfigKey { name: "upload_quota_bytes", default: Some("1073741824"), doc: "Bytes one user's uploads may take in all (default 1 GiB; at least upload_max_bytes; 0 = no quota); beyond it: 413 quota_exceeded." },
     ConfigKey { name: "upload_grace_s", default: Some("3600"), doc: "Seconds a deleted message's attachments are kept before their files are deleted (0: at the next sweep)." },
+    ConfigKey { name: "track_max_bytes", default: Some("209715200"), doc: "Largest audio file one track upload (POST /api/v2/tracks) may carry, in bytes (default 200 MiB); larger: 413 too_large, refused while it streams in." },
+    ConfigKey { name: "track_quota_bytes", default: Some("2147483648"), doc: "Bytes one user's track library may take in all (default 2 GiB; at least track_max_bytes; 0 = no quota); beyond it: 413 quota_exceeded." },
     ConfigKey { name: "max_bots_per_user", default: Some("10"), doc: "Bot accounts one user may own (0 = no limit); more are refused with 409 quota_exceeded." },
     ConfigKey { name: "http_max_per_ip", default: Some("1000"), doc: "Connections one client address (an IPv6 /64) may hold on the main port; more are answered 503 too_many_connections and closed. Trusted proxies are not capped." },
     ConfigKey { name: "stream_ladder", default: Some("mp3-64,mp3-128,mp3-192,mp3-320,aac-128,opus-96"), doc: "Variants each live input is transcoded to (codec-kbps, comma-separated)." },

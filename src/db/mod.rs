@@ -28,6 +28,7 @@ pub mod schema;
 pub mod search;
 pub mod sessions;
 pub mod streams;
+pub mod tracks;
 pub mod two_factor;
 pub mod unread;
 pub mod uploads;

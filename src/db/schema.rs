@@ -342,3 +342,24 @@ diesel::table! {
         origin -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    tracks (id) {
+        id -> BigInt,
+        owner_id -> BigInt,
+        filename -> Text,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        artwork_key -> Nullable<Text>,
+        title -> Text,
+        artist -> Nullable<Text>,
+        album -> Nullable<Text>,
+        year -> Nullable<BigInt>,
+        track_no -> Nullable<BigInt>,
+        duration_ms -> BigInt,
+        loudness_lufs -> Nullable<Double>,
+        lyrics -> Nullable<Text>,
+        created_at -> BigInt,
+        origin -> Nullable<Text>,
+    }
+}

@@ -396,6 +396,35 @@ impl From<crate::uploads::UploadError> for ApiError {
     }
 }
 
+impl From<crate::tracks::TrackError> for ApiError {
+    fn from(e: crate::tracks::TrackError) -> Self {
+        use crate::tracks::TrackError;
+        use crate::uploads::storage::StorageError;
+        let message = e.to_string();
+        match e {
+            TrackError::Receive(e) => e.into(),
+            TrackError::Unsupported => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                message,
+            ),
+            TrackError::Undecodable(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "undecodable", message)
+            }
+            TrackError::Invalid(_) => Self::invalid(message),
+            TrackError::Lyrics(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_lyrics", message)
+            }
+            TrackError::NotFound | TrackError::Storage(StorageError::NotFound) => {
+                Self::not_found("no such track")
+            }
+            TrackError::Missing(_) => Self::not_found(message),
+            TrackError::Storage(StorageError::Io(cause)) => Self::internal(cause),
+            TrackError::Db(db) => db.into(),
+        }
+    }
+}
+
 /// A source refused at `PUT /live/{mount}`, `/live/{mount}/ws` or the Icecast port (which writes
 /// this same status, challenge and body itself: `ingest::icecast`).
 impl From<&crate::ingest::IngestError> for ApiError {

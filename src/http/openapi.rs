@@ -108,6 +108,8 @@ fn parts() -> Vec<(&'static str, OpenApi)> {
         ("live", routes::live::Api::openapi()),
         ("emoji", routes::emoji::Api::openapi()),
         ("uploads", routes::uploads::Api::openapi()),
+        ("tracks", routes::tracks::Api::openapi()),
+        ("track_lyrics", routes::track_lyrics::Api::openapi()),
         ("status", routes::status::Api::openapi()),
         ("production", routes::production::Api::openapi()),
         ("auth", routes::auth::Api::openapi()),

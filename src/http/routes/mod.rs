@@ -26,6 +26,8 @@ pub mod rooms;
 pub mod status;
 pub mod streams;
 pub mod threads;
+pub mod track_lyrics;
+pub mod tracks;
 pub mod two_factor;
 pub mod uploads;
 pub mod users;
@@ -54,6 +56,8 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
     api_docs::configure(cfg);
     emoji::configure(cfg);
     uploads::configure(cfg);
+    tracks::configure(cfg);
+    track_lyrics::configure(cfg);
     status::configure(cfg);
     production::configure(cfg);
     auth::configure(cfg);

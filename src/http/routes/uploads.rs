@@ -15,7 +15,7 @@ use crate::http::extract::{AuthUser, MediaUser};
 use crate::state::AppState;
 use crate::uploads::finish::{self, Pictured};
 use crate::uploads::receive::{stream_into_store, Budget};
-use crate::uploads::storage::BlobKey;
+use crate::uploads::storage::{BlobKey, BlobStore};
 use crate::uploads::{filename, sniff, UploadError, UNATTACHED_TTL_MS};
 use actix_files::NamedFile;
 use actix_multipart::Multipart;
@@ -24,12 +24,13 @@ use actix_web::http::StatusCode;
 use actix_web::{mime, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 use veza_actors::ids::{now_ms, RoomId, UploadId};
 
 /// Room for the multipart framing around the file in a request's declared length: a request
 /// declaring more than the limit plus this is refused before its body is read.
-const FRAMING_BYTES: u64 = 64 * 1024;
+pub(super) const FRAMING_BYTES: u64 = 64 * 1024;
 /// The policy every served file carries: nothing runs, even if a browser renders it.
 const SANDBOX: &str = "default-src 'none'; sandbox";
 /// Browsers keep files, shared caches do not; each use revalidates (a cheap 304 by ETag), so a
@@ -242,7 +243,7 @@ pub async fn create(
     }))
 }
 
-fn declared_length(req: &HttpRequest) -> Option<u64> {
+pub(super) fn declared_length(req: &HttpRequest) -> Option<u64> {
     req.headers()
         .get(header::CONTENT_LENGTH)?
         .to_str()
@@ -322,13 +323,23 @@ pub async fn content(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let row = find_visible(&state, who, path.into_inner()).await?;
-    if let Some(elsewhere) = on_its_node(&state, &row, &req) {
+    if let Some(elsewhere) =
+        on_its_node(row.origin.as_deref(), state.uploads.origin.as_deref(), &req)
+    {
         return Ok(elsewhere);
     }
     let key = BlobKey::stored(&row.storage_key)
         .ok_or_else(|| ApiError::internal(format!("upload {} has a malformed key", row.id)))?;
     let inline = sniff::is_inline(&row.content_type);
-    serve(&state, &req, key, &row.content_type, &row.filename, inline).await
+    serve(
+        state.uploads.store.clone(),
+        &req,
+        key,
+        &row.content_type,
+        &row.filename,
+        inline,
+    )
+    .await
 }
 
 /// The small picture of an image upload (PNG or JPEG); 404 for an upload without one.
@@ -351,7 +362,9 @@ pub async fn thumbnail(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let row = find_visible(&state, who, path.into_inner()).await?;
-    if let Some(elsewhere) = on_its_node(&state, &row, &req) {
+    if let Some(elsewhere) =
+        on_its_node(row.origin.as_deref(), state.uploads.origin.as_deref(), &req)
+    {
         return Ok(elsewhere);
     }
     let key = row
@@ -366,15 +379,28 @@ pub async fn thumbnail(
         crate::uploads::storage::ThumbFormat::Png => "thumbnail.png",
         crate::uploads::storage::ThumbFormat::Jpeg => "thumbnail.jpg",
     };
-    serve(&state, &req, key, format.content_type(), name, true).await
+    serve(
+        state.uploads.store.clone(),
+        &req,
+        key,
+        format.content_type(),
+        name,
+        true,
+    )
+    .await
 }
 
 /// Several nodes: an upload whose files are on another node's disk is served there: `307` to the
 /// same path and query (the access token included) on that node's public URL, as listeners of a
 /// stream live elsewhere are. Access was checked here first, so nothing is revealed by it.
-fn on_its_node(state: &AppState, row: &UploadRow, req: &HttpRequest) -> Option<HttpResponse> {
-    let origin = row.origin.as_deref()?;
-    if state.uploads.origin.as_deref() == Some(origin) {
+/// (`origin`: the row's node; `here`: this node's public URL; tracks use it too.)
+pub(super) fn on_its_node(
+    origin: Option<&str>,
+    here: Option<&str>,
+    req: &HttpRequest,
+) -> Option<HttpResponse> {
+    let origin = origin?;
+    if here == Some(origin) {
         return None;
     }
     let path = req
@@ -392,15 +418,14 @@ fn on_its_node(state: &AppState, row: &UploadRow, req: &HttpRequest) -> Option<H
 
 /// A blob as a file response: ranges, ETag and Last-Modified from `actix-files`, the stored type,
 /// the disposition, and the headers that keep it inert.
-async fn serve(
-    state: &AppState,
+pub(super) async fn serve(
+    blobs: Arc<dyn BlobStore>,
     req: &HttpRequest,
     key: BlobKey,
     content_type: &str,
     name: &str,
     inline: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let blobs = state.uploads.store.clone();
     let blob = web::block(move || blobs.open(&key))
         .await?
         .map_err(UploadError::from)?;
