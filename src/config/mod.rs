@@ -9,6 +9,7 @@
 pub mod keys;
 pub mod oauth;
 pub mod secret;
+pub mod schedules;
 pub mod uploads;
 pub mod webhooks;
 
@@ -162,6 +163,8 @@ pub struct Config {
     pub outgoing_webhooks: webhooks::OutgoingWebhooks,
     /// Attachments: size limit, per-user quota, grace after a message's deletion.
     pub uploads: uploads::Uploads,
+    /// The schedule ticker: its period and how late an occurrence may be announced.
+    pub schedules: schedules::Schedules,
 }
 
 /// Where a value came from, for error messages.
@@ -536,6 +539,7 @@ impl Config {
             oauth: oauth::providers(values)?,
             outgoing_webhooks: webhooks::outgoing(values)?,
             uploads: uploads::uploads(values)?,
+            schedules: schedules::schedules(values)?,
             totp_key: match get("totp_key").map(|s| s.value.trim().to_owned()) {
                 Some(k) if k.is_empty() => None,
                 Some(k) if k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()) => Some(k),
