@@ -8,8 +8,8 @@
 
 pub mod keys;
 pub mod oauth;
-pub mod secret;
 pub mod schedules;
+pub mod secret;
 pub mod uploads;
 pub mod webhooks;
 

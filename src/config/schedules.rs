@@ -66,8 +66,11 @@ mod tests {
         assert_eq!((c.schedules.tick_ms, c.schedules.grace_s), (5000, 300));
         let err = load(&[("VEZA_SCHEDULE_TICK_MS", "10")]).unwrap_err();
         assert!(err.to_string().contains("`schedule_tick_ms`"), "{err}");
-        let err = load(&[("VEZA_SCHEDULE_TICK_MS", "60000"), ("VEZA_SCHEDULE_GRACE_S", "30")])
-            .unwrap_err();
+        let err = load(&[
+            ("VEZA_SCHEDULE_TICK_MS", "60000"),
+            ("VEZA_SCHEDULE_GRACE_S", "30"),
+        ])
+        .unwrap_err();
         assert!(err.to_string().contains("`schedule_grace_s`"), "{err}");
     }
 }

@@ -101,31 +101,33 @@ pub fn feed(
         .collect();
     Ok(rows
         .into_iter()
-        .map(|(id, kind, room, message, actor, created_at, read_at, stream)| {
-            Notification {
-                id,
-                kind,
-                room: room.map(|room| {
-                    let (name, kind) = room_info.get(&room).cloned().unwrap_or_default();
-                    (RoomId(room), name, RoomKind::parse(&kind))
-                }),
-                stream: stream.and_then(|s| {
-                    let (title, mount) = stream_info.get(&s).cloned()?;
-                    Some((s, title, mount))
-                }),
-                // A room the user may no longer read (left a private one, banned) keeps its
-                // entry but not the message.
-                message: message
-                    .filter(|_| room.is_some_and(|r| readable.contains(&r)))
-                    .and_then(|m| views.remove(&m)),
-                actor: actor.map(|a| UserRef {
-                    id: UserId(a),
-                    username: names.get(&a).cloned().unwrap_or_default(),
-                }),
-                created_at,
-                read_at,
-            }
-        })
+        .map(
+            |(id, kind, room, message, actor, created_at, read_at, stream)| {
+                Notification {
+                    id,
+                    kind,
+                    room: room.map(|room| {
+                        let (name, kind) = room_info.get(&room).cloned().unwrap_or_default();
+                        (RoomId(room), name, RoomKind::parse(&kind))
+                    }),
+                    stream: stream.and_then(|s| {
+                        let (title, mount) = stream_info.get(&s).cloned()?;
+                        Some((s, title, mount))
+                    }),
+                    // A room the user may no longer read (left a private one, banned) keeps its
+                    // entry but not the message.
+                    message: message
+                        .filter(|_| room.is_some_and(|r| readable.contains(&r)))
+                        .and_then(|m| views.remove(&m)),
+                    actor: actor.map(|a| UserRef {
+                        id: UserId(a),
+                        username: names.get(&a).cloned().unwrap_or_default(),
+                    }),
+                    created_at,
+                    read_at,
+                }
+            },
+        )
         .collect())
 }
 

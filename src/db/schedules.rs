@@ -70,7 +70,12 @@ pub fn candidates(
         )
         .select((
             SlotRow::as_select(),
-            (streams::id, streams::room_id, streams::title, streams::mount),
+            (
+                streams::id,
+                streams::room_id,
+                streams::title,
+                streams::mount,
+            ),
         ))
         .load::<(SlotRow, (i64, Option<i64>, String, String))>(conn)?
         .into_iter()

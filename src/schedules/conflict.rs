@@ -60,7 +60,9 @@ mod tests {
     fn once(date: &str, time: &str, zone: &str, minutes: i64) -> SlotSpec {
         SlotSpec {
             recurrence: Recurrence::Once {
-                at: parse_date(date).unwrap().and_time(parse_time(time).unwrap()),
+                at: parse_date(date)
+                    .unwrap()
+                    .and_time(parse_time(time).unwrap()),
             },
             zone: zone.parse::<Tz>().unwrap(),
             duration_min: minutes,

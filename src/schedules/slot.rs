@@ -108,7 +108,6 @@ pub fn resolve(zone: Tz, local: NaiveDateTime) -> Option<DateTime<Tz>> {
     }
 }
 
-
 impl SlotSpec {
     fn occurrence_at(&self, local: NaiveDateTime) -> Option<Occurrence> {
         let start = resolve(self.zone, local)?;
@@ -129,7 +128,8 @@ impl SlotSpec {
         match self.recurrence {
             Recurrence::Once { at } => out.extend(self.occurrence_at(at)),
             Recurrence::Weekly { weekday, time } => {
-                let (Some(first), Some(last)) = (local_date(self.zone, from_ms), local_date(self.zone, to_ms))
+                let (Some(first), Some(last)) =
+                    (local_date(self.zone, from_ms), local_date(self.zone, to_ms))
                 else {
                     return out;
                 };
@@ -164,13 +164,19 @@ impl SlotSpec {
                 .starting_in(from_ms, from_ms + 8 * 86_400_000)
                 .into_iter()
                 .next()
-                .or_else(|| self.starting_in(from_ms, from_ms + HORIZON_MS).into_iter().next()),
+                .or_else(|| {
+                    self.starting_in(from_ms, from_ms + HORIZON_MS)
+                        .into_iter()
+                        .next()
+                }),
         }
     }
 }
 
 fn local_date(zone: Tz, ms: i64) -> Option<NaiveDate> {
-    zone.timestamp_millis_opt(ms).single().map(|t| t.date_naive())
+    zone.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.date_naive())
 }
 
 #[cfg(test)]

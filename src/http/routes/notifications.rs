@@ -91,7 +91,9 @@ impl From<Notification> for NotificationEntry {
         NotificationEntry {
             id: n.id.to_string(),
             kind: n.kind,
-            room: n.room.map(|(id, name, kind)| NotificationRoom { id, name, kind }),
+            room: n
+                .room
+                .map(|(id, name, kind)| NotificationRoom { id, name, kind }),
             stream: n.stream.map(|(id, title, mount)| NotificationStream {
                 id: StreamId(id),
                 title,

@@ -16,7 +16,7 @@ use crate::schedules::ticker::spec_of;
 use crate::schedules::ScheduleError;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
-use chrono::{Datelike, SecondsFormat};
+use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use veza_actors::ids::{now_ms, StreamId};
@@ -181,7 +181,11 @@ fn parse_slot(body: &CreateSlot, now: i64) -> Result<(SlotSpec, SlotRow), Schedu
             }
             let day = slot::parse_weekday(&need(&body.weekday, "weekday")?)?;
             let recurrence = Recurrence::Weekly { weekday: day, time };
-            (recurrence, Some(i64::from(day.num_days_from_monday())), None)
+            (
+                recurrence,
+                Some(i64::from(day.num_days_from_monday())),
+                None,
+            )
         }
         "once" => {
             if body.weekday.is_some() {
@@ -401,8 +405,10 @@ mod tests {
     #[test]
     fn slots_are_parsed_and_checked() {
         let now = 1_800_000_000_000;
-        let ok = body(serde_json::json!({"kind":"weekly","weekday":"friday","time":"20:00",
-            "time_zone":"Europe/Paris","duration_minutes":120}));
+        let ok = body(
+            serde_json::json!({"kind":"weekly","weekday":"friday","time":"20:00",
+            "time_zone":"Europe/Paris","duration_minutes":120}),
+        );
         let (_, row) = parse_slot(&ok, now).unwrap();
         assert_eq!((row.weekday, row.local_time.as_str()), (Some(4), "20:00"));
         for bad in [
@@ -412,10 +418,13 @@ mod tests {
             serde_json::json!({"kind":"once","date":"2001-01-01","time":"20:00","time_zone":"UTC","duration_minutes":60}),
             serde_json::json!({"kind":"daily","time":"20:00","time_zone":"UTC","duration_minutes":60}),
         ] {
-            assert!(matches!(
-                parse_slot(&body(bad.clone()), now),
-                Err(ScheduleError::Invalid(_))
-            ), "{bad}");
+            assert!(
+                matches!(
+                    parse_slot(&body(bad.clone()), now),
+                    Err(ScheduleError::Invalid(_))
+                ),
+                "{bad}"
+            );
         }
     }
 }
