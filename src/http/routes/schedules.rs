@@ -367,7 +367,7 @@ pub async fn list(
     let now = now_ms() as i64;
     let from = window.from.unwrap_or(now);
     let to = window.to.unwrap_or(from.saturating_add(DEFAULT_WINDOW_MS));
-    if from >= to || to - from > MAX_WINDOW_MS || from < 0 {
+    if from < 0 || from >= to || to - from > MAX_WINDOW_MS {
         return Err(ApiError::invalid(
             "from must be before to, at most 31 days apart",
         ));
