@@ -204,6 +204,16 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
     let leases = stream_leases(&config, &log);
     let clips = clip_pool(&config, &log);
     let uploads = crate::uploads::Uploads::start(&config, pool.clone(), log.clone());
+    crate::schedules::ticker::start(
+        pool.clone(),
+        registry.clone(),
+        crate::schedules::ticker::TickerConfig {
+            every: config.schedules.every(),
+            grace: config.schedules.grace(),
+            node: config.node_id,
+        },
+        log.clone(),
+    );
     AppState {
         clips,
         webhooks,

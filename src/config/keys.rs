@@ -98,6 +98,8 @@ pub const KEYS: &[ConfigKey] = &[
     ConfigKey { name: "clip_queue", default: Some("16"), doc: "Clips admitted at once on this node (waiting for their audio, queued or being cut); beyond that 503 overloaded + Retry-After." },
     ConfigKey { name: "clips_per_user_hour", default: Some("30"), doc: "Clips one user may ask for per hour, across nodes when Redis is set (beyond that 429); 0 turns the limit off." },
     ConfigKey { name: "clip_expire_seconds", default: Some("604800"), doc: "Clips are deleted this long after they are cut (default a week)." },
+    ConfigKey { name: "schedule_tick_ms", default: Some("5000"), doc: "How often each node looks for schedule slots that opened (100-600000 ms); a show_starting announcement is at most this late." },
+    ConfigKey { name: "schedule_grace_s", default: Some("300"), doc: "Slots that opened at most this long ago are still announced (a node back from an outage catches up on these, not on older ones); at least schedule_tick_ms." },
     ConfigKey { name: "recordings", default: Some("true"), doc: "Archive every broadcast and publish it, loudness-normalised and trimmed, when it ends." },
     ConfigKey { name: "recording_target_lufs", default: Some("-16"), doc: "Integrated loudness (EBU R128, LUFS) recordings are normalised to." },
     ConfigKey { name: "recording_silence_dbfs", default: Some("-50"), doc: "Level (dBFS) below which leading and trailing audio counts as silence and is trimmed." },

@@ -8,6 +8,7 @@
 
 pub mod keys;
 pub mod oauth;
+pub mod schedules;
 pub mod secret;
 pub mod tracks;
 pub mod uploads;
@@ -165,6 +166,8 @@ pub struct Config {
     pub uploads: uploads::Uploads,
     /// The track library: size limit of one track, per-user quota.
     pub tracks: tracks::Tracks,
+    /// The schedule ticker: its period and how late an occurrence may be announced.
+    pub schedules: schedules::Schedules,
 }
 
 /// Where a value came from, for error messages.
@@ -540,6 +543,7 @@ impl Config {
             outgoing_webhooks: webhooks::outgoing(values)?,
             uploads: uploads::uploads(values)?,
             tracks: tracks::tracks(values)?,
+            schedules: schedules::schedules(values)?,
             totp_key: match get("totp_key").map(|s| s.value.trim().to_owned()) {
                 Some(k) if k.is_empty() => None,
                 Some(k) if k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()) => Some(k),

@@ -1,7 +1,7 @@
-//! The notification feed: a user's mentions (and, later, other events), newest first, each read
-//! or unread. Reading a room past a mention reads it too (`unread::mark_read`).
+//! The notification feed: a user's mentions and `show_starting` entries (a followed stream's
+//! slot opened), newest first, each read or unread. Reading a room past a mention reads it too (`unread::mark_read`).
 
-use super::schema::{notifications, room_members, rooms, users};
+use super::schema::{notifications, room_members, rooms, streams, users};
 use super::{messages, DbConnection, DbError};
 use diesel::prelude::*;
 use std::collections::{HashMap, HashSet};
@@ -14,9 +14,10 @@ use veza_actors::{RoomId, UserId};
 pub struct Notification {
     pub id: i64,
     pub kind: String,
-    pub room: RoomId,
-    pub room_name: String,
-    pub room_kind: RoomKind,
+    /// The room, with its name and kind (`None` for a stream without a room).
+    pub room: Option<(RoomId, String, RoomKind)>,
+    /// `show_starting`: the stream (id, title, mount).
+    pub stream: Option<(i64, String, String)>,
     /// The message, unless it was deleted since.
     pub message: Option<MessageView>,
     pub actor: Option<UserRef>,
@@ -24,7 +25,16 @@ pub struct Notification {
     pub read_at: Option<i64>,
 }
 
-type Row = (i64, String, i64, Option<i64>, Option<i64>, i64, Option<i64>);
+type Row = (
+    i64,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
 
 /// `user`'s feed: entries with id < `before`, newest first, at most `limit`.
 pub fn feed(
@@ -47,13 +57,14 @@ pub fn feed(
             notifications::actor_id,
             notifications::created_at,
             notifications::read_at,
+            notifications::stream_id,
         ));
     let rows: Vec<Row> = if unread_only {
         base.filter(notifications::read_at.is_null()).load(conn)?
     } else {
         base.load(conn)?
     };
-    let mut room_ids: Vec<i64> = rows.iter().map(|r| r.2).collect();
+    let mut room_ids: Vec<i64> = rows.iter().filter_map(|r| r.2).collect();
     room_ids.sort_unstable();
     room_ids.dedup();
     let room_info: HashMap<i64, (String, String)> = rooms::table
@@ -75,6 +86,14 @@ pub fn feed(
         .collect();
     let message_ids: Vec<i64> = rows.iter().filter_map(|r| r.3).collect();
     let found = messages::by_ids(conn, &message_ids)?;
+    let stream_ids: Vec<i64> = rows.iter().filter_map(|r| r.7).collect();
+    let stream_info: HashMap<i64, (String, String)> = streams::table
+        .filter(streams::id.eq_any(&stream_ids))
+        .select((streams::id, streams::title, streams::mount))
+        .load::<(i64, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, title, mount)| (id, (title, mount)))
+        .collect();
     let mut views: HashMap<i64, MessageView> = messages::views(conn, found)?
         .into_iter()
         .filter(|v| !v.deleted)
@@ -82,27 +101,33 @@ pub fn feed(
         .collect();
     Ok(rows
         .into_iter()
-        .map(|(id, kind, room, message, actor, created_at, read_at)| {
-            let (room_name, room_kind) = room_info.get(&room).cloned().unwrap_or_default();
-            Notification {
-                id,
-                kind,
-                room: RoomId(room),
-                room_name,
-                room_kind: RoomKind::parse(&room_kind),
-                // A room the user may no longer read (left a private one, banned) keeps its
-                // entry but not the message.
-                message: message
-                    .filter(|_| readable.contains(&room))
-                    .and_then(|m| views.remove(&m)),
-                actor: actor.map(|a| UserRef {
-                    id: UserId(a),
-                    username: names.get(&a).cloned().unwrap_or_default(),
-                }),
-                created_at,
-                read_at,
-            }
-        })
+        .map(
+            |(id, kind, room, message, actor, created_at, read_at, stream)| {
+                Notification {
+                    id,
+                    kind,
+                    room: room.map(|room| {
+                        let (name, kind) = room_info.get(&room).cloned().unwrap_or_default();
+                        (RoomId(room), name, RoomKind::parse(&kind))
+                    }),
+                    stream: stream.and_then(|s| {
+                        let (title, mount) = stream_info.get(&s).cloned()?;
+                        Some((s, title, mount))
+                    }),
+                    // A room the user may no longer read (left a private one, banned) keeps its
+                    // entry but not the message.
+                    message: message
+                        .filter(|_| room.is_some_and(|r| readable.contains(&r)))
+                        .and_then(|m| views.remove(&m)),
+                    actor: actor.map(|a| UserRef {
+                        id: UserId(a),
+                        username: names.get(&a).cloned().unwrap_or_default(),
+                    }),
+                    created_at,
+                    read_at,
+                }
+            },
+        )
         .collect())
 }
 
@@ -157,13 +182,14 @@ pub fn mark_read(
     let unread = notifications::table
         .filter(notifications::user_id.eq(user))
         .filter(notifications::read_at.is_null());
-    let mut rooms: Vec<i64> = match ids {
+    let rooms: Vec<Option<i64>> = match ids {
         Some(ids) => unread
             .filter(notifications::id.eq_any(ids))
             .select(notifications::room_id)
             .load(conn)?,
         None => unread.select(notifications::room_id).load(conn)?,
     };
+    let mut rooms: Vec<i64> = rooms.into_iter().flatten().collect();
     rooms.sort_unstable();
     rooms.dedup();
     match ids {

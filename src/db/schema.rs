@@ -287,12 +287,13 @@ diesel::table! {
         id -> BigInt,
         user_id -> BigInt,
         kind -> Text,
-        room_id -> BigInt,
+        room_id -> Nullable<BigInt>,
         message_id -> Nullable<BigInt>,
         seq -> Nullable<BigInt>,
         actor_id -> Nullable<BigInt>,
         created_at -> BigInt,
         read_at -> Nullable<BigInt>,
+        stream_id -> Nullable<BigInt>,
     }
 }
 
@@ -363,3 +364,41 @@ diesel::table! {
         origin -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    stream_slots (id) {
+        id -> BigInt,
+        stream_id -> BigInt,
+        kind -> Text,
+        weekday -> Nullable<BigInt>,
+        local_date -> Nullable<Text>,
+        local_time -> Text,
+        time_zone -> Text,
+        duration_min -> BigInt,
+        once_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    stream_follows (stream_id, user_id) {
+        stream_id -> BigInt,
+        user_id -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    schedule_firings (slot_id, occurrence_ms) {
+        slot_id -> BigInt,
+        occurrence_ms -> BigInt,
+        node -> BigInt,
+        fired_at -> BigInt,
+    }
+}
+
+diesel::joinable!(stream_slots -> streams (stream_id));
+diesel::joinable!(stream_follows -> streams (stream_id));
+diesel::allow_tables_to_appear_in_same_query!(stream_slots, streams);
+diesel::allow_tables_to_appear_in_same_query!(stream_follows, streams);
+diesel::allow_tables_to_appear_in_same_query!(notifications, streams);

@@ -101,6 +101,7 @@ pub fn in_room(
         .into_iter()
         .collect();
     let mentions: HashMap<i64, i64> = notifications::table
+        .filter(notifications::kind.eq("mention"))
         .filter(notifications::room_id.eq(room))
         .filter(notifications::user_id.eq_any(&ids))
         .filter(notifications::read_at.is_null())
@@ -174,14 +175,15 @@ pub fn for_user(conn: &mut DbConnection, user: i64) -> Result<HashMap<i64, RoomC
             c.unread = n;
         }
     }
-    let mentions: Vec<(i64, i64)> = notifications::table
+    let mentions: Vec<(Option<i64>, i64)> = notifications::table
+        .filter(notifications::kind.eq("mention"))
         .filter(notifications::user_id.eq(user))
         .filter(notifications::read_at.is_null())
         .group_by(notifications::room_id)
         .select((notifications::room_id, count_star()))
         .load(conn)?;
     for (room, n) in mentions {
-        if let Some(c) = out.get_mut(&room) {
+        if let Some(c) = room.and_then(|room| out.get_mut(&room)) {
             c.mentions = n;
         }
     }

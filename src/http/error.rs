@@ -315,6 +315,19 @@ impl From<DbError> for ApiError {
     }
 }
 
+impl From<crate::schedules::ScheduleError> for ApiError {
+    fn from(e: crate::schedules::ScheduleError) -> Self {
+        use crate::schedules::ScheduleError;
+        match e {
+            ScheduleError::Invalid(message) => Self::invalid(message),
+            ScheduleError::Conflict { .. } => {
+                Self::new(StatusCode::CONFLICT, "schedule_conflict", e.to_string())
+            }
+            ScheduleError::Db(db) => db.into(),
+        }
+    }
+}
+
 impl From<crate::limits::hashing::Overloaded> for ApiError {
     fn from(e: crate::limits::hashing::Overloaded) -> Self {
         Self {

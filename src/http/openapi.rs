@@ -133,6 +133,8 @@ fn parts() -> Vec<(&'static str, OpenApi)> {
         ("clips", routes::clips::Api::openapi()),
         ("recordings", routes::recordings::Api::openapi()),
         ("effects", routes::effects::Api::openapi()),
+        ("schedules", routes::schedules::Api::openapi()),
+        ("follows", routes::follows::Api::openapi()),
     ]
 }
 

@@ -9,6 +9,7 @@ pub mod clips;
 pub mod conversations;
 pub mod effects;
 pub mod emoji;
+pub mod follows;
 pub mod health;
 pub mod hls;
 pub mod live;
@@ -23,6 +24,7 @@ pub mod recordings;
 pub mod room_commands;
 pub mod room_view;
 pub mod rooms;
+pub mod schedules;
 pub mod status;
 pub mod streams;
 pub mod threads;
@@ -79,4 +81,6 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
     clips::configure(cfg);
     recordings::configure(cfg);
     effects::configure(cfg);
+    schedules::configure(cfg);
+    follows::configure(cfg);
 }

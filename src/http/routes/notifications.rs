@@ -17,7 +17,7 @@ use veza_actors::ids::now_ms;
 use veza_actors::model::{MessageView, RoomKind, UserRef};
 use veza_actors::protocol::conversation as frames;
 use veza_actors::registry::ToUsers;
-use veza_actors::{RoomId, UserId};
+use veza_actors::{RoomId, StreamId, UserId};
 
 /// Most ids one `read` request may name.
 const MAX_IDS: usize = 500;
@@ -55,14 +55,27 @@ pub struct NotificationRoom {
     kind: RoomKind,
 }
 
+/// The stream a `show_starting` entry is about.
+#[derive(Serialize, ToSchema)]
+pub struct NotificationStream {
+    id: StreamId,
+    title: String,
+    mount: String,
+}
+
 /// One entry of the feed.
 #[derive(Serialize, ToSchema)]
 pub struct NotificationEntry {
     /// The notification's id (a decimal string).
     id: String,
-    /// What happened (`mention` for now).
+    /// What happened: `mention`, or `show_starting` (a followed stream's slot opened).
     kind: String,
-    room: NotificationRoom,
+    /// The room (a `show_starting` entry: the stream's linked room, null when it has none).
+    #[schema(required = true)]
+    room: Option<NotificationRoom>,
+    /// `show_starting`: the stream; null for other kinds.
+    #[schema(required = true)]
+    stream: Option<NotificationStream>,
     /// `null` when the message was deleted since.
     #[schema(required = true)]
     message: Option<MessageView>,
@@ -78,11 +91,14 @@ impl From<Notification> for NotificationEntry {
         NotificationEntry {
             id: n.id.to_string(),
             kind: n.kind,
-            room: NotificationRoom {
-                id: n.room,
-                name: n.room_name,
-                kind: n.room_kind,
-            },
+            room: n
+                .room
+                .map(|(id, name, kind)| NotificationRoom { id, name, kind }),
+            stream: n.stream.map(|(id, title, mount)| NotificationStream {
+                id: StreamId(id),
+                title,
+                mount,
+            }),
             message: n.message,
             actor: n.actor,
             created_at: n.created_at,

@@ -58,6 +58,12 @@ async function loadFeed() {
   $("bell").classList.toggle("alert", feed.unread > 0);
   $("feed-list").replaceChildren(...feed.notifications.map(n => {
     const li = document.createElement("li"); li.classList.toggle("unread", !n.read);
+    if (n.kind === "show_starting") {
+      // A followed stream's slot opened; its room (if any) is where listeners gather.
+      li.textContent = `▶ ${n.stream ? n.stream.title : "a stream"} is starting`;
+      li.onclick = () => { $("feed").classList.add("hidden"); if (n.room) joinRoom(n.room.id); };
+      return li;
+    }
     const where = n.room.kind === "room" ? "#" + n.room.name : "conversation";
     li.textContent = `${where} · ${n.actor ? n.actor.username : "?"}: ${n.message ? n.message.body : "(deleted)"}`;
     li.onclick = () => { $("feed").classList.add("hidden"); joinRoom(n.room.id); };
@@ -183,6 +189,7 @@ function handleConversationEvent(ev) {
   switch (ev.type) {
     case "unread": onUnread(ev); break;
     case "mention": onMention(ev); break;
+    case "show_starting": notice(`${ev.stream.title} is starting`); loadFeed(); break;
     case "thread_updated": onThreadUpdated(ev); break;
     case "pinned": case "unpinned": onPinChanged(ev); break;
   }
