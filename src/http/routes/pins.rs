@@ -154,7 +154,7 @@ pub async fn pin(
         Pinned::Already => Ok(HttpResponse::Ok().json(pinned)),
         Pinned::New => {
             state.registry.do_send(NotifyRoom {
-                room: room,
+                room,
                 frame: frames::pinned(&pinned.message, &by, now),
             });
             Ok(HttpResponse::Created().json(pinned))
@@ -195,7 +195,7 @@ pub async fn unpin(
         return Err(ApiError::not_found("that message is not pinned"));
     }
     state.registry.do_send(NotifyRoom {
-        room: room,
+        room,
         frame: frames::unpinned(room, message, &by),
     });
     Ok(HttpResponse::NoContent().finish())
