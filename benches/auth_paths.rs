@@ -6,6 +6,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use veza::auth::{opaque, password, JwtKeys, Role};
+use veza_actors::UserId;
 
 fn time_per_call(iterations: u32, mut f: impl FnMut()) -> Duration {
     // Warm up, then measure.
@@ -32,7 +33,13 @@ fn main() {
     let keys = JwtKeys::new(b"bench-secret-bench-secret-bench-secret!!");
     let now = veza_actors::ids::now_ms() / 1000;
     let (token, _) = keys
-        .issue(384160701628809216, Role::User, 384160701628809218, now, 900)
+        .issue(
+            UserId(384160701628809216),
+            Role::User,
+            384160701628809218,
+            now,
+            900,
+        )
         .expect("issue");
 
     let baseline = time_per_call(200_000, || {
@@ -49,7 +56,7 @@ fn main() {
     report(
         "jwt issue (HS256)",
         time_per_call(100_000, || {
-            black_box(keys.issue(1, Role::User, 2, now, 900).ok());
+            black_box(keys.issue(UserId(1), Role::User, 2, now, 900).ok());
         }),
         baseline,
     );

@@ -92,7 +92,7 @@ fn main() {
         users::insert(
             conn,
             &users::NewUser {
-                id: author.id.0,
+                id: author.id,
                 username: "bench",
                 username_lower: "bench",
                 email: None,
@@ -106,7 +106,16 @@ fn main() {
         )
         .expect("user");
         for (i, id) in room_ids.iter().enumerate() {
-            rooms::create(conn, *id, &format!("r{i}"), None, false, author.id.0, 1).expect("room");
+            rooms::create(
+                conn,
+                RoomId(*id),
+                &format!("r{i}"),
+                None,
+                false,
+                author.id,
+                1,
+            )
+            .expect("room");
         }
     }
     let mut pg = PgConnection::establish(&url).expect("bench database");

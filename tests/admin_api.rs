@@ -106,7 +106,7 @@ async fn admins_manage_users_and_read_the_audit_log(kind: Kind) {
     // A user who lost their authenticator: an admin turns 2FA off; the password is enough again.
     let bob = server.user("bob").await;
     let pool = server.state.pool.clone();
-    let bob_id = bob.id;
+    let bob_id = veza_actors::UserId(bob.id);
     actix_web::web::block(move || {
         let conn = &mut pool.get().unwrap();
         veza::db::two_factor::set_pending_secret(conn, bob_id, "sealed", 1)?;

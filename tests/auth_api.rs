@@ -215,7 +215,7 @@ async fn bad_access_tokens_are_401(kind: Kind) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Signed with another key.
     let other = veza::auth::JwtKeys::new(b"some-other-secret-some-other-secret!!");
-    let sub: i64 = claims["sub"].as_str().unwrap().parse().unwrap();
+    let sub: veza_actors::UserId = claims["sub"].as_str().unwrap().parse().unwrap();
     let sid: i64 = claims["sid"].as_str().unwrap().parse().unwrap();
     let now = veza_actors::ids::now_ms() / 1000;
     let (foreign, _) = other

@@ -7,6 +7,7 @@ use common::process::{free_port, get, sigterm_and_wait, veza, wait_until_up};
 use common::{Kind, TestDb};
 use std::io::{Read, Write};
 use std::process::Stdio;
+use veza_actors::{RoomId, UserId};
 
 #[test]
 fn serve_starts_on_embedded_sqlite_in_a_clean_directory_and_stops_on_sigterm() {
@@ -255,7 +256,7 @@ fn admin_rotate_totp_key_re_encrypts_the_stored_secrets() {
         veza::db::users::insert(
             &mut conn,
             &veza::db::users::NewUser {
-                id: 7,
+                id: UserId(7),
                 username: "erin",
                 username_lower: "erin",
                 email: None,
@@ -269,22 +270,22 @@ fn admin_rotate_totp_key_re_encrypts_the_stored_secrets() {
         )
         .unwrap();
         let sealed = veza::server::secret_box(Some(&old_key), "").seal(b"12345678901234567890");
-        veza::db::two_factor::set_pending_secret(&mut conn, 7, &sealed, 1).unwrap();
+        veza::db::two_factor::set_pending_secret(&mut conn, UserId(7), &sealed, 1).unwrap();
         // An outgoing webhook's signing secret, sealed under the old key too.
-        veza::db::rooms::create(&mut conn, 8, "ops", None, false, 7, 1).unwrap();
+        veza::db::rooms::create(&mut conn, RoomId(8), "ops", None, false, UserId(7), 1).unwrap();
         let hook_secret =
             veza::server::secret_box(Some(&old_key), "").seal_for(9, b"whsec_the_hooks_secret");
         veza::db::outgoing_webhooks::insert(
             &mut conn,
             &veza::db::outgoing_webhooks::OutgoingWebhook {
                 id: 9,
-                room_id: 8,
+                room_id: RoomId(8),
                 name: "ci".into(),
                 url: "https://example.com/".into(),
                 secret_sealed: hook_secret,
                 events: "message".into(),
                 triggers: String::new(),
-                created_by: 7,
+                created_by: UserId(7),
                 created_at: 1,
                 revoked_at: None,
                 consecutive_failures: 0,
@@ -331,7 +332,7 @@ fn admin_rotate_totp_key_re_encrypts_the_stored_secrets() {
         let plain = veza::server::secret_box(Some(&new_key), "").open_for(9, &hooks[0].1);
         assert_eq!(plain.as_deref(), Some(&b"whsec_the_hooks_secret"[..]));
         // Under a wrong old key, nothing opens: it says so and fails.
-        veza::db::two_factor::set_pending_secret(&mut conn, 7, &sealed, 2).unwrap();
+        veza::db::two_factor::set_pending_secret(&mut conn, UserId(7), &sealed, 2).unwrap();
         let out = run(Some(&"ef".repeat(32)));
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stdout).contains("1 open with neither key"));

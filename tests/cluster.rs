@@ -276,7 +276,7 @@ async fn revocation_closes_sockets_on_every_node(kind: Kind) {
     // A role change made on node 2 closes the other session's socket on node 1.
     let admin = c.register(2, "root");
     let pool = c.db.pool();
-    let admin_id: i64 = admin.id.parse().unwrap();
+    let admin_id: veza_actors::UserId = admin.id.parse().unwrap();
     veza::db::users::set_role(&mut pool.get().unwrap(), admin_id, "admin", 1).unwrap();
     c.call(
         2,

@@ -385,7 +385,7 @@ async fn a_role_change_missed_during_an_outage_closes_the_socket_later(kind: Kin
     let dave = c.register(1, "dave");
     let pool = c.db.pool();
     for user in [&root, &eve] {
-        let id: i64 = user.id.parse().unwrap();
+        let id: veza_actors::UserId = user.id.parse().unwrap();
         veza::db::users::set_role(&mut pool.get().unwrap(), id, "admin", 1).unwrap();
     }
     let mut e1 = c.ws(1, &eve).await;

@@ -373,7 +373,7 @@ async fn shortcodes_in_messages_carry_their_images(kind: Kind) {
     assert_eq!(messages[1]["emoji"], expected, "{messages:?}");
     // Read back from the store, not from the room's ring.
     let pool = server.state.pool.clone();
-    let id: i64 = room.parse().unwrap();
+    let id: veza_actors::RoomId = room.parse().unwrap();
     let stored = actix_web::web::block(move || {
         let conn = &mut *pool.get().unwrap();
         let rows = veza::db::messages::before(conn, id, i64::MAX, 10).unwrap();
@@ -461,7 +461,7 @@ async fn a_room_holds_at_most_200_emoji(kind: Kind) {
         server.state.ids.clone(),
         alice.id,
     );
-    let room_id: i64 = room.parse().unwrap();
+    let room_id: veza_actors::RoomId = room.parse().unwrap();
     let bytes = png.clone();
     actix_web::web::block(move || {
         let conn = &mut *pool.get().unwrap();
@@ -475,7 +475,7 @@ async fn a_room_holds_at_most_200_emoji(kind: Kind) {
                 image: &bytes,
                 width: 8,
                 height: 8,
-                created_by: owner,
+                created_by: veza_actors::UserId(owner),
                 created_at: 1,
             };
             veza::db::emoji::insert(conn, &row).unwrap();

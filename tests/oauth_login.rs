@@ -313,8 +313,8 @@ async fn verified_addresses_link_and_unlinking_keeps_a_way_in(kind: Kind) {
     .await;
     assert_ne!(victor["user"]["id"], squat["user"]["id"]);
     let pool = s.server.state.pool.clone();
-    let squatter: i64 = squat["user"]["id"].as_str().unwrap().parse().unwrap();
-    let victor_id: i64 = victor["user"]["id"].as_str().unwrap().parse().unwrap();
+    let squatter: veza_actors::UserId = squat["user"]["id"].as_str().unwrap().parse().unwrap();
+    let victor_id: veza_actors::UserId = victor["user"]["id"].as_str().unwrap().parse().unwrap();
     let (squatted, owned) = actix_web::web::block(move || {
         let conn = &mut pool.get().unwrap();
         let mut email = |id| {

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use veza::db::sessions::{self, NewRefreshToken};
 use veza::db::users::{self, NewUser};
 use veza::db::DbConnection;
+use veza_actors::UserId;
 
 #[derive(QueryableByName, Debug)]
 struct PgColumn {
@@ -103,7 +104,7 @@ fn both_migration_sets_produce_the_same_tables_and_columns() {
     }
 }
 
-fn add_user(conn: &mut DbConnection, id: i64, name: &str) -> Result<(), veza::db::DbError> {
+fn add_user(conn: &mut DbConnection, id: UserId, name: &str) -> Result<(), veza::db::DbError> {
     let lower = name.to_lowercase();
     users::insert(
         conn,
@@ -126,11 +127,11 @@ async fn usernames_are_unique_ignoring_case(kind: Kind) {
     let db = TestDb::new(kind);
     let pool = db.pool();
     let conn = &mut *pool.get().unwrap();
-    add_user(conn, 1, "Alice").unwrap();
-    let err = add_user(conn, 2, "aLiCe").unwrap_err();
+    add_user(conn, UserId(1), "Alice").unwrap();
+    let err = add_user(conn, UserId(2), "aLiCe").unwrap_err();
     assert!(err.is_unique_violation(), "{err}");
     let found = users::find_by_username(conn, "ALICE").unwrap().unwrap();
-    assert_eq!((found.id, found.username.as_str()), (1, "Alice"));
+    assert_eq!((found.id, found.username.as_str()), (UserId(1), "Alice"));
     assert!(users::find_by_username(conn, "bob").unwrap().is_none());
 }
 
@@ -138,12 +139,12 @@ async fn a_refresh_token_is_consumed_exactly_once(kind: Kind) {
     let db = TestDb::new(kind);
     let pool = db.pool();
     let conn = &mut *pool.get().unwrap();
-    add_user(conn, 1, "alice").unwrap();
-    sessions::create_session(conn, 10, 1, 1).unwrap();
+    add_user(conn, UserId(1), "alice").unwrap();
+    sessions::create_session(conn, 10, UserId(1), 1).unwrap();
     let token = NewRefreshToken {
         id: 100,
         session_id: 10,
-        user_id: 1,
+        user_id: UserId(1),
         token_hash: "abc",
         created_at: 1,
         expires_at: i64::MAX,
@@ -158,14 +159,14 @@ async fn a_refresh_token_is_consumed_exactly_once(kind: Kind) {
     let (session, user) = sessions::find_with_user(conn, 10).unwrap().unwrap();
     assert_eq!(session.revoked_at, Some(7));
     assert_eq!(session.revoked_reason.as_deref(), Some("logout"));
-    assert_eq!(user.id, 1);
+    assert_eq!(user.id, UserId(1));
 }
 
 async fn constraints_hold_on_messages(kind: Kind) {
     let db = TestDb::new(kind);
     let pool = db.pool();
     let conn = &mut *pool.get().unwrap();
-    add_user(conn, 1, "alice").unwrap();
+    add_user(conn, UserId(1), "alice").unwrap();
     let insert_room = |conn: &mut DbConnection| {
         diesel::sql_query(
             "INSERT INTO rooms (id, name, private, owner_id, last_seq, slow_mode_s, created_at, updated_at) \
@@ -233,7 +234,133 @@ async fn the_audit_log_is_append_only(kind: Kind) {
     assert_eq!((kept.len(), kept[0].action.as_str()), (1, "login.failure"));
 }
 
+/// Each id newtype goes into its columns and comes back as itself on both backends: written in
+/// row structs, read back, and used as a filter (plain, nullable and in bound arrays). The ids are
+/// above 2^53, where a detour through a float would lose them.
+async fn id_newtypes_round_trip_through_the_store(kind: Kind) {
+    use veza::db::messages::{self, NewMessage};
+    use veza::db::rooms;
+    use veza::db::streams::{self, NewStream};
+    use veza::db::uploads::{self, NewUpload};
+    use veza_actors::{MessageId, RoomId, StreamId, UploadId, UserId};
+    const BIG: i64 = (1 << 53) + 1;
+    let db = TestDb::new(kind);
+    let pool = db.pool();
+    let conn = &mut *pool.get().unwrap();
+    let user = UserId(BIG);
+    add_user(conn, user, "alice").unwrap();
+    assert_eq!(users::find_by_id(conn, user).unwrap().unwrap().id, user);
+
+    let (room, other) = (RoomId(BIG + 1), RoomId(BIG + 2));
+    let row = rooms::create(conn, room, "general", None, false, user, 1).unwrap();
+    assert_eq!((row.id, row.owner_id), (room, user));
+    rooms::create(conn, other, "other", None, true, user, 1).unwrap();
+    let visible: Vec<RoomId> = rooms::visible_to(conn, user, 10)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(visible, vec![other, room]);
+    assert!(rooms::members(conn, room).unwrap().contains_key(&user));
+    let first = rooms::reserve_seqs_many(conn, &[(room, 2), (other, 1)]).unwrap();
+    assert_eq!((first.get(&room), first.get(&other)), (Some(&1), Some(&1)));
+
+    let (root, reply) = (MessageId(BIG + 3), MessageId(BIG + 4));
+    let message = |id, seq, thread| NewMessage {
+        id,
+        room_id: room,
+        seq,
+        author_id: user,
+        kind: "user",
+        body: "hi",
+        thread_id: thread,
+        client_id: None,
+        created_at: 1,
+        also_in_room: false,
+    };
+    messages::insert_many(
+        conn,
+        &[message(root, 1, None), message(reply, 2, Some(root))],
+    )
+    .unwrap();
+    let found = messages::find(conn, reply).unwrap().unwrap();
+    assert_eq!(
+        (found.id, found.room_id, found.author_id, found.thread_id),
+        (reply, room, user, Some(root))
+    );
+    let replies = messages::thread_replies(conn, root, 0, 10).unwrap();
+    assert_eq!(
+        replies.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![reply]
+    );
+    let view = messages::view(conn, reply).unwrap().unwrap();
+    assert_eq!(
+        (view.id, view.room, view.author.id, view.thread),
+        (reply, room, user, Some(root))
+    );
+
+    let stream = StreamId(BIG + 5);
+    streams::insert(
+        conn,
+        &NewStream {
+            id: stream,
+            owner_id: user,
+            room_id: Some(room),
+            title: "live",
+            mount: "live",
+            key_hash: "x",
+            scheduled_at: None,
+            created_at: 1,
+            updated_at: 1,
+        },
+    )
+    .unwrap();
+    let found = streams::find(conn, stream).unwrap().unwrap();
+    assert_eq!(
+        (found.id, found.owner_id, found.room_id),
+        (stream, user, Some(room))
+    );
+    assert_eq!(streams::count_owned(conn, user).unwrap(), 1);
+
+    let upload = UploadId(BIG + 6);
+    uploads::insert(
+        conn,
+        &NewUpload {
+            id: upload,
+            owner_id: user,
+            room_id: room,
+            filename: "a.txt",
+            content_type: "text/plain",
+            size_bytes: 3,
+            sha256: "abc",
+            storage_key: "k",
+            width: None,
+            height: None,
+            thumbnail_key: None,
+            created_at: 1,
+            delete_after: None,
+            origin: None,
+        },
+    )
+    .unwrap();
+    let bound = uploads::attach(conn, &[upload], root, user, room, 2)
+        .unwrap()
+        .expect("the upload is alice's, in the room, free");
+    assert_eq!(
+        (
+            bound[0].id,
+            bound[0].owner_id,
+            bound[0].room_id,
+            bound[0].message_id
+        ),
+        (upload, user, room, Some(root))
+    );
+    assert_eq!(uploads::used_bytes(conn, user).unwrap(), 3);
+    assert_eq!(uploads::find(conn, upload).unwrap().unwrap().id, upload);
+}
+
 on_both_backends!(
+    id_newtypes_round_trip_through_the_store,
     the_audit_log_is_append_only,
     usernames_are_unique_ignoring_case,
     a_refresh_token_is_consumed_exactly_once,

@@ -252,7 +252,7 @@ async fn bad_sources_are_refused_and_others_keep_playing(kind: Kind) {
     assert_eq!(p["codec_name"], "mp3");
     // The right key of an owner who may no longer broadcast (disabled here): 403.
     let pool = server.state.pool.clone();
-    let owner = dj.id;
+    let owner = veza_actors::UserId(dj.id);
     web::block(move || veza::db::users::set_disabled(&mut pool.get().unwrap(), owner, true, 1))
         .await
         .unwrap()

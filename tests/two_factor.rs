@@ -123,7 +123,7 @@ async fn totp_guards_the_login(kind: Kind) {
     );
     // At rest the secret is encrypted: neither the raw bytes nor the base32 form is stored.
     let pool = server.state.pool.clone();
-    let user = veza::db::users::find_by_id(&mut pool.get().unwrap(), bob.id)
+    let user = veza::db::users::find_by_id(&mut pool.get().unwrap(), veza_actors::UserId(bob.id))
         .unwrap()
         .unwrap();
     let stored = user.totp_secret.unwrap();
@@ -349,13 +349,17 @@ async fn secrets_are_bound_to_their_user_and_old_rows_migrate(kind: Kind) {
     let secrets = veza::server::totp_secrets(&server.state.config, common::TEST_SECRET);
     let secret = totp::new_secret();
     // A row as an older server wrote it: sealed without the user, a backup code as plain SHA-256.
-    let (legacy, s2, old_id) = (secrets.seal(&secret), secret.clone(), old.id);
+    let (legacy, s2, old_id) = (
+        secrets.seal(&secret),
+        secret.clone(),
+        veza_actors::UserId(old.id),
+    );
     actix_web::web::block(move || {
         let conn = &mut pool.get().unwrap();
         veza::db::two_factor::set_pending_secret(conn, old_id, &legacy, 1)?;
         veza::db::two_factor::enable(conn, old_id, 1)?;
         let plain = veza::auth::opaque::hash("AAAABBBBCCCC");
-        veza::db::two_factor::replace_backup_codes(conn, old_id, &[(old_id + 1, plain)], 1)
+        veza::db::two_factor::replace_backup_codes(conn, old_id, &[(old_id.0 + 1, plain)], 1)
     })
     .await
     .unwrap()
@@ -400,7 +404,7 @@ async fn secrets_are_bound_to_their_user_and_old_rows_migrate(kind: Kind) {
     assert_eq!(status, 401, "and only once");
 
     // The bound ciphertext copied into the thief's row does not open there.
-    let (pool, thief_id) = (server.state.pool.clone(), thief.id);
+    let (pool, thief_id) = (server.state.pool.clone(), veza_actors::UserId(thief.id));
     actix_web::web::block(move || {
         let conn = &mut pool.get().unwrap();
         veza::db::two_factor::set_pending_secret(conn, thief_id, &bound, 1)?;

@@ -806,7 +806,8 @@ async fn messages_carry_uploads_and_deleting_them_sweeps_the_files(kind: Kind) {
     assert!(deleted.get("attachments").is_none(), "{deleted}");
     // ...then the rows and the files (image, its thumbnail, the PDF) go.
     let pool = server.state.pool.clone();
-    let (first, second): (i64, i64) = (ids[0].parse().unwrap(), ids[1].parse().unwrap());
+    let (first, second): (veza_actors::UploadId, veza_actors::UploadId) =
+        (ids[0].parse().unwrap(), ids[1].parse().unwrap());
     poll_until("the swept rows", || {
         let pool = pool.clone();
         async move {

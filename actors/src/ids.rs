@@ -6,6 +6,9 @@
 //! numbers lose precision above 2^53.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+#[cfg(feature = "diesel")]
+mod sql;
+
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -73,6 +76,11 @@ macro_rules! id_newtype {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[cfg_attr(
+            feature = "diesel",
+            derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow),
+            diesel(sql_type = diesel::sql_types::BigInt)
+        )]
         pub struct $name(pub i64);
 
         impl fmt::Display for $name {

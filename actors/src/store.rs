@@ -2,7 +2,7 @@
 //! as a blocking trait. The server implements it with diesel (PostgreSQL or SQLite); this crate
 //! never sees SQL.
 
-use crate::ids::{MessageId, RoomId, UserId};
+use crate::ids::{MessageId, RoomId, UploadId, UserId};
 use crate::model::{
     BotCommand, CommandSpec, MessageKind, MessageView, RoomRole, RoomSnapshot, UserRef,
 };
@@ -157,7 +157,7 @@ pub struct MessageExtras {
     pub direct: bool,
     /// Uploads (ids) the message takes: each must be the author's, in the same room and not
     /// taken by another message, else the write is `Invalid` and nothing of it is kept.
-    pub attachments: Vec<i64>,
+    pub attachments: Vec<UploadId>,
 }
 
 impl MessageExtras {

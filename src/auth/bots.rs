@@ -11,6 +11,7 @@ use crate::db::users::{self, NewUser};
 use diesel::Connection;
 use veza_actors::ids::now_ms;
 use veza_actors::revocation::Scope;
+use veza_actors::UserId;
 
 /// What marks a bot token (and lets secret scanners find leaked ones).
 pub const TOKEN_PREFIX: &str = "veza_bot_";
@@ -33,7 +34,7 @@ pub struct Manager {
 
 impl Manager {
     /// Bot `id` if this manager may act on it; others' bots are answered like unknown ones.
-    fn bot(&self, conn: &mut crate::db::DbConnection, id: i64) -> Result<Bot, AuthError> {
+    fn bot(&self, conn: &mut crate::db::DbConnection, id: UserId) -> Result<Bot, AuthError> {
         bots::find(conn, id)?
             .filter(|b| self.manages_users || b.owner_id == self.who.user_id)
             .ok_or_else(no_such_bot)
@@ -57,7 +58,7 @@ impl AuthService {
         validation::username(username)?;
         let mut conn = self.pool.get()?;
         let now = now_ms() as i64;
-        let (id, session) = (self.ids.next_id(), self.ids.next_id());
+        let (id, session) = (UserId(self.ids.next_id()), self.ids.next_id());
         let (hash, hint, token) = new_token();
         let lower = username.to_lowercase();
         let listed = conn.transaction(|conn| {
@@ -113,7 +114,7 @@ impl AuthService {
     pub fn rotate_bot_token(
         &self,
         manager: &Manager,
-        id: i64,
+        id: UserId,
         client: &ClientInfo,
     ) -> Result<(Listed, String), AuthError> {
         let mut conn = self.pool.get()?;
@@ -152,7 +153,7 @@ impl AuthService {
     pub fn delete_bot(
         &self,
         manager: &Manager,
-        id: i64,
+        id: UserId,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         let mut conn = self.pool.get()?;

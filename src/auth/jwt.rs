@@ -4,6 +4,7 @@ use super::{AuthError, Role};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use veza_actors::UserId;
 
 /// The `iss` of every access token. A fixed name rather than `public_url`: nodes of one cluster
 /// share the secret and must accept each other's tokens whatever URL each is reached at.
@@ -56,7 +57,7 @@ impl JwtKeys {
     /// Signs an access token for `user_id` valid for `ttl_s` seconds from `now_s`.
     pub fn issue(
         &self,
-        user_id: i64,
+        user_id: UserId,
         role: Role,
         session_id: i64,
         now_s: u64,
@@ -103,7 +104,7 @@ mod tests {
     #[test]
     fn issued_tokens_verify_with_the_same_key_only() {
         let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef");
-        let (token, claims) = keys.issue(42, Role::User, 7, now(), 900).unwrap();
+        let (token, claims) = keys.issue(UserId(42), Role::User, 7, now(), 900).unwrap();
         assert_eq!(keys.verify(&token).unwrap(), claims);
         assert_eq!(claims.exp - claims.iat, 900);
         let other = JwtKeys::new(b"another-key-another-key-another-key");
@@ -113,7 +114,9 @@ mod tests {
     #[test]
     fn expired_and_unsigned_tokens_are_refused() {
         let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef");
-        let (token, _) = keys.issue(42, Role::User, 7, now() - 1000, 60).unwrap();
+        let (token, _) = keys
+            .issue(UserId(42), Role::User, 7, now() - 1000, 60)
+            .unwrap();
         assert!(matches!(
             keys.verify(&token),
             Err(AuthError::InvalidToken("access token expired"))
@@ -159,7 +162,7 @@ mod tests {
     #[test]
     fn tokens_carry_the_issuer_and_audience() {
         let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef");
-        let (_, claims) = keys.issue(42, Role::User, 7, now(), 900).unwrap();
+        let (_, claims) = keys.issue(UserId(42), Role::User, 7, now(), 900).unwrap();
         assert_eq!(
             (claims.iss.as_str(), claims.aud.as_str()),
             (ISSUER, AUDIENCE)

@@ -10,6 +10,7 @@ use crate::db::{sessions, users};
 use diesel::Connection;
 use serde_json::json;
 use veza_actors::ids::now_ms;
+use veza_actors::UserId;
 
 /// The re-authentication window when none is configured (`reauth_window_s`' default).
 pub const FRESH_LOGIN_MS: i64 = 5 * 60 * 1000;
@@ -19,7 +20,7 @@ impl AuthService {
     /// were ended.
     pub fn change_password(
         &self,
-        user_id: i64,
+        user_id: UserId,
         session_id: i64,
         current: Option<&str>,
         new: &str,

@@ -9,6 +9,7 @@ use crate::db::users::User;
 use crate::db::{sessions, DbConnection};
 use serde_json::json;
 use veza_actors::ids::now_ms;
+use veza_actors::UserId;
 
 /// How the caller proved it, for the audit row of the change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +33,7 @@ impl AuthService {
     pub(super) fn reauthenticate(
         &self,
         conn: &mut DbConnection,
-        user_id: i64,
+        user_id: UserId,
         session_id: i64,
         current_password: Option<&str>,
         action: &str,

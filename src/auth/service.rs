@@ -11,6 +11,7 @@ use diesel::Connection;
 use std::sync::Arc;
 use veza_actors::ids::{now_ms, IdGenerator};
 use veza_actors::revocation::Scope;
+use veza_actors::UserId;
 
 /// Who is asking, for the audit log.
 #[derive(Debug, Clone, Default)]
@@ -32,7 +33,7 @@ pub struct Issued {
 /// read from the store, not trusted from the token).
 #[derive(Debug, Clone)]
 pub struct Authenticated {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub username: String,
     pub role: Role,
     pub session_id: i64,
@@ -123,9 +124,9 @@ impl AuthService {
 
     /// Sessions this service ended: out of the cache now (so the very next request is refused),
     /// and their sockets closed on every node.
-    pub(super) fn sessions_ended(&self, user: i64, scope: Scope, reason: &str) {
+    pub(super) fn sessions_ended(&self, user: UserId, scope: Scope, reason: &str) {
         let revoke = veza_actors::revocation::Revoke {
-            user: veza_actors::UserId(user),
+            user,
             scope,
             reason: reason.to_owned(),
         };
@@ -162,7 +163,7 @@ impl AuthService {
         let hash = password::hash(password)?;
         let mut conn = self.pool.get()?;
         let now = now_ms() as i64;
-        let id = self.ids.next_id();
+        let id = UserId(self.ids.next_id());
         let lower = username.to_lowercase();
         let new_user = NewUser {
             id,
@@ -357,7 +358,7 @@ impl AuthService {
     pub fn authenticate(&self, access_token: &str) -> Result<Authenticated, AuthError> {
         let claims = self.keys.verify(access_token)?;
         let invalid = || AuthError::InvalidToken("invalid access token");
-        let user_id: i64 = claims.sub.parse().map_err(|_| invalid())?;
+        let user_id: UserId = claims.sub.parse().map_err(|_| invalid())?;
         let session_id: i64 = claims.sid.parse().map_err(|_| invalid())?;
         if let Some(who) = self
             .sessions
@@ -414,7 +415,7 @@ impl AuthService {
                     users::insert(
                         conn,
                         &NewUser {
-                            id: self.ids.next_id(),
+                            id: UserId(self.ids.next_id()),
                             username,
                             username_lower: &lower,
                             email: None,
@@ -494,7 +495,7 @@ impl AuthService {
     pub(super) fn audit_user(
         &self,
         conn: &mut DbConnection,
-        user: i64,
+        user: UserId,
         action: &str,
         client: &ClientInfo,
         details: serde_json::Value,
@@ -505,9 +506,9 @@ impl AuthService {
     pub(super) fn audit(
         &self,
         conn: &mut DbConnection,
-        actor: Option<i64>,
+        actor: Option<UserId>,
         action: &str,
-        target_user: Option<i64>,
+        target_user: Option<UserId>,
         client: &ClientInfo,
         details: Option<serde_json::Value>,
     ) -> Result<(), DbError> {

@@ -59,7 +59,7 @@ impl SessionCache {
         match revoke {
             None => entries.clear(),
             Some(r) => entries
-                .retain(|session, (who, _)| who.user_id != r.user.0 || !r.scope.covers(*session)),
+                .retain(|session, (who, _)| who.user_id != r.user || !r.scope.covers(*session)),
         }
     }
 }
@@ -71,7 +71,7 @@ mod tests {
     use veza_actors::revocation::Scope;
     use veza_actors::UserId;
 
-    fn who(user: i64, session: i64) -> Authenticated {
+    fn who(user: UserId, session: i64) -> Authenticated {
         Authenticated {
             user_id: user,
             username: "u".into(),
@@ -85,7 +85,7 @@ mod tests {
     fn revocations_drop_what_they_cover() {
         let cache = SessionCache::default();
         for (u, s) in [(1, 10), (1, 11), (2, 20)] {
-            cache.put(&who(u, s), cache.generation());
+            cache.put(&who(UserId(u), s), cache.generation());
         }
         let revoke = |scope| Revoke {
             user: UserId(1),
@@ -106,7 +106,7 @@ mod tests {
         let cache = SessionCache::default();
         let read_at = cache.generation();
         cache.forget(None);
-        cache.put(&who(1, 10), read_at);
+        cache.put(&who(UserId(1), 10), read_at);
         assert!(cache.get(10).is_none());
     }
 }

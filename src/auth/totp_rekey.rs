@@ -26,15 +26,15 @@ impl AuthService {
         let mut conn = self.pool.get()?;
         let mut report = Rekeyed::default();
         for (user, sealed) in two_factor::all_secrets(&mut conn)? {
-            if SecretBox::is_bound(&sealed) && self.secrets.open_for(user, &sealed).is_some() {
+            if SecretBox::is_bound(&sealed) && self.secrets.open_for(user.0, &sealed).is_some() {
                 report.current += 1;
             } else if let Some(plain) = self
                 .secrets
-                .open_for(user, &sealed)
-                .or_else(|| old.open_for(user, &sealed))
+                .open_for(user.0, &sealed)
+                .or_else(|| old.open_for(user.0, &sealed))
             {
                 // Under the old key, or under this one but not yet bound to its user.
-                let resealed = self.secrets.seal_for(user, &plain);
+                let resealed = self.secrets.seal_for(user.0, &plain);
                 two_factor::replace_secret(&mut conn, user, &sealed, &resealed, now_ms() as i64)?;
                 report.rekeyed += 1;
             } else {

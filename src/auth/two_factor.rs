@@ -10,6 +10,7 @@ use crate::db::{two_factor, users, DbConnection};
 use diesel::Connection;
 use rand::Rng;
 use veza_actors::ids::now_ms;
+use veza_actors::UserId;
 
 pub const BACKUP_CODES: usize = 10;
 pub const ISSUER: &str = "Veza";
@@ -44,7 +45,7 @@ fn now_step() -> i64 {
 }
 
 impl AuthService {
-    fn user(&self, conn: &mut DbConnection, id: i64) -> Result<User, AuthError> {
+    fn user(&self, conn: &mut DbConnection, id: UserId) -> Result<User, AuthError> {
         users::find_by_id(conn, id)?.ok_or(AuthError::InvalidToken("no such user"))
     }
 
@@ -53,7 +54,7 @@ impl AuthService {
             .totp_secret
             .as_deref()
             .ok_or_else(|| AuthError::Validation("enrol in two-factor login first".into()))?;
-        self.secrets.open_for(user.id, sealed).ok_or_else(|| {
+        self.secrets.open_for(user.id.0, sealed).ok_or_else(|| {
             AuthError::Internal("the TOTP secret does not decrypt: was totp_key changed?".into())
         })
     }
@@ -77,12 +78,12 @@ impl AuthService {
     fn take_backup(
         &self,
         conn: &mut DbConnection,
-        user: i64,
+        user: UserId,
         code: &str,
         now: i64,
     ) -> Result<bool, AuthError> {
         let normalised = normalise_backup(code);
-        let keyed = self.secrets.backup_digest(user, &normalised);
+        let keyed = self.secrets.backup_digest(user.0, &normalised);
         Ok(two_factor::use_backup_code(conn, user, &keyed, now)?
             || two_factor::use_backup_code(conn, user, &opaque::hash(&normalised), now)?)
     }
@@ -90,7 +91,7 @@ impl AuthService {
     fn new_backup_codes(
         &self,
         conn: &mut DbConnection,
-        user: i64,
+        user: UserId,
         now: i64,
     ) -> Result<Vec<String>, AuthError> {
         let codes: Vec<String> = (0..BACKUP_CODES).map(|_| new_backup_code()).collect();
@@ -99,7 +100,7 @@ impl AuthService {
             .map(|c| {
                 (
                     self.ids.next_id(),
-                    self.secrets.backup_digest(user, &normalise_backup(c)),
+                    self.secrets.backup_digest(user.0, &normalise_backup(c)),
                 )
             })
             .collect();
@@ -108,7 +109,7 @@ impl AuthService {
     }
 
     /// Starts enrolment: a new secret, pending until confirmed.
-    pub fn totp_enroll(&self, user_id: i64) -> Result<Enrollment, AuthError> {
+    pub fn totp_enroll(&self, user_id: UserId) -> Result<Enrollment, AuthError> {
         let mut conn = self.pool.get()?;
         let user = self.user(&mut conn, user_id)?;
         if user.totp_enabled {
@@ -120,7 +121,7 @@ impl AuthService {
         two_factor::set_pending_secret(
             &mut conn,
             user_id,
-            &self.secrets.seal_for(user_id, &secret),
+            &self.secrets.seal_for(user_id.0, &secret),
             now_ms() as i64,
         )?;
         let uri = totp::otpauth_uri(ISSUER, &user.username, &secret);
@@ -136,7 +137,7 @@ impl AuthService {
     /// access token must not lock the owner out behind the thief's authenticator.
     pub fn totp_confirm(
         &self,
-        who: (i64, i64),
+        who: (UserId, i64),
         code: &str,
         current_password: Option<&str>,
         client: &ClientInfo,
@@ -171,7 +172,7 @@ impl AuthService {
     /// (made by an OAuth provider), a fresh login ([`super::reauth`]).
     pub fn totp_disable(
         &self,
-        who: (i64, i64),
+        who: (UserId, i64),
         password_text: Option<&str>,
         code: &str,
         client: &ClientInfo,
@@ -212,7 +213,7 @@ impl AuthService {
     /// New backup codes (the old ones stop working); needs a current TOTP code.
     pub fn totp_regenerate_backup_codes(
         &self,
-        user_id: i64,
+        user_id: UserId,
         code: &str,
         client: &ClientInfo,
     ) -> Result<Vec<String>, AuthError> {

@@ -3,16 +3,17 @@
 use super::schema::audit_log;
 use super::{DbConnection, DbError};
 use diesel::prelude::*;
+use veza_actors::{RoomId, UserId};
 
 #[derive(Debug, Default, Insertable)]
 #[diesel(table_name = audit_log)]
 pub struct NewAuditEntry<'a> {
     pub id: i64,
-    pub actor_id: Option<i64>,
+    pub actor_id: Option<UserId>,
     pub action: &'a str,
     pub target_type: Option<&'a str>,
     pub target_id: Option<String>,
-    pub room_id: Option<i64>,
+    pub room_id: Option<RoomId>,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
     pub details: Option<String>,
@@ -23,11 +24,11 @@ pub struct NewAuditEntry<'a> {
 #[diesel(table_name = audit_log)]
 pub struct AuditEntry {
     pub id: i64,
-    pub actor_id: Option<i64>,
+    pub actor_id: Option<UserId>,
     pub action: String,
     pub target_type: Option<String>,
     pub target_id: Option<String>,
-    pub room_id: Option<i64>,
+    pub room_id: Option<RoomId>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub details: Option<String>,
@@ -62,7 +63,7 @@ pub fn recent(
 #[derive(Debug, Default, Clone)]
 pub struct AuditFilter {
     pub action: Option<String>,
-    pub actor_id: Option<i64>,
+    pub actor_id: Option<UserId>,
     pub target_id: Option<String>,
     pub since: Option<i64>,
     pub until: Option<i64>,

@@ -8,7 +8,12 @@ use veza_actors::model::UserRef;
 use veza_actors::UserId;
 
 /// `user` blocks `target` (again: nothing changes).
-pub fn block(conn: &mut DbConnection, user: i64, target: i64, now: i64) -> Result<(), DbError> {
+pub fn block(
+    conn: &mut DbConnection,
+    user: UserId,
+    target: UserId,
+    now: i64,
+) -> Result<(), DbError> {
     let exists = user_blocks::table
         .find((user, target))
         .count()
@@ -35,13 +40,13 @@ pub fn block(conn: &mut DbConnection, user: i64, target: i64, now: i64) -> Resul
 }
 
 /// Lifts a block; false if there was none.
-pub fn unblock(conn: &mut DbConnection, user: i64, target: i64) -> Result<bool, DbError> {
+pub fn unblock(conn: &mut DbConnection, user: UserId, target: UserId) -> Result<bool, DbError> {
     Ok(diesel::delete(user_blocks::table.find((user, target))).execute(conn)? > 0)
 }
 
 /// Whom `user` blocked, and when, newest first.
-pub fn of_user(conn: &mut DbConnection, user: i64) -> Result<Vec<(UserRef, i64)>, DbError> {
-    let rows: Vec<(i64, String, i64)> = user_blocks::table
+pub fn of_user(conn: &mut DbConnection, user: UserId) -> Result<Vec<(UserRef, i64)>, DbError> {
+    let rows: Vec<(UserId, String, i64)> = user_blocks::table
         .inner_join(users::table.on(users::id.eq(user_blocks::blocked_id)))
         .filter(user_blocks::user_id.eq(user))
         .order(user_blocks::created_at.desc())
@@ -49,20 +54,12 @@ pub fn of_user(conn: &mut DbConnection, user: i64) -> Result<Vec<(UserRef, i64)>
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, username, at)| {
-            (
-                UserRef {
-                    id: UserId(id),
-                    username,
-                },
-                at,
-            )
-        })
+        .map(|(id, username, at)| (UserRef { id, username }, at))
         .collect())
 }
 
 /// Whether `user` and any of `others` blocked each other (either way).
-pub fn between(conn: &mut DbConnection, user: i64, others: &[i64]) -> Result<bool, DbError> {
+pub fn between(conn: &mut DbConnection, user: UserId, others: &[UserId]) -> Result<bool, DbError> {
     if others.is_empty() {
         return Ok(false);
     }

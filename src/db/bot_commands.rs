@@ -9,9 +9,9 @@ use veza_actors::{RoomId, UserId};
 #[derive(Insertable)]
 #[diesel(table_name = bot_commands)]
 struct NewCommand<'a> {
-    room_id: i64,
+    room_id: RoomId,
     name: &'a str,
-    bot_id: i64,
+    bot_id: UserId,
     description: &'a str,
     args: &'a str,
     created_at: i64,
@@ -19,9 +19,9 @@ struct NewCommand<'a> {
 
 /// The room's commands by name, of bots whose accounts are not disabled.
 pub fn for_room(conn: &mut DbConnection, room: RoomId) -> Result<Vec<BotCommand>, DbError> {
-    let rows: Vec<(String, String, String, i64, String)> = bot_commands::table
+    let rows: Vec<(String, String, String, UserId, String)> = bot_commands::table
         .inner_join(users::table)
-        .filter(bot_commands::room_id.eq(room.0))
+        .filter(bot_commands::room_id.eq(room))
         .filter(users::disabled.eq(false))
         .order(bot_commands::name.asc())
         .select((
@@ -38,10 +38,7 @@ pub fn for_room(conn: &mut DbConnection, room: RoomId) -> Result<Vec<BotCommand>
             name,
             description,
             args,
-            bot: UserRef {
-                id: UserId(id),
-                username,
-            },
+            bot: UserRef { id, username },
         })
         .collect())
 }
@@ -55,8 +52,8 @@ pub fn taken(
 ) -> Result<Option<String>, DbError> {
     let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
     Ok(bot_commands::table
-        .filter(bot_commands::room_id.eq(room.0))
-        .filter(bot_commands::bot_id.ne(bot.0))
+        .filter(bot_commands::room_id.eq(room))
+        .filter(bot_commands::bot_id.ne(bot))
         .filter(bot_commands::name.eq_any(names))
         .select(bot_commands::name)
         .first(conn)
@@ -73,16 +70,16 @@ pub fn replace(
 ) -> Result<(), DbError> {
     diesel::delete(
         bot_commands::table
-            .filter(bot_commands::room_id.eq(room.0))
-            .filter(bot_commands::bot_id.eq(bot.0)),
+            .filter(bot_commands::room_id.eq(room))
+            .filter(bot_commands::bot_id.eq(bot)),
     )
     .execute(conn)?;
     let rows: Vec<NewCommand<'_>> = specs
         .iter()
         .map(|s| NewCommand {
-            room_id: room.0,
+            room_id: room,
             name: &s.name,
-            bot_id: bot.0,
+            bot_id: bot,
             description: &s.description,
             args: &s.args,
             created_at: now,

@@ -4,12 +4,13 @@ use super::schema::{bots, users};
 use super::{DbConnection, DbError};
 use diesel::prelude::*;
 use std::collections::HashMap;
+use veza_actors::UserId;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = bots)]
 pub struct Bot {
-    pub user_id: i64,
-    pub owner_id: i64,
+    pub user_id: UserId,
+    pub owner_id: UserId,
     pub token_hash: String,
     pub token_hint: String,
     pub session_id: i64,
@@ -30,7 +31,7 @@ pub fn insert(conn: &mut DbConnection, bot: &Bot) -> Result<(), DbError> {
     Ok(())
 }
 
-pub fn find(conn: &mut DbConnection, user_id: i64) -> Result<Option<Bot>, DbError> {
+pub fn find(conn: &mut DbConnection, user_id: UserId) -> Result<Option<Bot>, DbError> {
     Ok(bots::table
         .find(user_id)
         .select(Bot::as_select())
@@ -46,7 +47,7 @@ pub fn find_by_token_hash(conn: &mut DbConnection, hash: &str) -> Result<Option<
         .optional()?)
 }
 
-pub fn count_owned(conn: &mut DbConnection, owner: i64) -> Result<i64, DbError> {
+pub fn count_owned(conn: &mut DbConnection, owner: UserId) -> Result<i64, DbError> {
     Ok(bots::table
         .filter(bots::owner_id.eq(owner))
         .count()
@@ -54,7 +55,7 @@ pub fn count_owned(conn: &mut DbConnection, owner: i64) -> Result<i64, DbError> 
 }
 
 /// Bots owned by `owner` (every bot when `None`), oldest first, with the names.
-pub fn list(conn: &mut DbConnection, owner: Option<i64>) -> Result<Vec<Listed>, DbError> {
+pub fn list(conn: &mut DbConnection, owner: Option<UserId>) -> Result<Vec<Listed>, DbError> {
     let mut query = bots::table
         .select(Bot::as_select())
         .order(bots::created_at.asc())
@@ -63,14 +64,14 @@ pub fn list(conn: &mut DbConnection, owner: Option<i64>) -> Result<Vec<Listed>, 
         query = query.filter(bots::owner_id.eq(owner));
     }
     let rows: Vec<Bot> = query.load(conn)?;
-    let ids: Vec<i64> = rows.iter().flat_map(|b| [b.user_id, b.owner_id]).collect();
-    let names: HashMap<i64, String> = users::table
+    let ids: Vec<UserId> = rows.iter().flat_map(|b| [b.user_id, b.owner_id]).collect();
+    let names: HashMap<UserId, String> = users::table
         .filter(users::id.eq_any(&ids))
         .select((users::id, users::username))
-        .load::<(i64, String)>(conn)?
+        .load::<(UserId, String)>(conn)?
         .into_iter()
         .collect();
-    let name = |id: i64| names.get(&id).cloned().unwrap_or_default();
+    let name = |id: UserId| names.get(&id).cloned().unwrap_or_default();
     Ok(rows
         .into_iter()
         .map(|bot| Listed {
@@ -84,7 +85,7 @@ pub fn list(conn: &mut DbConnection, owner: Option<i64>) -> Result<Vec<Listed>, 
 /// Puts a new token (and its session) in place of the old one.
 pub fn replace_token(
     conn: &mut DbConnection,
-    user_id: i64,
+    user_id: UserId,
     token_hash: &str,
     token_hint: &str,
     session_id: i64,
@@ -101,6 +102,6 @@ pub fn replace_token(
     Ok(n == 1)
 }
 
-pub fn delete(conn: &mut DbConnection, user_id: i64) -> Result<bool, DbError> {
+pub fn delete(conn: &mut DbConnection, user_id: UserId) -> Result<bool, DbError> {
     Ok(diesel::delete(bots::table.find(user_id)).execute(conn)? == 1)
 }

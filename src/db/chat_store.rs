@@ -145,12 +145,12 @@ impl ChatStore for DieselChatStore {
     ) -> Result<Option<RoomSnapshot>, StoreError> {
         let mut conn = self.conn()?;
         let conn = &mut *conn;
-        let Some(row) = rooms::find(conn, room.0).map_err(store_error)? else {
+        let Some(row) = rooms::find(conn, room).map_err(store_error)? else {
             return Ok(None);
         };
-        let members = rooms::members(conn, room.0).map_err(store_error)?;
+        let members = rooms::members(conn, room).map_err(store_error)?;
         let rows =
-            messages::before(conn, room.0, row.last_seq + 1, recent as i64).map_err(store_error)?;
+            messages::before(conn, room, row.last_seq + 1, recent as i64).map_err(store_error)?;
         let mut recent = messages::views(conn, rows).map_err(store_error)?;
         recent.reverse();
         let commands = bot_commands::for_room(conn, room).map_err(store_error)?;
@@ -169,7 +169,7 @@ impl ChatStore for DieselChatStore {
         limit: usize,
     ) -> Result<Vec<MessageView>, StoreError> {
         let mut conn = self.conn()?;
-        let rows = messages::after(&mut conn, room.0, after, limit as i64).map_err(store_error)?;
+        let rows = messages::after(&mut conn, room, after, limit as i64).map_err(store_error)?;
         messages::views(&mut conn, rows).map_err(store_error)
     }
 
@@ -180,8 +180,7 @@ impl ChatStore for DieselChatStore {
         limit: usize,
     ) -> Result<Vec<MessageView>, StoreError> {
         let mut conn = self.conn()?;
-        let rows =
-            messages::before(&mut conn, room.0, before, limit as i64).map_err(store_error)?;
+        let rows = messages::before(&mut conn, room, before, limit as i64).map_err(store_error)?;
         messages::views(&mut conn, rows).map_err(store_error)
     }
 
@@ -190,9 +189,9 @@ impl ChatStore for DieselChatStore {
         message: MessageId,
     ) -> Result<Option<(RoomId, UserId)>, StoreError> {
         let mut conn = self.conn()?;
-        Ok(messages::find(&mut conn, message.0)
+        Ok(messages::find(&mut conn, message)
             .map_err(store_error)?
-            .map(|m| (RoomId(m.room_id), UserId(m.author_id))))
+            .map(|m| (m.room_id, m.author_id)))
     }
 
     fn session_standing(&mut self, sessions: &[i64]) -> Result<Vec<SessionStanding>, StoreError> {
@@ -202,7 +201,7 @@ impl ChatStore for DieselChatStore {
 
     fn unread(&mut self, room: RoomId, users: &[UserId]) -> Result<Vec<Unread>, StoreError> {
         let mut conn = self.conn()?;
-        super::unread::in_room(&mut conn, room.0, users).map_err(store_error)
+        super::unread::in_room(&mut conn, room, users).map_err(store_error)
     }
 
     fn find_user(&mut self, username: &str) -> Result<Option<UserRef>, StoreError> {
@@ -210,7 +209,7 @@ impl ChatStore for DieselChatStore {
         Ok(users::find_by_username(&mut conn, username)
             .map_err(store_error)?
             .map(|u| UserRef {
-                id: UserId(u.id),
+                id: u.id,
                 username: u.username,
             }))
     }
@@ -220,15 +219,15 @@ impl ChatStore for DieselChatStore {
 /// earlier (author, client_id).
 enum Planned {
     New,
-    Duplicate((i64, String)),
+    Duplicate((UserId, String)),
 }
 
 /// Each message write's plan, by (request, write) index, and how many new rows each room gets.
 struct Plan {
     writes: HashMap<(usize, usize), Planned>,
-    per_room: HashMap<i64, i64>,
+    per_room: HashMap<RoomId, i64>,
     /// Existing rows for repeated `client_id`s.
-    existing: HashMap<(i64, String), messages::MessageRow>,
+    existing: HashMap<(UserId, String), messages::MessageRow>,
 }
 
 /// A new message's row as inserted, and what its commit does besides.
@@ -325,7 +324,7 @@ impl DieselChatStore {
         plan: &Plan,
         now: i64,
     ) -> Result<HashMap<(usize, usize), Inserted>, TxError> {
-        let mut wants: Vec<(i64, i64)> = plan.per_room.iter().map(|(r, n)| (*r, *n)).collect();
+        let mut wants: Vec<(RoomId, i64)> = plan.per_room.iter().map(|(r, n)| (*r, *n)).collect();
         wants.sort_unstable();
         let mut next_seq = rooms::reserve_seqs_many(conn, &wants)?;
         if next_seq.len() < wants.len() {
@@ -335,7 +334,7 @@ impl DieselChatStore {
         }
         let mut rows = Vec::new();
         let mut views: Vec<((usize, usize), MessageView)> = Vec::new();
-        let mut extras_of: Vec<(Option<i64>, &MessageExtras)> = Vec::new();
+        let mut extras_of: Vec<(Option<MessageId>, &MessageExtras)> = Vec::new();
         for (at, write) in message_writes(batch) {
             let Write::Message {
                 room,
@@ -352,22 +351,22 @@ impl DieselChatStore {
             let Some(Planned::New) = plan.writes.get(&at) else {
                 continue;
             };
-            let seq = next_seq.get_mut(&room.0).map(|s| {
+            let seq = next_seq.get_mut(room).map(|s| {
                 *s += 1;
                 *s - 1
             });
             let seq =
                 seq.ok_or_else(|| TxError::Request(WriteError::NotFound("no such room".into())))?;
-            let id = self.ids.next_id();
+            let id = MessageId(self.ids.next_id());
             let also_in_room = thread.is_some() && extras.also_in_room;
             rows.push(NewMessage {
                 id,
-                room_id: room.0,
+                room_id: *room,
                 seq,
-                author_id: author.id.0,
+                author_id: author.id,
                 kind: kind.as_str(),
                 body,
-                thread_id: thread.map(|t| t.0),
+                thread_id: *thread,
                 client_id: client_id.as_deref(),
                 created_at: now,
                 also_in_room,
@@ -375,18 +374,10 @@ impl DieselChatStore {
             let view = MessageView {
                 thread: *thread,
                 also_in_room,
-                ..MessageView::committed(
-                    MessageId(id),
-                    *room,
-                    seq,
-                    *kind,
-                    author.clone(),
-                    body.clone(),
-                    now,
-                )
+                ..MessageView::committed(id, *room, seq, *kind, author.clone(), body.clone(), now)
             };
             views.push((at, view));
-            extras_of.push((thread.map(|t| t.0), extras));
+            extras_of.push((*thread, extras));
         }
         messages::insert_many(conn, &rows)?;
         super::emoji::resolve(conn, views.iter_mut().map(|(_, v)| v))?;
@@ -396,9 +387,9 @@ impl DieselChatStore {
                 let bound = super::uploads::attach(
                     conn,
                     &extras.attachments,
-                    view.id.0,
-                    view.author.id.0,
-                    view.room.0,
+                    view.id,
+                    view.author.id,
+                    view.room,
                     now,
                 )?
                 .ok_or_else(|| {
@@ -431,27 +422,27 @@ impl DieselChatStore {
 /// The checks before anything is written (repeated `client_id`s in the store or earlier in this
 /// batch, threads, blocks in direct conversations) and each message write's plan.
 fn plan_messages(conn: &mut DbConnection, batch: &[Request]) -> Result<Plan, TxError> {
-    let pairs: Vec<(i64, &str)> = message_writes(batch)
+    let pairs: Vec<(UserId, &str)> = message_writes(batch)
         .filter_map(|(_, w)| match w {
             Write::Message {
                 author,
                 client_id: Some(c),
                 ..
-            } => Some((author.id.0, c.as_str())),
+            } => Some((author.id, c.as_str())),
             _ => None,
         })
         .collect();
     let existing = messages::by_client_ids(conn, &pairs)?;
-    let threads: Vec<i64> = message_writes(batch)
+    let threads: Vec<MessageId> = message_writes(batch)
         .filter_map(|(_, w)| match w {
             Write::Message {
                 thread: Some(t), ..
-            } => Some(t.0),
+            } => Some(*t),
             _ => None,
         })
         .collect();
     let roots = messages::rooms_of(conn, &threads)?;
-    let mut seen: HashSet<(i64, String)> = HashSet::new();
+    let mut seen: HashSet<(UserId, String)> = HashSet::new();
     let mut plan = Plan {
         writes: HashMap::new(),
         per_room: HashMap::new(),
@@ -470,7 +461,7 @@ fn plan_messages(conn: &mut DbConnection, batch: &[Request]) -> Result<Plan, TxE
             continue;
         };
         if let Some(c) = client_id {
-            let key = (author.id.0, c.clone());
+            let key = (author.id, c.clone());
             if plan.existing.contains_key(&key) || seen.contains(&key) {
                 plan.writes.insert(at, Planned::Duplicate(key));
                 continue;
@@ -478,14 +469,14 @@ fn plan_messages(conn: &mut DbConnection, batch: &[Request]) -> Result<Plan, TxE
             seen.insert(key);
         }
         if let Some(t) = thread {
-            conversation_commit::check_thread(&roots, room.0, t.0).map_err(TxError::Request)?;
+            conversation_commit::check_thread(&roots, *room, *t).map_err(TxError::Request)?;
         }
-        if extras.direct && conversation_commit::blocked_in_direct(conn, room.0, author.id.0)? {
+        if extras.direct && conversation_commit::blocked_in_direct(conn, *room, author.id)? {
             return Err(TxError::Request(WriteError::Forbidden(
                 "you cannot message this user".into(),
             )));
         }
-        *plan.per_room.entry(room.0).or_default() += 1;
+        *plan.per_room.entry(*room).or_default() += 1;
         plan.writes.insert(at, Planned::New);
     }
     Ok(plan)
@@ -497,8 +488,8 @@ fn originals(
     batch: &[Request],
     plan: &Plan,
     inserted: &HashMap<(usize, usize), Inserted>,
-) -> Result<HashMap<(i64, String), MessageView>, TxError> {
-    let mut originals: HashMap<(i64, String), MessageView> = HashMap::new();
+) -> Result<HashMap<(UserId, String), MessageView>, TxError> {
+    let mut originals: HashMap<(UserId, String), MessageView> = HashMap::new();
     let repeated: Vec<messages::MessageRow> = plan
         .existing
         .values()
@@ -527,7 +518,7 @@ fn originals(
         ) = (write, inserted.get(&at))
         {
             originals
-                .entry((new.view.author.id.0, c.clone()))
+                .entry((new.view.author.id, c.clone()))
                 .or_insert_with(|| new.view.clone());
         }
     }

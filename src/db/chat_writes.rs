@@ -6,7 +6,6 @@ use super::chat_store::{DieselChatStore, TxError};
 use super::{bot_commands, messages, rooms, DbConnection};
 use veza_actors::model::BotCommand;
 use veza_actors::store::{Applied, Write, WriteError};
-use veza_actors::RoomId;
 
 impl DieselChatStore {
     pub(super) fn apply_other(
@@ -24,7 +23,7 @@ impl DieselChatStore {
                 )))
             }
             Write::Reads { room, markers } => {
-                let (markers, last_seq) = super::unread::mark_read(conn, room.0, markers, now)?;
+                let (markers, last_seq) = super::unread::mark_read(conn, *room, markers, now)?;
                 Applied::Markers { markers, last_seq }
             }
             Write::BotCommands {
@@ -60,23 +59,23 @@ impl DieselChatStore {
                 )
             }
             Write::Edit { message, body } => {
-                if !messages::set_body(conn, message.0, body, now)? {
+                if !messages::set_body(conn, *message, body, now)? {
                     return Err(not_found("message"));
                 }
                 Applied::Updated(
-                    messages::view(conn, message.0)?.ok_or_else(|| not_found("message"))?,
+                    messages::view(conn, *message)?.ok_or_else(|| not_found("message"))?,
                 )
             }
             Write::Delete { message } => {
-                let row = messages::find(conn, message.0)?.ok_or_else(|| not_found("message"))?;
-                if !messages::soft_delete(conn, message.0, now)? {
+                let row = messages::find(conn, *message)?.ok_or_else(|| not_found("message"))?;
+                if !messages::soft_delete(conn, *message, now)? {
                     return Err(not_found("message"));
                 }
                 // Its files go once the grace period is over (the sweeper), not at once: a
                 // moderator's mistake can still be looked into.
-                super::uploads::release(conn, message.0, now.saturating_add(self.upload_grace_ms))?;
+                super::uploads::release(conn, *message, now.saturating_add(self.upload_grace_ms))?;
                 Applied::Deleted {
-                    room: RoomId(row.room_id),
+                    room: row.room_id,
                     message: *message,
                 }
             }
@@ -85,11 +84,11 @@ impl DieselChatStore {
                 user,
                 emoji,
             } => {
-                let row = messages::find(conn, message.0)?.ok_or_else(|| not_found("message"))?;
+                let row = messages::find(conn, *message)?.ok_or_else(|| not_found("message"))?;
                 if row.deleted_at.is_some() {
                     return Err(not_found("message"));
                 }
-                let toggled = messages::toggle_reaction(conn, message.0, user.0, emoji, now)?;
+                let toggled = messages::toggle_reaction(conn, *message, *user, emoji, now)?;
                 if let messages::Toggle::Refused(why) = toggled {
                     return Err(TxError::Request(WriteError::Invalid(why)));
                 }
@@ -102,7 +101,7 @@ impl DieselChatStore {
                     ))));
                 }
                 Applied::Updated(
-                    messages::view(conn, message.0)?.ok_or_else(|| not_found("message"))?,
+                    messages::view(conn, *message)?.ok_or_else(|| not_found("message"))?,
                 )
             }
             Write::Member {
@@ -112,29 +111,21 @@ impl DieselChatStore {
                 banned_until,
                 muted_until,
             } => {
-                rooms::upsert_member(
-                    conn,
-                    room.0,
-                    user.0,
-                    *role,
-                    *banned_until,
-                    *muted_until,
-                    now,
-                )?;
+                rooms::upsert_member(conn, *room, *user, *role, *banned_until, *muted_until, now)?;
                 Applied::Done
             }
             Write::Kick { room, user } => {
-                rooms::kick(conn, room.0, user.0, now)?;
+                rooms::kick(conn, *room, *user, now)?;
                 Applied::Done
             }
             Write::Topic { room, topic } => {
-                if !rooms::set_topic(conn, room.0, topic.as_deref(), now)? {
+                if !rooms::set_topic(conn, *room, topic.as_deref(), now)? {
                     return Err(not_found("room"));
                 }
                 Applied::Done
             }
             Write::SlowMode { room, seconds } => {
-                if !rooms::set_slow_mode(conn, room.0, *seconds, now)? {
+                if !rooms::set_slow_mode(conn, *room, *seconds, now)? {
                     return Err(not_found("room"));
                 }
                 Applied::Done
@@ -144,11 +135,11 @@ impl DieselChatStore {
                     conn,
                     &NewAuditEntry {
                         id: self.ids.next_id(),
-                        actor_id: record.actor.map(|u| u.0),
+                        actor_id: record.actor,
                         action: &record.action,
                         target_type: record.target_user.map(|_| "user"),
                         target_id: record.target_user.map(|u| u.0.to_string()),
-                        room_id: record.room.map(|r| r.0),
+                        room_id: record.room,
                         ip: None,
                         user_agent: None,
                         details: record.details.clone(),

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use std::collections::HashMap;
 use veza_actors::model::MessageView;
 use veza_actors::store::{MessageExtras, ThreadRoot, WriteError};
-use veza_actors::{MessageId, UserId};
+use veza_actors::{MessageId, RoomId, UserId};
 
 /// Most ids bound in one `IN (...)` (SQLite allows 32,766 parameters, PostgreSQL 65,535).
 const IN_LIST_MAX: usize = 10_000;
@@ -18,9 +18,9 @@ const INSERT_CHUNK: usize = 500;
 
 /// A reply must go under a top-level message of the same room.
 pub(super) fn check_thread(
-    roots: &HashMap<i64, (i64, Option<i64>)>,
-    room: i64,
-    root: i64,
+    roots: &HashMap<MessageId, (RoomId, Option<MessageId>)>,
+    room: RoomId,
+    root: MessageId,
 ) -> Result<(), WriteError> {
     match roots.get(&root) {
         Some((r, None)) if *r == room => Ok(()),
@@ -37,10 +37,10 @@ pub(super) fn check_thread(
 /// (either way).
 pub(super) fn blocked_in_direct(
     conn: &mut DbConnection,
-    room: i64,
-    author: i64,
+    room: RoomId,
+    author: UserId,
 ) -> Result<bool, DbError> {
-    let others: Vec<i64> = room_members::table
+    let others: Vec<UserId> = room_members::table
         .filter(room_members::room_id.eq(room))
         .filter(room_members::user_id.ne(author))
         .select(room_members::user_id)
@@ -65,7 +65,7 @@ pub(super) fn blocked_in_direct(
 /// One more reply under `root`: its count and last reply time, as committed.
 pub(super) fn bump_root(
     conn: &mut DbConnection,
-    root: i64,
+    root: MessageId,
     now: i64,
 ) -> Result<ThreadRoot, DbError> {
     diesel::update(messages::table.find(root))
@@ -79,7 +79,7 @@ pub(super) fn bump_root(
         .select(messages::reply_count)
         .first(conn)?;
     Ok(ThreadRoot {
-        id: MessageId(root),
+        id: root,
         reply_count,
         last_reply_at: now,
     })
@@ -88,12 +88,12 @@ pub(super) fn bump_root(
 #[derive(Insertable)]
 #[diesel(table_name = notifications)]
 struct NewNotification {
-    user_id: i64,
+    user_id: UserId,
     kind: &'static str,
-    room_id: i64,
-    message_id: Option<i64>,
+    room_id: RoomId,
+    message_id: Option<MessageId>,
     seq: Option<i64>,
-    actor_id: Option<i64>,
+    actor_id: Option<UserId>,
     created_at: i64,
 }
 
@@ -109,9 +109,9 @@ pub(super) fn notify(
     if extras.mentions.is_empty() && extras.mention_names.is_empty() && !extras.mention_room {
         return Ok(Vec::new());
     }
-    let author = message.author.id.0;
+    let author = message.author.id;
     let eligible = room_members::table
-        .filter(room_members::room_id.eq(message.room.0))
+        .filter(room_members::room_id.eq(message.room))
         .filter(room_members::user_id.ne(author))
         .filter(room_members::notifications_muted.eq(false))
         .filter(
@@ -120,22 +120,22 @@ pub(super) fn notify(
                 .or(room_members::banned_until.le(now)),
         )
         .select(room_members::user_id);
-    let mut users: Vec<i64> = if extras.mention_room {
+    let mut users: Vec<UserId> = if extras.mention_room {
         eligible.load(conn)?
     } else {
-        let mut wanted: Vec<i64> = extras.mentions.iter().map(|u| u.0).collect();
+        let mut wanted: Vec<UserId> = extras.mentions.clone();
         if !extras.mention_names.is_empty() {
             wanted.extend(
                 users::table
                     .filter(users::username_lower.eq_any(&extras.mention_names))
                     .select(users::id)
-                    .load::<i64>(conn)?,
+                    .load::<UserId>(conn)?,
             );
         }
         if wanted.len() > IN_LIST_MAX {
             // Past what one IN list may bind (an @here in a crowded room): filter here.
-            let wanted: std::collections::HashSet<i64> = wanted.into_iter().collect();
-            let all: Vec<i64> = eligible.load(conn)?;
+            let wanted: std::collections::HashSet<UserId> = wanted.into_iter().collect();
+            let all: Vec<UserId> = eligible.load(conn)?;
             all.into_iter().filter(|u| wanted.contains(u)).collect()
         } else {
             eligible
@@ -143,7 +143,7 @@ pub(super) fn notify(
                 .load(conn)?
         }
     };
-    let blockers: Vec<i64> = user_blocks::table
+    let blockers: Vec<UserId> = user_blocks::table
         .filter(user_blocks::blocked_id.eq(author))
         .select(user_blocks::user_id)
         .load(conn)?;
@@ -154,8 +154,8 @@ pub(super) fn notify(
         .map(|u| NewNotification {
             user_id: *u,
             kind: "mention",
-            room_id: message.room.0,
-            message_id: Some(message.id.0),
+            room_id: message.room,
+            message_id: Some(message.id),
             seq: Some(message.seq),
             actor_id: Some(author),
             created_at: now,
@@ -172,5 +172,5 @@ pub(super) fn notify(
                 .execute(lite)?,
         };
     }
-    Ok(users.into_iter().map(UserId).collect())
+    Ok(users)
 }

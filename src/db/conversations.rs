@@ -8,18 +8,21 @@ use super::{DbConnection, DbError};
 use diesel::prelude::*;
 use std::collections::HashMap;
 use veza_actors::model::{RoomKind, RoomRole, UserRef};
-use veza_actors::UserId;
+use veza_actors::{RoomId, UserId};
 
 /// The unique key of a conversation between these users (any order, repeats ignored).
-pub fn member_key(users: &[i64]) -> String {
+pub fn member_key(users: &[UserId]) -> String {
     let mut ids = users.to_vec();
     ids.sort_unstable();
     ids.dedup();
-    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+    ids.iter()
+        .map(UserId::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The conversation between exactly these users, if there is one.
-pub fn find(conn: &mut DbConnection, users: &[i64]) -> Result<Option<RoomRow>, DbError> {
+pub fn find(conn: &mut DbConnection, users: &[UserId]) -> Result<Option<RoomRow>, DbError> {
     Ok(rooms_table::table
         .filter(rooms_table::member_key.eq(member_key(users)))
         .select(RoomRow::as_select())
@@ -32,9 +35,9 @@ pub fn find(conn: &mut DbConnection, users: &[i64]) -> Result<Option<RoomRow>, D
 /// direct conversation both are plain members.
 pub fn open(
     conn: &mut DbConnection,
-    id: i64,
-    creator: i64,
-    others: &[i64],
+    id: RoomId,
+    creator: UserId,
+    others: &[UserId],
     now: i64,
 ) -> Result<(RoomRow, bool), DbError> {
     let mut everyone = others.to_vec();
@@ -100,29 +103,26 @@ pub fn open(
 /// The members of each of these rooms, by room, ordered by name.
 pub fn members_of(
     conn: &mut DbConnection,
-    rooms: &[i64],
-) -> Result<HashMap<i64, Vec<UserRef>>, DbError> {
+    rooms: &[RoomId],
+) -> Result<HashMap<RoomId, Vec<UserRef>>, DbError> {
     if rooms.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(i64, i64, String)> = room_members::table
+    let rows: Vec<(RoomId, UserId, String)> = room_members::table
         .inner_join(users::table.on(users::id.eq(room_members::user_id)))
         .filter(room_members::room_id.eq_any(rooms))
         .order((room_members::room_id, users::username_lower))
         .select((room_members::room_id, users::id, users::username))
         .load(conn)?;
-    let mut out: HashMap<i64, Vec<UserRef>> = HashMap::new();
+    let mut out: HashMap<RoomId, Vec<UserRef>> = HashMap::new();
     for (room, id, username) in rows {
-        out.entry(room).or_default().push(UserRef {
-            id: UserId(id),
-            username,
-        });
+        out.entry(room).or_default().push(UserRef { id, username });
     }
     Ok(out)
 }
 
 /// The conversations `user` is in, newest first.
-pub fn of_user(conn: &mut DbConnection, user: i64, limit: i64) -> Result<Vec<RoomRow>, DbError> {
+pub fn of_user(conn: &mut DbConnection, user: UserId, limit: i64) -> Result<Vec<RoomRow>, DbError> {
     let mine = room_members::table
         .filter(room_members::user_id.eq(user))
         .select(room_members::room_id);

@@ -7,19 +7,20 @@ use diesel::prelude::*;
 use std::collections::{BTreeSet, HashMap};
 use veza_actors::model::{EmojiRef, MessageView};
 use veza_actors::store::{Applied, RequestResult};
+use veza_actors::{RoomId, UserId};
 
 /// A new emoji, image included.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = custom_emoji)]
 pub struct NewEmoji<'a> {
     pub id: i64,
-    pub room_id: Option<i64>,
+    pub room_id: Option<RoomId>,
     pub shortcode: &'a str,
     pub content_type: &'a str,
     pub image: &'a [u8],
     pub width: i64,
     pub height: i64,
-    pub created_by: i64,
+    pub created_by: UserId,
     pub created_at: i64,
 }
 
@@ -28,7 +29,7 @@ pub struct NewEmoji<'a> {
 #[diesel(table_name = custom_emoji)]
 pub struct EmojiRow {
     pub id: i64,
-    pub room_id: Option<i64>,
+    pub room_id: Option<RoomId>,
     pub shortcode: String,
     pub width: i64,
     pub height: i64,
@@ -49,7 +50,7 @@ pub fn insert(conn: &mut DbConnection, emoji: &NewEmoji<'_>) -> Result<(), DbErr
 }
 
 /// How many emoji a room has (`None`: the server-wide set).
-pub fn count(conn: &mut DbConnection, room: Option<i64>) -> Result<i64, DbError> {
+pub fn count(conn: &mut DbConnection, room: Option<RoomId>) -> Result<i64, DbError> {
     let query = custom_emoji::table.count().into_boxed();
     let query = match room {
         Some(r) => query.filter(custom_emoji::room_id.eq(r)),
@@ -61,7 +62,7 @@ pub fn count(conn: &mut DbConnection, room: Option<i64>) -> Result<i64, DbError>
 /// Deletes one emoji of a room (`None`: server-wide); its id if there was one.
 pub fn delete(
     conn: &mut DbConnection,
-    room: Option<i64>,
+    room: Option<RoomId>,
     code: &str,
 ) -> Result<Option<i64>, DbError> {
     let query = custom_emoji::table
@@ -81,7 +82,7 @@ pub fn delete(
 
 /// The emoji usable in `room` (its own, then the server-wide ones it does not shadow), by
 /// shortcode; with `None`, the server-wide set alone.
-pub fn usable_in(conn: &mut DbConnection, room: Option<i64>) -> Result<Vec<EmojiRow>, DbError> {
+pub fn usable_in(conn: &mut DbConnection, room: Option<RoomId>) -> Result<Vec<EmojiRow>, DbError> {
     let query = custom_emoji::table
         .select(EmojiRow::as_select())
         .order((custom_emoji::shortcode, custom_emoji::id))
@@ -117,7 +118,7 @@ pub struct StoredImage {
     pub content_type: String,
     pub image: Vec<u8>,
     /// `None`: a server-wide emoji.
-    pub room_id: Option<i64>,
+    pub room_id: Option<RoomId>,
 }
 
 pub fn image(conn: &mut DbConnection, id: i64) -> Result<Option<StoredImage>, DbError> {
@@ -130,7 +131,7 @@ pub fn image(conn: &mut DbConnection, id: i64) -> Result<Option<StoredImage>, Db
 
 /// False only for a reaction written `:code:` that names no emoji of `room` or of the server;
 /// any other emoji (a Unicode one) is not looked up.
-pub fn reaction_known(conn: &mut DbConnection, room: i64, emoji: &str) -> Result<bool, DbError> {
+pub fn reaction_known(conn: &mut DbConnection, room: RoomId, emoji: &str) -> Result<bool, DbError> {
     let Some(code) = shortcode::of_reaction(emoji) else {
         return Ok(true);
     };
@@ -185,7 +186,7 @@ pub fn resolve<'a>(
     if views.is_empty() {
         return Ok(());
     }
-    let mut rooms: Vec<i64> = views.iter().map(|(v, _)| v.room.0).collect();
+    let mut rooms: Vec<RoomId> = views.iter().map(|(v, _)| v.room).collect();
     rooms.sort_unstable();
     rooms.dedup();
     let mut codes: Vec<&str> = views
@@ -194,7 +195,7 @@ pub fn resolve<'a>(
         .collect();
     codes.sort_unstable();
     codes.dedup();
-    let mut found: HashMap<(Option<i64>, String), i64> = HashMap::new();
+    let mut found: HashMap<(Option<RoomId>, String), i64> = HashMap::new();
     for chunk in codes.chunks(CODES_PER_QUERY) {
         found.extend(
             custom_emoji::table
@@ -209,13 +210,13 @@ pub fn resolve<'a>(
                     custom_emoji::shortcode,
                     custom_emoji::id,
                 ))
-                .load::<(Option<i64>, String, i64)>(conn)?
+                .load::<(Option<RoomId>, String, i64)>(conn)?
                 .into_iter()
                 .map(|(room, code, id)| ((room, code), id)),
         );
     }
     for (view, codes) in &mut views {
-        let room = Some(view.room.0);
+        let room = Some(view.room);
         view.emoji = codes
             .drain(..)
             .filter_map(|code| {

@@ -3,9 +3,15 @@
 use super::schema::{stream_follows, streams};
 use super::{DbConnection, DbError};
 use diesel::prelude::*;
+use veza_actors::{RoomId, StreamId, UserId};
 
 /// Follows `stream` (again: no change).
-pub fn follow(conn: &mut DbConnection, stream: i64, user: i64, now: i64) -> Result<(), DbError> {
+pub fn follow(
+    conn: &mut DbConnection,
+    stream: StreamId,
+    user: UserId,
+    now: i64,
+) -> Result<(), DbError> {
     let row = (
         stream_follows::stream_id.eq(stream),
         stream_follows::user_id.eq(user),
@@ -24,13 +30,17 @@ pub fn follow(conn: &mut DbConnection, stream: i64, user: i64, now: i64) -> Resu
     Ok(())
 }
 
-pub fn unfollow(conn: &mut DbConnection, stream: i64, user: i64) -> Result<(), DbError> {
+pub fn unfollow(conn: &mut DbConnection, stream: StreamId, user: UserId) -> Result<(), DbError> {
     diesel::delete(stream_follows::table.find((stream, user))).execute(conn)?;
     Ok(())
 }
 
 /// Whether `user` follows `stream`, and how many do.
-pub fn state(conn: &mut DbConnection, stream: i64, user: i64) -> Result<(bool, i64), DbError> {
+pub fn state(
+    conn: &mut DbConnection,
+    stream: StreamId,
+    user: UserId,
+) -> Result<(bool, i64), DbError> {
     let following = stream_follows::table
         .find((stream, user))
         .count()
@@ -44,10 +54,14 @@ pub fn state(conn: &mut DbConnection, stream: i64, user: i64) -> Result<(bool, i
 }
 
 /// A followed stream: id, title, mount, room, when followed.
-pub type Followed = (i64, String, String, Option<i64>, i64);
+pub type Followed = (StreamId, String, String, Option<RoomId>, i64);
 
 /// What `user` follows, most recent first, at most `limit`.
-pub fn of_user(conn: &mut DbConnection, user: i64, limit: i64) -> Result<Vec<Followed>, DbError> {
+pub fn of_user(
+    conn: &mut DbConnection,
+    user: UserId,
+    limit: i64,
+) -> Result<Vec<Followed>, DbError> {
     Ok(stream_follows::table
         .inner_join(streams::table)
         .filter(stream_follows::user_id.eq(user))

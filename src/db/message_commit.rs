@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use veza_actors::ids::IdGenerator;
 use veza_actors::model::MessageView;
 use veza_actors::store::{Applied, Request, RequestResult, Write};
-use veza_actors::MessageId;
+use veza_actors::{MessageId, RoomId, UserId};
 
 const COMMIT: &str = "\
 WITH want AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS w(id, n)), \
@@ -52,7 +52,7 @@ SELECT id, seq, (SELECT count(*) FROM queued) AS queued FROM ins";
 #[derive(QueryableByName)]
 struct Committed {
     #[diesel(sql_type = BigInt)]
-    id: i64,
+    id: MessageId,
     #[diesel(sql_type = BigInt)]
     seq: i64,
     /// Outgoing webhook deliveries the statement queued (the same on every row).
@@ -114,7 +114,7 @@ pub fn commit(
         Err(e) => return Err(e.into()),
     };
     let queued = committed.first().map_or(0, |c| c.queued.max(0) as usize);
-    let seqs: HashMap<i64, i64> = committed.into_iter().map(|c| (c.id, c.seq)).collect();
+    let seqs: HashMap<MessageId, i64> = committed.into_iter().map(|c| (c.id, c.seq)).collect();
     if seqs.len() != rows.ids.len() {
         return Err(DbError::Inconsistent(format!(
             "committed {} of {} messages",
@@ -145,7 +145,7 @@ pub fn commit(
             let seq = seqs.get(id).copied().unwrap_or_default();
             applied.push(Applied::Message {
                 message: MessageView::committed(
-                    MessageId(*id),
+                    *id,
                     *room,
                     seq,
                     *kind,
@@ -165,13 +165,13 @@ pub fn commit(
 
 /// The statement's arrays: one element per message, in batch order, and the count per room.
 struct Rows<'a> {
-    want_rooms: Vec<i64>,
+    want_rooms: Vec<RoomId>,
     want_counts: Vec<i64>,
-    ids: Vec<i64>,
-    rooms: Vec<i64>,
+    ids: Vec<MessageId>,
+    rooms: Vec<RoomId>,
     /// The message's place among its room's messages in this batch (its seq = first + ord).
     ords: Vec<i64>,
-    authors: Vec<i64>,
+    authors: Vec<UserId>,
     kinds: Vec<&'a str>,
     bodies: Vec<&'a str>,
     client_ids: Vec<Option<&'a str>>,
@@ -179,7 +179,7 @@ struct Rows<'a> {
 
 impl<'a> Rows<'a> {
     fn plan(ids: &IdGenerator, batch: &'a [Request]) -> Self {
-        let mut per_room: HashMap<i64, i64> = HashMap::new();
+        let mut per_room: HashMap<RoomId, i64> = HashMap::new();
         let mut rows = Rows {
             want_rooms: Vec::new(),
             want_counts: Vec::new(),
@@ -203,17 +203,17 @@ impl<'a> Rows<'a> {
             else {
                 continue;
             };
-            let ord = per_room.entry(room.0).or_default();
-            rows.ids.push(ids.next_id());
-            rows.rooms.push(room.0);
+            let ord = per_room.entry(*room).or_default();
+            rows.ids.push(MessageId(ids.next_id()));
+            rows.rooms.push(*room);
             rows.ords.push(*ord);
             *ord += 1;
-            rows.authors.push(author.id.0);
+            rows.authors.push(author.id);
             rows.kinds.push(kind.as_str());
             rows.bodies.push(body);
             rows.client_ids.push(client_id.as_deref());
         }
-        let mut wants: Vec<(i64, i64)> = per_room.into_iter().collect();
+        let mut wants: Vec<(RoomId, i64)> = per_room.into_iter().collect();
         wants.sort_unstable();
         (rows.want_rooms, rows.want_counts) = wants.into_iter().unzip();
         rows

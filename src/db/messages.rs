@@ -11,13 +11,13 @@ use veza_actors::{MessageId, RoomId, UserId};
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = messages)]
 pub struct MessageRow {
-    pub id: i64,
-    pub room_id: i64,
+    pub id: MessageId,
+    pub room_id: RoomId,
     pub seq: i64,
-    pub author_id: i64,
+    pub author_id: UserId,
     pub kind: String,
     pub body: String,
-    pub thread_id: Option<i64>,
+    pub thread_id: Option<MessageId>,
     pub client_id: Option<String>,
     pub created_at: i64,
     pub edited_at: Option<i64>,
@@ -30,13 +30,13 @@ pub struct MessageRow {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = messages)]
 pub struct NewMessage<'a> {
-    pub id: i64,
-    pub room_id: i64,
+    pub id: MessageId,
+    pub room_id: RoomId,
     pub seq: i64,
-    pub author_id: i64,
+    pub author_id: UserId,
     pub kind: &'a str,
     pub body: &'a str,
-    pub thread_id: Option<i64>,
+    pub thread_id: Option<MessageId>,
     pub client_id: Option<&'a str>,
     pub created_at: i64,
     pub also_in_room: bool,
@@ -60,7 +60,7 @@ pub fn insert_many(conn: &mut DbConnection, rows: &[NewMessage<'_>]) -> Result<(
     Ok(())
 }
 
-pub fn find(conn: &mut DbConnection, id: i64) -> Result<Option<MessageRow>, DbError> {
+pub fn find(conn: &mut DbConnection, id: MessageId) -> Result<Option<MessageRow>, DbError> {
     Ok(messages::table
         .find(id)
         .select(MessageRow::as_select())
@@ -71,7 +71,7 @@ pub fn find(conn: &mut DbConnection, id: i64) -> Result<Option<MessageRow>, DbEr
 /// Messages of `room` with seq < `before`, newest first.
 pub fn before(
     conn: &mut DbConnection,
-    room: i64,
+    room: RoomId,
     before: i64,
     limit: i64,
 ) -> Result<Vec<MessageRow>, DbError> {
@@ -87,7 +87,7 @@ pub fn before(
 /// Messages of `room` with seq > `after`, oldest first.
 pub fn after(
     conn: &mut DbConnection,
-    room: i64,
+    room: RoomId,
     after: i64,
     limit: i64,
 ) -> Result<Vec<MessageRow>, DbError> {
@@ -103,15 +103,15 @@ pub fn after(
 /// Existing messages for (author, client_id) pairs, keyed by the pair.
 pub fn by_client_ids(
     conn: &mut DbConnection,
-    pairs: &[(i64, &str)],
-) -> Result<HashMap<(i64, String), MessageRow>, DbError> {
+    pairs: &[(UserId, &str)],
+) -> Result<HashMap<(UserId, String), MessageRow>, DbError> {
     if pairs.is_empty() {
         return Ok(HashMap::new());
     }
     // One query per author (a batch has few): `author_id = X AND client_id = ANY(...)` is a range
     // of the UNIQUE (author_id, client_id) index. A list of authors ANDed with a list of ids
     // looked unselective to the planner and scanned every message of those authors.
-    let mut by_author: HashMap<i64, Vec<&str>> = HashMap::new();
+    let mut by_author: HashMap<UserId, Vec<&str>> = HashMap::new();
     for (author, client_id) in pairs {
         by_author.entry(*author).or_default().push(client_id);
     }
@@ -134,21 +134,26 @@ pub fn by_client_ids(
 /// For each of these message ids that exists: its room and the thread it is a reply in.
 pub fn rooms_of(
     conn: &mut DbConnection,
-    ids: &[i64],
-) -> Result<HashMap<i64, (i64, Option<i64>)>, DbError> {
+    ids: &[MessageId],
+) -> Result<HashMap<MessageId, (RoomId, Option<MessageId>)>, DbError> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
     Ok(messages::table
         .filter(messages::id.eq_any(ids))
         .select((messages::id, messages::room_id, messages::thread_id))
-        .load::<(i64, i64, Option<i64>)>(conn)?
+        .load::<(MessageId, RoomId, Option<MessageId>)>(conn)?
         .into_iter()
         .map(|(id, room, thread)| (id, (room, thread)))
         .collect())
 }
 
-pub fn set_body(conn: &mut DbConnection, id: i64, body: &str, now: i64) -> Result<bool, DbError> {
+pub fn set_body(
+    conn: &mut DbConnection,
+    id: MessageId,
+    body: &str,
+    now: i64,
+) -> Result<bool, DbError> {
     Ok(diesel::update(
         messages::table
             .find(id)
@@ -160,7 +165,7 @@ pub fn set_body(conn: &mut DbConnection, id: i64, body: &str, now: i64) -> Resul
 }
 
 /// Soft delete: the row keeps its seq (no gaps for clients recovering with `since`).
-pub fn soft_delete(conn: &mut DbConnection, id: i64, now: i64) -> Result<bool, DbError> {
+pub fn soft_delete(conn: &mut DbConnection, id: MessageId, now: i64) -> Result<bool, DbError> {
     Ok(diesel::update(
         messages::table
             .find(id)
@@ -174,8 +179,8 @@ pub fn soft_delete(conn: &mut DbConnection, id: i64, now: i64) -> Result<bool, D
 /// Adds or removes `user`'s `emoji` on a message.
 pub fn toggle_reaction(
     conn: &mut DbConnection,
-    message: i64,
-    user: i64,
+    message: MessageId,
+    user: UserId,
     emoji: &str,
     now: i64,
 ) -> Result<Toggle, DbError> {
@@ -194,7 +199,7 @@ pub fn toggle_reaction(
     if removed > 0 {
         return Ok(Toggle::Removed);
     }
-    let present: Vec<(i64, String)> = reactions::table
+    let present: Vec<(UserId, String)> = reactions::table
         .filter(reactions::message_id.eq(message))
         .select((reactions::user_id, reactions::emoji))
         .load(conn)?;
@@ -237,18 +242,18 @@ pub fn views(conn: &mut DbConnection, rows: Vec<MessageRow>) -> Result<Vec<Messa
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let mut author_ids: Vec<i64> = rows.iter().map(|r| r.author_id).collect();
+    let mut author_ids: Vec<UserId> = rows.iter().map(|r| r.author_id).collect();
     author_ids.sort_unstable();
     author_ids.dedup();
-    let names: HashMap<i64, String> = users::table
+    let names: HashMap<UserId, String> = users::table
         .filter(users::id.eq_any(&author_ids))
         .select((users::id, users::username))
-        .load::<(i64, String)>(conn)?
+        .load::<(UserId, String)>(conn)?
         .into_iter()
         .collect();
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut reactions_by_message: HashMap<i64, Vec<ReactionView>> = HashMap::new();
-    let all: Vec<(i64, i64, String)> = reactions::table
+    let ids: Vec<MessageId> = rows.iter().map(|r| r.id).collect();
+    let mut reactions_by_message: HashMap<MessageId, Vec<ReactionView>> = HashMap::new();
+    let all: Vec<(MessageId, UserId, String)> = reactions::table
         .filter(reactions::message_id.eq_any(&ids))
         .order((
             reactions::message_id,
@@ -262,12 +267,12 @@ pub fn views(conn: &mut DbConnection, rows: Vec<MessageRow>) -> Result<Vec<Messa
         match list.iter_mut().find(|r| r.emoji == emoji) {
             Some(r) => {
                 r.count += 1;
-                r.users.push(UserId(user));
+                r.users.push(user);
             }
             None => list.push(ReactionView {
                 emoji,
                 count: 1,
-                users: vec![UserId(user)],
+                users: vec![user],
             }),
         }
     }
@@ -276,17 +281,17 @@ pub fn views(conn: &mut DbConnection, rows: Vec<MessageRow>) -> Result<Vec<Messa
         .map(|r| {
             let username = names.get(&r.author_id).cloned().unwrap_or_default();
             MessageView {
-                id: MessageId(r.id),
-                room: RoomId(r.room_id),
+                id: r.id,
+                room: r.room_id,
                 seq: r.seq,
                 kind: MessageKind::parse(&r.kind),
                 author: UserRef {
-                    id: UserId(r.author_id),
+                    id: r.author_id,
                     username,
                 },
                 deleted: r.deleted_at.is_some(),
                 body: r.body,
-                thread: r.thread_id.map(MessageId),
+                thread: r.thread_id,
                 created_at: r.created_at,
                 edited_at: r.edited_at,
                 reactions: reactions_by_message.remove(&r.id).unwrap_or_default(),
@@ -303,7 +308,7 @@ pub fn views(conn: &mut DbConnection, rows: Vec<MessageRow>) -> Result<Vec<Messa
     Ok(views)
 }
 
-pub fn view(conn: &mut DbConnection, id: i64) -> Result<Option<MessageView>, DbError> {
+pub fn view(conn: &mut DbConnection, id: MessageId) -> Result<Option<MessageView>, DbError> {
     let Some(row) = find(conn, id)? else {
         return Ok(None);
     };
@@ -311,7 +316,7 @@ pub fn view(conn: &mut DbConnection, id: i64) -> Result<Option<MessageView>, DbE
 }
 
 /// These messages (those that exist), in no particular order.
-pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<MessageRow>, DbError> {
+pub fn by_ids(conn: &mut DbConnection, ids: &[MessageId]) -> Result<Vec<MessageRow>, DbError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -324,7 +329,7 @@ pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<MessageRow>, D
 /// Replies under `root` with seq > `after`, oldest first.
 pub fn thread_replies(
     conn: &mut DbConnection,
-    root: i64,
+    root: MessageId,
     after: i64,
     limit: i64,
 ) -> Result<Vec<MessageRow>, DbError> {

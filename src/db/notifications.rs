@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use std::collections::{HashMap, HashSet};
 use veza_actors::ids::now_ms;
 use veza_actors::model::{MessageView, RoomKind, UserRef};
-use veza_actors::{RoomId, UserId};
+use veza_actors::{MessageId, RoomId, StreamId, UserId};
 
 /// One entry of the feed.
 #[derive(Debug, Clone)]
@@ -17,7 +17,7 @@ pub struct Notification {
     /// The room, with its name and kind (`None` for a stream without a room).
     pub room: Option<(RoomId, String, RoomKind)>,
     /// `show_starting`: the stream (id, title, mount).
-    pub stream: Option<(i64, String, String)>,
+    pub stream: Option<(StreamId, String, String)>,
     /// The message, unless it was deleted since.
     pub message: Option<MessageView>,
     pub actor: Option<UserRef>,
@@ -28,18 +28,18 @@ pub struct Notification {
 type Row = (
     i64,
     String,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
+    Option<RoomId>,
+    Option<MessageId>,
+    Option<UserId>,
     i64,
     Option<i64>,
-    Option<i64>,
+    Option<StreamId>,
 );
 
 /// `user`'s feed: entries with id < `before`, newest first, at most `limit`.
 pub fn feed(
     conn: &mut DbConnection,
-    user: i64,
+    user: UserId,
     before: i64,
     limit: i64,
     unread_only: bool,
@@ -64,40 +64,40 @@ pub fn feed(
     } else {
         base.load(conn)?
     };
-    let mut room_ids: Vec<i64> = rows.iter().filter_map(|r| r.2).collect();
+    let mut room_ids: Vec<RoomId> = rows.iter().filter_map(|r| r.2).collect();
     room_ids.sort_unstable();
     room_ids.dedup();
-    let room_info: HashMap<i64, (String, String)> = rooms::table
+    let room_info: HashMap<RoomId, (String, String)> = rooms::table
         .filter(rooms::id.eq_any(&room_ids))
         .select((rooms::id, rooms::name, rooms::kind))
-        .load::<(i64, String, String)>(conn)?
+        .load::<(RoomId, String, String)>(conn)?
         .into_iter()
         .map(|(id, name, kind)| (id, (name, kind)))
         .collect();
     let readable = still_readable(conn, user, &room_ids, now_ms() as i64)?;
-    let mut actor_ids: Vec<i64> = rows.iter().filter_map(|r| r.4).collect();
+    let mut actor_ids: Vec<UserId> = rows.iter().filter_map(|r| r.4).collect();
     actor_ids.sort_unstable();
     actor_ids.dedup();
-    let names: HashMap<i64, String> = users::table
+    let names: HashMap<UserId, String> = users::table
         .filter(users::id.eq_any(&actor_ids))
         .select((users::id, users::username))
-        .load::<(i64, String)>(conn)?
+        .load::<(UserId, String)>(conn)?
         .into_iter()
         .collect();
-    let message_ids: Vec<i64> = rows.iter().filter_map(|r| r.3).collect();
+    let message_ids: Vec<MessageId> = rows.iter().filter_map(|r| r.3).collect();
     let found = messages::by_ids(conn, &message_ids)?;
-    let stream_ids: Vec<i64> = rows.iter().filter_map(|r| r.7).collect();
-    let stream_info: HashMap<i64, (String, String)> = streams::table
+    let stream_ids: Vec<StreamId> = rows.iter().filter_map(|r| r.7).collect();
+    let stream_info: HashMap<StreamId, (String, String)> = streams::table
         .filter(streams::id.eq_any(&stream_ids))
         .select((streams::id, streams::title, streams::mount))
-        .load::<(i64, String, String)>(conn)?
+        .load::<(StreamId, String, String)>(conn)?
         .into_iter()
         .map(|(id, title, mount)| (id, (title, mount)))
         .collect();
-    let mut views: HashMap<i64, MessageView> = messages::views(conn, found)?
+    let mut views: HashMap<MessageId, MessageView> = messages::views(conn, found)?
         .into_iter()
         .filter(|v| !v.deleted)
-        .map(|v| (v.id.0, v))
+        .map(|v| (v.id, v))
         .collect();
     Ok(rows
         .into_iter()
@@ -108,7 +108,7 @@ pub fn feed(
                     kind,
                     room: room.map(|room| {
                         let (name, kind) = room_info.get(&room).cloned().unwrap_or_default();
-                        (RoomId(room), name, RoomKind::parse(&kind))
+                        (room, name, RoomKind::parse(&kind))
                     }),
                     stream: stream.and_then(|s| {
                         let (title, mount) = stream_info.get(&s).cloned()?;
@@ -120,7 +120,7 @@ pub fn feed(
                         .filter(|_| room.is_some_and(|r| readable.contains(&r)))
                         .and_then(|m| views.remove(&m)),
                     actor: actor.map(|a| UserRef {
-                        id: UserId(a),
+                        id: a,
                         username: names.get(&a).cloned().unwrap_or_default(),
                     }),
                     created_at,
@@ -135,21 +135,21 @@ pub fn feed(
 /// and conversations they are a member of (not banned).
 fn still_readable(
     conn: &mut DbConnection,
-    user: i64,
-    room_ids: &[i64],
+    user: UserId,
+    room_ids: &[RoomId],
     now: i64,
-) -> Result<HashSet<i64>, DbError> {
-    let memberships: HashMap<i64, Option<i64>> = room_members::table
+) -> Result<HashSet<RoomId>, DbError> {
+    let memberships: HashMap<RoomId, Option<i64>> = room_members::table
         .filter(room_members::user_id.eq(user))
         .filter(room_members::room_id.eq_any(room_ids))
         .select((room_members::room_id, room_members::banned_until))
-        .load::<(i64, Option<i64>)>(conn)?
+        .load::<(RoomId, Option<i64>)>(conn)?
         .into_iter()
         .collect();
-    let private: HashMap<i64, bool> = rooms::table
+    let private: HashMap<RoomId, bool> = rooms::table
         .filter(rooms::id.eq_any(room_ids))
         .select((rooms::id, rooms::private))
-        .load::<(i64, bool)>(conn)?
+        .load::<(RoomId, bool)>(conn)?
         .into_iter()
         .collect();
     Ok(room_ids
@@ -163,7 +163,7 @@ fn still_readable(
 }
 
 /// How many unread entries `user` has.
-pub fn unread_count(conn: &mut DbConnection, user: i64) -> Result<i64, DbError> {
+pub fn unread_count(conn: &mut DbConnection, user: UserId) -> Result<i64, DbError> {
     Ok(notifications::table
         .filter(notifications::user_id.eq(user))
         .filter(notifications::read_at.is_null())
@@ -175,21 +175,21 @@ pub fn unread_count(conn: &mut DbConnection, user: i64) -> Result<i64, DbError> 
 /// counts changed.
 pub fn mark_read(
     conn: &mut DbConnection,
-    user: i64,
+    user: UserId,
     ids: Option<&[i64]>,
     now: i64,
-) -> Result<Vec<i64>, DbError> {
+) -> Result<Vec<RoomId>, DbError> {
     let unread = notifications::table
         .filter(notifications::user_id.eq(user))
         .filter(notifications::read_at.is_null());
-    let rooms: Vec<Option<i64>> = match ids {
+    let rooms: Vec<Option<RoomId>> = match ids {
         Some(ids) => unread
             .filter(notifications::id.eq_any(ids))
             .select(notifications::room_id)
             .load(conn)?,
         None => unread.select(notifications::room_id).load(conn)?,
     };
-    let mut rooms: Vec<i64> = rooms.into_iter().flatten().collect();
+    let mut rooms: Vec<RoomId> = rooms.into_iter().flatten().collect();
     rooms.sort_unstable();
     rooms.dedup();
     match ids {

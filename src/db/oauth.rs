@@ -5,12 +5,13 @@ use super::schema::{oauth_flows, oauth_identities, users};
 use super::users::User;
 use super::{DbConnection, DbError};
 use diesel::prelude::*;
+use veza_actors::UserId;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = oauth_identities)]
 pub struct Identity {
     pub id: i64,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub provider: String,
     pub subject: String,
     pub email: Option<String>,
@@ -21,7 +22,7 @@ pub struct Identity {
 #[diesel(table_name = oauth_identities)]
 pub struct NewIdentity<'a> {
     pub id: i64,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub provider: &'a str,
     pub subject: &'a str,
     pub email: Option<&'a str>,
@@ -36,7 +37,7 @@ pub struct Flow {
     pub provider: String,
     pub pkce_verifier: String,
     pub nonce: Option<String>,
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -56,7 +57,7 @@ pub fn find_identity(
         .optional()?)
 }
 
-pub fn identities_of(conn: &mut DbConnection, user: i64) -> Result<Vec<Identity>, DbError> {
+pub fn identities_of(conn: &mut DbConnection, user: UserId) -> Result<Vec<Identity>, DbError> {
     Ok(oauth_identities::table
         .filter(oauth_identities::user_id.eq(user))
         .order(oauth_identities::provider.asc())
@@ -76,7 +77,7 @@ pub fn insert_identity(conn: &mut DbConnection, new: &NewIdentity<'_>) -> Result
 /// Removes the user's link to `provider`; `false` when there was none.
 pub fn delete_identity(
     conn: &mut DbConnection,
-    user: i64,
+    user: UserId,
     provider: &str,
 ) -> Result<bool, DbError> {
     let n = diesel::delete(
@@ -112,8 +113,11 @@ pub fn email_in_use(conn: &mut DbConnection, email: &str) -> Result<bool, DbErro
 
 /// Takes `email` off every account that only typed it in (never verified): a provider has just
 /// shown who owns it. Returns those accounts' ids.
-pub fn release_unverified_email(conn: &mut DbConnection, email: &str) -> Result<Vec<i64>, DbError> {
-    let holders: Vec<i64> = users::table
+pub fn release_unverified_email(
+    conn: &mut DbConnection,
+    email: &str,
+) -> Result<Vec<UserId>, DbError> {
+    let holders: Vec<UserId> = users::table
         .filter(lower(users::email).eq(email.to_lowercase()))
         .filter(users::email_verified.eq(false))
         .select(users::id)
@@ -129,7 +133,7 @@ pub fn release_unverified_email(conn: &mut DbConnection, email: &str) -> Result<
 /// Records a provider-verified address on an account that had none.
 pub fn set_verified_email(
     conn: &mut DbConnection,
-    user: i64,
+    user: UserId,
     email: &str,
     now: i64,
 ) -> Result<(), DbError> {

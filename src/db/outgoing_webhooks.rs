@@ -3,12 +3,13 @@
 use super::schema::outgoing_webhooks as hooks;
 use super::{DbConnection, DbError};
 use diesel::prelude::*;
+use veza_actors::{RoomId, UserId};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = hooks)]
 pub struct OutgoingWebhook {
     pub id: i64,
-    pub room_id: i64,
+    pub room_id: RoomId,
     pub name: String,
     pub url: String,
     /// The signing secret, sealed to the hook's id (see `auth::totp::SecretBox::seal_for`).
@@ -17,7 +18,7 @@ pub struct OutgoingWebhook {
     pub events: String,
     /// Space-separated first words (lowercase); empty: every message.
     pub triggers: String,
-    pub created_by: i64,
+    pub created_by: UserId,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
     pub consecutive_failures: i64,
@@ -56,7 +57,7 @@ pub fn find(conn: &mut DbConnection, id: i64) -> Result<Option<OutgoingWebhook>,
 /// The live hooks of these rooms.
 pub fn live_in_rooms(
     conn: &mut DbConnection,
-    rooms: &[i64],
+    rooms: &[RoomId],
 ) -> Result<Vec<OutgoingWebhook>, DbError> {
     Ok(hooks::table
         .filter(hooks::room_id.eq_any(rooms))
@@ -68,7 +69,7 @@ pub fn live_in_rooms(
 
 /// Revokes the hook; false if it was not live in `room`. Its deliveries still queued are
 /// cancelled in the same transaction by the caller (see `webhook_deliveries::cancel_pending`).
-pub fn revoke(conn: &mut DbConnection, room: i64, id: i64, now: i64) -> Result<bool, DbError> {
+pub fn revoke(conn: &mut DbConnection, room: RoomId, id: i64, now: i64) -> Result<bool, DbError> {
     let n = diesel::update(
         hooks::table
             .filter(hooks::id.eq(id))

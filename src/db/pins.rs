@@ -5,7 +5,7 @@ use super::{messages as message_queries, DbConnection, DbError};
 use diesel::prelude::*;
 use std::collections::HashMap;
 use veza_actors::model::{MessageView, UserRef};
-use veza_actors::UserId;
+use veza_actors::{MessageId, RoomId, UserId};
 
 /// Most pins a room may hold.
 pub const MAX_PINS: i64 = 50;
@@ -30,9 +30,9 @@ pub enum Pinned {
 /// Pins `message` (a message of `room`, checked by the caller).
 pub fn pin(
     conn: &mut DbConnection,
-    room: i64,
-    message: i64,
-    by: i64,
+    room: RoomId,
+    message: MessageId,
+    by: UserId,
     now: i64,
 ) -> Result<Pinned, DbError> {
     super::write_txn::write_transaction(conn, |conn| {
@@ -72,33 +72,33 @@ pub fn pin(
 }
 
 /// Unpins; false if it was not pinned.
-pub fn unpin(conn: &mut DbConnection, room: i64, message: i64) -> Result<bool, DbError> {
+pub fn unpin(conn: &mut DbConnection, room: RoomId, message: MessageId) -> Result<bool, DbError> {
     Ok(diesel::delete(pins::table.find((room, message))).execute(conn)? > 0)
 }
 
 /// The room's pins, newest first, deleted messages left out.
-pub fn of_room(conn: &mut DbConnection, room: i64) -> Result<Vec<Pin>, DbError> {
-    let rows: Vec<(i64, Option<i64>, i64)> = pins::table
+pub fn of_room(conn: &mut DbConnection, room: RoomId) -> Result<Vec<Pin>, DbError> {
+    let rows: Vec<(MessageId, Option<UserId>, i64)> = pins::table
         .inner_join(messages::table.on(messages::id.eq(pins::message_id)))
         .filter(pins::room_id.eq(room))
         .filter(messages::deleted_at.is_null())
         .order(pins::pinned_at.desc())
         .select((pins::message_id, pins::pinned_by, pins::pinned_at))
         .load(conn)?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let mut by_ids: Vec<i64> = rows.iter().filter_map(|r| r.1).collect();
+    let ids: Vec<MessageId> = rows.iter().map(|r| r.0).collect();
+    let mut by_ids: Vec<UserId> = rows.iter().filter_map(|r| r.1).collect();
     by_ids.sort_unstable();
     by_ids.dedup();
-    let names: HashMap<i64, String> = users::table
+    let names: HashMap<UserId, String> = users::table
         .filter(users::id.eq_any(&by_ids))
         .select((users::id, users::username))
-        .load::<(i64, String)>(conn)?
+        .load::<(UserId, String)>(conn)?
         .into_iter()
         .collect();
     let found = message_queries::by_ids(conn, &ids)?;
-    let mut views: HashMap<i64, MessageView> = message_queries::views(conn, found)?
+    let mut views: HashMap<MessageId, MessageView> = message_queries::views(conn, found)?
         .into_iter()
-        .map(|v| (v.id.0, v))
+        .map(|v| (v.id, v))
         .collect();
     Ok(rows
         .into_iter()
@@ -106,7 +106,7 @@ pub fn of_room(conn: &mut DbConnection, room: i64) -> Result<Vec<Pin>, DbError> 
             Some(Pin {
                 message: views.remove(&message)?,
                 pinned_by: by.map(|id| UserRef {
-                    id: UserId(id),
+                    id,
                     username: names.get(&id).cloned().unwrap_or_default(),
                 }),
                 pinned_at: at,

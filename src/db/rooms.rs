@@ -10,11 +10,11 @@ use veza_actors::{RoomId, UserId};
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = rooms)]
 pub struct RoomRow {
-    pub id: i64,
+    pub id: RoomId,
     pub name: String,
     pub topic: Option<String>,
     pub private: bool,
-    pub owner_id: i64,
+    pub owner_id: UserId,
     pub last_seq: i64,
     pub slow_mode_s: i64,
     pub created_at: i64,
@@ -30,11 +30,11 @@ impl RoomRow {
 
     pub fn info(&self) -> RoomInfo {
         RoomInfo {
-            id: RoomId(self.id),
+            id: self.id,
             name: self.name.clone(),
             topic: self.topic.clone(),
             private: self.private,
-            owner: UserId(self.owner_id),
+            owner: self.owner_id,
             slow_mode_s: self.slow_mode_s,
             last_seq: self.last_seq,
             kind: self.kind(),
@@ -43,7 +43,7 @@ impl RoomRow {
 }
 
 /// How many rooms `owner` owns (for `max_rooms_per_user`).
-pub fn count_owned(conn: &mut DbConnection, owner: i64) -> Result<i64, DbError> {
+pub fn count_owned(conn: &mut DbConnection, owner: UserId) -> Result<i64, DbError> {
     Ok(rooms::table
         .filter(rooms::owner_id.eq(owner))
         .count()
@@ -53,11 +53,11 @@ pub fn count_owned(conn: &mut DbConnection, owner: i64) -> Result<i64, DbError> 
 /// Creates a room owned by `owner`, with the owner's membership row.
 pub fn create(
     conn: &mut DbConnection,
-    id: i64,
+    id: RoomId,
     name: &str,
     topic: Option<&str>,
     private: bool,
-    owner: i64,
+    owner: UserId,
     now: i64,
 ) -> Result<RoomRow, DbError> {
     conn.transaction(|conn| {
@@ -90,7 +90,7 @@ pub fn create(
     .map_err(DbError::from)
 }
 
-pub fn find(conn: &mut DbConnection, id: i64) -> Result<Option<RoomRow>, DbError> {
+pub fn find(conn: &mut DbConnection, id: RoomId) -> Result<Option<RoomRow>, DbError> {
     Ok(rooms::table
         .find(id)
         .select(RoomRow::as_select())
@@ -99,7 +99,11 @@ pub fn find(conn: &mut DbConnection, id: i64) -> Result<Option<RoomRow>, DbError
 }
 
 /// Public rooms and the private rooms `user` belongs to, newest first.
-pub fn visible_to(conn: &mut DbConnection, user: i64, limit: i64) -> Result<Vec<RoomRow>, DbError> {
+pub fn visible_to(
+    conn: &mut DbConnection,
+    user: UserId,
+    limit: i64,
+) -> Result<Vec<RoomRow>, DbError> {
     let mine = room_members::table
         .filter(room_members::user_id.eq(user))
         .select(room_members::room_id);
@@ -114,8 +118,8 @@ pub fn visible_to(conn: &mut DbConnection, user: i64, limit: i64) -> Result<Vec<
 /// `user`'s membership row in `room`: (role, banned_until).
 pub fn membership(
     conn: &mut DbConnection,
-    room: i64,
-    user: i64,
+    room: RoomId,
+    user: UserId,
 ) -> Result<Option<(String, Option<i64>)>, DbError> {
     Ok(room_members::table
         .find((room, user))
@@ -125,12 +129,19 @@ pub fn membership(
 }
 
 /// (user id, username, role, banned until, muted until, kicked at).
-type MemberRow = (i64, String, String, Option<i64>, Option<i64>, Option<i64>);
+type MemberRow = (
+    UserId,
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
 
 /// Every membership row of a room, with usernames.
 pub fn members(
     conn: &mut DbConnection,
-    room: i64,
+    room: RoomId,
 ) -> Result<HashMap<UserId, MemberState>, DbError> {
     let rows: Vec<MemberRow> = room_members::table
         .inner_join(users::table.on(users::id.eq(room_members::user_id)))
@@ -149,7 +160,7 @@ pub fn members(
         .map(
             |(id, username, role, banned_until, muted_until, kicked_at)| {
                 (
-                    UserId(id),
+                    id,
                     MemberState {
                         username,
                         role: RoomRole::parse(&role),
@@ -168,7 +179,7 @@ pub fn members(
 /// and a rolled-back transaction gives them back: no gaps.
 pub fn reserve_seqs(
     conn: &mut DbConnection,
-    room: i64,
+    room: RoomId,
     count: i64,
 ) -> Result<Option<i64>, DbError> {
     let updated = diesel::update(rooms::table.find(room))
@@ -187,7 +198,7 @@ pub fn reserve_seqs(
 #[derive(QueryableByName)]
 struct Reserved {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
-    id: i64,
+    id: RoomId,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     last_seq: i64,
 }
@@ -200,8 +211,8 @@ struct Reserved {
 /// process.
 pub fn reserve_seqs_many(
     conn: &mut DbConnection,
-    wants: &[(i64, i64)],
-) -> Result<HashMap<i64, i64>, DbError> {
+    wants: &[(RoomId, i64)],
+) -> Result<HashMap<RoomId, i64>, DbError> {
     use diesel::sql_types::{Array, BigInt};
     let pg = match conn {
         DbConnection::Postgres(pg) if wants.len() > 1 => pg,
@@ -215,7 +226,7 @@ pub fn reserve_seqs_many(
             return Ok(first);
         }
     };
-    let (ids, counts): (Vec<i64>, Vec<i64>) = wants.iter().copied().unzip();
+    let (ids, counts): (Vec<RoomId>, Vec<i64>) = wants.iter().copied().unzip();
     diesel::sql_query("SELECT id FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE")
         .bind::<Array<BigInt>, _>(&ids)
         .execute(pg)?;
@@ -227,7 +238,7 @@ pub fn reserve_seqs_many(
     .bind::<Array<BigInt>, _>(&ids)
     .bind::<Array<BigInt>, _>(&counts)
     .load(pg)?;
-    let count: HashMap<i64, i64> = wants.iter().copied().collect();
+    let count: HashMap<RoomId, i64> = wants.iter().copied().collect();
     Ok(moved
         .into_iter()
         .filter_map(|r| Some((r.id, r.last_seq - count.get(&r.id)? + 1)))
@@ -237,8 +248,8 @@ pub fn reserve_seqs_many(
 /// Creates or updates a membership row; `None` fields keep their value.
 pub fn upsert_member(
     conn: &mut DbConnection,
-    room: i64,
-    user: i64,
+    room: RoomId,
+    user: UserId,
     role: Option<RoomRole>,
     banned_until: Option<Option<i64>>,
     muted_until: Option<Option<i64>>,
@@ -247,7 +258,7 @@ pub fn upsert_member(
     let exists = room_members::table
         .find((room, user))
         .select(room_members::user_id)
-        .first::<i64>(conn)
+        .first::<UserId>(conn)
         .optional()?
         .is_some();
     if !exists {
@@ -291,7 +302,12 @@ pub fn upsert_member(
 }
 
 /// Records a kick on the membership row (none is created); true if there was one.
-pub fn kick(conn: &mut DbConnection, room: i64, user: i64, now: i64) -> Result<bool, DbError> {
+pub fn kick(
+    conn: &mut DbConnection,
+    room: RoomId,
+    user: UserId,
+    now: i64,
+) -> Result<bool, DbError> {
     Ok(diesel::update(room_members::table.find((room, user)))
         .set(room_members::kicked_at.eq(now))
         .execute(conn)?
@@ -300,7 +316,7 @@ pub fn kick(conn: &mut DbConnection, room: i64, user: i64, now: i64) -> Result<b
 
 pub fn set_topic(
     conn: &mut DbConnection,
-    room: i64,
+    room: RoomId,
     topic: Option<&str>,
     now: i64,
 ) -> Result<bool, DbError> {
@@ -312,7 +328,7 @@ pub fn set_topic(
 
 pub fn set_slow_mode(
     conn: &mut DbConnection,
-    room: i64,
+    room: RoomId,
     seconds: i64,
     now: i64,
 ) -> Result<bool, DbError> {

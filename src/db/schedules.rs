@@ -4,12 +4,13 @@
 use super::schema::{notifications, schedule_firings, stream_follows, stream_slots, streams};
 use super::{DbConnection, DbError};
 use diesel::prelude::*;
+use veza_actors::{RoomId, StreamId, UserId};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = stream_slots)]
 pub struct SlotRow {
     pub id: i64,
-    pub stream_id: i64,
+    pub stream_id: StreamId,
     /// `weekly` or `once`.
     pub kind: String,
     /// 0 = Monday .. 6 = Sunday (weekly slots).
@@ -28,7 +29,7 @@ pub struct SlotRow {
 /// Most slots one stream may have.
 pub const MAX_SLOTS_PER_STREAM: i64 = 50;
 
-pub fn of_stream(conn: &mut DbConnection, stream: i64) -> Result<Vec<SlotRow>, DbError> {
+pub fn of_stream(conn: &mut DbConnection, stream: StreamId) -> Result<Vec<SlotRow>, DbError> {
     Ok(stream_slots::table
         .filter(stream_slots::stream_id.eq(stream))
         .order(stream_slots::id.asc())
@@ -44,7 +45,7 @@ pub fn insert(conn: &mut DbConnection, slot: &SlotRow) -> Result<(), DbError> {
 }
 
 /// Deletes `slot` of `stream`; false if there was none.
-pub fn delete(conn: &mut DbConnection, stream: i64, slot: i64) -> Result<bool, DbError> {
+pub fn delete(conn: &mut DbConnection, stream: StreamId, slot: i64) -> Result<bool, DbError> {
     let n = diesel::delete(
         stream_slots::table
             .filter(stream_slots::id.eq(slot))
@@ -77,7 +78,7 @@ pub fn candidates(
                 streams::mount,
             ),
         ))
-        .load::<(SlotRow, (i64, Option<i64>, String, String))>(conn)?
+        .load::<(SlotRow, (StreamId, Option<RoomId>, String, String))>(conn)?
         .into_iter()
         .map(|(slot, (id, room_id, title, mount))| {
             (
@@ -96,8 +97,8 @@ pub fn candidates(
 /// What an announcement says about the stream.
 #[derive(Debug, Clone)]
 pub struct StreamBrief {
-    pub id: i64,
-    pub room_id: Option<i64>,
+    pub id: StreamId,
+    pub room_id: Option<RoomId>,
     pub title: String,
     pub mount: String,
 }
@@ -136,8 +137,8 @@ pub fn notify_followers(
     conn: &mut DbConnection,
     stream: &StreamBrief,
     now: i64,
-) -> Result<Vec<i64>, DbError> {
-    let followers: Vec<i64> = stream_follows::table
+) -> Result<Vec<UserId>, DbError> {
+    let followers: Vec<UserId> = stream_follows::table
         .filter(stream_follows::stream_id.eq(stream.id))
         .order(stream_follows::user_id.asc())
         .select(stream_follows::user_id)

@@ -5,12 +5,13 @@ use super::messages::MessageRow;
 use super::{DbConnection, DbError};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
+use veza_actors::RoomId;
 
 /// Searches one room's live (not deleted) messages, best match first.
 pub trait FullTextSearch {
     fn search_room(
         &mut self,
-        room: i64,
+        room: RoomId,
         query: &str,
         limit: i64,
     ) -> Result<Vec<MessageRow>, DbError>;
@@ -19,7 +20,7 @@ pub trait FullTextSearch {
 impl FullTextSearch for diesel::PgConnection {
     fn search_room(
         &mut self,
-        room: i64,
+        room: RoomId,
         query: &str,
         limit: i64,
     ) -> Result<Vec<MessageRow>, DbError> {
@@ -41,7 +42,7 @@ impl FullTextSearch for diesel::PgConnection {
 impl FullTextSearch for diesel::SqliteConnection {
     fn search_room(
         &mut self,
-        room: i64,
+        room: RoomId,
         query: &str,
         limit: i64,
     ) -> Result<Vec<MessageRow>, DbError> {
@@ -72,7 +73,7 @@ fn fts5_query(text: &str) -> Option<String> {
 
 pub fn search(
     conn: &mut DbConnection,
-    room: i64,
+    room: RoomId,
     query: &str,
     limit: i64,
 ) -> Result<Vec<MessageRow>, DbError> {

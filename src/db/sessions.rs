@@ -5,12 +5,13 @@ use super::users::User;
 use super::{DbConnection, DbError};
 use diesel::prelude::*;
 use veza_actors::store::SessionStanding;
+use veza_actors::UserId;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = sessions)]
 pub struct Session {
     pub id: i64,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
     pub revoked_reason: Option<String>,
@@ -21,7 +22,7 @@ pub struct Session {
 pub struct RefreshToken {
     pub id: i64,
     pub session_id: i64,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub token_hash: String,
     pub created_at: i64,
     pub expires_at: i64,
@@ -33,7 +34,7 @@ pub struct RefreshToken {
 pub struct NewRefreshToken<'a> {
     pub id: i64,
     pub session_id: i64,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub token_hash: &'a str,
     pub created_at: i64,
     pub expires_at: i64,
@@ -42,7 +43,7 @@ pub struct NewRefreshToken<'a> {
 pub fn create_session(
     conn: &mut DbConnection,
     id: i64,
-    user_id: i64,
+    user_id: UserId,
     now: i64,
 ) -> Result<(), DbError> {
     diesel::insert_into(sessions::table)
@@ -135,7 +136,7 @@ pub fn find_with_user(
 /// Revokes every open session of a user (and their refresh tokens); returns how many.
 pub fn revoke_all_for_user(
     conn: &mut DbConnection,
-    user_id: i64,
+    user_id: UserId,
     now: i64,
     reason: &str,
 ) -> Result<usize, DbError> {
@@ -145,7 +146,7 @@ pub fn revoke_all_for_user(
 /// Revokes every open session of a user except `keep`; returns how many.
 pub fn revoke_all_but(
     conn: &mut DbConnection,
-    user_id: i64,
+    user_id: UserId,
     keep: Option<i64>,
     now: i64,
     reason: &str,

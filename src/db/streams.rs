@@ -3,13 +3,14 @@
 use super::schema::streams;
 use super::{DbConnection, DbError};
 use diesel::prelude::*;
+use veza_actors::{RoomId, StreamId, UserId};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = streams)]
 pub struct StreamRow {
-    pub id: i64,
-    pub owner_id: i64,
-    pub room_id: Option<i64>,
+    pub id: StreamId,
+    pub owner_id: UserId,
+    pub room_id: Option<RoomId>,
     pub title: String,
     pub mount: String,
     pub key_hash: String,
@@ -22,9 +23,9 @@ pub struct StreamRow {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = streams)]
 pub struct NewStream<'a> {
-    pub id: i64,
-    pub owner_id: i64,
-    pub room_id: Option<i64>,
+    pub id: StreamId,
+    pub owner_id: UserId,
+    pub room_id: Option<RoomId>,
     pub title: &'a str,
     pub mount: &'a str,
     pub key_hash: &'a str,
@@ -34,7 +35,7 @@ pub struct NewStream<'a> {
 }
 
 /// How many streams `owner` owns (for `max_streams_per_user`).
-pub fn count_owned(conn: &mut DbConnection, owner: i64) -> Result<i64, DbError> {
+pub fn count_owned(conn: &mut DbConnection, owner: UserId) -> Result<i64, DbError> {
     Ok(streams::table
         .filter(streams::owner_id.eq(owner))
         .count()
@@ -48,7 +49,7 @@ pub fn insert(conn: &mut DbConnection, stream: &NewStream<'_>) -> Result<(), DbE
     Ok(())
 }
 
-pub fn find(conn: &mut DbConnection, id: i64) -> Result<Option<StreamRow>, DbError> {
+pub fn find(conn: &mut DbConnection, id: StreamId) -> Result<Option<StreamRow>, DbError> {
     Ok(streams::table
         .find(id)
         .select(StreamRow::as_select())
@@ -74,7 +75,7 @@ pub fn list(conn: &mut DbConnection, limit: i64) -> Result<Vec<StreamRow>, DbErr
 
 pub fn set_key_hash(
     conn: &mut DbConnection,
-    id: i64,
+    id: StreamId,
     key_hash: &str,
     now: i64,
 ) -> Result<(), DbError> {
@@ -86,7 +87,7 @@ pub fn set_key_hash(
 
 pub fn set_effects(
     conn: &mut DbConnection,
-    id: i64,
+    id: StreamId,
     effects: &str,
     now: i64,
 ) -> Result<(), DbError> {

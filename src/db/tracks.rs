@@ -5,13 +5,14 @@ use super::schema::tracks;
 use super::{DbConnection, DbError};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
+use veza_actors::UserId;
 
 /// A new track's row.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = tracks)]
 pub struct NewTrack<'a> {
     pub id: i64,
-    pub owner_id: i64,
+    pub owner_id: UserId,
     pub filename: &'a str,
     pub content_type: &'a str,
     pub size_bytes: i64,
@@ -34,7 +35,7 @@ pub struct NewTrack<'a> {
 #[diesel(table_name = tracks)]
 pub struct TrackRow {
     pub id: i64,
-    pub owner_id: i64,
+    pub owner_id: UserId,
     pub filename: String,
     pub content_type: String,
     pub size_bytes: i64,
@@ -79,7 +80,7 @@ pub fn find(conn: &mut DbConnection, id: i64) -> Result<Option<TrackRow>, DbErro
 pub fn find_owned(
     conn: &mut DbConnection,
     id: i64,
-    owner: i64,
+    owner: UserId,
 ) -> Result<Option<TrackRow>, DbError> {
     Ok(tracks::table
         .find(id)
@@ -92,7 +93,7 @@ pub fn find_owned(
 /// Up to `limit` of `owner`'s tracks older than `before` (an id), newest first.
 pub fn page(
     conn: &mut DbConnection,
-    owner: i64,
+    owner: UserId,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<TrackRow>, DbError> {
@@ -115,7 +116,7 @@ struct Total {
 }
 
 /// Bytes `owner`'s tracks take.
-pub fn used_bytes(conn: &mut DbConnection, owner: i64) -> Result<i64, DbError> {
+pub fn used_bytes(conn: &mut DbConnection, owner: UserId) -> Result<i64, DbError> {
     // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back so both backends load an i64.
     let sql = match conn {
         DbConnection::Postgres(_) => {
@@ -135,7 +136,7 @@ pub fn used_bytes(conn: &mut DbConnection, owner: i64) -> Result<i64, DbError> {
 pub fn edit_tags(
     conn: &mut DbConnection,
     id: i64,
-    owner: i64,
+    owner: UserId,
     edit: &TagEdit,
 ) -> Result<Option<TrackRow>, DbError> {
     if edit.title.is_some() || edit.artist.is_some() || edit.album.is_some() {
@@ -150,7 +151,7 @@ pub fn edit_tags(
 pub fn set_lyrics(
     conn: &mut DbConnection,
     id: i64,
-    owner: i64,
+    owner: UserId,
     lyrics: Option<&str>,
 ) -> Result<bool, DbError> {
     let n = diesel::update(tracks::table.find(id).filter(tracks::owner_id.eq(owner)))
@@ -160,7 +161,11 @@ pub fn set_lyrics(
 }
 
 /// Deletes `owner`'s track `id`: the row it was (its files are the caller's to delete).
-pub fn delete(conn: &mut DbConnection, id: i64, owner: i64) -> Result<Option<TrackRow>, DbError> {
+pub fn delete(
+    conn: &mut DbConnection,
+    id: i64,
+    owner: UserId,
+) -> Result<Option<TrackRow>, DbError> {
     let Some(row) = find_owned(conn, id, owner)? else {
         return Ok(None);
     };

@@ -3,11 +3,12 @@
 use super::schema::{backup_codes, users};
 use super::{DbConnection, DbError};
 use diesel::prelude::*;
+use veza_actors::UserId;
 
 /// Stores a new (not yet enabled) secret, replacing any pending one.
 pub fn set_pending_secret(
     conn: &mut DbConnection,
-    user: i64,
+    user: UserId,
     sealed: &str,
     now: i64,
 ) -> Result<(), DbError> {
@@ -22,7 +23,7 @@ pub fn set_pending_secret(
     Ok(())
 }
 
-pub fn enable(conn: &mut DbConnection, user: i64, now: i64) -> Result<(), DbError> {
+pub fn enable(conn: &mut DbConnection, user: UserId, now: i64) -> Result<(), DbError> {
     diesel::update(users::table.find(user))
         .set((users::totp_enabled.eq(true), users::updated_at.eq(now)))
         .execute(conn)?;
@@ -30,7 +31,7 @@ pub fn enable(conn: &mut DbConnection, user: i64, now: i64) -> Result<(), DbErro
 }
 
 /// Turns 2FA off: secret, state and backup codes go.
-pub fn disable(conn: &mut DbConnection, user: i64, now: i64) -> Result<(), DbError> {
+pub fn disable(conn: &mut DbConnection, user: UserId, now: i64) -> Result<(), DbError> {
     diesel::update(users::table.find(user))
         .set((
             users::totp_secret.eq(None::<String>),
@@ -45,7 +46,7 @@ pub fn disable(conn: &mut DbConnection, user: i64, now: i64) -> Result<(), DbErr
 
 /// Records `step` as used, only if it is later than the last used one: `false` means the code was
 /// already spent (a replay), atomically even under concurrent logins.
-pub fn claim_step(conn: &mut DbConnection, user: i64, step: i64) -> Result<bool, DbError> {
+pub fn claim_step(conn: &mut DbConnection, user: UserId, step: i64) -> Result<bool, DbError> {
     let n = diesel::update(
         users::table.find(user).filter(
             users::totp_last_step
@@ -61,7 +62,7 @@ pub fn claim_step(conn: &mut DbConnection, user: i64, step: i64) -> Result<bool,
 /// Replaces a user's backup codes with these (id, hash) pairs.
 pub fn replace_backup_codes(
     conn: &mut DbConnection,
-    user: i64,
+    user: UserId,
     codes: &[(i64, String)],
     now: i64,
 ) -> Result<(), DbError> {
@@ -82,7 +83,7 @@ pub fn replace_backup_codes(
 /// Spends a backup code: `true` if it was the user's and unused.
 pub fn use_backup_code(
     conn: &mut DbConnection,
-    user: i64,
+    user: UserId,
     hash: &str,
     now: i64,
 ) -> Result<bool, DbError> {
@@ -97,7 +98,7 @@ pub fn use_backup_code(
     Ok(n == 1)
 }
 
-pub fn unused_backup_codes(conn: &mut DbConnection, user: i64) -> Result<i64, DbError> {
+pub fn unused_backup_codes(conn: &mut DbConnection, user: UserId) -> Result<i64, DbError> {
     Ok(backup_codes::table
         .filter(backup_codes::user_id.eq(user))
         .filter(backup_codes::used_at.is_null())
@@ -106,8 +107,8 @@ pub fn unused_backup_codes(conn: &mut DbConnection, user: i64) -> Result<i64, Db
 }
 
 /// Every stored TOTP secret (pending or enabled), by user.
-pub fn all_secrets(conn: &mut DbConnection) -> Result<Vec<(i64, String)>, DbError> {
-    let rows: Vec<(i64, Option<String>)> = users::table
+pub fn all_secrets(conn: &mut DbConnection) -> Result<Vec<(UserId, String)>, DbError> {
+    let rows: Vec<(UserId, Option<String>)> = users::table
         .filter(users::totp_secret.is_not_null())
         .select((users::id, users::totp_secret))
         .order(users::id.asc())
@@ -121,7 +122,7 @@ pub fn all_secrets(conn: &mut DbConnection) -> Result<Vec<(i64, String)>, DbErro
 /// Swaps a user's sealed secret, only if it is still `old` (a concurrent re-enrolment wins).
 pub fn replace_secret(
     conn: &mut DbConnection,
-    user: i64,
+    user: UserId,
     old: &str,
     new: &str,
     now: i64,

@@ -10,7 +10,7 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 use std::collections::HashMap;
 use veza_actors::store::Unread;
-use veza_actors::UserId;
+use veza_actors::{RoomId, UserId};
 
 /// Moves each member's marker in `room` forward to their seq (at most the room's last seq) and
 /// marks their mentions up to it read: two statements per distinct seq (readers of a busy room
@@ -18,7 +18,7 @@ use veza_actors::UserId;
 /// after the write (members only; a concurrent higher marker wins) and the room's last seq.
 pub fn mark_read(
     conn: &mut DbConnection,
-    room: i64,
+    room: RoomId,
     markers: &[(UserId, i64)],
     now: i64,
 ) -> Result<(Vec<(UserId, i64)>, i64), DbError> {
@@ -28,9 +28,9 @@ pub fn mark_read(
         .first::<i64>(conn)
         .optional()?
         .unwrap_or(0);
-    let mut by_seq: HashMap<i64, Vec<i64>> = HashMap::new();
+    let mut by_seq: HashMap<i64, Vec<UserId>> = HashMap::new();
     for (user, seq) in markers {
-        by_seq.entry((*seq).min(last)).or_default().push(user.0);
+        by_seq.entry((*seq).min(last)).or_default().push(*user);
     }
     for (seq, users) in &by_seq {
         diesel::update(
@@ -51,16 +51,13 @@ pub fn mark_read(
         .set(notifications::read_at.eq(now))
         .execute(conn)?;
     }
-    let ids: Vec<i64> = markers.iter().map(|(u, _)| u.0).collect();
-    let standing: Vec<(i64, i64)> = room_members::table
+    let ids: Vec<UserId> = markers.iter().map(|(u, _)| *u).collect();
+    let standing: Vec<(UserId, i64)> = room_members::table
         .filter(room_members::room_id.eq(room))
-        .filter(room_members::user_id.eq_any(&ids))
+        .filter(room_members::user_id.eq_any(ids))
         .select((room_members::user_id, room_members::read_seq))
         .load(conn)?;
-    Ok((
-        standing.into_iter().map(|(u, s)| (UserId(u), s)).collect(),
-        last,
-    ))
+    Ok((standing, last))
 }
 
 /// Each of `users`' counts in `room` (members only): three queries whatever the number of users
@@ -68,23 +65,23 @@ pub fn mark_read(
 /// grouped query).
 pub fn in_room(
     conn: &mut DbConnection,
-    room: i64,
+    room: RoomId,
     users: &[UserId],
 ) -> Result<Vec<Unread>, DbError> {
-    let ids: Vec<i64> = users.iter().map(|u| u.0).collect();
-    let markers: Vec<(i64, i64)> = room_members::table
+    let ids = users;
+    let markers: Vec<(UserId, i64)> = room_members::table
         .filter(room_members::room_id.eq(room))
-        .filter(room_members::user_id.eq_any(&ids))
+        .filter(room_members::user_id.eq_any(ids))
         .select((room_members::user_id, room_members::read_seq))
         .load(conn)?;
     if markers.is_empty() {
         return Ok(Vec::new());
     }
-    let unread: HashMap<i64, i64> = messages::table
+    let unread: HashMap<UserId, i64> = messages::table
         .inner_join(
             room_members::table.on(room_members::room_id
                 .eq(messages::room_id)
-                .and(room_members::user_id.eq_any(&ids))),
+                .and(room_members::user_id.eq_any(ids))),
         )
         .filter(messages::room_id.eq(room))
         .filter(messages::seq.gt(room_members::read_seq))
@@ -97,23 +94,23 @@ pub fn in_room(
         )
         .group_by(room_members::user_id)
         .select((room_members::user_id, count_star()))
-        .load::<(i64, i64)>(conn)?
+        .load::<(UserId, i64)>(conn)?
         .into_iter()
         .collect();
-    let mentions: HashMap<i64, i64> = notifications::table
+    let mentions: HashMap<UserId, i64> = notifications::table
         .filter(notifications::kind.eq("mention"))
         .filter(notifications::room_id.eq(room))
-        .filter(notifications::user_id.eq_any(&ids))
+        .filter(notifications::user_id.eq_any(ids))
         .filter(notifications::read_at.is_null())
         .group_by(notifications::user_id)
         .select((notifications::user_id, count_star()))
-        .load::<(i64, i64)>(conn)?
+        .load::<(UserId, i64)>(conn)?
         .into_iter()
         .collect();
     Ok(markers
         .into_iter()
         .map(|(user, read_seq)| Unread {
-            user: UserId(user),
+            user,
             read_seq,
             unread: unread.get(&user).copied().unwrap_or(0),
             mentions: mentions.get(&user).copied().unwrap_or(0),
@@ -132,15 +129,18 @@ pub struct RoomCounts {
 
 /// `user`'s counts in every room they are a member of: three grouped queries, whatever the
 /// number of rooms.
-pub fn for_user(conn: &mut DbConnection, user: i64) -> Result<HashMap<i64, RoomCounts>, DbError> {
-    let mut out: HashMap<i64, RoomCounts> = room_members::table
+pub fn for_user(
+    conn: &mut DbConnection,
+    user: UserId,
+) -> Result<HashMap<RoomId, RoomCounts>, DbError> {
+    let mut out: HashMap<RoomId, RoomCounts> = room_members::table
         .filter(room_members::user_id.eq(user))
         .select((
             room_members::room_id,
             room_members::read_seq,
             room_members::notifications_muted,
         ))
-        .load::<(i64, i64, bool)>(conn)?
+        .load::<(RoomId, i64, bool)>(conn)?
         .into_iter()
         .map(|(room, read_seq, muted)| {
             (
@@ -153,7 +153,7 @@ pub fn for_user(conn: &mut DbConnection, user: i64) -> Result<HashMap<i64, RoomC
             )
         })
         .collect();
-    let unread: Vec<(i64, i64)> = messages::table
+    let unread: Vec<(RoomId, i64)> = messages::table
         .inner_join(
             room_members::table.on(room_members::room_id
                 .eq(messages::room_id)
@@ -175,7 +175,7 @@ pub fn for_user(conn: &mut DbConnection, user: i64) -> Result<HashMap<i64, RoomC
             c.unread = n;
         }
     }
-    let mentions: Vec<(Option<i64>, i64)> = notifications::table
+    let mentions: Vec<(Option<RoomId>, i64)> = notifications::table
         .filter(notifications::kind.eq("mention"))
         .filter(notifications::user_id.eq(user))
         .filter(notifications::read_at.is_null())
@@ -193,8 +193,8 @@ pub fn for_user(conn: &mut DbConnection, user: i64) -> Result<HashMap<i64, RoomC
 /// Mutes or unmutes `user`'s notifications from `room`; false if they are not a member.
 pub fn set_muted(
     conn: &mut DbConnection,
-    room: i64,
-    user: i64,
+    room: RoomId,
+    user: UserId,
     muted: bool,
 ) -> Result<bool, DbError> {
     Ok(diesel::update(room_members::table.find((room, user)))

@@ -7,16 +7,16 @@ use super::{DbConnection, DbError};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use std::collections::HashMap;
-use veza_actors::ids::UploadId;
+use veza_actors::ids::{MessageId, RoomId, UploadId, UserId};
 use veza_actors::model::{AttachmentRef, MessageView};
 
 /// A new upload's row.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = uploads)]
 pub struct NewUpload<'a> {
-    pub id: i64,
-    pub owner_id: i64,
-    pub room_id: i64,
+    pub id: UploadId,
+    pub owner_id: UserId,
+    pub room_id: RoomId,
     pub filename: &'a str,
     pub content_type: &'a str,
     pub size_bytes: i64,
@@ -34,10 +34,10 @@ pub struct NewUpload<'a> {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = uploads)]
 pub struct UploadRow {
-    pub id: i64,
-    pub owner_id: i64,
-    pub room_id: i64,
-    pub message_id: Option<i64>,
+    pub id: UploadId,
+    pub owner_id: UserId,
+    pub room_id: RoomId,
+    pub message_id: Option<MessageId>,
     pub filename: String,
     pub content_type: String,
     pub size_bytes: i64,
@@ -59,7 +59,7 @@ impl UploadRow {
 
     pub fn attachment(&self) -> AttachmentRef {
         AttachmentRef {
-            id: UploadId(self.id),
+            id: self.id,
             filename: self.filename.clone(),
             content_type: self.content_type.clone(),
             size: self.size_bytes,
@@ -72,15 +72,15 @@ impl UploadRow {
 }
 
 /// Where an upload's bytes are served.
-pub fn content_url(id: i64) -> String {
+pub fn content_url(id: UploadId) -> String {
     format!("/api/v2/uploads/{id}/content")
 }
 
-pub fn thumbnail_url(id: i64) -> String {
+pub fn thumbnail_url(id: UploadId) -> String {
     format!("/api/v2/uploads/{id}/thumbnail")
 }
 
-pub fn find(conn: &mut DbConnection, id: i64) -> Result<Option<UploadRow>, DbError> {
+pub fn find(conn: &mut DbConnection, id: UploadId) -> Result<Option<UploadRow>, DbError> {
     Ok(uploads::table
         .find(id)
         .select(UploadRow::as_select())
@@ -95,7 +95,7 @@ struct Total {
 }
 
 /// Bytes `owner` holds in uploads (released ones count until they are swept).
-pub fn used_bytes(conn: &mut DbConnection, owner: i64) -> Result<i64, DbError> {
+pub fn used_bytes(conn: &mut DbConnection, owner: UserId) -> Result<i64, DbError> {
     // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back so both backends load an i64.
     let sql = match conn {
         DbConnection::Postgres(_) => {
@@ -114,7 +114,7 @@ pub fn used_bytes(conn: &mut DbConnection, owner: i64) -> Result<i64, DbError> {
 /// Locks `owner`'s user row until the transaction ends (a no-op UPDATE: a row lock on
 /// PostgreSQL; SQLite's `BEGIN IMMEDIATE` serialises writers already), so two uploads of one
 /// user cannot both pass the quota check.
-pub fn lock_owner(conn: &mut DbConnection, owner: i64) -> Result<(), DbError> {
+pub fn lock_owner(conn: &mut DbConnection, owner: UserId) -> Result<(), DbError> {
     diesel::update(users::table.find(owner))
         .set(users::id.eq(users::id))
         .execute(conn)?;
@@ -131,8 +131,8 @@ pub fn insert(conn: &mut DbConnection, row: &NewUpload<'_>) -> Result<(), DbErro
 /// Deletes `id` if `owner` owns it and no message took it: the row it was.
 pub fn delete_unattached(
     conn: &mut DbConnection,
-    id: i64,
-    owner: i64,
+    id: UploadId,
+    owner: UserId,
 ) -> Result<Option<UploadRow>, DbError> {
     let Some(row) = find(conn, id)? else {
         return Ok(None);
@@ -152,10 +152,10 @@ pub fn delete_unattached(
 /// the rows, oldest upload first (as history lists them).
 pub fn attach(
     conn: &mut DbConnection,
-    ids: &[i64],
-    message: i64,
-    author: i64,
-    room: i64,
+    ids: &[UploadId],
+    message: MessageId,
+    author: UserId,
+    room: RoomId,
     now: i64,
 ) -> Result<Option<Vec<UploadRow>>, DbError> {
     let bound = diesel::update(
@@ -188,7 +188,11 @@ pub fn attach(
 }
 
 /// A deleted message's uploads: swept once `delete_after` has passed.
-pub fn release(conn: &mut DbConnection, message: i64, delete_after: i64) -> Result<(), DbError> {
+pub fn release(
+    conn: &mut DbConnection,
+    message: MessageId,
+    delete_after: i64,
+) -> Result<(), DbError> {
     diesel::update(uploads::table.filter(uploads::message_id.eq(message)))
         .set(uploads::delete_after.eq(delete_after))
         .execute(conn)?;
@@ -202,7 +206,7 @@ pub fn due(
     now: i64,
     limit: i64,
     origin: Option<&str>,
-) -> Result<Vec<(i64, String, Option<String>)>, DbError> {
+) -> Result<Vec<(UploadId, String, Option<String>)>, DbError> {
     let due = uploads::table.filter(uploads::delete_after.le(now));
     if let Some(o) = origin {
         return Ok(due
@@ -221,7 +225,7 @@ pub fn due(
 
 /// Deletes a due row: true if this call deleted it (the claim: whoever deletes the row deletes
 /// the files; another node's sweep of the same row deletes nothing).
-pub fn claim(conn: &mut DbConnection, id: i64, now: i64) -> Result<bool, DbError> {
+pub fn claim(conn: &mut DbConnection, id: UploadId, now: i64) -> Result<bool, DbError> {
     let n = diesel::delete(
         uploads::table
             .filter(uploads::id.eq(id))
@@ -240,8 +244,8 @@ pub fn resolve<'a>(
     if views.is_empty() {
         return Ok(());
     }
-    let ids: Vec<i64> = views.iter().map(|v| v.id.0).collect();
-    let mut by_message: HashMap<i64, Vec<AttachmentRef>> = HashMap::new();
+    let ids: Vec<MessageId> = views.iter().map(|v| v.id).collect();
+    let mut by_message: HashMap<MessageId, Vec<AttachmentRef>> = HashMap::new();
     for chunk in ids.chunks(500) {
         let rows: Vec<UploadRow> = uploads::table
             .filter(uploads::message_id.eq_any(chunk))
@@ -256,7 +260,7 @@ pub fn resolve<'a>(
         }
     }
     for view in &mut views {
-        if let Some(list) = by_message.remove(&view.id.0) {
+        if let Some(list) = by_message.remove(&view.id) {
             view.attachments = list;
         }
     }

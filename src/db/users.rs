@@ -3,11 +3,12 @@
 use super::schema::users;
 use super::{DbConnection, DbError};
 use diesel::prelude::*;
+use veza_actors::UserId;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {
-    pub id: i64,
+    pub id: UserId,
     pub username: String,
     pub username_lower: String,
     pub email: Option<String>,
@@ -34,7 +35,7 @@ impl User {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = users)]
 pub struct NewUser<'a> {
-    pub id: i64,
+    pub id: UserId,
     pub username: &'a str,
     pub username_lower: &'a str,
     pub email: Option<&'a str>,
@@ -49,7 +50,7 @@ pub struct NewUser<'a> {
 impl<'a> NewUser<'a> {
     /// An account of the `bot` role (a bot, an incoming webhook's poster): no email, no password
     /// (nothing verifies against an empty hash), so it can only act through its own credential.
-    pub fn bot_account(id: i64, username: &'a str, username_lower: &'a str, now: i64) -> Self {
+    pub fn bot_account(id: UserId, username: &'a str, username_lower: &'a str, now: i64) -> Self {
         NewUser {
             id,
             username,
@@ -82,7 +83,7 @@ pub fn find_by_username(conn: &mut DbConnection, name: &str) -> Result<Option<Us
         .optional()?)
 }
 
-pub fn find_by_id(conn: &mut DbConnection, id: i64) -> Result<Option<User>, DbError> {
+pub fn find_by_id(conn: &mut DbConnection, id: UserId) -> Result<Option<User>, DbError> {
     Ok(users::table
         .find(id)
         .select(User::as_select())
@@ -93,7 +94,7 @@ pub fn find_by_id(conn: &mut DbConnection, id: i64) -> Result<Option<User>, DbEr
 /// Sets a user's global role and password (used by `veza admin create-user` on an existing name).
 pub fn update_role_and_password(
     conn: &mut DbConnection,
-    id: i64,
+    id: UserId,
     role: &str,
     password_hash: &str,
     now: i64,
@@ -140,7 +141,7 @@ pub fn search(
 /// Disables or enables an account; `false` if there is no such user.
 pub fn set_disabled(
     conn: &mut DbConnection,
-    id: i64,
+    id: UserId,
     disabled: bool,
     now: i64,
 ) -> Result<bool, DbError> {
@@ -151,7 +152,12 @@ pub fn set_disabled(
 }
 
 /// Changes a user's global role; `false` if there is no such user.
-pub fn set_role(conn: &mut DbConnection, id: i64, role: &str, now: i64) -> Result<bool, DbError> {
+pub fn set_role(
+    conn: &mut DbConnection,
+    id: UserId,
+    role: &str,
+    now: i64,
+) -> Result<bool, DbError> {
     let n = diesel::update(users::table.find(id))
         .set((users::role.eq(role), users::updated_at.eq(now)))
         .execute(conn)?;
@@ -159,7 +165,7 @@ pub fn set_role(conn: &mut DbConnection, id: i64, role: &str, now: i64) -> Resul
 }
 
 /// Bumps `updated_at`: a write that locks the row for the rest of the transaction.
-pub fn touch(conn: &mut DbConnection, id: i64, now: i64) -> Result<(), DbError> {
+pub fn touch(conn: &mut DbConnection, id: UserId, now: i64) -> Result<(), DbError> {
     diesel::update(users::table.find(id))
         .set(users::updated_at.eq(now))
         .execute(conn)?;
@@ -174,7 +180,7 @@ pub fn count(conn: &mut DbConnection) -> Result<i64, DbError> {
 /// Replaces a user's password hash.
 pub fn set_password(
     conn: &mut DbConnection,
-    id: i64,
+    id: UserId,
     password_hash: &str,
     now: i64,
 ) -> Result<(), DbError> {

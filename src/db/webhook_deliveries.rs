@@ -11,6 +11,7 @@ use super::schema::{outgoing_webhooks as hooks, webhook_deliveries as deliveries
 use super::{DbConnection, DbError};
 use diesel::prelude::*;
 use std::collections::{HashMap, HashSet};
+use veza_actors::MessageId;
 
 pub const PENDING: &str = "pending";
 pub const DELIVERED: &str = "delivered";
@@ -25,7 +26,7 @@ const INSERT_CHUNK: usize = 500;
 pub struct NewDelivery {
     pub hook_id: i64,
     pub event: &'static str,
-    pub message_id: i64,
+    pub message_id: MessageId,
     pub detail: Option<String>,
     pub status: &'static str,
     pub attempts: i64,
@@ -39,7 +40,7 @@ pub struct Delivery {
     pub id: i64,
     pub hook_id: i64,
     pub event: String,
-    pub message_id: i64,
+    pub message_id: MessageId,
     pub detail: Option<String>,
     pub payload: Option<String>,
     pub status: String,

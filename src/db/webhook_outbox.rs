@@ -10,6 +10,7 @@ use super::{DbConnection, DbError};
 use serde::Serialize;
 use veza_actors::model::{MessageKind, MessageView};
 use veza_actors::store::{Applied, Request, RequestResult, Write};
+use veza_actors::{MessageId, RoomId};
 
 /// Called after a commit that queued deliveries.
 pub type OutboxWaker = std::sync::Arc<dyn Fn() + Send + Sync>;
@@ -39,9 +40,9 @@ pub fn new_message_event(kind: MessageKind) -> &'static str {
 /// One event of a committed batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEvent {
-    pub room: i64,
+    pub room: RoomId,
     pub event: &'static str,
-    pub message: i64,
+    pub message: MessageId,
     /// For reactions: `{"emoji","user","added"}`.
     pub detail: Option<String>,
 }
@@ -70,9 +71,9 @@ pub fn events_of(batch: &[Request], results: &[RequestResult]) -> Vec<OutboxEven
 
 fn event_of(write: &Write, applied: &Applied) -> Option<OutboxEvent> {
     let of = |view: &MessageView, event: &'static str, detail: Option<String>| OutboxEvent {
-        room: view.room.0,
+        room: view.room,
         event,
-        message: view.id.0,
+        message: view.id,
         detail,
     };
     match (write, applied) {
@@ -99,9 +100,9 @@ fn event_of(write: &Write, applied: &Applied) -> Option<OutboxEvent> {
             Some(of(view, "reaction", detail))
         }
         (Write::Delete { .. }, Applied::Deleted { room, message }) => Some(OutboxEvent {
-            room: room.0,
+            room: *room,
             event: "message_deleted",
-            message: message.0,
+            message: *message,
             detail: None,
         }),
         _ => None,
@@ -118,7 +119,7 @@ pub fn enqueue(
     if events.is_empty() {
         return Ok(0);
     }
-    let mut rooms: Vec<i64> = events.iter().map(|e| e.room).collect();
+    let mut rooms: Vec<RoomId> = events.iter().map(|e| e.room).collect();
     rooms.sort_unstable();
     rooms.dedup();
     let hooks = outgoing_webhooks::live_in_rooms(conn, &rooms)?;

@@ -3,15 +3,16 @@
 use super::schema::{incoming_webhooks, users};
 use super::{DbConnection, DbError};
 use diesel::prelude::*;
+use veza_actors::{RoomId, UserId};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = incoming_webhooks)]
 pub struct IncomingWebhook {
     pub id: i64,
-    pub room_id: i64,
-    pub user_id: i64,
+    pub room_id: RoomId,
+    pub user_id: UserId,
     pub secret_hash: String,
-    pub created_by: i64,
+    pub created_by: UserId,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
 }
@@ -43,7 +44,7 @@ pub fn find(
 /// A room's hooks that are not revoked, with their names, oldest first.
 pub fn live_in_room(
     conn: &mut DbConnection,
-    room: i64,
+    room: RoomId,
 ) -> Result<Vec<(IncomingWebhook, String)>, DbError> {
     Ok(incoming_webhooks::table
         .inner_join(users::table)
@@ -55,14 +56,14 @@ pub fn live_in_room(
 }
 
 /// Revokes the hook (and disables its poster); false if it was not live in `room`.
-pub fn revoke(conn: &mut DbConnection, room: i64, id: i64, now: i64) -> Result<bool, DbError> {
+pub fn revoke(conn: &mut DbConnection, room: RoomId, id: i64, now: i64) -> Result<bool, DbError> {
     let live = incoming_webhooks::table
         .filter(incoming_webhooks::id.eq(id))
         .filter(incoming_webhooks::room_id.eq(room))
         .filter(incoming_webhooks::revoked_at.is_null());
     let Some(user) = live
         .select(incoming_webhooks::user_id)
-        .first::<i64>(conn)
+        .first::<UserId>(conn)
         .optional()?
     else {
         return Ok(false);

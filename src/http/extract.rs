@@ -96,7 +96,7 @@ fn authenticate(
             Credential::Bot(token) => auth.authenticate_bot(&token),
         })
         .await??;
-        req.extensions_mut().insert(LoggedUser(who.user_id));
+        req.extensions_mut().insert(LoggedUser(who.user_id.0));
         // Per user, and per endpoint class for requests that change something.
         let user = who.user_id.to_string();
         let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);

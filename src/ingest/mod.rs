@@ -23,7 +23,6 @@ use veza_actors::permission::Permission;
 use veza_actors::registry::{FindStream, StartBroadcast};
 use veza_actors::stream::decode::extension_for;
 use veza_actors::stream::StreamSession;
-use veza_actors::StreamId;
 
 #[derive(Debug, Error)]
 pub enum IngestError {
@@ -149,8 +148,8 @@ pub async fn open_with_key(
     let started = state
         .registry
         .send(StartBroadcast {
-            stream_id: StreamId(row.id),
-            room: row.room_id.map(veza_actors::RoomId),
+            stream_id: row.id,
+            room: row.room_id,
             mount: row.mount.clone(),
             title: row.title.clone(),
             extension,

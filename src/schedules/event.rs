@@ -30,11 +30,11 @@ struct ShowStarting<'a> {
 }
 
 pub fn show_starting(stream: &StreamBrief, slot: i64, starts_at: i64, ends_at: i64) -> ByteString {
-    let room = stream.room_id.map(RoomId);
+    let room = stream.room_id;
     let event = ShowStarting {
         kind: "show_starting",
         stream: ShowStream {
-            id: StreamId(stream.id),
+            id: stream.id,
             title: &stream.title,
             mount: &stream.mount,
             room_id: room,

@@ -17,7 +17,7 @@ use std::time::Duration;
 use veza_actors::ids::now_ms;
 use veza_actors::registry::ToUsers;
 use veza_actors::stream::NotifyRoom;
-use veza_actors::{Registry, RoomId, UserId};
+use veza_actors::{Registry, UserId};
 
 /// How the ticker runs (`schedule_tick_ms`, `schedule_grace_s`).
 #[derive(Debug, Clone, Copy)]
@@ -61,7 +61,7 @@ struct Fired {
     slot: i64,
     start_ms: i64,
     end_ms: i64,
-    followers: Vec<i64>,
+    followers: Vec<UserId>,
 }
 
 impl Ticker {
@@ -110,19 +110,16 @@ impl Ticker {
     }
 
     fn announce(&self, f: Fired) {
-        info!(self.log, "show starting"; "stream" => f.stream.id, "slot" => f.slot, "followers" => f.followers.len());
+        info!(self.log, "show starting"; "stream" => f.stream.id.0, "slot" => f.slot, "followers" => f.followers.len());
         let frame = event::show_starting(&f.stream, f.slot, f.start_ms, f.end_ms);
         if !f.followers.is_empty() {
             self.registry.do_send(ToUsers {
-                users: f.followers.into_iter().map(UserId).collect(),
+                users: f.followers,
                 frame: frame.clone(),
             });
         }
         if let Some(room) = f.stream.room_id {
-            self.registry.do_send(NotifyRoom {
-                room: RoomId(room),
-                frame,
-            });
+            self.registry.do_send(NotifyRoom { room, frame });
         }
     }
 }

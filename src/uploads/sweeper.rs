@@ -81,10 +81,10 @@ pub fn sweep(
                 match BlobKey::stored(&key) {
                     Some(k) => {
                         if let Err(e) = store.delete(&k) {
-                            warn!(log, "cannot delete an upload's file"; "upload" => id, "error" => e.to_string());
+                            warn!(log, "cannot delete an upload's file"; "upload" => id.0, "error" => e.to_string());
                         }
                     }
-                    None => warn!(log, "upload row with a malformed key"; "upload" => id),
+                    None => warn!(log, "upload row with a malformed key"; "upload" => id.0),
                 }
             }
             deleted += 1;

@@ -13,6 +13,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use veza::auth::ClientInfo;
 use veza::config::Config;
 use veza::http::AppState;
+use veza_actors::{RoomId, UserId};
 
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -92,7 +93,7 @@ impl TestServer {
         .unwrap()
         .expect("register");
         TestUser {
-            id: issued.user.id,
+            id: issued.user.id.0,
             name: name.to_owned(),
             token: issued.access_token,
         }
@@ -105,7 +106,7 @@ impl TestServer {
         let pool = self.state.pool.clone();
         let id = user.id;
         actix_web::web::block(move || {
-            veza::db::users::set_role(&mut pool.get().unwrap(), id, role.as_str(), 1)
+            veza::db::users::set_role(&mut pool.get().unwrap(), UserId(id), role.as_str(), 1)
         })
         .await
         .unwrap()
@@ -116,9 +117,9 @@ impl TestServer {
     /// Creates a room owned by `owner` straight in the store.
     pub async fn room(&self, owner: &TestUser, name: &str, private: bool) -> String {
         let pool = self.state.pool.clone();
-        let owner = owner.id;
+        let owner = UserId(owner.id);
         let name = name.to_owned();
-        let id = self.state.ids.next_id();
+        let id = RoomId(self.state.ids.next_id());
         actix_web::web::block(move || {
             veza::db::rooms::create(&mut pool.get().unwrap(), id, &name, None, private, owner, 1)
         })

@@ -86,7 +86,7 @@ impl Room {
             self.last_send.insert(conn.user.id, now);
         }
         let extras = MessageExtras {
-            attachments: msg.attachments.iter().map(|a| a.0).collect(),
+            attachments: msg.attachments.clone(),
             ..self.extras_for(&conn.user, role, &msg.body, msg.also_in_room)
         };
         let write = Write::Message {

@@ -127,7 +127,8 @@ pub struct StreamSession {
     /// fault-injection hook, and their threads.
     #[cfg_attr(not(any(test, feature = "fault-injection")), allow(dead_code))]
     rungs: Vec<Option<WeakAddr<transcoder::Transcoder>>>,
-    arbiters: RungThreads,
+    /// Held for its `Drop`: stops the rungs' threads when the session goes.
+    _rung_threads: RungThreads,
     dvr_seconds: f64,
     /// Stream time (seconds since the start) of the newest encoded audio.
     edge: f64,
@@ -306,7 +307,7 @@ impl StreamSession {
                 started_at: started_wall_ms,
                 transcoders_running: variants.len(),
                 rungs,
-                arbiters: RungThreads(arbiters),
+                _rung_threads: RungThreads(arbiters),
                 dvr_seconds: config
                     .hls
                     .as_ref()

@@ -19,6 +19,7 @@ use crate::db::DbConnection;
 use diesel::Connection;
 use serde_json::json;
 use veza_actors::ids::now_ms;
+use veza_actors::UserId;
 
 /// A flow must come back from the provider within this time.
 const FLOW_TTL_MS: i64 = 10 * 60 * 1000;
@@ -57,7 +58,7 @@ impl AuthService {
     pub fn oauth_start(
         &self,
         provider: Provider,
-        link_user: Option<i64>,
+        link_user: Option<UserId>,
     ) -> Result<Started, AuthError> {
         let config = self.provider(provider)?;
         let (state, state_hash) = opaque::generate();
@@ -98,7 +99,7 @@ impl AuthService {
     /// when the provider comes back (`oauth.link`).
     pub fn oauth_link_start(
         &self,
-        who: (i64, i64),
+        who: (UserId, i64),
         provider: Provider,
         current_password: Option<&str>,
         client: &ClientInfo,
@@ -135,7 +136,7 @@ impl AuthService {
     ) -> Result<Callback, AuthError> {
         let config = self.provider(provider)?;
         let mut conn = self.pool.get()?;
-        let fail = |conn: &mut DbConnection, user: Option<i64>, reason: &str, e: AuthError| {
+        let fail = |conn: &mut DbConnection, user: Option<UserId>, reason: &str, e: AuthError| {
             let detail = json!({"provider": provider.as_str(), "reason": reason});
             self.audit(conn, user, "oauth.failure", user, client, Some(detail))?;
             Err(e)
@@ -259,7 +260,7 @@ impl AuthService {
     }
 
     /// The password (if any) and the provider accounts a user can log in with.
-    pub fn login_methods(&self, user_id: i64) -> Result<LoginMethods, AuthError> {
+    pub fn login_methods(&self, user_id: UserId) -> Result<LoginMethods, AuthError> {
         let mut conn = self.pool.get()?;
         let user = users::find_by_id(&mut conn, user_id)?
             .ok_or(AuthError::InvalidToken("no such user"))?;
@@ -273,7 +274,7 @@ impl AuthService {
     /// `current_password` or a fresh login ([`crate::auth::reauth`]).
     pub fn oauth_unlink(
         &self,
-        who: (i64, i64),
+        who: (UserId, i64),
         provider: Provider,
         current_password: Option<&str>,
         client: &ClientInfo,
@@ -372,7 +373,7 @@ impl AuthService {
     fn link(
         &self,
         conn: &mut DbConnection,
-        user_id: i64,
+        user_id: UserId,
         provider: Provider,
         identity: &ProviderIdentity,
         client: &ClientInfo,
@@ -407,7 +408,7 @@ impl AuthService {
     fn insert_identity(
         &self,
         conn: &mut DbConnection,
-        user_id: i64,
+        user_id: UserId,
         provider: Provider,
         identity: &ProviderIdentity,
     ) -> Result<(), AuthError> {
@@ -452,7 +453,7 @@ impl AuthService {
             if users::find_by_username(conn, &candidate)?.is_some() {
                 continue;
             }
-            let id = self.ids.next_id();
+            let id = UserId(self.ids.next_id());
             let lower = candidate.to_lowercase();
             users::insert(
                 conn,

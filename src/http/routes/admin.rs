@@ -149,7 +149,7 @@ pub async fn users(
     let users = found
         .into_iter()
         .map(|u| AdminUserView {
-            id: UserId(u.id),
+            id: u.id,
             username: u.username,
             email: u.email,
             role: u.role,
@@ -167,8 +167,8 @@ pub async fn users(
 async fn change_user(
     state: &AppState,
     req: &HttpRequest,
-    admin: i64,
-    target: i64,
+    admin: UserId,
+    target: UserId,
     action: &'static str,
     details: Option<String>,
     change: impl FnOnce(&mut crate::db::DbConnection, i64) -> Result<bool, DbError> + Send + 'static,
@@ -210,22 +210,22 @@ async fn change_user(
 }
 
 /// Every socket of `user`, closed with `reason`.
-fn revoke(user: i64, reason: &str) -> veza_actors::revocation::Revoke {
+fn revoke(user: UserId, reason: &str) -> veza_actors::revocation::Revoke {
     veza_actors::revocation::Revoke {
-        user: veza_actors::UserId(user),
+        user,
         scope: veza_actors::revocation::Scope::All,
         reason: reason.to_owned(),
     }
 }
 
 async fn set_disabled(
-    admin: i64,
+    admin: UserId,
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<UserId>,
     disabled: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let UserId(target) = path.into_inner();
+    let target = path.into_inner();
     if target == admin {
         return Err(ApiError::invalid(
             "you cannot disable or enable your own account",
@@ -312,7 +312,7 @@ pub async fn set_role(
     path: web::Path<UserId>,
     body: web::Json<RoleBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let UserId(target) = path.into_inner();
+    let target = path.into_inner();
     let role: Role = body.role.parse().map_err(ApiError::invalid)?;
     if target == admin.user_id {
         return Err(ApiError::invalid("you cannot change your own role"));
@@ -330,10 +330,7 @@ pub async fn set_role(
     .await?;
     // Sockets hold the permissions they were opened with: they reconnect with the new ones.
     state.revoke(revoke(target, veza_actors::revocation::ROLE_CHANGED));
-    Ok(HttpResponse::Ok().json(RoleChanged {
-        id: UserId(target),
-        role,
-    }))
+    Ok(HttpResponse::Ok().json(RoleChanged { id: target, role }))
 }
 
 /// `POST /api/v2/admin/users/{id}/revoke-sessions`: every login of the user ends now.
@@ -351,7 +348,7 @@ pub async fn revoke_sessions(
     req: HttpRequest,
     path: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let UserId(target) = path.into_inner();
+    let target = path.into_inner();
     let revoked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let count = revoked.clone();
     change_user(
@@ -393,7 +390,7 @@ pub async fn reset_two_factor(
     req: HttpRequest,
     path: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let UserId(target) = path.into_inner();
+    let target = path.into_inner();
     change_user(
         &state,
         &req,
@@ -447,13 +444,13 @@ pub async fn audit(
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let id = |v: Option<String>, name: &str| -> Result<Option<i64>, ApiError> {
+    fn id<T: std::str::FromStr>(v: Option<String>, name: &str) -> Result<Option<T>, ApiError> {
         v.map(|s| {
             s.parse()
                 .map_err(|_| ApiError::invalid(format!("{name} is not an id")))
         })
         .transpose()
-    };
+    }
     let filter = AuditFilter {
         action: q.action.filter(|a| !a.is_empty()),
         actor_id: id(q.actor_id, "actor_id")?,
@@ -473,11 +470,11 @@ pub async fn audit(
         .into_iter()
         .map(|e| AuditEntryView {
             id: e.id.to_string(),
-            actor_id: e.actor_id.map(UserId),
+            actor_id: e.actor_id,
             action: e.action,
             target_type: e.target_type,
             target_id: e.target_id,
-            room_id: e.room_id.map(RoomId),
+            room_id: e.room_id,
             ip: e.ip,
             user_agent: e.user_agent,
             details: e

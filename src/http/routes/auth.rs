@@ -192,7 +192,7 @@ pub(crate) async fn check_rate(state: &AppState, req: &HttpRequest) -> Result<()
 pub(crate) fn token_body(issued: Issued) -> TokenPair {
     TokenPair {
         user: AccountView {
-            id: UserId(issued.user.id),
+            id: issued.user.id,
             username: issued.user.username,
             role: issued.user.role,
             created_at: issued.user.created_at,

@@ -74,7 +74,7 @@ pub async fn block(
     state: web::Data<AppState>,
     path: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let UserId(target) = path.into_inner();
+    let target = path.into_inner();
     if target == who.user_id {
         return Err(ApiError::invalid("you cannot block yourself"));
     }
@@ -105,7 +105,7 @@ pub async fn unblock(
     state: web::Data<AppState>,
     path: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let UserId(target) = path.into_inner();
+    let target = path.into_inner();
     let pool = state.pool.clone();
     let removed =
         web::block(move || blocks::unblock(&mut *pool.get()?, who.user_id, target)).await??;

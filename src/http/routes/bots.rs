@@ -51,10 +51,10 @@ pub struct OwnerView {
 impl From<Listed> for BotView {
     fn from(l: Listed) -> Self {
         BotView {
-            id: UserId(l.bot.user_id),
+            id: l.bot.user_id,
             username: l.username,
             owner: OwnerView {
-                id: UserId(l.bot.owner_id),
+                id: l.bot.owner_id,
                 username: l.owner_name,
             },
             token_hint: l.bot.token_hint,
@@ -172,7 +172,7 @@ pub async fn rotate(
     state: web::Data<AppState>,
     path: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let UserId(id) = path.into_inner();
+    let id = path.into_inner();
     let client = client_info(&req);
     let auth = state.auth.clone();
     let manager = manager(&state, who);
@@ -196,7 +196,7 @@ pub async fn delete(
     state: web::Data<AppState>,
     path: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let UserId(id) = path.into_inner();
+    let id = path.into_inner();
     let client = client_info(&req);
     let auth = state.auth.clone();
     let manager = manager(&state, who);

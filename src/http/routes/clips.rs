@@ -32,7 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/streams/{id}/clips/{clip}").route(web::get().to(fetch)));
 }
 
-fn clip_path(state: &AppState, stream_id: i64, clip_id: i64) -> PathBuf {
+fn clip_path(state: &AppState, stream_id: StreamId, clip_id: i64) -> PathBuf {
     state
         .config
         .data_dir
@@ -225,7 +225,7 @@ pub async fn fetch(
     state: web::Data<AppState>,
     path: web::Path<(StreamId, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (StreamId(stream), clip) = path.into_inner();
+    let (stream, clip) = path.into_inner();
     let clip = clip
         .parse::<i64>()
         .map_err(|_| ApiError::not_found("no such clip"))?;

@@ -12,6 +12,7 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use veza_actors::ids::now_ms;
+use veza_actors::{RoomId, UserId};
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
@@ -54,7 +55,7 @@ fn resolve(
     conn: &mut DbConnection,
     body: &OpenConversation,
     max_others: usize,
-) -> Result<Vec<i64>, ApiError> {
+) -> Result<Vec<UserId>, ApiError> {
     if body.user_ids.len() + body.usernames.len() > max_others {
         return Err(ApiError::invalid(format!(
             "a conversation has at most {} people",
@@ -64,7 +65,7 @@ fn resolve(
     let mut found = Vec::new();
     for id in &body.user_ids {
         let user = id
-            .parse::<i64>()
+            .parse::<UserId>()
             .ok()
             .map(|id| users::find_by_id(conn, id))
             .transpose()?
@@ -108,7 +109,7 @@ pub async fn open(
         return Err(ApiError::forbidden("bots do not open conversations"));
     }
     let pool = state.pool.clone();
-    let id = state.ids.next_id();
+    let id = RoomId(state.ids.next_id());
     let max_others = state.config.max_group_members.saturating_sub(1);
     let (view, created) = web::block(move || {
         let conn = &mut *pool.get()?;

@@ -19,7 +19,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
-use veza_actors::ids::{now_ms, RoomId};
+use veza_actors::ids::{now_ms, RoomId, UserId};
 
 /// Emoji one room may have; the server-wide set has the same cap.
 pub const MAX_PER_ROOM: i64 = 200;
@@ -84,7 +84,7 @@ impl From<EmojiRow> for EmojiView {
         EmojiView {
             url: store::url(row.id),
             shortcode: row.shortcode,
-            room: row.room_id.map(RoomId),
+            room: row.room_id,
             width: row.width,
             height: row.height,
             created_at: row.created_at,
@@ -103,7 +103,7 @@ pub struct EmojiList {
 }
 
 /// Whose emoji a route manages: a room's, or the server's (`None`).
-type Owner = Option<i64>;
+type Owner = Option<RoomId>;
 
 /// May `who` change `owner`'s emoji: a room's moderators (404 for a room they cannot see), or for
 /// the server-wide set the global admins and moderators.
@@ -122,7 +122,7 @@ fn may_manage(conn: &mut DbConnection, owner: Owner, who: &Authenticated) -> Res
 /// What the audit log says about a change.
 struct Audited {
     id: i64,
-    actor: i64,
+    actor: UserId,
     ip: Option<String>,
     user_agent: Option<String>,
 }
@@ -292,7 +292,7 @@ pub async fn upload_room(
     body: web::Bytes,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (RoomId(room), code) = path.into_inner();
+    let (room, code) = path.into_inner();
     upload(state, who, Some(room), &code, body, req).await
 }
 
@@ -314,7 +314,7 @@ pub async fn delete_room(
     path: web::Path<(RoomId, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (RoomId(room), code) = path.into_inner();
+    let (room, code) = path.into_inner();
     delete(state, who, Some(room), &code, req).await
 }
 
@@ -376,7 +376,7 @@ pub async fn list_room(
     state: web::Data<AppState>,
     path: web::Path<RoomId>,
 ) -> Result<HttpResponse, ApiError> {
-    let RoomId(room) = path.into_inner();
+    let room = path.into_inner();
     let pool = state.pool.clone();
     let rows = web::block(move || {
         let conn = &mut *pool.get()?;

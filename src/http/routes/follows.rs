@@ -10,7 +10,7 @@ use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
-use veza_actors::ids::{now_ms, RoomId, StreamId};
+use veza_actors::ids::{now_ms, RoomId, StreamId, UserId};
 
 /// Most entries `GET /api/v2/users/me/follows` lists.
 const MAX_LISTED: i64 = 500;
@@ -65,7 +65,7 @@ enum Change {
 
 async fn apply(
     state: &AppState,
-    user: i64,
+    user: UserId,
     stream: StreamId,
     change: Change,
 ) -> Result<HttpResponse, ApiError> {
@@ -157,10 +157,10 @@ pub async fn mine(
         streams: rows
             .into_iter()
             .map(|(id, title, mount, room, at)| FollowedStream {
-                id: StreamId(id),
+                id,
                 title,
                 mount,
-                room_id: room.map(RoomId),
+                room_id: room,
                 followed_at: at,
             })
             .collect(),

@@ -17,7 +17,7 @@ use veza_actors::ids::now_ms;
 use veza_actors::model::{MessageView, RoomKind, UserRef};
 use veza_actors::protocol::conversation as frames;
 use veza_actors::registry::ToUsers;
-use veza_actors::{RoomId, StreamId, UserId};
+use veza_actors::{RoomId, StreamId};
 
 /// Most ids one `read` request may name.
 const MAX_IDS: usize = 500;
@@ -94,11 +94,9 @@ impl From<Notification> for NotificationEntry {
             room: n
                 .room
                 .map(|(id, name, kind)| NotificationRoom { id, name, kind }),
-            stream: n.stream.map(|(id, title, mount)| NotificationStream {
-                id: StreamId(id),
-                title,
-                mount,
-            }),
+            stream: n
+                .stream
+                .map(|(id, title, mount)| NotificationStream { id, title, mount }),
             message: n.message,
             actor: n.actor,
             created_at: n.created_at,
@@ -194,7 +192,7 @@ pub async fn mark_read(
         .collect::<Result<_, _>>()
         .map_err(|_| ApiError::bad_request("ids must be notification ids"))?;
     let pool = state.pool.clone();
-    let user = UserId(who.user_id);
+    let user = who.user_id;
     let counts = web::block(move || {
         let conn = &mut *pool.get()?;
         let which = (!all).then_some(ids.as_slice());
@@ -211,7 +209,7 @@ pub async fn mark_read(
     for (room, c) in counts {
         state.registry.do_send(ToUsers {
             users: vec![user],
-            frame: frames::unread(RoomId(room), &c),
+            frame: frames::unread(room, &c),
         });
     }
     Ok(HttpResponse::NoContent().finish())
@@ -246,7 +244,7 @@ pub async fn set_muted(
     path: web::Path<RoomId>,
     body: web::Json<Mute>,
 ) -> Result<HttpResponse, ApiError> {
-    let RoomId(room) = path.into_inner();
+    let room = path.into_inner();
     let muted = body.muted;
     let pool = state.pool.clone();
     web::block(move || {

@@ -21,7 +21,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use utoipa::{IntoParams, ToSchema};
-use veza_actors::ids::{now_ms, MessageId, RoomId};
+use veza_actors::ids::{now_ms, MessageId, RoomId, UserId};
 
 const MAX_NAME: usize = 64;
 const MAX_URL: usize = 2_000;
@@ -91,7 +91,7 @@ impl OutgoingWebhookView {
         };
         OutgoingWebhookView {
             id: hook.id.to_string(),
-            room: RoomId(hook.room_id),
+            room: hook.room_id,
             name: hook.name.clone(),
             url: hook.url.clone(),
             events: hook.events.split_whitespace().map(str::to_owned).collect(),
@@ -147,7 +147,7 @@ impl From<Delivery> for WebhookDeliveryView {
         WebhookDeliveryView {
             id: d.id.to_string(),
             event: d.event,
-            message: MessageId(d.message_id),
+            message: d.message_id,
             next_attempt_at: (d.status == deliveries::PENDING).then_some(d.next_attempt_at),
             status: d.status,
             attempts: d.attempts,
@@ -231,9 +231,9 @@ fn new_secret() -> String {
 
 /// Who did what to which hook, for its audit rows.
 struct Audited<'a> {
-    who: i64,
+    who: UserId,
     hook: i64,
-    room: i64,
+    room: RoomId,
     client: &'a ClientInfo,
 }
 
@@ -281,7 +281,7 @@ pub async fn create(
     body: web::Json<NewOutgoingWebhook>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let RoomId(room) = path.into_inner();
+    let room = path.into_inner();
     let body = body.into_inner();
     let name = body.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
@@ -402,7 +402,7 @@ pub async fn list(
     state: web::Data<AppState>,
     path: web::Path<RoomId>,
 ) -> Result<HttpResponse, ApiError> {
-    let RoomId(room) = path.into_inner();
+    let room = path.into_inner();
     let threshold = i64::from(state.config.outgoing_webhooks.circuit_failures);
     let pool = state.pool.clone();
     let found = web::block(move || {
@@ -444,7 +444,7 @@ pub async fn rotate_secret(
     path: web::Path<(RoomId, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (RoomId(room), hook) = path.into_inner();
+    let (room, hook) = path.into_inner();
     let hook = hook_id(&hook)?;
     let threshold = i64::from(state.config.outgoing_webhooks.circuit_failures);
     let secret = new_secret();
@@ -500,7 +500,7 @@ pub async fn revoke(
     path: web::Path<(RoomId, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (RoomId(room), hook) = path.into_inner();
+    let (room, hook) = path.into_inner();
     let hook = hook_id(&hook)?;
     let client = client_info(&req);
     let audit_id = state.ids.next_id();
@@ -551,7 +551,7 @@ pub async fn delivery_log(
     path: web::Path<(RoomId, String)>,
     page: web::Query<DeliveryPage>,
 ) -> Result<HttpResponse, ApiError> {
-    let (RoomId(room), hook) = path.into_inner();
+    let (room, hook) = path.into_inner();
     let hook = hook_id(&hook)?;
     let before = match page.before.as_deref() {
         None => None,

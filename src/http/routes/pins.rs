@@ -16,7 +16,7 @@ use veza_actors::ids::now_ms;
 use veza_actors::model::{MessageView, UserRef};
 use veza_actors::protocol::conversation as frames;
 use veza_actors::stream::NotifyRoom;
-use veza_actors::{MessageId, RoomId, UserId};
+use veza_actors::{MessageId, RoomId};
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
@@ -58,7 +58,7 @@ pub struct PinList {
 }
 
 /// Who may pin here: a room's moderators, any member of a conversation.
-fn may_pin(conn: &mut DbConnection, room: i64, who: &Authenticated) -> Result<(), ApiError> {
+fn may_pin(conn: &mut DbConnection, room: RoomId, who: &Authenticated) -> Result<(), ApiError> {
     let row = readable(conn, room, who)?;
     if row.kind().is_conversation() {
         return Ok(());
@@ -67,9 +67,13 @@ fn may_pin(conn: &mut DbConnection, room: i64, who: &Authenticated) -> Result<()
 }
 
 /// The message, if it is a live message of `room`.
-fn message_in(conn: &mut DbConnection, room: i64, message: i64) -> Result<MessageView, ApiError> {
+fn message_in(
+    conn: &mut DbConnection,
+    room: RoomId,
+    message: MessageId,
+) -> Result<MessageView, ApiError> {
     messages::view(conn, message)?
-        .filter(|m| m.room.0 == room && !m.deleted)
+        .filter(|m| m.room == room && !m.deleted)
         .ok_or_else(|| ApiError::not_found("no such message in this room"))
 }
 
@@ -87,7 +91,7 @@ pub async fn list(
     state: web::Data<AppState>,
     path: web::Path<RoomId>,
 ) -> Result<HttpResponse, ApiError> {
-    let RoomId(room) = path.into_inner();
+    let room = path.into_inner();
     let pool = state.pool.clone();
     let pins = web::block(move || {
         let conn = &mut *pool.get()?;
@@ -121,9 +125,9 @@ pub async fn pin(
     state: web::Data<AppState>,
     path: web::Path<(RoomId, MessageId)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (RoomId(room), MessageId(message)) = path.into_inner();
+    let (room, message) = path.into_inner();
     let by = UserRef {
-        id: UserId(who.user_id),
+        id: who.user_id,
         username: who.username.clone(),
     };
     let pool = state.pool.clone();
@@ -150,7 +154,7 @@ pub async fn pin(
         Pinned::Already => Ok(HttpResponse::Ok().json(pinned)),
         Pinned::New => {
             state.registry.do_send(NotifyRoom {
-                room: RoomId(room),
+                room,
                 frame: frames::pinned(&pinned.message, &by, now),
             });
             Ok(HttpResponse::Created().json(pinned))
@@ -175,9 +179,9 @@ pub async fn unpin(
     state: web::Data<AppState>,
     path: web::Path<(RoomId, MessageId)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (RoomId(room), MessageId(message)) = path.into_inner();
+    let (room, message) = path.into_inner();
     let by = UserRef {
-        id: UserId(who.user_id),
+        id: who.user_id,
         username: who.username.clone(),
     };
     let pool = state.pool.clone();
@@ -191,8 +195,8 @@ pub async fn unpin(
         return Err(ApiError::not_found("that message is not pinned"));
     }
     state.registry.do_send(NotifyRoom {
-        room: RoomId(room),
-        frame: frames::unpinned(RoomId(room), MessageId(message), &by),
+        room,
+        frame: frames::unpinned(room, message, &by),
     });
     Ok(HttpResponse::NoContent().finish())
 }

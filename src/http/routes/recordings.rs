@@ -29,9 +29,9 @@ fn root(state: &AppState) -> PathBuf {
     state.config.data_dir.join("recordings")
 }
 
-async fn entries(state: &AppState, stream_id: i64) -> Result<Vec<Recording>, ApiError> {
+async fn entries(state: &AppState, stream_id: StreamId) -> Result<Vec<Recording>, ApiError> {
     let root = root(state);
-    web::block(move || recording::list(&root, stream_id))
+    web::block(move || recording::list(&root, stream_id.0))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))
 }
@@ -53,7 +53,7 @@ pub struct RecordingList {
     pub recordings: Vec<RecordingView>,
 }
 
-fn entry_view(stream_id: i64, entry: &Recording) -> RecordingView {
+fn entry_view(stream_id: StreamId, entry: &Recording) -> RecordingView {
     let url = matches!(entry, Recording::Ready(_))
         .then(|| format!("/api/v2/streams/{stream_id}/recordings/{}", entry.id()));
     RecordingView {
@@ -66,7 +66,7 @@ fn entry_view(stream_id: i64, entry: &Recording) -> RecordingView {
 async fn respond(
     req: &HttpRequest,
     state: &AppState,
-    stream_id: i64,
+    stream_id: StreamId,
     entry: &Recording,
 ) -> Result<HttpResponse, ApiError> {
     match entry {
@@ -75,7 +75,7 @@ async fn respond(
                 .id
                 .parse()
                 .map_err(|_| ApiError::not_found("no such recording"))?;
-            let path = recording::audio_path(&root(state), stream_id, rec);
+            let path = recording::audio_path(&root(state), stream_id.0, rec);
             let name = format!("recording-{stream_id}-{rec}.mp3");
             file_response::mp3(req, path, name, "no such recording").await
         }

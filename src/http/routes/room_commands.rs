@@ -56,17 +56,17 @@ pub async fn list(
     state: web::Data<AppState>,
     path: web::Path<RoomId>,
 ) -> Result<HttpResponse, ApiError> {
-    let RoomId(id) = path.into_inner();
+    let id = path.into_inner();
     let pool = state.pool.clone();
     let registered = web::block(move || {
         let conn = &mut *pool.get()?;
         readable(conn, id, &who)?;
         // A banned bot's commands are kept for its unban, not offered.
         let now = veza_actors::ids::now_ms() as i64;
-        let mut banned: std::collections::HashMap<i64, bool> = Default::default();
+        let mut banned: std::collections::HashMap<veza_actors::UserId, bool> = Default::default();
         let mut usable = Vec::new();
-        for command in bot_commands::for_room(conn, RoomId(id))? {
-            let bot = command.bot.id.0;
+        for command in bot_commands::for_room(conn, id)? {
+            let bot = command.bot.id;
             if let std::collections::hash_map::Entry::Vacant(slot) = banned.entry(bot) {
                 let until = rooms::membership(conn, id, bot)?.and_then(|(_, until)| until);
                 slot.insert(until.is_some_and(|until| until > now));

@@ -53,11 +53,11 @@ impl RoomView {
     /// The row alone (no counts, no members).
     pub fn of(row: &RoomRow) -> Self {
         RoomView {
-            id: RoomId(row.id),
+            id: row.id,
             name: row.name.clone(),
             topic: row.topic.clone(),
             private: row.private,
-            owner_id: UserId(row.owner_id),
+            owner_id: row.owner_id,
             last_seq: row.last_seq,
             slow_mode_s: row.slow_mode_s,
             created_at: row.created_at,
@@ -81,11 +81,11 @@ impl RoomView {
     }
 
     /// A conversation is named after its other members, as `viewer` sees it.
-    fn with_members(mut self, members: Option<&Vec<UserRef>>, viewer: i64) -> Self {
+    fn with_members(mut self, members: Option<&Vec<UserRef>>, viewer: UserId) -> Self {
         if let Some(members) = members {
             let others: Vec<&str> = members
                 .iter()
-                .filter(|m| m.id.0 != viewer)
+                .filter(|m| m.id != viewer)
                 .map(|m| m.username.as_str())
                 .collect();
             self.name = if others.is_empty() {
@@ -103,15 +103,16 @@ impl RoomView {
 pub fn views_for(
     conn: &mut DbConnection,
     rows: &[RoomRow],
-    viewer: i64,
+    viewer: UserId,
 ) -> Result<Vec<RoomView>, DbError> {
     let counts = unread::for_user(conn, viewer)?;
-    let conversation_ids: Vec<i64> = rows
+    let conversation_ids: Vec<RoomId> = rows
         .iter()
         .filter(|r| r.kind().is_conversation())
         .map(|r| r.id)
         .collect();
-    let members: HashMap<i64, Vec<UserRef>> = conversations::members_of(conn, &conversation_ids)?;
+    let members: HashMap<RoomId, Vec<UserRef>> =
+        conversations::members_of(conn, &conversation_ids)?;
     Ok(rows
         .iter()
         .map(|row| {
@@ -123,7 +124,11 @@ pub fn views_for(
 }
 
 /// One room as `viewer` sees it.
-pub fn view_for(conn: &mut DbConnection, row: &RoomRow, viewer: i64) -> Result<RoomView, DbError> {
+pub fn view_for(
+    conn: &mut DbConnection,
+    row: &RoomRow,
+    viewer: UserId,
+) -> Result<RoomView, DbError> {
     Ok(views_for(conn, std::slice::from_ref(row), viewer)?
         .pop()
         .unwrap_or_else(|| RoomView::of(row)))

@@ -115,7 +115,7 @@ pub async fn create(
         None => None,
     };
     let pool = state.pool.clone();
-    let id = state.ids.next_id();
+    let id = RoomId(state.ids.next_id());
     let max = state.config.max_rooms_per_user;
     let row = web::block(move || {
         let conn = &mut *pool.get()?;
@@ -163,7 +163,7 @@ pub async fn list(
 /// revealed), 403 if banned.
 pub(crate) fn readable(
     conn: &mut DbConnection,
-    room: i64,
+    room: RoomId,
     who: &Authenticated,
 ) -> Result<RoomRow, ApiError> {
     let row = rooms::find(conn, room)?.ok_or_else(|| ApiError::not_found("no such room"))?;
@@ -194,7 +194,7 @@ pub(crate) fn readable(
 /// room they cannot read, 403 for one they only belong to.
 pub(crate) fn moderated(
     conn: &mut DbConnection,
-    room: i64,
+    room: RoomId,
     who: &Authenticated,
 ) -> Result<(), ApiError> {
     let row = readable(conn, room, who)?;
@@ -219,7 +219,7 @@ pub(crate) fn moderated(
     ))
 }
 
-pub(crate) fn room_id(path: &str) -> Result<i64, ApiError> {
+pub(crate) fn room_id(path: &str) -> Result<RoomId, ApiError> {
     path.parse()
         .map_err(|_| ApiError::not_found("no such room"))
 }
@@ -238,7 +238,7 @@ pub async fn show(
     state: web::Data<AppState>,
     path: web::Path<RoomId>,
 ) -> Result<HttpResponse, ApiError> {
-    let RoomId(id) = path.into_inner();
+    let id = path.into_inner();
     let pool = state.pool.clone();
     let view = web::block(move || {
         let conn = &mut *pool.get()?;
@@ -270,7 +270,7 @@ pub async fn history(
     path: web::Path<RoomId>,
     page: web::Query<Page>,
 ) -> Result<HttpResponse, ApiError> {
-    let RoomId(id) = path.into_inner();
+    let id = path.into_inner();
     let limit = page.limit.unwrap_or(50);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::bad_request(format!("limit must be 1-{MAX_PAGE}")));
@@ -296,12 +296,12 @@ pub async fn history(
 /// follows the room (members online here) is current, so an idle room is read from the store.
 async fn from_ring(
     state: &AppState,
-    id: i64,
+    id: RoomId,
     who: &Authenticated,
     before: i64,
     limit: i64,
 ) -> Result<Option<Vec<MessageView>>, ApiError> {
-    let room_id = veza_actors::RoomId(id);
+    let room_id = id;
     let room = if state.cluster.is_some() {
         state
             .registry
@@ -321,7 +321,7 @@ async fn from_ring(
         return Ok(None);
     };
     let ask = veza_actors::room::PageFromRing {
-        user: veza_actors::UserId(who.user_id),
+        user: who.user_id,
         staff: matches!(who.role, Role::Admin | Role::Moderator),
         invited_only: who.role == Role::Bot,
         before,
@@ -354,7 +354,7 @@ pub async fn search(
     path: web::Path<RoomId>,
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let RoomId(id) = path.into_inner();
+    let id = path.into_inner();
     let SearchQuery { q, limit } = query.into_inner();
     // Control characters (NUL among them) are never part of a sensible query: read them as spaces.
     let q: String = q

@@ -135,7 +135,7 @@ fn view(row: &SlotRow, now: i64) -> SlotView {
     let spec = spec_of(row);
     SlotView {
         id: row.id.to_string(),
-        stream_id: StreamId(row.stream_id),
+        stream_id: row.stream_id,
         kind: row.kind.clone(),
         weekday: row
             .weekday
@@ -220,7 +220,7 @@ fn parse_slot(body: &CreateSlot, now: i64) -> Result<(SlotSpec, SlotRow), Schedu
     };
     let row = SlotRow {
         id: 0,
-        stream_id: 0,
+        stream_id: StreamId(0),
         kind: body.kind.clone().unwrap_or_default(),
         weekday,
         local_date: date,
@@ -235,7 +235,7 @@ fn parse_slot(body: &CreateSlot, now: i64) -> Result<(SlotSpec, SlotRow), Schedu
 
 /// Holds the stream's row until the transaction ends (PostgreSQL), so two slots added at once
 /// are checked one after the other; SQLite's write transaction is already exclusive.
-fn lock_stream(conn: &mut DbConnection, stream: i64) -> Result<(), ScheduleError> {
+fn lock_stream(conn: &mut DbConnection, stream: StreamId) -> Result<(), ScheduleError> {
     use crate::db::schema::streams;
     use diesel::prelude::*;
     if let DbConnection::Postgres(pg) = conn {

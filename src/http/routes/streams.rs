@@ -210,11 +210,11 @@ fn stream_view(state: &AppState, row: &StreamRow, live: Option<&LiveInfo>) -> St
             .collect(),
     };
     StreamView {
-        id: StreamId(row.id),
+        id: row.id,
         title: row.title.clone(),
         mount: row.mount.clone(),
-        owner_id: UserId(row.owner_id),
-        room_id: row.room_id.map(RoomId),
+        owner_id: row.owner_id,
+        room_id: row.room_id,
         scheduled_at: row.scheduled_at,
         created_at: row.created_at,
         live: live.is_some(),
@@ -251,7 +251,7 @@ pub(crate) async fn live_info(state: &AppState, mount: &str) -> Option<LiveInfo>
 /// Whether `who` may link a stream to `room` (it will push `stream_state` and `now_playing` into
 /// it): the room's owner, one of its moderators, or global staff. A room that does not exist and a
 /// private room `who` is not in get the same 422, so the answer reveals no private room.
-fn may_link(conn: &mut DbConnection, room: i64, who: &Authenticated) -> Result<(), ApiError> {
+fn may_link(conn: &mut DbConnection, room: RoomId, who: &Authenticated) -> Result<(), ApiError> {
     let unknown = || ApiError::invalid("room_id: no such room");
     let row = rooms::find(conn, room)?.ok_or_else(unknown)?;
     if matches!(who.role, Role::Admin | Role::Moderator) || row.owner_id == who.user_id {
@@ -303,14 +303,14 @@ pub async fn create(
     }
     let room_id = match &body.room_id {
         Some(r) => Some(
-            r.parse::<i64>()
+            r.parse::<RoomId>()
                 .map_err(|_| ApiError::invalid("room_id is not a room id"))?,
         ),
         None => None,
     };
     let (key, key_hash) = opaque::generate();
     let pool = state.pool.clone();
-    let id = state.ids.next_id();
+    let id = StreamId(state.ids.next_id());
     let owner = who.user_id;
     let scheduled_at = body.scheduled_at;
     let who = who.clone();
@@ -375,7 +375,6 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
 }
 
 pub(crate) async fn load(state: &AppState, id: StreamId) -> Result<StreamRow, ApiError> {
-    let StreamId(id) = id;
     let pool = state.pool.clone();
     web::block(move || streams::find(&mut *pool.get()?, id))
         .await??

@@ -63,7 +63,7 @@ pub async fn show(
     path: web::Path<(RoomId, MessageId)>,
     page: web::Query<ThreadPage>,
 ) -> Result<HttpResponse, ApiError> {
-    let (RoomId(room), MessageId(root_id)) = path.into_inner();
+    let (room, root_id) = path.into_inner();
     let limit = page.limit.unwrap_or(50);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::bad_request(format!("limit must be 1-{MAX_PAGE}")));
@@ -74,7 +74,7 @@ pub async fn show(
         let conn = &mut *pool.get()?;
         readable(conn, room, &who)?;
         let root = messages::view(conn, root_id)?
-            .filter(|m| m.room.0 == room && m.thread.is_none())
+            .filter(|m| m.room == room && m.thread.is_none())
             .ok_or_else(|| ApiError::not_found("no such thread in this room"))?;
         // One more than asked: whether there is a next page.
         let mut rows = messages::thread_replies(conn, root_id, after, limit + 1)?;

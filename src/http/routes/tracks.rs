@@ -22,7 +22,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use utoipa::{IntoParams, ToSchema};
-use veza_actors::ids::{now_ms, TrackId};
+use veza_actors::ids::{now_ms, TrackId, UserId};
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
@@ -314,7 +314,11 @@ pub async fn list(
 }
 
 /// The caller's track `id` (404 for anyone else's).
-pub(super) async fn owned(state: &AppState, owner: i64, id: TrackId) -> Result<TrackRow, ApiError> {
+pub(super) async fn owned(
+    state: &AppState,
+    owner: UserId,
+    id: TrackId,
+) -> Result<TrackRow, ApiError> {
     let pool = state.pool.clone();
     web::block(move || {
         store::find_owned(&mut *pool.get()?, id.0, owner)?

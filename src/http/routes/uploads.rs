@@ -84,8 +84,8 @@ pub struct UploadView {
 impl From<&UploadRow> for UploadView {
     fn from(row: &UploadRow) -> Self {
         UploadView {
-            id: UploadId(row.id),
-            room: RoomId(row.room_id),
+            id: row.id,
+            room: row.room_id,
             filename: row.filename.clone(),
             content_type: row.content_type.clone(),
             size: row.size_bytes,
@@ -213,7 +213,7 @@ pub async fn create(
         let now = now_ms() as i64;
         let thumb = pictured.thumbnail.clone();
         let row = NewUpload {
-            id,
+            id: UploadId(id),
             owner_id: owner,
             room_id: room,
             filename: &name,
@@ -258,7 +258,11 @@ fn shape(message: impl Into<String>) -> ApiError {
 
 /// The upload if `who` may see it: a message's upload for whoever can read its room, one no
 /// message carries yet for its owner only; 404 for everyone else, and once its message is gone.
-fn visible(conn: &mut DbConnection, id: i64, who: &Authenticated) -> Result<UploadRow, ApiError> {
+fn visible(
+    conn: &mut DbConnection,
+    id: UploadId,
+    who: &Authenticated,
+) -> Result<UploadRow, ApiError> {
     let unknown = || ApiError::from(UploadError::NotFound);
     let row = store::find(conn, id)?.ok_or_else(unknown)?;
     if row.released() || (row.message_id.is_none() && row.owner_id != who.user_id) {
@@ -276,7 +280,7 @@ fn visible(conn: &mut DbConnection, id: i64, who: &Authenticated) -> Result<Uplo
 async fn find_visible(
     state: &AppState,
     who: Authenticated,
-    UploadId(id): UploadId,
+    id: UploadId,
 ) -> Result<UploadRow, ApiError> {
     let pool = state.pool.clone();
     web::block(move || visible(&mut *pool.get()?, id, &who)).await?
@@ -464,7 +468,7 @@ pub async fn delete(
     state: web::Data<AppState>,
     path: web::Path<UploadId>,
 ) -> Result<HttpResponse, ApiError> {
-    let UploadId(id) = path.into_inner();
+    let id = path.into_inner();
     let pool = state.pool.clone();
     let blobs = state.uploads.store.clone();
     web::block(move || {

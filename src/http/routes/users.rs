@@ -9,7 +9,6 @@ use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use veza_actors::ids::UserId;
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
@@ -46,7 +45,7 @@ pub struct PasswordChanged {
 )]
 pub async fn me(AuthUser(who): AuthUser) -> HttpResponse {
     HttpResponse::Ok().json(AccountView {
-        id: UserId(who.user_id),
+        id: who.user_id,
         username: who.username,
         role: who.role.as_str().to_owned(),
         created_at: who.created_at,

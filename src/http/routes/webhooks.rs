@@ -65,7 +65,7 @@ impl IncomingWebhookView {
     fn new(hook: &IncomingWebhook, name: String) -> Self {
         IncomingWebhookView {
             id: hook.id.to_string(),
-            room: RoomId(hook.room_id),
+            room: hook.room_id,
             name,
             created_at: hook.created_at,
         }
@@ -126,11 +126,11 @@ pub async fn create(
     body: web::Json<NewIncomingWebhook>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let RoomId(room) = path.into_inner();
+    let room = path.into_inner();
     validation::username(&body.name)?;
     let client = client_info(&req);
     let pool = state.pool.clone();
-    let (id, user) = (state.ids.next_id(), state.ids.next_id());
+    let (id, user) = (state.ids.next_id(), UserId(state.ids.next_id()));
     let audit_id = state.ids.next_id();
     let name = body.into_inner().name;
     let (secret, secret_hash) = opaque::generate();
@@ -205,7 +205,7 @@ pub async fn list(
     state: web::Data<AppState>,
     path: web::Path<RoomId>,
 ) -> Result<HttpResponse, ApiError> {
-    let RoomId(room) = path.into_inner();
+    let room = path.into_inner();
     let pool = state.pool.clone();
     let hooks = web::block(move || {
         let conn = &mut *pool.get()?;
@@ -239,7 +239,7 @@ pub async fn revoke(
     path: web::Path<(RoomId, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (RoomId(room), hook) = path.into_inner();
+    let (room, hook) = path.into_inner();
     let hook: i64 = hook
         .parse()
         .map_err(|_| ApiError::not_found("no such webhook"))?;
@@ -344,14 +344,14 @@ pub async fn post(
     check_body(&body).map_err(ApiError::from_proto)?;
     let room = state
         .registry
-        .send(veza_actors::registry::GetRoom(RoomId(row.room_id)))
+        .send(veza_actors::registry::GetRoom(row.room_id))
         .await
         .map_err(|_| ApiError::unavailable())?
         .map_err(ApiError::from_proto)?;
     let posted = room
         .send(veza_actors::room::Post {
             author: UserRef {
-                id: UserId(row.user_id),
+                id: row.user_id,
                 username: name,
             },
             kind: MessageKind::Bot,

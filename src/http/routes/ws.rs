@@ -18,7 +18,6 @@ use veza_actors::model::RoomRole;
 use veza_actors::outbox::OutboxBody;
 use veza_actors::permission::Permission;
 use veza_actors::room::SessionUser;
-use veza_actors::UserId;
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
@@ -56,7 +55,7 @@ pub async fn upgrade(
         .map_err(|_| too_many(state.config.max_websockets_per_user))?;
     let grants = crate::auth::permission::grants(who.role, &state.config);
     let user = SessionUser {
-        id: UserId(who.user_id),
+        id: who.user_id,
         username: who.username,
         session: who.session_id,
         global_power: if grants.allows(Permission::RoomsAdminister) {
