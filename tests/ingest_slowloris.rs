@@ -116,13 +116,22 @@ async fn connect_from(from: &str, addr: SocketAddr) -> std::io::Result<TcpStream
     socket.connect(addr).await
 }
 
-/// Opens `n` sockets from 127.0.0.3 to `addr` that each send the start of a head and then nothing.
-async fn slow_sockets(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+/// Opens `n` sockets from 127.0.0.3 to `addr` that each send the start of a head and then nothing
+/// or, with `keep_alive`, a header line every 2 s while the rest connect.
+async fn slow_sockets(addr: SocketAddr, n: usize, keep_alive: bool) -> Vec<TcpStream> {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut sockets = Vec::with_capacity(n);
+    let mut dripped = Instant::now();
     for _ in 0..n {
         if Instant::now() > deadline {
             break;
+        }
+        // A slowloris keeps its sockets alive with a header line now and then: the server cuts a
+        // head that is silent for 10 s, and a loaded machine takes longer than that to connect
+        // them all.
+        if keep_alive && dripped.elapsed() > Duration::from_secs(2) {
+            drip(&mut sockets).await;
+            dripped = Instant::now();
         }
         let connect = connect_from("127.0.0.3", addr);
         let Ok(Ok(mut tcp)) = tokio::time::timeout(Duration::from_secs(5), connect).await else {
@@ -134,6 +143,16 @@ async fn slow_sockets(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
         sockets.push(tcp);
     }
     sockets
+}
+
+/// One more header line on each of the first sockets (those the caps let in; writes to sockets
+/// the server closed fail, which is expected). The last socket is left alone: it is read later.
+async fn drip(sockets: &mut [TcpStream]) {
+    let held = sockets.len().saturating_sub(1).min(1_000);
+    for tcp in &mut sockets[..held] {
+        let write = tcp.write_all(b"X-Drip: 1\r\n");
+        let _may_be_closed_already = tokio::time::timeout(Duration::from_millis(50), write).await;
+    }
 }
 
 fn health_stays_up(port: u16) {
@@ -174,7 +193,7 @@ async fn flood(kind: Kind, env: &[(&str, &str)]) -> Flooded {
     );
     let (child, port, ingest) = serve_with_1024_fds(&db, env);
     let addr: SocketAddr = format!("127.0.0.1:{ingest}").parse().expect("addr");
-    let mut sockets = slow_sockets(addr, n).await;
+    let mut sockets = slow_sockets(addr, n, true).await;
     assert!(
         sockets.len() >= n - 10,
         "{} of {n} connected",
@@ -188,6 +207,7 @@ async fn flood(kind: Kind, env: &[(&str, &str)]) -> Flooded {
         reply.starts_with("HTTP/1.1 503") && reply.contains("overloaded"),
         "{reply}"
     );
+    drip(&mut sockets).await;
     Flooded {
         child,
         sockets,
@@ -220,7 +240,8 @@ async fn slow_sockets_from_one_client_are_capped_per_ip(kind: Kind) {
 
 async fn slow_sockets_from_many_are_capped_in_total(kind: Kind) {
     // The slow sockets keep their places for the whole test: with the 10 s head deadline, a slow
-    // machine freed them before the other client came, which then got served (404).
+    // machine freed them before the other client came, which then got served (404); the same
+    // happened through the 10 s silence cut until the flood dripped header lines.
     let env = [
         ("VEZA_INGEST_MAX_PER_IP", "100000"),
         ("VEZA_INGEST_MAX_CONNECTIONS", "300"),
@@ -284,7 +305,7 @@ async fn accept_errors_back_off_instead_of_spinning(kind: Kind) {
     let addr: SocketAddr = format!("127.0.0.1:{ingest}").parse().expect("addr");
     // More sockets than the server has descriptors: the kernel completes their handshakes into
     // the listen backlog, and accepting them fails with EMFILE.
-    let sockets = slow_sockets(addr, 400).await;
+    let sockets = slow_sockets(addr, 400, false).await;
     wait_for_log(
         &lines,
         "ingest accept failed; backing off",
