@@ -2,6 +2,7 @@
 //! over it, and the integration tests build the same app through [`http::app`].
 
 pub mod auth;
+pub mod autodj;
 pub mod backup;
 pub mod cluster;
 pub mod config;

@@ -214,7 +214,9 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         },
         log.clone(),
     );
+    let programmes = crate::autodj::programmes::Programmes::start(registry.clone(), log.clone());
     AppState {
+        programmes,
         clips,
         webhooks,
         uploads,
@@ -337,6 +339,7 @@ pub async fn serve(config: Config, log: Logger) -> Result<(), StartupError> {
         })?;
     info!(log, "ingest listening (Icecast source protocol)"; "addr" => config_ingest.to_string());
     actix_web::rt::spawn(crate::ingest::icecast::serve(ingest, state.clone()));
+    actix_web::rt::spawn(crate::autodj::keeper::run(state.clone()));
     let registry = state.registry.clone();
     let persistence = state.persistence.clone();
     let tls = match (&state.config.tls_cert, &state.config.tls_key) {

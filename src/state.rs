@@ -45,6 +45,8 @@ pub struct AppState {
     pub uploads: crate::uploads::Uploads,
     /// The track library: its blob store and limits.
     pub tracks: crate::tracks::Tracks,
+    /// The AutoDJ programmes on air on this node.
+    pub programmes: actix::Addr<crate::autodj::programmes::Programmes>,
     /// Each user's open WebSockets on this node (`max_websockets_per_user`).
     pub websockets: Arc<crate::limits::held::Gate>,
 }

@@ -100,6 +100,8 @@ pub const KEYS: &[ConfigKey] = &[
     ConfigKey { name: "clip_expire_seconds", default: Some("604800"), doc: "Clips are deleted this long after they are cut (default a week)." },
     ConfigKey { name: "schedule_tick_ms", default: Some("5000"), doc: "How often each node looks for schedule slots that opened (100-600000 ms); a show_starting announcement is at most this late." },
     ConfigKey { name: "schedule_grace_s", default: Some("300"), doc: "Slots that opened at most this long ago are still announced (a node back from an outage catches up on these, not on older ones); at least schedule_tick_ms." },
+    ConfigKey { name: "autodj_target_lufs", default: Some("-16"), doc: "Integrated loudness (LUFS, -40 to -5) the AutoDJ brings every track to, from the loudness measured on upload (gain capped at +12 dB, with a limiter)." },
+    ConfigKey { name: "autodj_keeper_ms", default: Some("5000"), doc: "How often each node checks that every enabled AutoDJ is on air on some node, and starts it if none plays it (200-600000 ms)." },
     ConfigKey { name: "recordings", default: Some("true"), doc: "Archive every broadcast and publish it, loudness-normalised and trimmed, when it ends." },
     ConfigKey { name: "recording_target_lufs", default: Some("-16"), doc: "Integrated loudness (EBU R128, LUFS) recordings are normalised to." },
     ConfigKey { name: "recording_silence_dbfs", default: Some("-50"), doc: "Level (dBFS) below which leading and trailing audio counts as silence and is trimmed." },

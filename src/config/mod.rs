@@ -8,6 +8,7 @@
 
 pub mod keys;
 pub mod oauth;
+pub mod autodj;
 pub mod schedules;
 pub mod secret;
 pub mod tracks;
@@ -168,6 +169,7 @@ pub struct Config {
     pub tracks: tracks::Tracks,
     /// The schedule ticker: its period and how late an occurrence may be announced.
     pub schedules: schedules::Schedules,
+    pub autodj: autodj::AutoDj,
 }
 
 /// Where a value came from, for error messages.
@@ -544,6 +546,7 @@ impl Config {
             uploads: uploads::uploads(values)?,
             tracks: tracks::tracks(values)?,
             schedules: schedules::schedules(values)?,
+            autodj: autodj::autodj(values)?,
             totp_key: match get("totp_key").map(|s| s.value.trim().to_owned()) {
                 Some(k) if k.is_empty() => None,
                 Some(k) if k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()) => Some(k),

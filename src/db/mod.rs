@@ -5,6 +5,7 @@
 //! keys). Queries live in one module per table group and take `&mut DbConnection`.
 
 pub mod audit;
+pub mod autodj;
 pub mod blocks;
 pub mod bot_commands;
 pub mod bots;
@@ -23,6 +24,7 @@ pub mod oauth;
 pub mod openssl_exit;
 pub mod outgoing_webhooks;
 pub mod pins;
+pub mod playlists;
 pub mod pool;
 pub mod rooms;
 pub mod schedules;

@@ -397,7 +397,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    stream_autodj (stream_id) {
+        stream_id -> BigInt,
+        playlist_id -> BigInt,
+        mode -> Text,
+        crossfade_ms -> BigInt,
+        handover_ms -> BigInt,
+        enabled -> Bool,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(stream_slots -> streams (stream_id));
+diesel::joinable!(stream_autodj -> streams (stream_id));
+diesel::allow_tables_to_appear_in_same_query!(stream_autodj, streams);
 diesel::joinable!(stream_follows -> streams (stream_id));
 diesel::allow_tables_to_appear_in_same_query!(stream_slots, streams);
 diesel::allow_tables_to_appear_in_same_query!(stream_follows, streams);

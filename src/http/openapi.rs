@@ -135,6 +135,8 @@ fn parts() -> Vec<(&'static str, OpenApi)> {
         ("effects", routes::effects::Api::openapi()),
         ("schedules", routes::schedules::Api::openapi()),
         ("follows", routes::follows::Api::openapi()),
+        ("autodj", routes::autodj::Api::openapi()),
+        ("live_lyrics", routes::live_lyrics::Api::openapi()),
     ]
 }
 

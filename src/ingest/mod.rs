@@ -10,6 +10,7 @@ mod recheck;
 use crate::auth::opaque;
 use crate::auth::permission::grants;
 use crate::auth::Role;
+use crate::autodj::programmes::AttachLive;
 use crate::cluster::LeaseGuard;
 use crate::db::{streams, users, DbError};
 use crate::state::AppState;
@@ -144,6 +145,24 @@ pub async fn open_with_key(
     let content_type = content_type.unwrap_or("").to_owned();
     let extension =
         extension_for(&content_type).ok_or(IngestError::UnsupportedType(content_type))?;
+    // The AutoDJ plays this mount here: the source takes over from it (and gives the air back).
+    if let Some(attached) = state
+        .programmes
+        .send(AttachLive {
+            mount: row.mount.clone(),
+            extension,
+        })
+        .await
+        .map_err(|e| IngestError::Internal(e.to_string()))?
+    {
+        let (input, session) = attached.map_err(|_| IngestError::MountInUse)?;
+        return Ok(Source {
+            input,
+            session,
+            _lease: None,
+            revoked: recheck::spawn(state, &row.mount, key.unwrap_or_default()),
+        });
+    }
     let lease = lease(state, &row.mount).await?;
     let started = state
         .registry

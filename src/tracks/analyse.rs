@@ -59,7 +59,7 @@ impl AudioFormat {
     }
 
     /// The extension symphonia's probe is hinted with.
-    fn hint(self) -> &'static str {
+    pub(crate) fn hint(self) -> &'static str {
         match self {
             AudioFormat::Mp3 => "mp3",
             AudioFormat::Flac => "flac",

@@ -56,6 +56,8 @@ impl TestServer {
         }
         let ingest = tokio::net::TcpListener::from_std(ingest).expect("tokio listener");
         actix_rt::spawn(veza::ingest::icecast::serve(ingest, state.clone()));
+        // As `veza serve` does: every enabled AutoDJ kept on air.
+        actix_rt::spawn(veza::autodj::keeper::run(state.clone()));
         let app_state = state.clone();
         let settings = app_state.clone();
         // The same connection settings as `veza serve` (src/server.rs).

@@ -11,7 +11,7 @@ mod streams;
 mod users;
 
 pub use connections::{CloseAll, Connect, Disconnect};
-pub use streams::{FindStream, LiveStreams, MountInUse, StartBroadcast};
+pub use streams::{FindStream, LiveStreams, MountInUse, StartBroadcast, StartFedBroadcast};
 pub use users::ToUsers;
 
 use crate::bus::SharedBus;

@@ -50,6 +50,30 @@ impl Handler<StartBroadcast> for Registry {
     }
 }
 
+/// A programme (the AutoDJ) goes on air on `mount`: a session fed with PCM by the caller.
+#[derive(Message)]
+#[rtype(result = "Result<(Addr<StreamSession>, crate::stream::PcmFeed), MountInUse>")]
+pub struct StartFedBroadcast(pub crate::stream::SessionParams);
+
+impl Handler<StartFedBroadcast> for Registry {
+    type Result = Result<(Addr<StreamSession>, crate::stream::PcmFeed), MountInUse>;
+    fn handle(&mut self, msg: StartFedBroadcast, ctx: &mut Context<Self>) -> Self::Result {
+        let mount = msg.0.mount.clone();
+        if self.streams.get(&mount).is_some_and(|a| a.connected()) {
+            return Err(MountInUse);
+        }
+        let (session, feed) = StreamSession::start_fed(
+            msg.0,
+            self.deps.streams.clone(),
+            ctx.address().recipient(),
+            ctx.address().recipient(),
+            self.deps.log.clone(),
+        );
+        self.streams.insert(mount, session.clone());
+        Ok((session, feed))
+    }
+}
+
 impl Handler<BroadcastEnded> for Registry {
     type Result = ();
     fn handle(&mut self, msg: BroadcastEnded, _: &mut Context<Self>) {

@@ -200,15 +200,48 @@ impl StreamSession {
         notify: Recipient<NotifyRoom>,
         log: Logger,
     ) -> Started {
+        let extension = params.extension;
+        let mount = params.mount.clone();
+        let dlog = log.new(slog::o!("mount" => mount.clone()));
+        let (input, rx) = mpsc::channel::<Bytes>(64);
+        let (session, mut feed) = Self::start_fed(params, config, on_end, notify, log);
+        let thread_log = dlog.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("decode-{mount}"))
+            .spawn(move || {
+                let input = decode::ChannelReader::new(rx).counting_into(feed.input_counter());
+                match decode::each_block(input, extension, |rate, pcm| feed.send(rate, pcm)) {
+                    Ok(summary) => info!(thread_log, "source ended"; "seconds" => summary.frames as f64 / summary.rate.max(1) as f64),
+                    Err(e) => warn!(thread_log, "source rejected"; "error" => e.to_string()),
+                }
+                // Letting go of the rungs' addresses ends the transcoders, which end the session.
+                feed.finish();
+            });
+        if spawned.is_err() {
+            warn!(dlog, "could not start the decoder thread");
+        }
+        Started { session, input }
+    }
+
+    /// Starts a session whose audio comes from the caller (the AutoDJ's mixer) rather than from a
+    /// source's bytes: the rungs are started, and every block given to the returned [`PcmFeed`]
+    /// goes through the effects chain to all of them. Dropping or finishing the feed ends the
+    /// broadcast. `params.extension` is not used.
+    pub fn start_fed(
+        params: SessionParams,
+        config: Arc<StreamConfig>,
+        on_end: Recipient<BroadcastEnded>,
+        notify: Recipient<NotifyRoom>,
+        log: Logger,
+    ) -> (Addr<StreamSession>, PcmFeed) {
         let SessionParams {
             stream_id,
             room,
             mount,
             title,
-            extension,
+            extension: _,
             effects,
         } = params;
-        let (input, rx) = mpsc::channel::<Bytes>(64);
         let log = log.new(slog::o!("mount" => mount.clone()));
         let variants: Vec<Variant> = config
             .ladder
@@ -329,32 +362,57 @@ impl StreamSession {
             }
         });
 
-        let addr = session.clone();
-        let dlog = log.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("decode-{mount}"))
-            .spawn(move || {
-                let mut chain = effects::Processor::new(effects_rx);
-                let input = decode::ChannelReader::new(rx).counting_into(input_counter);
-                let mut rungs = match transcoder::RungInputs::new(rung_addrs) {
-                    Ok(rungs) => rungs,
-                    Err(e) => {
-                        warn!(dlog, "could not start the decoder"; "error" => e.to_string());
-                        return;
-                    }
-                };
-                match decode::run(input, extension, |block| rungs.send(&block), |rate, pcm| chain.process(rate, pcm)) {
-                    Ok(summary) => info!(dlog, "source ended"; "seconds" => summary.frames as f64 / summary.rate.max(1) as f64),
-                    Err(e) => warn!(dlog, "source rejected"; "error" => e.to_string()),
-                }
-                // Letting go of the rungs' addresses ends the transcoders, which end the session.
-                rungs.finish();
-                drop(addr);
-            });
-        if spawned.is_err() {
-            warn!(log, "could not start the decoder thread");
+        let rungs = match transcoder::RungInputs::new(rung_addrs) {
+            Ok(rungs) => Some(rungs),
+            Err(e) => {
+                warn!(log, "could not start the rungs' inputs"; "error" => e.to_string());
+                None
+            }
+        };
+        let feed = PcmFeed {
+            rungs,
+            chain: effects::Processor::new(effects_rx),
+            input_counter,
+            started_wall_ms,
+        };
+        (session, feed)
+    }
+}
+
+/// Where a session's audio goes in: interleaved stereo blocks, through the effects chain, to every
+/// rung (waiting for a rung that is full, so the producer is paced by the slowest rung).
+pub struct PcmFeed {
+    rungs: Option<transcoder::RungInputs>,
+    chain: effects::Processor,
+    input_counter: Arc<std::sync::atomic::AtomicU64>,
+    started_wall_ms: i64,
+}
+
+impl PcmFeed {
+    /// When the broadcast began (ms since the epoch): stream time 0, the HLS clock's origin.
+    pub fn started_wall_ms(&self) -> i64 {
+        self.started_wall_ms
+    }
+
+    /// Sends one block of interleaved stereo at `rate` to every rung.
+    pub fn send(&mut self, rate: u32, mut samples: Vec<f32>) {
+        self.chain.process(rate, &mut samples);
+        if let Some(rungs) = &mut self.rungs {
+            rungs.send(&Arc::new(decode::PcmBlock { rate, samples }));
         }
-        Started { session, input }
+    }
+
+    /// The session's ingest byte counter (for `GET /metrics`' ingest bitrate).
+    pub fn input_counter(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.input_counter.clone()
+    }
+
+    /// Waits for the rungs to take every block sent, then lets go of them: the rungs flush and
+    /// stop, and the session ends.
+    pub fn finish(self) {
+        if let Some(rungs) = self.rungs {
+            rungs.finish();
+        }
     }
 }
 
@@ -789,6 +847,9 @@ pub struct LiveInfo {
     /// Bits per second of source over the last few seconds (for `GET /metrics`).
     #[serde(skip)]
     pub ingest_bps: u64,
+    /// Stream time (seconds since the start) of the newest encoded audio.
+    #[serde(skip)]
+    pub edge: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -839,6 +900,7 @@ impl Handler<Info> for StreamSession {
             hls_listeners,
             variants,
             ingest_bps: self.rates.ingest_bps,
+            edge: self.edge,
         })
     }
 }

@@ -9,10 +9,12 @@ pub mod clips;
 pub mod conversations;
 pub mod effects;
 pub mod emoji;
+pub mod autodj;
 pub mod follows;
 pub mod health;
 pub mod hls;
 pub mod live;
+pub mod live_lyrics;
 pub mod live_ws;
 pub mod metrics;
 pub mod notifications;
@@ -83,4 +85,6 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
     effects::configure(cfg);
     schedules::configure(cfg);
     follows::configure(cfg);
+    autodj::configure(cfg);
+    live_lyrics::configure(cfg);
 }
