@@ -20,7 +20,15 @@ use std::time::{Duration, Instant};
 fn tone(dir: &Path, name: &str, hz: u32, seconds: u32, codec: &[&str]) -> PathBuf {
     let out = dir.join(name);
     let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
         .arg(format!(
             "sine=frequency={hz}:duration={seconds}:sample_rate=44100"
         ))
@@ -52,7 +60,10 @@ async fn upload_track(server: &TestServer, user: &TestUser, path: &Path) -> Stri
 
 /// A playlist of `tracks`, in that order.
 async fn playlist(server: &TestServer, user: &TestUser, tracks: &[String]) -> String {
-    if std::env::var("TEMP_NO_PLAYLISTS").is_ok() { let _ = (server, user, tracks); return "1".into(); }
+    if std::env::var("TEMP_NO_PLAYLISTS").is_ok() {
+        let _ = (server, user, tracks);
+        return "1".into();
+    }
     let (status, body) = http(
         server,
         "POST",
@@ -227,7 +238,13 @@ async fn a_playlist_plays_with_crossfades(kind: Kind) {
     let dj = server.user("deejay").await;
     let stream = create_stream(&server, &dj, "Night Radio").await;
     let dir = tempfile::tempdir().unwrap();
-    let a = tone(dir.path(), "a.mp3", 440, 6, &["-c:a", "libmp3lame", "-b:a", "192k"]);
+    let a = tone(
+        dir.path(),
+        "a.mp3",
+        440,
+        6,
+        &["-c:a", "libmp3lame", "-b:a", "192k"],
+    );
     let b = tone(dir.path(), "b.flac", 1000, 6, &["-c:a", "flac"]);
     let ids = vec![
         upload_track(&server, &dj, &a).await,
@@ -239,7 +256,14 @@ async fn a_playlist_plays_with_crossfades(kind: Kind) {
     let stranger = server.user("stranger").await;
     let path = format!("/api/v2/streams/{}/autodj", stream.id);
     let body = json!({"playlist": list, "crossfade_ms": 2000});
-    let (status, _) = http(&server, "PUT", &path, Some(&stranger.token), Some(body.clone())).await;
+    let (status, _) = http(
+        &server,
+        "PUT",
+        &path,
+        Some(&stranger.token),
+        Some(body.clone()),
+    )
+    .await;
     assert_eq!(status, 403);
     let (status, reply) = http(
         &server,
@@ -266,7 +290,14 @@ async fn a_playlist_plays_with_crossfades(kind: Kind) {
     .await;
     assert_eq!(state["now"]["track"]["title"], "Tone 1000");
     assert_eq!(state["now"]["live"], false);
-    let (_, info) = http(&server, "GET", &format!("/api/v2/streams/{}", stream.id), None, None).await;
+    let (_, info) = http(
+        &server,
+        "GET",
+        &format!("/api/v2/streams/{}", stream.id),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(info["live"], true, "{info}");
     assert_eq!(
         info["now_playing"], "Tone 1000",
@@ -274,24 +305,45 @@ async fn a_playlist_plays_with_crossfades(kind: Kind) {
     );
 
     let samples = finished(listener, &listener_file, 30).await;
-    assert!(samples.len() as f64 > 11.0 * RATE * 2.0, "{} samples", samples.len());
+    assert!(
+        samples.len() as f64 > 11.0 * RATE * 2.0,
+        "{} samples",
+        samples.len()
+    );
     let windows = tones(&samples);
     let first_b = windows.iter().position(|w| w.1).expect("1 kHz heard");
-    let first_a_only = windows.iter().position(|w| w.0 && !w.1).expect("440 Hz heard");
+    let first_a_only = windows
+        .iter()
+        .position(|w| w.0 && !w.1)
+        .expect("440 Hz heard");
     assert!(first_a_only < first_b, "{windows:?}");
     // Both tones together: the crossfades (2 s; each tone above -40 dB for ~1.7 s of it). The
     // playlist loops, so the recording holds two.
     let runs = mixed_runs(&windows);
     assert!(!runs.is_empty(), "{windows:?}");
     for (from, to) in &runs {
-        assert!((13..=21).contains(&(to - from)), "crossfade of {} windows of 100 ms: {windows:?}", to - from);
+        assert!(
+            (13..=21).contains(&(to - from)),
+            "crossfade of {} windows of 100 ms: {windows:?}",
+            to - from
+        );
     }
-    assert!(windows[runs[0].1..].iter().any(|w| w.1 && !w.0), "{windows:?}");
+    assert!(
+        windows[runs[0].1..].iter().any(|w| w.1 && !w.0),
+        "{windows:?}"
+    );
     let silence = longest_silence_ms(&samples[(0.5 * RATE) as usize * 2..]);
     assert!(silence < 50.0, "{silence} ms of digital silence");
 
     // Skip: the next track (the first again, the playlist loops) within a second or so.
-    let (status, _) = http(&server, "POST", &format!("{path}/skip"), Some(&dj.token), None).await;
+    let (status, _) = http(
+        &server,
+        "POST",
+        &format!("{path}/skip"),
+        Some(&dj.token),
+        None,
+    )
+    .await;
     assert_eq!(status, 204);
     wait_for(&server, &dj, &stream, 10, "skip never took", |s| {
         s["now"]["track"]["id"] == ids[0].as_str()
@@ -307,10 +359,22 @@ async fn a_playlist_plays_with_crossfades(kind: Kind) {
     )
     .await;
     assert_eq!(status, 204);
-    http(&server, "POST", &format!("{path}/skip"), Some(&dj.token), None).await;
-    wait_for(&server, &dj, &stream, 10, "the queued track never came", |s| {
-        s["now"]["track"]["id"] == ids[1].as_str()
-    })
+    http(
+        &server,
+        "POST",
+        &format!("{path}/skip"),
+        Some(&dj.token),
+        None,
+    )
+    .await;
+    wait_for(
+        &server,
+        &dj,
+        &stream,
+        10,
+        "the queued track never came",
+        |s| s["now"]["track"]["id"] == ids[1].as_str(),
+    )
     .await;
 
     // Off: the stream goes off air; its settings stay.
@@ -320,7 +384,14 @@ async fn a_playlist_plays_with_crossfades(kind: Kind) {
     let state = autodj(&server, &dj, &stream).await;
     assert_eq!(state["enabled"], false);
     assert_eq!(state["on_air"], false);
-    let (status, _) = http(&server, "POST", &format!("{path}/skip"), Some(&dj.token), None).await;
+    let (status, _) = http(
+        &server,
+        "POST",
+        &format!("{path}/skip"),
+        Some(&dj.token),
+        None,
+    )
+    .await;
     assert_eq!(status, 409);
 }
 
@@ -355,9 +426,14 @@ async fn a_live_source_takes_over_and_gives_the_air_back(kind: Kind) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     // The live source: 1 kHz for 6 s.
     let source = broadcast(&stream.ingest_url, 6, 1000, false);
-    let on = wait_for(&server, &dj, &stream, 15, "the live source never took over", |s| {
-        s["now"]["live"] == true
-    })
+    let on = wait_for(
+        &server,
+        &dj,
+        &stream,
+        15,
+        "the live source never took over",
+        |s| s["now"]["live"] == true,
+    )
     .await;
     // From the source's first audio to the start of the handover: within one HLS segment (2 s).
     let waited = on["now"]["live_waited_s"].as_f64().unwrap();
@@ -379,31 +455,60 @@ async fn a_live_source_takes_over_and_gives_the_air_back(kind: Kind) {
     )
     .await;
     assert_eq!(reply.status, 403, "{:?}", reply.json());
-    wait_for(&server, &dj, &stream, 20, "the AutoDJ never came back", |s| {
-        s["now"]["live"] == false
-    })
+    wait_for(
+        &server,
+        &dj,
+        &stream,
+        20,
+        "the AutoDJ never came back",
+        |s| s["now"]["live"] == false,
+    )
     .await;
     drop(source);
 
     let samples = finished(listener, &out, 40).await;
-    assert!(samples.len() as f64 > 15.0 * RATE * 2.0, "{} samples", samples.len());
+    assert!(
+        samples.len() as f64 > 15.0 * RATE * 2.0,
+        "{} samples",
+        samples.len()
+    );
     let windows = tones(&samples);
-    let live_from = windows.iter().position(|w| w.1 && !w.0).expect("the live source heard");
+    let live_from = windows
+        .iter()
+        .position(|w| w.1 && !w.0)
+        .expect("the live source heard");
     let live_to = windows.iter().rposition(|w| w.1 && !w.0).unwrap();
-    assert!(windows[..live_from].iter().any(|w| w.0 && !w.1), "AutoDJ before: {windows:?}");
-    assert!(windows[live_to..].iter().any(|w| w.0 && !w.1), "AutoDJ after: {windows:?}");
+    assert!(
+        windows[..live_from].iter().any(|w| w.0 && !w.1),
+        "AutoDJ before: {windows:?}"
+    );
+    assert!(
+        windows[live_to..].iter().any(|w| w.0 && !w.1),
+        "AutoDJ after: {windows:?}"
+    );
     assert!(live_to - live_from >= 40, "about 6 s of live: {windows:?}");
     let silence = longest_silence_ms(&samples[(0.5 * RATE) as usize * 2..]);
-    assert!(silence < 50.0, "{silence} ms of digital silence around the switches");
+    assert!(
+        silence < 50.0,
+        "{silence} ms of digital silence around the switches"
+    );
     // The two handovers (500 ms each): two short runs of windows where both tones sound.
     let runs = mixed_runs(&windows);
     assert_eq!(runs.len(), 2, "two handovers: {runs:?} in {windows:?}");
     for (from, to) in &runs {
-        assert!(to - from <= 7, "a handover of {} windows of 100 ms", to - from);
+        assert!(
+            to - from <= 7,
+            "a handover of {} windows of 100 ms",
+            to - from
+        );
     }
 
     // HLS across both switches: timestamps run on, segment after segment, no discontinuity.
-    let (status, media) = get(&server, &format!("/hls/{}/mp3-128/index.m3u8", stream.mount)).await;
+    let (status, media) = get(
+        &server,
+        &format!("/hls/{}/mp3-128/index.m3u8", stream.mount),
+    )
+    .await;
     assert_eq!(status, 200);
     let media = String::from_utf8(media).unwrap();
     assert!(!media.contains("DISCONTINUITY"), "{media}");
@@ -416,13 +521,258 @@ async fn a_live_source_takes_over_and_gives_the_air_back(kind: Kind) {
         let ts = segment_timestamp(&bytes);
         if let Some(expected) = expected {
             let jump = (ts as i64 - expected as i64).abs();
-            assert!(jump <= 2400, "{name}: timestamp {ts}, expected {expected} (one MP3 frame is 2351)");
+            assert!(
+                jump <= 2400,
+                "{name}: timestamp {ts}, expected {expected} (one MP3 frame is 2351)"
+            );
         }
         expected = Some(ts + (duration * 90_000.0).round() as u64);
     }
 }
 
+/// A track of 440 Hz for 2 s, then 1 kHz for 2 s (MP3).
+fn two_tones(dir: &Path) -> PathBuf {
+    let out = dir.join("lyrics.mp3");
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=2:sample_rate=44100",
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=1000:duration=2:sample_rate=44100",
+        ])
+        .args([
+            "-filter_complex",
+            "[0:a][1:a]concat=n=2:v=0:a=1,pan=stereo|c0=c0|c1=c0[a]",
+        ])
+        .args([
+            "-map",
+            "[a]",
+            "-metadata",
+            "title=Two tones",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "192k",
+        ])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg");
+    assert!(status.success());
+    out
+}
+
+async fn lyrics_follow_the_stream_clock(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let dj = server.user("deejay").await;
+    let fan = server.user("fan").await;
+    let room = server.room(&dj, "studio", false).await;
+    let (status, created) = http(
+        &server,
+        "POST",
+        "/api/v2/streams",
+        Some(&dj.token),
+        Some(json!({"title": "Karaoke", "room_id": room})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let stream = Stream {
+        id: created["id"].as_str().unwrap().to_owned(),
+        mount: created["mount"].as_str().unwrap().to_owned(),
+        key: created["stream_key"].as_str().unwrap().to_owned(),
+        ingest_url: created["ingest_url"].as_str().unwrap().to_owned(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let track = upload_track(&server, &dj, &two_tones(dir.path())).await;
+    let lrc = "[ti:Two tones]\n[00:00.50]low <00:01.00>tone\n[00:02.00]high tone\n";
+    let reply = raw(
+        server.addr,
+        "PUT",
+        &format!("/api/v2/tracks/{track}/lyrics"),
+        &[
+            ("Authorization", &format!("Bearer {}", dj.token)),
+            ("Content-Type", "text/plain"),
+        ],
+        lrc.as_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.json());
+    let list = playlist(&server, &dj, std::slice::from_ref(&track)).await;
+    let mut ws = server.ws(&fan).await;
+    ws.join(&room).await;
+    let (status, reply) = http(
+        &server,
+        "PUT",
+        &format!("/api/v2/streams/{}/autodj", stream.id),
+        Some(&dj.token),
+        Some(json!({"playlist": list, "crossfade_ms": 0})),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    let playing = ws.recv_type("now_playing").await;
+    assert_eq!(playing["title"], "Two tones", "{playing}");
+    let low = ws.recv_type("lyrics").await;
+    assert_eq!(low["text"], "low tone", "{low}");
+    assert_eq!(low["words"][0]["text"], "tone", "{low}");
+    let high = ws.recv_type("lyrics").await;
+    assert_eq!(high["text"], "high tone");
+    assert_eq!(high["stream"], stream.id.as_str());
+    assert_eq!(high["track"], track.as_str());
+    let (t_low, t_high) = (
+        low["stream_time"].as_f64().unwrap(),
+        high["stream_time"].as_f64().unwrap(),
+    );
+    assert!((t_high - t_low - 1.5).abs() < 0.01, "{low} {high}");
+    let at = high["at"].as_i64().unwrap();
+    let word_at = low["words"][0]["at"].as_i64().unwrap();
+    assert_eq!(at - word_at, 1000, "{low} {high}");
+
+    // In the output (HLS, whose timestamps are the stream clock): the tone changes where the
+    // `high tone` line says, within 100 ms.
+    let media = loop {
+        let (_, media) = get(
+            &server,
+            &format!("/hls/{}/mp3-128/index.m3u8", stream.mount),
+        )
+        .await;
+        let media = String::from_utf8(media).unwrap();
+        if segments(&media).len() >= 4 {
+            break media;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let segs = segments(&media);
+    let (_, first) = get(
+        &server,
+        &format!("/hls/{}/mp3-128/{}", stream.mount, segs[0].0),
+    )
+    .await;
+    let origin = segment_timestamp(&first) as f64 / 90_000.0;
+    let joined = dir.path().join("joined.mp3");
+    let mut bytes = Vec::new();
+    for (name, _) in &segs[..4] {
+        let (_, segment) = get(&server, &format!("/hls/{}/mp3-128/{name}", stream.mount)).await;
+        bytes.extend_from_slice(&segment);
+    }
+    std::fs::write(&joined, bytes).unwrap();
+    let out = dir.path().join("joined.f32");
+    let decoded = finished(record(joined.to_str().unwrap(), 8, &out), &out, 20).await;
+    // 10 ms windows: the first where 1 kHz is louder than 440 Hz, after 440 Hz was heard.
+    let windows: Vec<(f64, f64)> = decoded
+        .chunks_exact(441 * 2)
+        .map(|w| (power_at(w, 440.0), power_at(w, 1000.0)))
+        .collect();
+    let heard_low = windows
+        .iter()
+        .position(|w| w.0 > w.1 * 10.0)
+        .expect("440 Hz");
+    let change = heard_low
+        + windows[heard_low..]
+            .iter()
+            .position(|w| w.1 > w.0)
+            .expect("1 kHz after 440 Hz");
+    let change_at = origin + change as f64 * 0.01;
+    assert!(
+        (change_at - t_high).abs() < 0.1,
+        "the tone changes at stream time {change_at:.3}, the line says {t_high:.3}"
+    );
+}
+
+async fn a_live_broadcaster_pushes_lyrics(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let dj = server.user("deejay").await;
+    let fan = server.user("fan").await;
+    let room = server.room(&dj, "studio", false).await;
+    let (_, created) = http(
+        &server,
+        "POST",
+        "/api/v2/streams",
+        Some(&dj.token),
+        Some(json!({"title": "Open mic", "room_id": room})),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v2/streams/{id}/lyrics");
+    let (status, body) = http(
+        &server,
+        "POST",
+        &path,
+        Some(&dj.token),
+        Some(json!({"text": "la"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("not_live"))
+    );
+    let source = broadcast(created["ingest_url"].as_str().unwrap(), 10, 440, false);
+    let stream = Stream {
+        id: id.clone(),
+        mount: created["mount"].as_str().unwrap().to_owned(),
+        key: String::new(),
+        ingest_url: String::new(),
+    };
+    common::audio::wait_live(&server, &stream).await;
+    let mut ws = server.ws(&fan).await;
+    ws.join(&room).await;
+    let (status, _) = http(
+        &server,
+        "POST",
+        &path,
+        Some(&fan.token),
+        Some(json!({"text": "x"})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let long = "x".repeat(501);
+    let (status, _) = http(
+        &server,
+        "POST",
+        &path,
+        Some(&dj.token),
+        Some(json!({"text": long})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    // Pushed until the broadcast has encoded audio (its clock starts with the first block).
+    let pushed = loop {
+        let (status, pushed) = http(
+            &server,
+            "POST",
+            &path,
+            Some(&dj.token),
+            Some(json!({"text": "sing along"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{pushed}");
+        if pushed["stream_time"].as_f64().unwrap() > 0.0 {
+            break pushed;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let line = loop {
+        let line = ws.recv_type("lyrics").await;
+        if line["stream_time"] == pushed["stream_time"] {
+            break line;
+        }
+    };
+    assert_eq!(line["text"], "sing along");
+    assert_eq!(line["track"], Value::Null);
+    assert_eq!(line["at"], pushed["at"]);
+    drop(source);
+}
+
 on_both_backends!(
     a_playlist_plays_with_crossfades,
     a_live_source_takes_over_and_gives_the_air_back,
+    lyrics_follow_the_stream_clock,
+    a_live_broadcaster_pushes_lyrics,
 );

@@ -12,8 +12,8 @@ use crate::db::streams::StreamRow;
 use crate::state::AppState;
 use slog::{debug, warn};
 use std::time::Duration;
-use veza_actors::registry::FindStream;
 use veza_actors::ids::PlaylistId;
+use veza_actors::registry::FindStream;
 
 /// The programme's settings from its row.
 pub fn settings_of(row: &AutoDjRow) -> Settings {

@@ -13,7 +13,11 @@ use std::sync::Arc;
 use veza_actors::ids::PlaylistId;
 
 /// A track of the library, if its file is in this node's store.
-pub fn track_to_play(row: &TrackRow, store: &dyn BlobStore, target_lufs: f64) -> Option<TrackToPlay> {
+pub fn track_to_play(
+    row: &TrackRow,
+    store: &dyn BlobStore,
+    target_lufs: f64,
+) -> Option<TrackToPlay> {
     let blob = store.open(&BlobKey::upload(row.id)).ok()?;
     Some(TrackToPlay {
         id: veza_actors::ids::TrackId(row.id),

@@ -124,7 +124,11 @@ mod tests {
     #[test]
     fn lines_fall_due_on_the_stream_clock() {
         let mut clock = LyricsClock::default();
-        clock.track_started(TrackId(1), Some("[00:01.00]one\n[00:02.50]two <00:03.00>word"), 10.0);
+        clock.track_started(
+            TrackId(1),
+            Some("[00:01.00]one\n[00:02.50]two <00:03.00>word"),
+            10.0,
+        );
         assert!(clock.due(10.9).is_empty());
         let one = clock.due(11.0);
         assert_eq!(one.len(), 1);

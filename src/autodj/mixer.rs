@@ -50,15 +50,29 @@ pub enum Control {
 /// What the mixer reports, with the stream time (seconds since the AutoDJ went on air).
 #[derive(Debug, Clone)]
 pub enum MixerEvent {
-    TrackStarted { track: TrackToPlay, at: f64 },
-    TrackFailed { track: TrackToPlay, error: String },
+    TrackStarted {
+        track: TrackToPlay,
+        at: f64,
+    },
+    TrackFailed {
+        track: TrackToPlay,
+        error: String,
+    },
     /// The handover to a live source began (`at`) and lasts `handover` seconds; the source had
     /// connected `waited` seconds before.
-    LiveStarted { at: f64, handover: f64, waited: f64 },
+    LiveStarted {
+        at: f64,
+        handover: f64,
+        waited: f64,
+    },
     /// The live source is gone; the programme is back (crossfade starting at `at`).
-    LiveEnded { at: f64 },
+    LiveEnded {
+        at: f64,
+    },
     /// Output up to stream time `to` has been rendered.
-    Rendered { to: f64 },
+    Rendered {
+        to: f64,
+    },
 }
 
 enum Mode {
@@ -265,8 +279,16 @@ impl Mixer {
 fn crossfade(out: &mut [f32], incoming: &[f32], done: u64, len: u64, hold: bool) -> u64 {
     let mut at = done;
     for (o, i) in out.chunks_exact_mut(2).zip(incoming.chunks_exact(2)) {
-        let t = if len == 0 { 1.0 } else { at as f32 / len as f32 };
-        let (g_out, g_in) = if hold && at >= len { (0.0, 1.0) } else { gains(t) };
+        let t = if len == 0 {
+            1.0
+        } else {
+            at as f32 / len as f32
+        };
+        let (g_out, g_in) = if hold && at >= len {
+            (0.0, 1.0)
+        } else {
+            gains(t)
+        };
         o[0] = o[0] * g_out + i[0] * g_in;
         o[1] = o[1] * g_out + i[1] * g_in;
         at += 1;

@@ -127,7 +127,10 @@ mod tests {
     }
 
     fn ids(picker: &mut PlaylistPicker, n: usize) -> Vec<i64> {
-        (0..n).filter_map(|_| picker.next()).map(|t| t.id.0).collect()
+        (0..n)
+            .filter_map(|_| picker.next())
+            .map(|t| t.id.0)
+            .collect()
     }
 
     #[test]

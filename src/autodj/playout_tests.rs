@@ -91,7 +91,13 @@ fn picker(tracks: Vec<TrackToPlay>) -> Box<PlaylistPicker> {
 #[test]
 fn tracks_crossfade_for_the_configured_time() {
     let dir = tempfile::tempdir().unwrap();
-    let a = tone(dir.path(), "a.mp3", 440, 4.0, &["-c:a", "libmp3lame", "-b:a", "192k"]);
+    let a = tone(
+        dir.path(),
+        "a.mp3",
+        440,
+        4.0,
+        &["-c:a", "libmp3lame", "-b:a", "192k"],
+    );
     let b = tone(dir.path(), "b.flac", 1000, 4.0, &["-c:a", "flac"]);
     let mut playout = Playout::new(
         picker(vec![track(1, a, 4000), track(2, b, 4000)]),
@@ -140,7 +146,13 @@ fn without_a_crossfade_tracks_join_gaplessly() {
 fn a_skip_crossfades_into_the_next_track_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let a = tone(dir.path(), "a.wav", 440, 10.0, &[]);
-    let b = tone(dir.path(), "b.opus", 1000, 10.0, &["-c:a", "libopus", "-b:a", "96k"]);
+    let b = tone(
+        dir.path(),
+        "b.opus",
+        1000,
+        10.0,
+        &["-c:a", "libopus", "-b:a", "96k"],
+    );
     let mut playout = Playout::new(
         picker(vec![track(1, a, 10_000), track(2, b, 10_000)]),
         Duration::from_secs(3),
@@ -149,7 +161,10 @@ fn a_skip_crossfades_into_the_next_track_at_once() {
     assert!(power_at(window(&first, 0.2, 0.9), 440.0) > 0.003);
     playout.skip(Duration::from_millis(500));
     let next = render(&mut playout, 2.0);
-    assert!(power_at(window(&next, 0.7, 1.9), 1000.0) > 0.003, "Opus track on air");
+    assert!(
+        power_at(window(&next, 0.7, 1.9), 1000.0) > 0.003,
+        "Opus track on air"
+    );
     assert!(power_at(window(&next, 0.7, 1.9), 440.0) < 0.0001);
     assert!(longest_silence(&next) < 441);
     assert_eq!(playout.now_playing().map(|t| t.id.0), Some(2));
@@ -165,7 +180,8 @@ fn the_loudness_gain_is_applied() {
     let out = render(&mut playout, 1.0);
     let mut plain = Playout::new(picker(vec![track(1, a, 2000)]), Duration::ZERO);
     let reference = render(&mut plain, 1.0);
-    let ratio = power_at(window(&out, 0.2, 0.8), 440.0) / power_at(window(&reference, 0.2, 0.8), 440.0);
+    let ratio =
+        power_at(window(&out, 0.2, 0.8), 440.0) / power_at(window(&reference, 0.2, 0.8), 440.0);
     // -12 dB in power is 10^(-1.2) = 0.063.
     assert!((ratio - 0.063).abs() < 0.01, "{ratio}");
 }

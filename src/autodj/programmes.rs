@@ -16,9 +16,9 @@ use std::collections::HashMap;
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+use veza_actors::ids::TrackId;
 use veza_actors::registry::{MountInUse, Registry, StartFedBroadcast};
 use veza_actors::stream::{NotifyRoom, SessionParams, SetTitle, StreamSession};
-use veza_actors::ids::TrackId;
 use veza_actors::{RoomId, StreamId};
 
 /// How a programme plays.
@@ -323,7 +323,11 @@ impl Handler<AttachLive> for Programmes {
     fn handle(&mut self, msg: AttachLive, _: &mut Context<Self>) -> Self::Result {
         let log = self.log.new(slog::o!("mount" => msg.mount.clone()));
         let programme = self.on_air.get_mut(&msg.mount)?;
-        if programme.live.as_ref().is_some_and(|w| w.upgrade().is_some()) {
+        if programme
+            .live
+            .as_ref()
+            .is_some_and(|w| w.upgrade().is_some())
+        {
             return Some(Err(MountInUse));
         }
         let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));

@@ -46,7 +46,8 @@ pub fn open(path: &Path, gain_db: f32) -> Result<BoxedSource, OpenError> {
     let mut file = File::open(path).map_err(|e| OpenError(e.to_string()))?;
     let mut head = [0u8; 512];
     let n = read_head(&mut file, &mut head)?;
-    let format = AudioFormat::sniff(&head[..n]).ok_or_else(|| OpenError("unknown format".into()))?;
+    let format =
+        AudioFormat::sniff(&head[..n]).ok_or_else(|| OpenError("unknown format".into()))?;
     let file = File::open(path).map_err(|e| OpenError(e.to_string()))?;
     let decoded: BoxedSource = if format == AudioFormat::OggOpus {
         Box::new(OpusSource::spawn(BufReader::new(file))?)

@@ -6,9 +6,9 @@
 //! it came from. The table in [`keys`] documents every option; `--help` and docs/configuration.md
 //! print it.
 
+pub mod autodj;
 pub mod keys;
 pub mod oauth;
-pub mod autodj;
 pub mod schedules;
 pub mod secret;
 pub mod tracks;

@@ -97,7 +97,8 @@ async fn owned(
 ) -> Result<Result<StreamRow, HttpResponse>, ApiError> {
     let stream = load(state, id).await?;
     owner_only(state, who, &stream)?;
-    if let Some(redirect) = crate::http::stream_redirect::to_owner(state, &stream.mount, req).await {
+    if let Some(redirect) = crate::http::stream_redirect::to_owner(state, &stream.mount, req).await
+    {
         return Ok(Err(redirect));
     }
     Ok(Ok(stream))
@@ -246,7 +247,9 @@ pub async fn enable(
                 .programmes
                 .do_send(control(Control::SetPicker(picker_of(&state, &row))));
         } else {
-            state.programmes.do_send(control(Control::SetMode(settings.mode)));
+            state
+                .programmes
+                .do_send(control(Control::SetMode(settings.mode)));
         }
         state
             .programmes

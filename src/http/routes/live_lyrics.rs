@@ -73,7 +73,8 @@ pub async fn push(
             "text: at most {MAX_LINE} characters"
         )));
     }
-    if let Some(redirect) = crate::http::stream_redirect::to_owner(&state, &stream.mount, &req).await
+    if let Some(redirect) =
+        crate::http::stream_redirect::to_owner(&state, &stream.mount, &req).await
     {
         return Ok(redirect);
     }
@@ -84,11 +85,13 @@ pub async fn push(
             "the stream has no linked room to show lyrics in",
         )
     })?;
-    let live = live_info(&state, &stream.mount).await.ok_or_else(|| {
-        ApiError::new(StatusCode::CONFLICT, "not_live", "the stream is not live")
-    })?;
+    let live = live_info(&state, &stream.mount)
+        .await
+        .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "not_live", "the stream is not live"))?;
+    // Milliseconds, as the event has it.
+    let stream_time = (live.edge * 1000.0).round() / 1000.0;
     let line = TimedLine {
-        stream_time: live.edge,
+        stream_time,
         track: None,
         text: body.text.chars().filter(|c| !c.is_control()).collect(),
         words: Vec::new(),
@@ -97,7 +100,7 @@ pub async fn push(
     let frame = event(room, stream.id, live.started_at, &line);
     state.registry.do_send(NotifyRoom { room, frame });
     Ok(HttpResponse::Ok().json(PushedLine {
-        stream_time: live.edge,
-        at: live.started_at + (live.edge * 1000.0).round() as i64,
+        stream_time,
+        at: live.started_at + (stream_time * 1000.0).round() as i64,
     }))
 }

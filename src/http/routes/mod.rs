@@ -3,13 +3,13 @@
 pub mod admin;
 pub mod api_docs;
 pub mod auth;
+pub mod autodj;
 pub mod blocks;
 pub mod bots;
 pub mod clips;
 pub mod conversations;
 pub mod effects;
 pub mod emoji;
-pub mod autodj;
 pub mod follows;
 pub mod health;
 pub mod hls;
