@@ -259,8 +259,23 @@ function showHint() {
   hint.classList.toggle("hidden", matches.length === 0);
 }
 
+// A stream's timed lyrics line (AutoDJ or a live broadcaster): shown when the stream clock reaches
+// it (`at`, wall-clock ms, the clock HLS's EXT-X-PROGRAM-DATE-TIME is on); lines arrive a little
+// ahead of time. A newer line replaces a pending one.
+function showLyrics(ev) {
+  if (ev.room !== state.room) return;
+  clearTimeout(state.lyricsTimer);
+  state.lyricsTimer = setTimeout(() => {
+    const el = $("lyrics");
+    el.textContent = ev.text ? "♪ " + ev.text : "";
+    el.classList.toggle("hidden", !ev.text);
+  }, Math.max(0, ev.at - Date.now()));
+}
+
 function handle(ev) {
   switch (ev.type) {
+    case "lyrics": showLyrics(ev); break;
+    case "now_playing": if (ev.room === state.room) { const el = $("lyrics"); el.textContent = "▶ " + ev.title; el.classList.remove("hidden"); } break;
     case "joined": {
       if (ev.room !== state.room) return backgroundJoined(ev);
       const room = state.rooms.get(ev.room);
