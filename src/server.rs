@@ -214,8 +214,16 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         },
         log.clone(),
     );
+    let analytics = crate::analytics::Analytics::start(
+        pool.clone(),
+        ids.clone(),
+        &config.analytics,
+        config.node_id,
+        log.clone(),
+    );
     AppState {
         clips,
+        analytics,
         webhooks,
         uploads,
         tracks: crate::tracks::Tracks::new(&config),

@@ -45,6 +45,8 @@ pub struct AppState {
     pub uploads: crate::uploads::Uploads,
     /// The track library: its blob store and limits.
     pub tracks: crate::tracks::Tracks,
+    /// Listener sessions and HLS polls for stream analytics (the node's session log).
+    pub analytics: crate::analytics::Analytics,
     /// Each user's open WebSockets on this node (`max_websockets_per_user`).
     pub websockets: Arc<crate::limits::held::Gate>,
 }

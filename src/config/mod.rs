@@ -6,6 +6,7 @@
 //! it came from. The table in [`keys`] documents every option; `--help` and docs/configuration.md
 //! print it.
 
+pub mod analytics;
 pub mod keys;
 pub mod oauth;
 pub mod schedules;
@@ -168,6 +169,8 @@ pub struct Config {
     pub tracks: tracks::Tracks,
     /// The schedule ticker: its period and how late an occurrence may be announced.
     pub schedules: schedules::Schedules,
+    /// Stream analytics: batch writes of listener sessions, HLS session timeout, retention.
+    pub analytics: analytics::Analytics,
 }
 
 /// Where a value came from, for error messages.
@@ -544,6 +547,7 @@ impl Config {
             uploads: uploads::uploads(values)?,
             tracks: tracks::tracks(values)?,
             schedules: schedules::schedules(values)?,
+            analytics: analytics::analytics(values)?,
             totp_key: match get("totp_key").map(|s| s.value.trim().to_owned()) {
                 Some(k) if k.is_empty() => None,
                 Some(k) if k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()) => Some(k),
