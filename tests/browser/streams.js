@@ -29,7 +29,9 @@ const assert = (ok, what) => { if (!ok) throw new Error('assertion failed: ' + w
   assert(status === 201, 'stream created: ' + status);
   await g.reload();
   await g.click('#stream-list li:has-text("Gina FM")');
-  await g.waitForSelector('#stats-chart svg polyline.total');
+  // A flat line (nobody listened yet) has no height, so it is attached rather than "visible".
+  await g.waitForSelector('#stats-chart svg polyline.total', { state: 'attached' });
+  await g.waitForSelector('#stats-chart svg');
   const points = await g.$eval('#stats-chart svg polyline.total', el => el.getAttribute('points').split(' ').length);
   assert(points === 1440, 'a point per minute of the last 24 h: ' + points);
   const summary = await g.textContent('#stats-summary');
