@@ -58,3 +58,34 @@ pub(super) fn analytics(
         fold_s: parse_range(get("analytics_fold_s"), "analytics_fold_s", 1, 86_400)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use std::collections::HashMap;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, super::ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load(None, move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_and_bounds() {
+        let a = load(&[]).unwrap().analytics;
+        assert_eq!(
+            (a.flush_ms, a.hls_timeout_s, a.retention_s, a.fold_s),
+            (2000, 30, 604_800, 600)
+        );
+        let a = load(&[("VEZA_ANALYTICS_HLS_TIMEOUT_S", "3")])
+            .unwrap()
+            .analytics;
+        assert_eq!(a.hls_timeout().as_secs(), 3);
+        let err = load(&[("VEZA_ANALYTICS_FLUSH_MS", "10")]).unwrap_err();
+        assert!(err.to_string().contains("`analytics_flush_ms`"), "{err}");
+        let err = load(&[("VEZA_ANALYTICS_RETENTION_S", "0")]).unwrap_err();
+        assert!(err.to_string().contains("`analytics_retention_s`"), "{err}");
+    }
+}
