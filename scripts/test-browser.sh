@@ -42,4 +42,5 @@ NODE_PATH="$tools/node_modules" timeout 120 node tests/browser/chat.js "http://1
 NODE_PATH="$tools/node_modules" timeout 120 node tests/browser/conversations.js "http://127.0.0.1:$port"
 NODE_PATH="$tools/node_modules" timeout 120 node tests/browser/bot.js "http://127.0.0.1:$port" target/debug/examples/bot
 NODE_PATH="$tools/node_modules" timeout 120 node tests/browser/api_docs.js "http://127.0.0.1:$port"
+NODE_PATH="$tools/node_modules" timeout 120 node tests/browser/streams.js "http://127.0.0.1:$port"
 NODE_PATH="$tools/node_modules" timeout 120 node tests/browser/oauth.js "http://127.0.0.1:$port" "$provider"

@@ -1,6 +1,7 @@
 //! The Veza server library: configuration, storage, auth and the HTTP layer. `main.rs` is a thin CLI
 //! over it, and the integration tests build the same app through [`http::app`].
 
+pub mod analytics;
 pub mod auth;
 pub mod autodj;
 pub mod backup;

@@ -215,9 +215,17 @@ pub fn build_state(config: Config, pool: DbPool, secret: &str, log: Logger) -> A
         log.clone(),
     );
     let programmes = crate::autodj::programmes::Programmes::start(registry.clone(), log.clone());
+    let analytics = crate::analytics::Analytics::start(
+        pool.clone(),
+        ids.clone(),
+        &config.analytics,
+        config.node_id,
+        log.clone(),
+    );
     AppState {
         programmes,
         clips,
+        analytics,
         webhooks,
         uploads,
         tracks: crate::tracks::Tracks::new(&config),

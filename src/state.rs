@@ -47,6 +47,8 @@ pub struct AppState {
     pub tracks: crate::tracks::Tracks,
     /// The AutoDJ programmes on air on this node.
     pub programmes: actix::Addr<crate::autodj::programmes::Programmes>,
+    /// Listener sessions and HLS polls for stream analytics (the node's session log).
+    pub analytics: crate::analytics::Analytics,
     /// Each user's open WebSockets on this node (`max_websockets_per_user`).
     pub websockets: Arc<crate::limits::held::Gate>,
 }

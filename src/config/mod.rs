@@ -7,6 +7,7 @@
 //! print it.
 
 pub mod autodj;
+pub mod analytics;
 pub mod keys;
 pub mod oauth;
 pub mod schedules;
@@ -170,6 +171,8 @@ pub struct Config {
     /// The schedule ticker: its period and how late an occurrence may be announced.
     pub schedules: schedules::Schedules,
     pub autodj: autodj::AutoDj,
+    /// Stream analytics: batch writes of listener sessions, HLS session timeout, retention.
+    pub analytics: analytics::Analytics,
 }
 
 /// Where a value came from, for error messages.
@@ -547,6 +550,7 @@ impl Config {
             tracks: tracks::tracks(values)?,
             schedules: schedules::schedules(values)?,
             autodj: autodj::autodj(values)?,
+            analytics: analytics::analytics(values)?,
             totp_key: match get("totp_key").map(|s| s.value.trim().to_owned()) {
                 Some(k) if k.is_empty() => None,
                 Some(k) if k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()) => Some(k),

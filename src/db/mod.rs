@@ -4,6 +4,7 @@
 //! rather than letting diesel try each, and sets SQLite up for a server (WAL, busy timeout, foreign
 //! keys). Queries live in one module per table group and take `&mut DbConnection`.
 
+pub mod analytics;
 pub mod audit;
 pub mod autodj;
 pub mod blocks;

@@ -416,3 +416,26 @@ diesel::joinable!(stream_follows -> streams (stream_id));
 diesel::allow_tables_to_appear_in_same_query!(stream_slots, streams);
 diesel::allow_tables_to_appear_in_same_query!(stream_follows, streams);
 diesel::allow_tables_to_appear_in_same_query!(notifications, streams);
+
+diesel::table! {
+    listener_sessions (id) {
+        id -> BigInt,
+        stream_id -> BigInt,
+        variant -> Text,
+        kind -> Text,
+        node -> BigInt,
+        started_at -> BigInt,
+        ended_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    listener_minutes (stream_id, minute, variant) {
+        stream_id -> BigInt,
+        minute -> BigInt,
+        variant -> Text,
+        listeners -> BigInt,
+        sessions_started -> BigInt,
+        listen_ms -> BigInt,
+    }
+}

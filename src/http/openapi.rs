@@ -134,6 +134,7 @@ fn parts() -> Vec<(&'static str, OpenApi)> {
         ("recordings", routes::recordings::Api::openapi()),
         ("effects", routes::effects::Api::openapi()),
         ("schedules", routes::schedules::Api::openapi()),
+        ("analytics", routes::analytics::Api::openapi()),
         ("follows", routes::follows::Api::openapi()),
         ("autodj", routes::autodj::Api::openapi()),
         ("live_lyrics", routes::live_lyrics::Api::openapi()),

@@ -73,6 +73,8 @@ pub async fn serve(
     drop(session);
     let wants_icy = head.headers.get("icy-metadata").map(String::as_str) == Some("1");
     let mut feed = ListenerFeed::new(listening, wants_icy);
+    // Ends (reported to the session log) when this function returns.
+    let _session = state.analytics.listening(mount, variant);
     let mut response = String::from("HTTP/1.0 200 OK\r\nServer: Veza\r\n");
     for (name, value) in feed.headers() {
         response.push_str(&format!("{name}: {value}\r\n"));

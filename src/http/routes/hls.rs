@@ -90,12 +90,17 @@ fn playlist_response(body: Bytes) -> HttpResponse {
         .body(body)
 }
 
-/// A listener id for the variant URLs, so playlist polls count as one listener.
-fn session_id(query: &ClientQuery) -> String {
+/// The client's `sid`, if it sent a well-formed one.
+fn given_sid(query: &ClientQuery) -> Option<&str> {
     query
         .sid
         .as_deref()
         .filter(|s| (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// A listener id for the variant URLs, so playlist polls count as one listener.
+fn session_id(query: &ClientQuery) -> String {
+    given_sid(query)
         .map(str::to_owned)
         .unwrap_or_else(|| format!("{:016x}", rand::thread_rng().gen::<u64>()))
 }
@@ -181,6 +186,10 @@ pub async fn media(
     if let Some(session) = live_session(&state, &mount).await {
         let client = Some(session_id(&query));
         if let Ok(Some(text)) = session.send(HlsPlaylist { variant, client }).await {
+            // A live poll with a sid is an HLS listener session (analytics).
+            if let Some(sid) = given_sid(&query) {
+                state.analytics.hls_poll(&mount, variant, sid);
+            }
             if text.is_empty() {
                 // Live, but the first segment is not cut yet: an empty live playlist.
                 return Ok(playlist_response(Bytes::from(playlist::media(

@@ -154,6 +154,11 @@ pub async fn listen(
     for (name, value) in feed.headers() {
         res.insert_header((name, value));
     }
-    let stream = feed.into_stream().map(Ok::<_, actix_web::Error>);
+    // The session ends when the body is dropped (the listener left or was cut off).
+    let session = state.analytics.listening(&mount, variant);
+    let stream = feed.into_stream().map(move |chunk| {
+        let _session = &session;
+        Ok::<_, actix_web::Error>(chunk)
+    });
     Ok(res.streaming(stream))
 }

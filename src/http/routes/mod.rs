@@ -1,6 +1,7 @@
 //! Routes, one file per feature.
 
 pub mod admin;
+pub mod analytics;
 pub mod api_docs;
 pub mod auth;
 pub mod autodj;
@@ -84,6 +85,7 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
     recordings::configure(cfg);
     effects::configure(cfg);
     schedules::configure(cfg);
+    analytics::configure(cfg);
     follows::configure(cfg);
     autodj::configure(cfg);
     live_lyrics::configure(cfg);

@@ -8,7 +8,7 @@ use actix_web::HttpResponse;
 
 /// This feature's part of the OpenAPI document (`http::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(index, app_js, conversations_js, app_css))]
+#[openapi(paths(index, app_js, conversations_js, streams_js, app_css))]
 pub struct Api;
 
 /// `/` and its assets.
@@ -16,12 +16,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(index))
         .route("/assets/app.js", web::get().to(app_js))
         .route("/assets/conversations.js", web::get().to(conversations_js))
+        .route("/assets/streams.js", web::get().to(streams_js))
         .route("/assets/app.css", web::get().to(app_css));
 }
 
 const INDEX: &str = include_str!("../web/index.html");
 const APP_JS: &str = include_str!("../web/app.js");
 const CONVERSATIONS_JS: &str = include_str!("../web/conversations.js");
+const STREAMS_JS: &str = include_str!("../web/streams.js");
 const APP_CSS: &str = include_str!("../web/app.css");
 
 /// The page's policy: its own script, style and API; nothing inline, nothing third-party.
@@ -70,6 +72,17 @@ pub async fn app_js() -> HttpResponse {
 )]
 pub async fn conversations_js() -> HttpResponse {
     asset("text/javascript; charset=utf-8", CONVERSATIONS_JS)
+}
+
+/// The page's stream analytics (a chart of listeners and chat per minute, for a stream's owner).
+#[utoipa::path(
+    get,
+    path = "/assets/streams.js",
+    tag = "web",
+    responses((status = 200, description = "The script", content_type = "text/javascript"))
+)]
+pub async fn streams_js() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", STREAMS_JS)
 }
 
 /// The page's style sheet.

@@ -91,6 +91,7 @@ async function start() {
   await loadRooms();
   connect();
   loadFeed();
+  loadStreams();
 }
 
 // The room list: rooms and conversations, each with its unread and mention counts (for the
