@@ -60,10 +60,6 @@ async fn upload_track(server: &TestServer, user: &TestUser, path: &Path) -> Stri
 
 /// A playlist of `tracks`, in that order.
 async fn playlist(server: &TestServer, user: &TestUser, tracks: &[String]) -> String {
-    if std::env::var("TEMP_NO_PLAYLISTS").is_ok() {
-        let _ = (server, user, tracks);
-        return "1".into();
-    }
     let (status, body) = http(
         server,
         "POST",

@@ -160,10 +160,7 @@ id_newtype!(
     /// A track of a user's library (an uploaded audio file).
     TrackId
 );
-id_newtype!(
-    /// TEMP SHIM (replaced by the playlists branch).
-    PlaylistId
-);
+
 
 #[cfg(test)]
 mod tests {

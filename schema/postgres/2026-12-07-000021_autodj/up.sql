@@ -3,7 +3,7 @@
 -- tracks, `handover_ms` the crossfade to a live source and back.
 CREATE TABLE stream_autodj (
     stream_id BIGINT PRIMARY KEY REFERENCES streams (id) ON DELETE CASCADE,
-    playlist_id BIGINT NOT NULL, -- TEMPFK
+    playlist_id BIGINT NOT NULL REFERENCES playlists (id) ON DELETE CASCADE,
     mode TEXT NOT NULL,
     crossfade_ms BIGINT NOT NULL,
     handover_ms BIGINT NOT NULL,
