@@ -30,8 +30,9 @@ pub struct ApiError {
     pub rate_limit: Option<(u32, u32, u64)>,
     /// The `WWW-Authenticate` challenge of a 401.
     pub challenge: Challenge,
-    /// Sent as `ETag`: the current version of what a 409 `version_conflict` refused to change.
-    pub etag: Option<String>,
+    /// Sent as `ETag: "N"`: the current version of what a 409 `version_conflict` refused to
+    /// change (a number, not a string, to keep the error small).
+    pub etag: Option<std::num::NonZeroU64>,
 }
 
 /// How a 401 says to authenticate: a bearer token (the API) or a source's user and key (ingest).
@@ -236,8 +237,8 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after_s {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
-        if let Some(etag) = &self.etag {
-            res.insert_header((header::ETAG, etag.as_str()));
+        if let Some(version) = self.etag {
+            res.insert_header((header::ETAG, format!("\"{version}\"")));
         }
         if let Some((limit, remaining, reset)) = self.rate_limit {
             res.insert_header(("RateLimit-Limit", limit.to_string()));
@@ -350,7 +351,9 @@ impl From<crate::playlists::PlaylistError> for ApiError {
             ),
             PlaylistError::Forbidden(_) => Self::forbidden(message),
             PlaylistError::VersionConflict { current } => Self {
-                etag: Some(format!("\"{current}\"")),
+                etag: u64::try_from(current)
+                    .ok()
+                    .and_then(std::num::NonZeroU64::new),
                 ..Self::new(StatusCode::CONFLICT, "version_conflict", message)
             },
             PlaylistError::Full(_) => Self::new(StatusCode::CONFLICT, "playlist_full", message),
