@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod limits;
 pub mod logging;
 pub mod metrics;
+pub mod playlists;
 pub mod schedules;
 pub mod server;
 pub mod state;

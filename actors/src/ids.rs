@@ -160,6 +160,10 @@ id_newtype!(
     /// A track of a user's library (an uploaded audio file).
     TrackId
 );
+id_newtype!(
+    /// A collaborative playlist of library tracks.
+    PlaylistId
+);
 
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ pub mod oauth;
 pub mod openssl_exit;
 pub mod outgoing_webhooks;
 pub mod pins;
+pub mod playlists;
 pub mod pool;
 pub mod rooms;
 pub mod schedules;

@@ -439,3 +439,42 @@ diesel::table! {
         listen_ms -> BigInt,
     }
 }
+
+diesel::table! {
+    playlists (id) {
+        id -> BigInt,
+        owner_id -> BigInt,
+        name -> Text,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    playlist_editors (playlist_id, user_id) {
+        playlist_id -> BigInt,
+        user_id -> BigInt,
+        added_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    playlist_items (id) {
+        id -> BigInt,
+        playlist_id -> BigInt,
+        track_id -> BigInt,
+        position -> Text,
+        added_by -> BigInt,
+        added_at -> BigInt,
+    }
+}
+
+diesel::joinable!(playlist_items -> tracks (track_id));
+diesel::joinable!(playlist_editors -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(playlist_items, tracks);
+diesel::allow_tables_to_appear_in_same_query!(playlist_editors, users);
+diesel::allow_tables_to_appear_in_same_query!(playlist_editors, playlists);
+diesel::allow_tables_to_appear_in_same_query!(playlists, users);
+diesel::joinable!(playlists -> users (owner_id));
+diesel::joinable!(playlist_editors -> playlists (playlist_id));

@@ -30,6 +30,9 @@ pub struct ApiError {
     pub rate_limit: Option<(u32, u32, u64)>,
     /// The `WWW-Authenticate` challenge of a 401.
     pub challenge: Challenge,
+    /// Sent as `ETag: "N"`: the current version of what a 409 `version_conflict` refused to
+    /// change (a number, not a string, to keep the error small).
+    pub etag: Option<std::num::NonZeroU64>,
 }
 
 /// How a 401 says to authenticate: a bearer token (the API) or a source's user and key (ingest).
@@ -58,6 +61,7 @@ impl ApiError {
             retry_after_s: None,
             rate_limit: None,
             challenge: Challenge::Bearer,
+            etag: None,
         }
     }
 
@@ -233,6 +237,9 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after_s {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
+        if let Some(version) = self.etag {
+            res.insert_header((header::ETAG, format!("\"{version}\"")));
+        }
         if let Some((limit, remaining, reset)) = self.rate_limit {
             res.insert_header(("RateLimit-Limit", limit.to_string()));
             res.insert_header(("RateLimit-Remaining", remaining.to_string()));
@@ -324,6 +331,35 @@ impl From<crate::schedules::ScheduleError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "schedule_conflict", e.to_string())
             }
             ScheduleError::Db(db) => db.into(),
+        }
+    }
+}
+
+impl From<crate::playlists::PlaylistError> for ApiError {
+    fn from(e: crate::playlists::PlaylistError) -> Self {
+        use crate::playlists::PlaylistError;
+        let message = e.to_string();
+        match e {
+            PlaylistError::NotFound | PlaylistError::ItemNotFound | PlaylistError::UserNotFound => {
+                Self::not_found(message)
+            }
+            PlaylistError::ItemGone(_) => Self::new(StatusCode::CONFLICT, "item_gone", message),
+            PlaylistError::TrackUnavailable(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "track_unavailable",
+                message,
+            ),
+            PlaylistError::Forbidden(_) => Self::forbidden(message),
+            PlaylistError::VersionConflict { current } => Self {
+                etag: u64::try_from(current)
+                    .ok()
+                    .and_then(std::num::NonZeroU64::new),
+                ..Self::new(StatusCode::CONFLICT, "version_conflict", message)
+            },
+            PlaylistError::Full(_) => Self::new(StatusCode::CONFLICT, "playlist_full", message),
+            PlaylistError::Invalid(_) => Self::invalid(message),
+            PlaylistError::Unchanged | PlaylistError::Position(_) => Self::internal(e),
+            PlaylistError::Db(db) => db.into(),
         }
     }
 }

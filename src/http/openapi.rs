@@ -110,6 +110,7 @@ fn parts() -> Vec<(&'static str, OpenApi)> {
         ("uploads", routes::uploads::Api::openapi()),
         ("tracks", routes::tracks::Api::openapi()),
         ("track_lyrics", routes::track_lyrics::Api::openapi()),
+        ("playlists", routes::playlists::Api::openapi()),
         ("status", routes::status::Api::openapi()),
         ("production", routes::production::Api::openapi()),
         ("auth", routes::auth::Api::openapi()),

@@ -7,7 +7,7 @@
 //! live here rather than in the server crate because of the orphan rule: `FromSql`/`ToSql` are
 //! diesel's traits, so only the crate that owns the types may implement them.
 
-use super::{MessageId, RoomId, StreamId, UploadId, UserId};
+use super::{MessageId, PlaylistId, RoomId, StreamId, UploadId, UserId};
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql};
 use diesel::serialize::{self, Output, ToSql};
@@ -37,4 +37,4 @@ macro_rules! bigint_id {
     )*};
 }
 
-bigint_id!(UserId, RoomId, MessageId, StreamId, UploadId);
+bigint_id!(UserId, RoomId, MessageId, StreamId, UploadId, PlaylistId);

@@ -22,6 +22,7 @@ pub mod notifications;
 pub mod oauth;
 pub mod outgoing_webhooks;
 pub mod pins;
+pub mod playlists;
 pub mod production;
 pub mod recordings;
 pub mod room_commands;
@@ -63,6 +64,7 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
     uploads::configure(cfg);
     tracks::configure(cfg);
     track_lyrics::configure(cfg);
+    playlists::configure(cfg);
     status::configure(cfg);
     production::configure(cfg);
     auth::configure(cfg);

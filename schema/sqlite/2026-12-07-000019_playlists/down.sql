@@ -1,0 +1,3 @@
+DROP TABLE playlist_items;
+DROP TABLE playlist_editors;
+DROP TABLE playlists;
