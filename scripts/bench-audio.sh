@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Live-audio benchmarks, printed as figures and ratios against baselines run in the same command:
-#  (a) transcoding cost: Veza's live path (decode once, one encoder thread per rung) against ffmpeg
-#      encoding the same rungs from the same 60 s input. CPU seconds per 60 s of audio and the
-#      ratio, for the MP3 rungs (same library, LAME, on both sides) and for the whole default
-#      ladder (Debian's ffmpeg has no libfdk_aac, so its AAC rung uses ffmpeg's native encoder).
+#  (a) transcoding cost of the live path itself: a real `veza serve` (release, SQLite, HLS and the
+#      archive on) fed a 60 s music-like 192k MP3 in real time over the Icecast protocol, its CPU
+#      from /proc over 60 s of audio minus its idle CPU, against ffmpeg encoding the same six
+#      rungs from the same file (Debian's ffmpeg has no libfdk_aac: its AAC rung is ffmpeg's
+#      native encoder). RUNS=N measures the server N times (ffmpeg: best of 3).
 #  (b) how many concurrent broadcasts stay real time on this machine (scripts/bench_audio_live.py).
 #  (c) N progressive listeners of one stream on Veza (Icecast port and main HTTP port) and on
 #      Debian's icecast2 relaying the same audio, side by side (scripts/bench_audio_live.py).
-# Environment: PARTS="a b c", BROADCASTS="1 10 20 ...", LISTENERS="1000 5000".
+# Environment: PARTS="a b c", RUNS=1, BROADCASTS="1 10 20 ...", LISTENERS="1000 5000".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh test
@@ -18,11 +19,10 @@ if [[ $PARTS == *c* ]] && ! command -v icecast2 >/dev/null; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq icecast2
 fi
-cargo build --release --locked -p veza-bench --bin veza-transcode --bin veza-listen 2>&1 | tail -n 1
+cargo build --release --locked -p veza-bench --bin veza-listen 2>&1 | tail -n 1
 cargo build --release --locked -p veza --bin veza 2>&1 | tail -n 1
 ulimit -n "$(ulimit -Hn)"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-LADDER=${LADDER:-mp3-64,mp3-128,mp3-192,mp3-320}
 ffmpeg -loglevel error -f lavfi -i "sine=frequency=440:sample_rate=44100:duration=60" \
        -f lavfi -i "anoisesrc=color=pink:sample_rate=44100:duration=60:amplitude=0.2" \
        -filter_complex "[0:a][1:a]amix=inputs=2,aformat=channel_layouts=stereo" \
@@ -30,41 +30,20 @@ ffmpeg -loglevel error -f lavfi -i "sine=frequency=440:sample_rate=44100:duratio
 
 ffmpeg -loglevel error -i "$work/in.mp3" -c:a libmp3lame -b:a 128k "$work/in128.mp3"
 
-FULL=${FULL:-mp3-64,mp3-128,mp3-192,mp3-320,aac-128,opus-96}
-
 if [[ $PARTS == *a* ]]; then
-python3 - "$work" "$LADDER" "$FULL" <<'PY'
-import json, resource, subprocess, sys, time
-work, ladder, full = sys.argv[1], sys.argv[2], sys.argv[3]
-def ffmpeg_args(rungs):
-    args = ["-loglevel", "error", "-y", "-i", f"{work}/in.mp3"]
-    for rung in rungs.split(","):
-        codec, kbps = rung.split("-")
-        enc = {"mp3": ["-c:a", "libmp3lame", "-ar", "44100", "-f", "mp3"],
-               "aac": ["-c:a", "aac", "-f", "adts"],
-               "opus": ["-c:a", "libopus", "-ar", "48000", "-f", "ogg"]}[codec]
-        args += ["-map", "0:a", "-b:a", f"{kbps}k"] + enc + [f"{work}/ff-{rung}"]
-    return args
-def run(cmd):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t = time.time()
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return cpu, time.time() - t, out
-for rungs in (ladder, full):
-    rows = []
-    for i in range(3):
-        ff_cpu, ff_wall, _ = run(["ffmpeg"] + ffmpeg_args(rungs))
-        vz_cpu, vz_wall, out = run(["target/release/veza-transcode", f"{work}/in.mp3", rungs])
-        rows.append((ff_cpu, vz_cpu, json.loads(out)))
-    ff = min(r[0] for r in rows); vz = min(r[1] for r in rows)
-    audio = rows[0][2]["audio_s"]
-    print(f"ladder: {rungs}; input: 60 s of 192k MP3, 44.1 kHz stereo; best of 3 runs")
-    print(f"  ffmpeg: {ff:.2f} CPU s per {audio:.0f} s of audio ({ff/audio*100:.1f} % of a core)")
-    print(f"  veza:   {vz:.2f} CPU s per {audio:.0f} s of audio ({vz/audio*100:.1f} % of a core)")
-    print(f"  ratio veza/ffmpeg: {vz/ff:.2f}x   (target <= 1.1x with the same libraries; real time needs < 25 % of a core)")
-PY
+  # Music-like content: a chord (bass, root, third, fifth, octave) changing every second with a
+  # struck envelope, a little different in each channel, plus independent pink noise per channel.
+  # (A steady tone is what LAME finds cheapest; this costs ffmpeg about 4.5 CPU s per 60 s here.)
+  v='st(0,mod(floor(t),4));st(1,7*eq(ld(0),1)+9*eq(ld(0),2)+5*eq(ld(0),3));st(2,220*pow(2,ld(1)/12))'
+  v="$v;st(3,min(1,mod(t,1)*40)*exp(-1.2*mod(t,1)));st(4,pow(2,(4-eq(ld(1),9))/12));st(5,pow(2,7/12))"
+  left="$v;ld(3)*(0.14*sin(2*PI*t*ld(2))+0.10*sin(2*PI*t*ld(2)*ld(4))+0.08*sin(2*PI*t*ld(2)*ld(5))+0.05*sin(4*PI*t*ld(2)))+0.12*sin(PI*t*ld(2))"
+  right="$v;ld(3)*(0.10*sin(2*PI*t*ld(2))+0.14*sin(2*PI*t*ld(2)*ld(4))+0.06*sin(2*PI*t*ld(2)*ld(5))+0.07*sin(4*PI*t*ld(2)))+0.12*sin(PI*t*ld(2))"
+  ffmpeg -loglevel error -f lavfi -i "aevalsrc=exprs='$left|$right':sample_rate=44100:duration=60" \
+         -f lavfi -i "anoisesrc=color=pink:sample_rate=44100:duration=60:amplitude=0.08:seed=1" \
+         -f lavfi -i "anoisesrc=color=pink:sample_rate=44100:duration=60:amplitude=0.08:seed=2" \
+         -filter_complex "[1:a][2:a]join=inputs=2:channel_layout=stereo[n];[0:a][n]amix=inputs=2:normalize=0,aformat=channel_layouts=stereo" \
+         -c:a libmp3lame -b:a 192k "$work/music.mp3"
+  python3 scripts/bench_audio_live.py "$work" transcode "${RUNS:-1}"
 fi
 if [[ $PARTS == *b* ]]; then
   # shellcheck disable=SC2086

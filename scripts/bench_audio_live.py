@@ -3,14 +3,17 @@
 
   broadcasts  how many concurrent broadcasts (each the whole ladder, fed by ffmpeg at real-time
               pace) stay real time on this machine: output bytes per variant against the clock.
+  transcode   one broadcast of WORKDIR/music.mp3 (the whole default ladder, HLS and the archive)
+              against ffmpeg encoding the same six rungs from the same file: CPU seconds per
+              60 s of audio on each side, and the ratio.
   listeners   N progressive listeners of one stream (veza-listen, playing out at 128 kbit/s):
               server RSS per listener, CPU, underruns; the same listeners against Debian's
               icecast2 relaying the same audio as a 128k MP3, side by side.
 
-Usage: bench_audio_live.py WORKDIR broadcasts|listeners [N ...]
-Prints figures; asserts nothing.
+Usage: bench_audio_live.py WORKDIR broadcasts|transcode|listeners [N ...]
+Prints figures; asserts nothing. VEZA_BIN overrides the server binary (default target/release/veza).
 """
-import atexit, json, os, secrets, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import atexit, json, os, resource, secrets, signal, socket, subprocess, sys, tempfile, time, urllib.request
 
 WORK = sys.argv[1]
 CHILDREN = []
@@ -78,9 +81,9 @@ class Veza:
                    VEZA_JWT_SECRET=secrets.token_hex(32), VEZA_LOG_FORMAT="json",
                    VEZA_AUTH_RATE_PER_MINUTE="0", VEZA_MEDIA_RATE_PER_MINUTE="0",
                    VEZA_INGEST_MAX_PER_IP="100000", VEZA_INGEST_MAX_CONNECTIONS="100000",
-                   VEZA_HTTP_MAX_PER_IP="100000")
+                   VEZA_HTTP_MAX_PER_IP="100000", VEZA_MAX_STREAMS_PER_USER="0")
         self.log = open(os.path.join(WORK, "veza.log"), "w")
-        self.proc = spawn([os.path.join(ROOT, "target/release/veza"), "serve"],
+        self.proc = spawn([os.environ.get("VEZA_BIN", os.path.join(ROOT, "target/release/veza")), "serve"],
                                      env=env, stdout=self.log, stderr=self.log)
         for _ in range(100):
             try:
@@ -168,6 +171,58 @@ def broadcasts(counts):
                 break
     finally:
         veza.stop()
+
+
+# The default ladder, and how ffmpeg encodes each rung with its own defaults for that codec.
+LADDER = ["mp3-64", "mp3-128", "mp3-192", "mp3-320", "aac-128", "opus-96"]
+FFMPEG_CODEC = {"mp3": ["-c:a", "libmp3lame", "-ar", "44100", "-f", "mp3"],
+                "aac": ["-c:a", "aac", "-f", "adts"],
+                "opus": ["-c:a", "libopus", "-ar", "48000", "-f", "ogg"]}
+
+
+def ffmpeg_ladder(source, rungs):
+    """CPU seconds of one ffmpeg decoding `source` once and encoding every rung to a file."""
+    args = ["ffmpeg", "-loglevel", "error", "-y", "-i", source]
+    for rung in rungs:
+        codec, kbps = rung.split("-")
+        args += ["-map", "0:a", "-b:a", f"{kbps}k"] + FFMPEG_CODEC[codec] + [os.path.join(WORK, f"ff-{rung}")]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(args, check=True, stdin=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def transcode(runs):
+    """The live path itself: a real server, a real-time source, CPU from /proc against ffmpeg."""
+    runs = runs[0] if runs else 1
+    source = os.path.join(WORK, "music.mp3")
+    ff = min(ffmpeg_ladder(source, LADDER) for _ in range(3))
+    print("transcoding one live broadcast: 60 s of music-like 192k MP3 (chords + pink noise, 44.1 kHz "
+          "stereo), the default six rungs")
+    print(f"  ffmpeg (same file, same rungs, one process, best of 3): {ff:.2f} CPU s per 60 s of audio")
+    for run in range(runs):
+        veza = Veza()
+        s = veza.stream("bench transcode")
+        time.sleep(2)
+        idle = idle_cpu(veza.proc.pid, 15)
+        pusher = push(s["ingest_url"], source)
+        wait_live(veza, [s])
+        time.sleep(5)  # past start-up: measure the steady state
+        b0 = variant_bytes(veza, s["id"])
+        c0, t0 = cpu_seconds(veza.proc.pid), time.time()
+        time.sleep(60)
+        cpu, wall = cpu_seconds(veza.proc.pid) - c0, time.time() - t0
+        b1 = variant_bytes(veza, s["id"])
+        stop_all([pusher])
+        wait_live(veza, [s], live=False)
+        veza.stop()
+        # Seconds of audio the window carried, from the constant-bitrate MP3 rungs' output.
+        audio = min((b1[v] - b0.get(v, 0)) / (int(v.split("-")[1]) * 125) for v in b1 if v.startswith("mp3"))
+        vz = (cpu - idle * wall) * 60 / audio
+        print(f"  veza serve (HLS + archive on; run {run + 1}): {cpu:.2f} CPU s over {wall:.1f} s wall, "
+              f"{audio:.1f} s of audio out; idle {idle * 100:.2f} % of a core; "
+              f"{vz:.2f} CPU s per 60 s of audio for the broadcast")
+        print(f"  ratio veza/ffmpeg: {vz / ff:.2f}x   (target <= 1.0x)", flush=True)
 
 
 def icecast(port, clients):
@@ -270,4 +325,4 @@ def listeners(counts):
 
 if __name__ == "__main__":
     what, counts = sys.argv[2], [int(c) for c in sys.argv[3:]]
-    {"broadcasts": broadcasts, "listeners": listeners}[what](counts)
+    {"broadcasts": broadcasts, "transcode": transcode, "listeners": listeners}[what](counts)
