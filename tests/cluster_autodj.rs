@@ -17,7 +17,15 @@ use std::time::Duration;
 fn tone(dir: &Path, name: &str, hz: u32) -> Vec<u8> {
     let path = dir.join(name);
     let made = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
         .arg(format!("sine=frequency={hz}:duration=8:sample_rate=44100"))
         .args(["-ac", "2", "-c:a", "flac"])
         .arg(&path)
@@ -55,7 +63,14 @@ async fn the_autodj_plays_on_one_node_and_moves_when_it_dies(kind: Kind) {
     // One track's file on each node's disk.
     let on_first = upload(node(0), &dj.token, &tone(dir.path(), "a.flac", 440)).await;
     let on_second = upload(node(1), &dj.token, &tone(dir.path(), "b.flac", 880)).await;
-    let list = c.call(0, "POST", "/api/v2/playlists", Some(&dj.token), Some(json!({"name": "both"})), 201);
+    let list = c.call(
+        0,
+        "POST",
+        "/api/v2/playlists",
+        Some(&dj.token),
+        Some(json!({"name": "both"})),
+        201,
+    );
     let list = list["id"].as_str().unwrap().to_owned();
     for track in [&on_first, &on_second] {
         c.call(
@@ -67,7 +82,14 @@ async fn the_autodj_plays_on_one_node_and_moves_when_it_dies(kind: Kind) {
             201,
         );
     }
-    let stream = c.call(0, "POST", "/api/v2/streams", Some(&dj.token), Some(json!({"title": "Relay"})), 201);
+    let stream = c.call(
+        0,
+        "POST",
+        "/api/v2/streams",
+        Some(&dj.token),
+        Some(json!({"title": "Relay"})),
+        201,
+    );
     let (id, mount) = (
         stream["id"].as_str().unwrap().to_owned(),
         stream["mount"].as_str().unwrap().to_owned(),
@@ -85,7 +107,11 @@ async fn the_autodj_plays_on_one_node_and_moves_when_it_dies(kind: Kind) {
 
     // Node 1 sends controls and listeners to node 0.
     let auth = format!("Bearer {}", dj.token);
-    for (method, path) in [("POST", format!("{autodj}/skip")), ("GET", autodj.clone()), ("GET", format!("/live/{mount}/mp3-128"))] {
+    for (method, path) in [
+        ("POST", format!("{autodj}/skip")),
+        ("GET", autodj.clone()),
+        ("GET", format!("/live/{mount}/mp3-128")),
+    ] {
         let reply = raw(node(1), method, &path, &[("Authorization", &auth)], b"").await;
         assert_eq!(reply.status, 307, "{method} {path}");
         let location = reply.header("location").unwrap_or_default().to_owned();
@@ -97,12 +123,18 @@ async fn the_autodj_plays_on_one_node_and_moves_when_it_dies(kind: Kind) {
     // Node 0 dies: node 1's keeper takes the programme once the lease (10 s) lapses, and plays the
     // track whose file it holds.
     c.kill(0);
-    eventually(Duration::from_secs(30), "the AutoDJ back on air on node 1", || {
-        let (status, body) = c.get(1, &autodj, Some(&dj.token))?;
-        let body: Value = serde_json::from_str(&body).ok()?;
-        (status == 200 && body["on_air"] == true && body["now"]["track"]["id"] == on_second.as_str())
+    eventually(
+        Duration::from_secs(30),
+        "the AutoDJ back on air on node 1",
+        || {
+            let (status, body) = c.get(1, &autodj, Some(&dj.token))?;
+            let body: Value = serde_json::from_str(&body).ok()?;
+            (status == 200
+                && body["on_air"] == true
+                && body["now"]["track"]["id"] == on_second.as_str())
             .then_some(())
-    })
+        },
+    )
     .await;
     let shown: Value = c.call(1, "GET", &format!("/api/v2/streams/{id}"), None, None, 200);
     assert_eq!(shown["live"], true, "{shown}");

@@ -165,7 +165,6 @@ id_newtype!(
     PlaylistId
 );
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

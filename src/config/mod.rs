@@ -6,8 +6,8 @@
 //! it came from. The table in [`keys`] documents every option; `--help` and docs/configuration.md
 //! print it.
 
-pub mod autodj;
 pub mod analytics;
+pub mod autodj;
 pub mod keys;
 pub mod oauth;
 pub mod schedules;
