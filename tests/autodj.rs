@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::audio::{broadcast, create_stream, http, Running, Stream};
+use common::audio::{broadcast, create_stream, create_stream_with, http, Running, Stream};
 use common::raw_http::{form, raw, BOUNDARY};
 use common::server::{TestServer, TestUser};
 use common::{Kind, TestDb};
@@ -575,21 +575,8 @@ async fn lyrics_follow_the_stream_clock(kind: Kind) {
     let dj = server.user("deejay").await;
     let fan = server.user("fan").await;
     let room = server.room(&dj, "studio", false).await;
-    let (status, created) = http(
-        &server,
-        "POST",
-        "/api/v2/streams",
-        Some(&dj.token),
-        Some(json!({"title": "Karaoke", "room_id": room})),
-    )
-    .await;
-    assert_eq!(status, 201, "{created}");
-    let stream = Stream {
-        id: created["id"].as_str().unwrap().to_owned(),
-        mount: created["mount"].as_str().unwrap().to_owned(),
-        key: created["stream_key"].as_str().unwrap().to_owned(),
-        ingest_url: created["ingest_url"].as_str().unwrap().to_owned(),
-    };
+    let stream =
+        create_stream_with(&server, &dj, json!({"title": "Karaoke", "room_id": room})).await;
     let dir = tempfile::tempdir().unwrap();
     let track = upload_track(&server, &dj, &two_tones(dir.path())).await;
     let lrc = "[ti:Two tones]\n[00:00.50]low <00:01.00>tone\n[00:02.00]high tone\n";
@@ -693,16 +680,9 @@ async fn a_live_broadcaster_pushes_lyrics(kind: Kind) {
     let dj = server.user("deejay").await;
     let fan = server.user("fan").await;
     let room = server.room(&dj, "studio", false).await;
-    let (_, created) = http(
-        &server,
-        "POST",
-        "/api/v2/streams",
-        Some(&dj.token),
-        Some(json!({"title": "Open mic", "room_id": room})),
-    )
-    .await;
-    let id = created["id"].as_str().unwrap().to_owned();
-    let path = format!("/api/v2/streams/{id}/lyrics");
+    let stream =
+        create_stream_with(&server, &dj, json!({"title": "Open mic", "room_id": room})).await;
+    let path = format!("/api/v2/streams/{}/lyrics", stream.id);
     let (status, body) = http(
         &server,
         "POST",
@@ -715,13 +695,7 @@ async fn a_live_broadcaster_pushes_lyrics(kind: Kind) {
         (status, body["error"]["code"].as_str()),
         (409, Some("not_live"))
     );
-    let source = broadcast(created["ingest_url"].as_str().unwrap(), 10, 440, false);
-    let stream = Stream {
-        id: id.clone(),
-        mount: created["mount"].as_str().unwrap().to_owned(),
-        key: String::new(),
-        ingest_url: String::new(),
-    };
+    let source = broadcast(&stream.ingest_url, 10, 440, false);
     common::audio::wait_live(&server, &stream).await;
     let mut ws = server.ws(&fan).await;
     ws.join(&room).await;

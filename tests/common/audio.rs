@@ -36,12 +36,17 @@ pub async fn http(
 }
 
 pub async fn create_stream(server: &TestServer, user: &TestUser, title: &str) -> Stream {
+    create_stream_with(server, user, json!({"title": title})).await
+}
+
+/// A stream made with this `POST /api/v2/streams` body (e.g. with a `room_id`).
+pub async fn create_stream_with(server: &TestServer, user: &TestUser, body: Value) -> Stream {
     let (status, body) = http(
         server,
         "POST",
         "/api/v2/streams",
         Some(&user.token),
-        Some(json!({"title": title})),
+        Some(body),
     )
     .await;
     assert_eq!(status, 201, "{body}");

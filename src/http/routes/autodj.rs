@@ -128,6 +128,23 @@ async fn view(state: &AppState, row: &AutoDjRow, stream: &StreamRow) -> AutoDjVi
     }
 }
 
+/// Passes `control` to the programme on `mount`: 204, or 409 `not_on_air` if none plays here.
+async fn send_control(
+    state: &AppState,
+    mount: String,
+    control: Control,
+) -> Result<HttpResponse, ApiError> {
+    let sent = state
+        .programmes
+        .send(ControlProgramme { mount, control })
+        .await
+        .unwrap_or(false);
+    if !sent {
+        return Err(not_on_air());
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
 fn not_on_air() -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
@@ -321,18 +338,7 @@ pub async fn skip(
         Ok(stream) => stream,
         Err(redirect) => return Ok(redirect),
     };
-    let sent = state
-        .programmes
-        .send(ControlProgramme {
-            mount: stream.mount,
-            control: Control::Skip,
-        })
-        .await
-        .unwrap_or(false);
-    if !sent {
-        return Err(not_on_air());
-    }
-    Ok(HttpResponse::NoContent().finish())
+    send_control(&state, stream.mount, Control::Skip).await
 }
 
 /// Play a track next (after other queued ones): one of the stream owner's tracks, or one of the
@@ -385,16 +391,5 @@ pub async fn queue(
     .await??;
     let track = found
         .ok_or_else(|| ApiError::invalid("no such track for this stream's AutoDJ on this node"))?;
-    let sent = state
-        .programmes
-        .send(ControlProgramme {
-            mount: stream.mount,
-            control: Control::QueueNext(track),
-        })
-        .await
-        .unwrap_or(false);
-    if !sent {
-        return Err(not_on_air());
-    }
-    Ok(HttpResponse::NoContent().finish())
+    send_control(&state, stream.mount, Control::QueueNext(track)).await
 }
