@@ -48,20 +48,31 @@ fn wav() -> Vec<u8> {
     out
 }
 
-/// The variant's bytes for `wav` from one uninterrupted encoder (what a listener must hear).
+/// The variant's bytes for `wav` from one uninterrupted encoder (what a listener must hear), fed
+/// the blocks a rung gets: the decoder's blocks gathered to `GATHER_FRAMES`.
 fn reference(wav: &[u8], variant: Variant) -> Vec<u8> {
     let mut encoder = encoders::encoder_for(variant).unwrap();
     let mut out = encoder.header().map(|h| h.to_vec()).unwrap_or_default();
+    let mut gathered = PcmBlock {
+        rate: 0,
+        samples: Vec::new(),
+    };
     decode::each_block(
         std::io::Cursor::new(wav.to_vec()),
         "wav",
         |rate, samples| {
-            encoder
-                .encode(&PcmBlock { rate, samples }, &mut out)
-                .unwrap();
+            gathered.rate = rate;
+            gathered.samples.extend_from_slice(&samples);
+            if gathered.samples.len() >= super::transcoder::GATHER_FRAMES * 2 {
+                encoder.encode(&gathered, &mut out).unwrap();
+                gathered.samples.clear();
+            }
         },
     )
     .unwrap();
+    if !gathered.samples.is_empty() {
+        encoder.encode(&gathered, &mut out).unwrap();
+    }
     encoder.finish(&mut out).unwrap();
     out
 }
