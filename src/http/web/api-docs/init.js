@@ -5,6 +5,9 @@ window.addEventListener("load", function () {
     url: "/api/v2/openapi.json",
     dom_id: "#swagger-ui",
     deepLinking: true,
+    // Tags start folded: with every operation open at once (the default, "list"), Swagger UI 5.36
+    // stopped rendering after the first two tags once the document passed ~116 operations.
+    docExpansion: "none",
     tryItOutEnabled: true,
     persistAuthorization: false,
     validatorUrl: null,
