@@ -2,12 +2,16 @@
 //! (measured in what a listener decodes), and a live source takes over and gives the air back
 //! without a gap: no run of digital silence longer than 50 ms in the decoded output around both
 //! switches, the handover within one HLS segment of the source connecting, and HLS timestamps that
-//! run on without a jump or a discontinuity. Both stores; real ffmpeg encodes the tracks and the
+//! run on without a jump or a discontinuity. A live source that stalls (connected, sending
+//! nothing) gives the air back to the programme without a silence and takes it again when it
+//! delivers. Both stores; real ffmpeg encodes the tracks and the
 //! live source and decodes the output.
 
 mod common;
 
-use common::audio::{broadcast, create_stream, create_stream_with, http, Running, Stream};
+use common::audio::{
+    broadcast, create_stream, create_stream_with, http, PacedSource, Running, Stream,
+};
 use common::raw_http::{form, raw, BOUNDARY};
 use common::server::{TestServer, TestUser};
 use common::{Kind, TestDb};
@@ -171,11 +175,11 @@ fn tones(samples: &[f32]) -> Vec<(bool, bool)> {
         .collect()
 }
 
-/// The runs of consecutive windows where both tones sound: (first, past the last).
-fn mixed_runs(windows: &[(bool, bool)]) -> Vec<(usize, usize)> {
+/// The runs of consecutive windows where `pick` holds: (first, past the last).
+fn runs_of(windows: &[(bool, bool)], pick: impl Fn(&(bool, bool)) -> bool) -> Vec<(usize, usize)> {
     let mut runs: Vec<(usize, usize)> = Vec::new();
     for (i, w) in windows.iter().enumerate() {
-        if !(w.0 && w.1) {
+        if !pick(w) {
             continue;
         }
         match runs.last_mut() {
@@ -184,6 +188,11 @@ fn mixed_runs(windows: &[(bool, bool)]) -> Vec<(usize, usize)> {
         }
     }
     runs
+}
+
+/// The runs of consecutive windows where both tones sound: (first, past the last).
+fn mixed_runs(windows: &[(bool, bool)]) -> Vec<(usize, usize)> {
+    runs_of(windows, |w| w.0 && w.1)
 }
 
 /// The longest run of frames whose samples are all zero, in milliseconds.
@@ -531,6 +540,175 @@ async fn a_live_source_takes_over_and_gives_the_air_back(kind: Kind) {
     eprintln!("{} HLS segments, largest timestamp gap from the previous segment's end: {worst_jump} ticks of 90 kHz", segs.len());
 }
 
+/// Polls the stream's `now_playing` until it is `title` (at most 10 s).
+async fn wait_title(server: &TestServer, stream: &Stream, title: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let path = format!("/api/v2/streams/{}", stream.id);
+        let (_, info) = http(server, "GET", &path, None, None).await;
+        if info["now_playing"] == title {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "now_playing never {title}: {info}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn a_stalled_live_source_falls_back_to_the_programme(kind: Kind) {
+    let db = TestDb::new(kind);
+    let server = TestServer::start(&db).await;
+    let dj = server.user("deejay").await;
+    let stream = create_stream(&server, &dj, "Stall FM").await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = tone(dir.path(), "a.ogg", 440, 60, &["-c:a", "libvorbis"]);
+    let ids = vec![upload_track(&server, &dj, &a).await];
+    let list = playlist(&server, &dj, &ids).await;
+    let path = format!("/api/v2/streams/{}/autodj", stream.id);
+    let (status, reply) = http(
+        &server,
+        "PUT",
+        &path,
+        Some(&dj.token),
+        Some(json!({"playlist": list, "crossfade_ms": 0, "handover_ms": 500})),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    wait_for(&server, &dj, &stream, 10, "AutoDJ never played", |s| {
+        s["now"]["track"]["id"] == ids[0].as_str()
+    })
+    .await;
+    let live_mp3 = tone(
+        dir.path(),
+        "live.mp3",
+        1000,
+        40,
+        &["-c:a", "libmp3lame", "-b:a", "192k"],
+    );
+    let live_mp3 = std::fs::read(live_mp3).unwrap();
+
+    // A listener from before the takeover to after the source leaves.
+    let out = dir.path().join("out.f32");
+    let url = format!("http://{}/live/{}/mp3-128", server.addr, stream.mount);
+    let listener = record(&url, 26, &out);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let source = PacedSource::start(server.state.config.ingest_bind, &stream, live_mp3, 40);
+    wait_for(
+        &server,
+        &dj,
+        &stream,
+        15,
+        "the source never took over",
+        |s| s["now"]["live"] == true,
+    )
+    .await;
+    wait_title(&server, &stream, "Stall FM").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // The source stalls: connected, sending nothing. The programme comes back, titled.
+    source.stall();
+    let stalled_at = Instant::now();
+    wait_for(&server, &dj, &stream, 5, "no fallback on the stall", |s| {
+        s["now"]["live"] == false
+    })
+    .await;
+    let fallback = stalled_at.elapsed();
+    wait_title(&server, &stream, "Tone 440").await;
+    // Still attached: the mount is busy for a second source.
+    let basic = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("source:{}", stream.key))
+    };
+    let second = raw(
+        server.addr,
+        "PUT",
+        &format!("/live/{}", stream.mount),
+        &[
+            ("Authorization", &format!("Basic {basic}")),
+            ("Content-Type", "audio/mpeg"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(second.status, 403, "{:?}", second.json());
+    // A stall of several seconds.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(autodj(&server, &dj, &stream).await["now"]["live"], false);
+
+    // It delivers again: it takes over again.
+    source.resume();
+    let resumed_at = Instant::now();
+    wait_for(
+        &server,
+        &dj,
+        &stream,
+        10,
+        "no takeover after the stall",
+        |s| s["now"]["live"] == true,
+    )
+    .await;
+    let again = resumed_at.elapsed();
+    wait_title(&server, &stream, "Stall FM").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    drop(source);
+    wait_for(
+        &server,
+        &dj,
+        &stream,
+        10,
+        "the AutoDJ never came back",
+        |s| s["now"]["live"] == false,
+    )
+    .await;
+    eprintln!(
+        "fallback seen {:.0} ms after the stall began, takeover {:.0} ms after it resumed (50 ms polls)",
+        fallback.as_secs_f64() * 1000.0,
+        again.as_secs_f64() * 1000.0
+    );
+
+    let samples = finished(listener, &out, 40).await;
+    assert!(
+        samples.len() as f64 > 25.0 * RATE * 2.0,
+        "{} samples",
+        samples.len()
+    );
+    let windows = tones(&samples);
+    let silence = longest_silence_ms(&samples[(0.5 * RATE) as usize * 2..]);
+    eprintln!(
+        "longest digital silence: {silence:.2} ms; live runs {:?}, switches {:?} (100 ms windows)",
+        runs_of(&windows, |w| w.1 && !w.0),
+        mixed_runs(&windows)
+    );
+    assert!(silence < 50.0, "{silence} ms of digital silence");
+    // Live, then the programme through the stall, then live again, then the programme.
+    let live = runs_of(&windows, |w| w.1 && !w.0);
+    assert_eq!(
+        live.len(),
+        2,
+        "live before and after the stall: {windows:?}"
+    );
+    let programme = runs_of(&windows, |w| w.0 && !w.1);
+    assert!(programme[0].1 <= live[0].0, "AutoDJ before: {windows:?}");
+    let during = programme
+        .iter()
+        .find(|r| r.0 >= live[0].1 && r.1 <= live[1].0)
+        .expect("the programme during the stall");
+    assert!(
+        during.1 - during.0 >= 30,
+        "about 4 s of programme in the stall: {windows:?}"
+    );
+    assert!(
+        programme.iter().any(|r| r.0 >= live[1].1),
+        "AutoDJ after: {windows:?}"
+    );
+    // Four switches, each a short crossfade.
+    let runs = mixed_runs(&windows);
+    assert_eq!(runs.len(), 4, "{runs:?} in {windows:?}");
+    assert!(runs.iter().all(|(from, to)| to - from <= 7), "{runs:?}");
+}
+
 /// A track of 440 Hz for 2 s, then 1 kHz for 2 s (MP3).
 fn two_tones(dir: &Path) -> PathBuf {
     let out = dir.join("lyrics.mp3");
@@ -749,6 +927,7 @@ async fn a_live_broadcaster_pushes_lyrics(kind: Kind) {
 on_both_backends!(
     a_playlist_plays_with_crossfades,
     a_live_source_takes_over_and_gives_the_air_back,
+    a_stalled_live_source_falls_back_to_the_programme,
     lyrics_follow_the_stream_clock,
     a_live_broadcaster_pushes_lyrics,
 );

@@ -25,15 +25,40 @@ pub struct LiveInput {
     blocks: Receiver<Vec<f32>>,
     buf: VecDeque<f32>,
     disconnected: bool,
+    /// The mixer's clock (output frames) when it last wanted more of the source and none was
+    /// ready, `None` once a block came since: how long a stalled source has sent nothing.
+    dry_since: Option<u64>,
 }
 
 impl LiveInput {
-    /// Takes blocks from the decoder until `frames` are buffered (or none is ready).
-    pub fn fill_to(&mut self, frames: usize) {
+    fn new(blocks: Receiver<Vec<f32>>) -> Self {
+        LiveInput {
+            blocks,
+            buf: VecDeque::new(),
+            disconnected: false,
+            dry_since: None,
+        }
+    }
+
+    /// A source whose decoded blocks (44.1 kHz stereo) come from `blocks` (for tests).
+    #[cfg(test)]
+    pub(super) fn from_blocks(blocks: Receiver<Vec<f32>>) -> Self {
+        Self::new(blocks)
+    }
+
+    /// Takes blocks from the decoder until `frames` are buffered (or none is ready); `now` is the
+    /// mixer's clock in output frames.
+    pub fn fill_to(&mut self, frames: usize, now: u64) {
         while !self.disconnected && self.buf.len() < frames * 2 {
             match self.blocks.try_recv() {
-                Ok(block) => self.buf.extend(block),
-                Err(TryRecvError::Empty) => break,
+                Ok(block) => {
+                    self.buf.extend(block);
+                    self.dry_since = None;
+                }
+                Err(TryRecvError::Empty) => {
+                    self.dry_since.get_or_insert(now);
+                    break;
+                }
                 Err(TryRecvError::Disconnected) => self.disconnected = true,
             }
         }
@@ -41,6 +66,11 @@ impl LiveInput {
 
     pub fn buffered_frames(&self) -> usize {
         self.buf.len() / 2
+    }
+
+    /// Output frames (up to `now`) since the source last delivered while more was wanted.
+    pub fn dry_for(&self, now: u64) -> u64 {
+        self.dry_since.map_or(0, |since| now.saturating_sub(since))
     }
 
     /// The source's connection is gone (what is buffered may still be played).
@@ -88,14 +118,7 @@ pub fn attach(
                 Err(e) => warn!(log, "live source rejected"; "error" => e.to_string()),
             }
         })?;
-    Ok((
-        input,
-        LiveInput {
-            blocks,
-            buf: VecDeque::new(),
-            disconnected: false,
-        },
-    ))
+    Ok((input, LiveInput::new(blocks)))
 }
 
 /// A thread that resamples blocks at `rate` to the mixer's rate.

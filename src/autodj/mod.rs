@@ -2,9 +2,12 @@
 //! the same transcoder ladder as a live source, and hands over to a live source and back without a
 //! gap. `playout` (tracks crossfaded with rodio's combinators), `picker` (order, shuffle, queue),
 //! `track_source` (a file as a rodio source at the mixer's rate and loudness), `mixer` (the real
-//! time thread feeding the stream session, and the live handover), `live_input` (a live source's
-//! decoder for it), `programmes` (the node's programmes, by mount).
+//! time thread feeding the stream session), `handover` (what it puts on air: the programme, a live
+//! source, the crossfades between them, a live source's stall), `live_input` (a live source's
+//! decoder for it), `lyrics` (timed lines on the stream clock), `programmes` (the node's
+//! programmes, by mount).
 
+pub mod handover;
 pub mod keeper;
 pub mod library;
 pub mod live_input;

@@ -200,9 +200,10 @@ impl Reporter {
                 let live = self.on_air.borrow().live;
                 if !live {
                     self.session.do_send(SetTitle(track.display_title()));
-                    self.lyrics
-                        .track_started(track.id, track.lyrics.as_deref(), at);
                 }
+                // A track can start in a handover's fade-out: its lines wait with the track's.
+                self.lyrics
+                    .track_started(track.id, track.lyrics.as_deref(), at);
                 let waited = self.on_air.borrow().live_waited_s;
                 self.on_air.send_replace(OnAir {
                     track: Some(on_air_track(&track)),
@@ -214,9 +215,14 @@ impl Reporter {
             MixerEvent::TrackFailed { track, error } => {
                 warn!(self.log, "AutoDJ passed over a track it could not open"; "track" => track.id.0, "error" => error);
             }
-            MixerEvent::LiveStarted { at, waited, .. } => {
+            MixerEvent::LiveStarted {
+                at,
+                handover,
+                waited,
+            } => {
                 info!(self.log, "live source takes over from the AutoDJ"; "waited_s" => waited);
-                self.lyrics.clear();
+                // The track pauses where the handover ends; its lines wait for it.
+                self.lyrics.pause(at + handover);
                 self.session.do_send(SetTitle(self.fallback_title.clone()));
                 self.on_air.send_modify(|s| {
                     s.live = true;
@@ -233,7 +239,15 @@ impl Reporter {
                     }
                 }
             }
-            MixerEvent::LiveEnded { at } => {
+            MixerEvent::LiveEnded {
+                at,
+                stalled,
+                paused,
+            } => {
+                if stalled {
+                    info!(self.log, "live source stalled: the AutoDJ plays until it delivers again"; "at" => at);
+                }
+                self.lyrics.resume(paused);
                 let track = self.on_air.borrow().track.clone();
                 if let Some(t) = &track {
                     self.session.do_send(SetTitle(match &t.artist {

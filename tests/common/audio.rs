@@ -3,8 +3,9 @@
 use super::server::{TestServer, TestUser};
 use actix_web::web;
 use serde_json::{json, Value};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Clone)]
 pub struct Stream {
@@ -235,4 +236,109 @@ pub fn dominant_frequency(url: &str) -> f64 {
     let tail = &samples[samples.len() / 3..];
     let crossings = tail.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
     crossings as f64 / 2.0 / (tail.len() as f64 / 8000.0)
+}
+
+/// What a [`PacedSource`] does.
+const SENDING: u8 = 0;
+const STALLED: u8 = 1;
+const LEAVING: u8 = 2;
+
+/// A live source opened by hand on the ingest port, sending an MP3 file at its own byte rate in
+/// real time (0.3 s ahead, as an encoder's buffer would be). Stalled, it keeps the connection open
+/// and sends nothing; dropped, it closes the connection.
+pub struct PacedSource {
+    state: std::sync::Arc<std::sync::atomic::AtomicU8>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PacedSource {
+    /// Sends `mp3` (`seconds` long) to `stream`'s mount on the ingest port at `ingest`.
+    pub fn start(ingest: SocketAddr, stream: &Stream, mp3: Vec<u8>, seconds: u32) -> Self {
+        use std::sync::atomic::{AtomicU8, Ordering};
+        let state = std::sync::Arc::new(AtomicU8::new(SENDING));
+        let auth = {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(format!("source:{}", stream.key))
+        };
+        let head = format!(
+            "PUT /live/{} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\nContent-Type: audio/mpeg\r\n\r\n",
+            stream.mount
+        );
+        let per_second = mp3.len() as f64 / f64::from(seconds);
+        let shared = state.clone();
+        // On a thread of its own, handshake included: the server may run on the test's runtime.
+        let thread = std::thread::spawn(move || {
+            let Some(mut tcp) = open_source(ingest, &head) else {
+                return;
+            };
+            let (mut sent, mut active) = (0usize, Duration::ZERO);
+            let mut last = Instant::now();
+            loop {
+                let now = Instant::now();
+                match shared.load(Ordering::SeqCst) {
+                    LEAVING => return,
+                    SENDING => active += now - last,
+                    _ => {}
+                }
+                last = now;
+                let due = ((active.as_secs_f64() + 0.3) * per_second) as usize;
+                let due = due.min(mp3.len());
+                if due > sent {
+                    if std::io::Write::write_all(&mut tcp, &mp3[sent..due]).is_err() {
+                        return;
+                    }
+                    sent = due;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        PacedSource {
+            state,
+            thread: Some(thread),
+        }
+    }
+
+    /// Keeps the connection open and sends nothing.
+    pub fn stall(&self) {
+        self.set(STALLED);
+    }
+
+    /// Sends again, from where it stalled.
+    pub fn resume(&self) {
+        self.set(SENDING);
+    }
+
+    fn set(&self, what: u8) {
+        self.state.store(what, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for PacedSource {
+    fn drop(&mut self) {
+        self.set(LEAVING);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Sends a source's request `head` to the ingest at `addr`; the connection once it is accepted.
+fn open_source(addr: SocketAddr, head: &str) -> Option<std::net::TcpStream> {
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect(addr).ok()?;
+    tcp.write_all(head.as_bytes()).ok()?;
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut reply = Vec::new();
+    let mut byte = [0u8; 1];
+    while !reply.ends_with(b"\r\n\r\n") {
+        if tcp.read(&mut byte).ok()? == 0 {
+            break;
+        }
+        reply.push(byte[0]);
+    }
+    let ok = reply.starts_with(b"HTTP/1.1 200");
+    if !ok {
+        eprintln!("source refused: {}", String::from_utf8_lossy(&reply));
+    }
+    ok.then_some(tcp)
 }
