@@ -1,7 +1,8 @@
 //! Issue 14, AutoDJ on several nodes: the programme plays on the node that took the mount's lease;
 //! its controls and its listeners reaching another node are sent there (307); when that node dies,
 //! another node's keeper puts the programme back on air once the lease lapses (playing the tracks
-//! whose files it holds). Both stores.
+//! whose files it holds). The programme's `now_playing` and `lyrics` events reach the linked
+//! room's members connected to another node. Both stores.
 
 mod common;
 
@@ -27,7 +28,8 @@ fn tone(dir: &Path, name: &str, hz: u32) -> Vec<u8> {
             "-i",
         ])
         .arg(format!("sine=frequency={hz}:duration=8:sample_rate=44100"))
-        .args(["-ac", "2", "-c:a", "flac"])
+        .args(["-ac", "2", "-metadata", &format!("title=Tone {hz}")])
+        .args(["-c:a", "flac"])
         .arg(&path)
         .status()
         .expect("ffmpeg must be installed");
@@ -140,4 +142,95 @@ async fn the_autodj_plays_on_one_node_and_moves_when_it_dies(kind: Kind) {
     assert_eq!(shown["live"], true, "{shown}");
 }
 
-on_both_backends!(the_autodj_plays_on_one_node_and_moves_when_it_dies);
+async fn now_playing_and_lyrics_reach_a_member_on_another_node(kind: Kind) {
+    let c = Cluster::start(kind, 2);
+    let node = |i: usize| SocketAddr::from(([127, 0, 0, 1], c.port(i)));
+    let dj = c.register(0, "deejay");
+    let fan = c.register(1, "fan");
+    let room = c.room(0, &dj, "studio");
+    let dir = tempfile::tempdir().unwrap();
+    // The track's file on node 0, where the programme will play.
+    let track = upload(node(0), &dj.token, &tone(dir.path(), "a.flac", 440)).await;
+    let lrc = "[00:00.50]first <00:01.00>line\n[00:02.00]second line\n";
+    let reply = raw(
+        node(0),
+        "PUT",
+        &format!("/api/v2/tracks/{track}/lyrics"),
+        &[
+            ("Authorization", &format!("Bearer {}", dj.token)),
+            ("Content-Type", "text/plain"),
+        ],
+        lrc.as_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.json());
+    let list = c.call(
+        0,
+        "POST",
+        "/api/v2/playlists",
+        Some(&dj.token),
+        Some(json!({"name": "karaoke"})),
+        201,
+    );
+    let list = list["id"].as_str().unwrap().to_owned();
+    c.call(
+        0,
+        "POST",
+        &format!("/api/v2/playlists/{list}/items"),
+        Some(&dj.token),
+        Some(json!({"track": track})),
+        201,
+    );
+    let stream = c.call(
+        0,
+        "POST",
+        "/api/v2/streams",
+        Some(&dj.token),
+        Some(json!({"title": "Karaoke", "room_id": room})),
+        201,
+    );
+    let id = stream["id"].as_str().unwrap().to_owned();
+
+    // The fan is in the room through node 1; the AutoDJ goes on air on node 0.
+    let (mut ws, _) = c.joined(1, &fan, &room, None).await;
+    let on = c.call(
+        0,
+        "PUT",
+        &format!("/api/v2/streams/{id}/autodj"),
+        Some(&dj.token),
+        Some(json!({"playlist": list, "crossfade_ms": 0})),
+        200,
+    );
+    assert_eq!(on["on_air"], true, "{on}");
+    let shown: Value = c.call(1, "GET", &format!("/api/v2/streams/{id}"), None, None, 200);
+    assert_eq!(
+        shown["node"]["id"], c.nodes[0].id,
+        "plays on node 0: {shown}"
+    );
+
+    let playing = ws.recv_type("now_playing").await;
+    assert_eq!(playing["title"], "Tone 440", "{playing}");
+    assert_eq!(playing["room"], room.as_str(), "{playing}");
+    let first = ws.recv_type("lyrics").await;
+    assert_eq!(first["text"], "first line", "{first}");
+    assert_eq!(first["words"][0]["text"], "line", "{first}");
+    let second = ws.recv_type("lyrics").await;
+    assert_eq!(second["text"], "second line", "{second}");
+    assert_eq!(second["track"], track.as_str(), "{second}");
+    assert_eq!(second["stream"], id.as_str(), "{second}");
+    let (t1, t2) = (
+        first["stream_time"].as_f64().unwrap(),
+        second["stream_time"].as_f64().unwrap(),
+    );
+    assert!((t2 - t1 - 1.5).abs() < 0.01, "{first} {second}");
+    assert_eq!(
+        second["at"].as_i64().unwrap() - first["words"][0]["at"].as_i64().unwrap(),
+        1000,
+        "{first} {second}"
+    );
+}
+
+on_both_backends!(
+    the_autodj_plays_on_one_node_and_moves_when_it_dies,
+    now_playing_and_lyrics_reach_a_member_on_another_node,
+);
