@@ -822,7 +822,69 @@ async fn two_editors_on_two_nodes_converge(kind: Kind) {
     }
 }
 
+/// A track's owner deletes it: each of its items leaves the playlists as an edit (a version and a
+/// `playlist_item_removed` each), heard by an editor on the other node, not silently by cascade.
+async fn deleting_a_track_removes_its_items_as_edits(kind: Kind) {
+    let c = Cluster::start(kind, 2);
+    let alice = c.register(0, "alice");
+    let bob = c.register(1, "bob");
+    let pool = c.db.pool();
+    let owner: i64 = alice.id.parse().unwrap();
+    let (gone, kept) = (
+        track(&pool, 501, owner, "gone"),
+        track(&pool, 502, owner, "kept"),
+    );
+    let made = c.call(
+        0,
+        "POST",
+        "/api/v2/playlists",
+        Some(&alice.token),
+        Some(json!({"name": "Shrinking"})),
+        201,
+    );
+    let p = format!("/api/v2/playlists/{}", made["id"].as_str().unwrap());
+    let editor = format!("{p}/editors/{}", bob.id);
+    c.call(0, "PUT", &editor, Some(&alice.token), None, 200);
+    for t in [&gone, &kept, &gone] {
+        let body = json!({"track": t});
+        c.call(
+            0,
+            "POST",
+            &format!("{p}/items"),
+            Some(&alice.token),
+            Some(body),
+            201,
+        );
+    }
+    let mut bob_ws = c.ws(1, &bob).await;
+    let start = c.call(1, "GET", &p, Some(&bob.token), None, 200);
+    let v0 = start["version"].as_i64().unwrap();
+
+    let track_path = format!("/api/v2/tracks/{gone}");
+    c.call(0, "DELETE", &track_path, Some(&alice.token), None, 204);
+
+    let fin = c.call(1, "GET", &p, Some(&bob.token), None, 200);
+    assert_eq!(fin["version"], v0 + 2, "one edit per removed item");
+    let titles: Vec<&str> = fin["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["track"]["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["kept"]);
+    let events = events_until(&mut bob_ws, v0, v0 + 2).await;
+    let mut replica = Replica::of(&start);
+    for event in &events {
+        assert_eq!(event["type"], "playlist_item_removed", "{event}");
+        assert_eq!(event["item"]["track"]["id"], gone.as_str(), "{event}");
+        replica.apply(event);
+    }
+    assert_eq!(replica.order, Replica::of(&fin).order);
+    c.call(0, "DELETE", &track_path, Some(&alice.token), None, 404);
+}
+
 on_both_backends!(
+    deleting_a_track_removes_its_items_as_edits,
     members_edit_and_strangers_see_nothing,
     items_are_placed_and_moved_by_fractional_keys,
     a_stale_if_match_gets_409_with_the_current_version,

@@ -399,6 +399,18 @@ pub fn delete_item(conn: &mut DbConnection, item: i64) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Every item of track `track`, in any playlist: `(playlist, item)`, in item order.
+pub fn items_of_track(
+    conn: &mut DbConnection,
+    track: i64,
+) -> Result<Vec<(PlaylistId, i64)>, DbError> {
+    Ok(playlist_items::table
+        .filter(playlist_items::track_id.eq(track))
+        .order(playlist_items::id.asc())
+        .select((playlist_items::playlist_id, playlist_items::id))
+        .load(conn)?)
+}
+
 /// The owner of track `id`, `None` if there is no such track.
 pub fn track_owner(conn: &mut DbConnection, id: i64) -> Result<Option<UserId>, DbError> {
     Ok(tracks::table

@@ -280,6 +280,35 @@ pub fn remove_item(
     })
 }
 
+/// Removes every item of track `track` from every playlist, in the caller's transaction (its
+/// owner is deleting it): one edit (version bump) per item, as if an editor had removed it, so
+/// viewers hear `playlist_item_removed` instead of finding the item gone.
+pub fn unlink_track(
+    conn: &mut DbConnection,
+    track: i64,
+    now: i64,
+) -> Result<Vec<Applied<Placed>>, PlaylistError> {
+    let mut removed = Vec::new();
+    for (id, item) in store::items_of_track(conn, track)? {
+        let (Some(row), Some(found)) = (store::bump(conn, id, now)?, store::item(conn, id, item)?)
+        else {
+            continue;
+        };
+        let after = store::prev_before(conn, id, Some(&found.item.position), None)?;
+        store::delete_item(conn, item)?;
+        let audience = store::audience(conn, &row)?;
+        removed.push(Applied {
+            playlist: row,
+            audience,
+            value: Placed {
+                item: found,
+                after: after.map(|r| r.id),
+            },
+        });
+    }
+    Ok(removed)
+}
+
 fn placed(
     conn: &mut DbConnection,
     id: PlaylistId,

@@ -614,11 +614,22 @@ fn item_changed(
     by: UserId,
     mut res: actix_web::HttpResponseBuilder,
 ) -> HttpResponse {
-    let item = PlaylistItem::of(&applied.value);
     let version = applied.playlist.version;
-    let mut event = PlaylistEvent::new(kind, applied.playlist.id, version, by);
-    event.item = Some(&item);
-    announce(state, applied.audience, &event);
+    let item = announce_item(state, kind, applied, by);
     res.insert_header(etag(version))
         .json(ItemChange { version, item })
+}
+
+/// Tells the playlist's owner and editors of an item edit by `by`: the item as they see it.
+pub fn announce_item(
+    state: &AppState,
+    kind: Kind,
+    applied: Applied<Placed>,
+    by: UserId,
+) -> PlaylistItem {
+    let item = PlaylistItem::of(&applied.value);
+    let mut event = PlaylistEvent::new(kind, applied.playlist.id, applied.playlist.version, by);
+    event.item = Some(&item);
+    announce(state, applied.audience, &event);
+    item
 }

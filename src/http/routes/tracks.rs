@@ -6,10 +6,14 @@
 //! them, `.../audio` and `.../artwork` serve its files. A track is its owner's: anyone else gets
 //! 404. Lyrics are in `track_lyrics`.
 
+use super::playlists::announce_item;
 use super::uploads::{declared_length, on_its_node, serve, FRAMING_BYTES};
 use crate::db::tracks::{self as store, NewTrack, TagEdit, TrackRow};
+use crate::db::write_txn::write_transaction;
 use crate::http::error::ApiError;
 use crate::http::extract::{AuthUser, MediaUser};
+use crate::playlists::edit::unlink_track;
+use crate::playlists::event::Kind;
 use crate::state::AppState;
 use crate::tracks::analyse::{self, AudioFormat};
 use crate::tracks::{self, TrackError};
@@ -443,11 +447,20 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let TrackId(id) = path.into_inner();
     let pool = state.pool.clone();
-    let row = web::block(move || {
-        store::delete(&mut *pool.get()?, id, who.user_id)?
-            .ok_or_else(|| ApiError::from(TrackError::NotFound))
+    let (row, unlinked) = web::block(move || {
+        write_transaction(&mut *pool.get()?, |conn| {
+            let row = store::find_owned(conn, id, who.user_id)?
+                .ok_or_else(|| ApiError::from(TrackError::NotFound))?;
+            // Its items leave the playlists as edits (versions, events), not by the cascade.
+            let unlinked = unlink_track(conn, row.id, now_ms() as i64)?;
+            store::delete(conn, id, who.user_id)?;
+            Ok::<_, ApiError>((row, unlinked))
+        })
     })
     .await??;
+    for applied in unlinked {
+        announce_item(&state, Kind::ItemRemoved, applied, who.user_id);
+    }
     // The files live on the node that took the upload: another node leaves them (they are
     // unreachable without the row); with one shared data dir, every node reaches them.
     let blobs = state.tracks.store.clone();
