@@ -8,13 +8,13 @@
 #  (b) how many concurrent broadcasts stay real time on this machine (scripts/bench_audio_live.py).
 #  (c) N progressive listeners of one stream on Veza (Icecast port and main HTTP port) and on
 #      Debian's icecast2 relaying the same audio, side by side (scripts/bench_audio_live.py).
-# Environment: PARTS="a b c", RUNS=1, BROADCASTS="1 10 20 ...", LISTENERS="1000 5000".
+# Environment: PARTS="a b c", RUNS=1, BROADCASTS="1 10 20 ...", LISTENERS="1000 5000 10000".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh test
 PARTS=${PARTS:-a b c}
 BROADCASTS=${BROADCASTS:-1 10 20 30 40 50 60}
-LISTENERS=${LISTENERS:-1000 5000}
+LISTENERS=${LISTENERS:-1000 5000 10000}
 if [[ $PARTS == *c* ]] && ! command -v icecast2 >/dev/null; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq icecast2

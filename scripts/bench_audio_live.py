@@ -283,9 +283,13 @@ def measure(pid, n, run, rss0):
 
 
 def report(server, n, r, cpu, idle, rss0, rss1):
+    """Prints one row; returns (CPU for listeners, RSS KiB) per connected listener."""
+    connected = max(r["connected"], 1)
+    per = (rss1 - rss0) / connected
     print(f"  {server:<9} {n:>9} {r['connected']:>9} {r['dropped']:>7} {r['underruns']:>9} "
-          f"{cpu * 100:>6.1f}% {(cpu - idle) * 100:>12.1f}% {(rss1 - rss0) / max(n, 1):>9.1f} KiB "
-          f"{rss1 / 1024:>6.1f} MiB", flush=True)
+          f"{r['listeners_with_underrun']:>9} {cpu * 100:>6.1f}% {(cpu - idle) * 100:>12.1f}% "
+          f"{per:>9.2f} KiB {rss1 / 1024:>6.1f} MiB", flush=True)
+    return (cpu - idle) / connected, per
 
 
 def listeners(counts):
@@ -295,9 +299,11 @@ def listeners(counts):
           "in real time; 20 s measured after ramp-up)")
     print("  CPU: the server's share of one core while listened to; 'for listeners' subtracts the same")
     print("  server with the stream on air and nobody listening (Veza transcodes the ladder, icecast relays)")
+    print("  RSS/listener and the ratios are per connected listener (icecast2 may not take them all)")
     print(f"  {'server':<9} {'listeners':>9} {'connected':>9} {'dropped':>7} {'underruns':>9} "
-          f"{'CPU':>7} {'for listeners':>13} {'RSS/listener':>13} {'RSS total':>10}")
+          f"{'(lstnrs)':>9} {'CPU':>7} {'for listeners':>13} {'RSS/listener':>13} {'RSS total':>10}")
     for n in counts:
+        figures = {}
         # Veza on its Icecast port (listeners served as Icecast does) and on the main HTTP port.
         for label, port_of in (("veza", lambda v: v.ingest), ("veza-http", lambda v: v.port)):
             veza = Veza()
@@ -308,7 +314,7 @@ def listeners(counts):
             idle, rss0 = idle_cpu(veza.proc.pid), rss_kib(veza.proc.pid)
             run = listen(f"127.0.0.1:{port_of(veza)}", f"/live/{s['mount']}/mp3-128", n)
             rss0, rss1, cpu, r = measure(veza.proc.pid, n, run, rss0)
-            report(label, n, r, cpu, idle, rss0, rss1)
+            figures[label] = report(label, n, r, cpu, idle, rss0, rss1)
             stop_all([pusher])
             veza.stop()
 
@@ -319,8 +325,12 @@ def listeners(counts):
         idle, rss0 = idle_cpu(ice.pid), rss_kib(ice.pid)
         run = listen(f"127.0.0.1:{port}", "/bench", n)
         rss0, rss1, cpu, r = measure(ice.pid, n, run, rss0)
-        report("icecast2", n, r, cpu, idle, rss0, rss1)
+        ice_cpu, ice_rss = report("icecast2", n, r, cpu, idle, rss0, rss1)
         stop_all([pusher, ice])
+        for label, (cpu, per) in figures.items():
+            print(f"  {n} listeners, {label}/icecast2: CPU per listener {cpu / max(ice_cpu, 1e-12):.2f}x "
+                  f"(target <= 0.5x on the Icecast port), RSS per listener {per:.2f} KiB "
+                  f"({per / max(ice_rss, 1e-9):.2f}x; target <= 2 KiB)", flush=True)
 
 
 if __name__ == "__main__":

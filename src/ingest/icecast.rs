@@ -9,6 +9,7 @@
 
 use super::admission::{accept_backoff, Admission};
 use super::head::{read_head, Head};
+use super::listeners::Listener;
 use super::{open, IngestError};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::limits::held::Full;
@@ -58,9 +59,13 @@ pub async fn serve(listener: TcpListener, state: AppState) {
         };
         let state = state.clone();
         actix_web::rt::spawn(async move {
-            let _place = permit;
-            if let Err(e) = handle(tcp, &state).await {
-                debug!(state.log, "ingest connection ended"; "peer" => peer.to_string(), "error" => e.to_string());
+            match handle(tcp, &state).await {
+                // A listener goes on in a task of its own, without the server's state.
+                Ok(Some(listener)) => drop(actix_web::rt::spawn(listener.run(permit))),
+                Ok(None) => {}
+                Err(e) => {
+                    debug!(state.log, "ingest connection ended"; "peer" => peer.to_string(), "error" => e.to_string())
+                }
             }
         });
     }
@@ -125,21 +130,32 @@ fn mount_of(path: &str) -> Option<&str> {
     (!mount.is_empty() && !mount.contains('/')).then_some(mount)
 }
 
-async fn handle(mut tcp: TcpStream, state: &AppState) -> std::io::Result<()> {
+/// Serves a connection's request; a listener's is returned to run on its own.
+async fn handle(mut tcp: TcpStream, state: &AppState) -> std::io::Result<Option<Listener>> {
     // One deadline for the whole head, however slowly it drips in (slowloris).
     let deadline = Duration::from_millis(state.config.ingest_head_timeout_ms);
     let (head, leftover) = tokio::time::timeout(deadline, read_head(&mut tcp))
         .await
         .map_err(|_| std::io::Error::other("the request head took too long"))??;
     if head.method == "GET" && head.path.starts_with("/admin/metadata") {
-        return metadata(&mut tcp, state, &head).await;
+        return metadata(&mut tcp, state, &head).await.map(|()| None);
     }
     if head.method == "GET" {
         if let Some((mount, variant)) = super::listeners::listen_path(&head.path) {
             drop(leftover);
-            return super::listeners::serve(tcp, state, &head, mount, variant).await;
+            return super::listeners::open(tcp, state, &head, mount, variant).await;
         }
     }
+    ingest(tcp, state, head, leftover).await.map(|()| None)
+}
+
+/// A source: checked, then copied into its stream session until it leaves.
+async fn ingest(
+    mut tcp: TcpStream,
+    state: &AppState,
+    head: Head,
+    leftover: BytesMut,
+) -> std::io::Result<()> {
     if head.method != "PUT" && head.method != "SOURCE" {
         let e =
             IngestError::BadRequest("this port takes sources (PUT or SOURCE /live/MOUNT) and listeners (GET /live/MOUNT/VARIANT)".into());

@@ -20,10 +20,16 @@ use futures_util::Stream;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::watch;
 
+/// The most the main port hands actix-web at a time: actix copies a response body's pieces into
+/// its connection's write buffer, which keeps its largest size for the life of the connection (a
+/// listener's piece is ~0.56 s, 9 KB at 128 kbit/s; slices keep that buffer at a few KiB).
+pub const MAIN_PORT_SLICE: usize = 4096;
+
 /// One listener's audio, from its subscription to the end of the broadcast (or its cut-off).
 pub struct ListenerFeed {
     variant: Variant,
-    burst: std::vec::IntoIter<Bytes>,
+    /// The burst still to send; `None` once sent (its list freed: a listener lives for hours).
+    burst: Option<std::vec::IntoIter<Bytes>>,
     live: broadcast::Receiver<Bytes>,
     title: watch::Receiver<String>,
     icy: Option<IcyInterleaver>,
@@ -40,7 +46,7 @@ impl ListenerFeed {
         } = listening;
         Self {
             variant,
-            burst: burst.into_iter(),
+            burst: Some(burst.into_iter()),
             live,
             title,
             icy: wants_icy.then(|| IcyInterleaver::new(METAINT)),
@@ -76,7 +82,11 @@ impl ListenerFeed {
     /// The next piece to write; `None` when the broadcast is over or the listener fell too far
     /// behind.
     pub async fn next(&mut self) -> Option<Bytes> {
-        let chunk = match self.burst.next() {
+        let burst = self.burst.as_mut().and_then(Iterator::next);
+        if burst.is_none() {
+            self.burst = None;
+        }
+        let chunk = match burst {
             Some(chunk) => {
                 // One burst chunk per poll: the main port then flushes each to the socket instead
                 // of copying the whole burst into its write buffer (which would keep that capacity
@@ -99,11 +109,17 @@ impl ListenerFeed {
         })
     }
 
-    /// The feed as a stream of pieces (the main port's response body).
+    /// The feed as a stream of pieces of at most [`MAIN_PORT_SLICE`] bytes, one per poll (the main
+    /// port's response body).
     pub fn into_stream(self) -> impl Stream<Item = Bytes> {
-        futures_util::stream::unfold(self, |mut feed| async move {
-            let chunk = feed.next().await?;
-            Some((chunk, feed))
+        futures_util::stream::unfold((self, Bytes::new()), |(mut feed, mut rest)| async move {
+            if rest.is_empty() {
+                rest = feed.next().await?;
+            } else {
+                tokio::task::yield_now().await;
+            }
+            let slice = rest.split_to(rest.len().min(MAIN_PORT_SLICE));
+            Some((slice, (feed, rest)))
         })
     }
 }

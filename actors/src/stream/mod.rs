@@ -48,7 +48,9 @@ pub struct StreamConfig {
     pub ladder: Vec<Variant>,
     /// Audio sent to a new listener at once, in milliseconds.
     pub burst_ms: u64,
-    /// Encoded chunks (~0.2 s each) a listener may lag behind before it is dropped.
+    /// Encoded pieces (~0.56 s each, `transcoder::COALESCE_SECONDS`) a listener may lag behind
+    /// before it is dropped (a power of two: the broadcast channel rounds up to one, and holds
+    /// that many pieces of every variant for as long as the broadcast lasts).
     pub listener_queue: usize,
     /// HLS segments and DVR window; `None` turns HLS off.
     pub hls: Option<hls::HlsConfig>,
@@ -61,7 +63,7 @@ impl Default for StreamConfig {
         Self {
             ladder: ladder::parse_ladder(ladder::DEFAULT_LADDER).unwrap_or_default(),
             burst_ms: 2000,
-            listener_queue: 150,
+            listener_queue: 64,
             hls: None,
             recording: None,
         }
@@ -97,10 +99,13 @@ impl Hub {
         self.bytes_out += chunk.len() as u64;
         self.burst_bytes += chunk.len();
         self.burst.push_back(chunk.clone());
-        while self.burst_bytes > self.burst_limit && self.burst.len() > 1 {
-            if let Some(old) = self.burst.pop_front() {
-                self.burst_bytes -= old.len();
+        // The fewest newest pieces that hold at least `burst_limit` (what a new listener gets).
+        while let Some(front) = self.burst.front() {
+            if self.burst_bytes - front.len() < self.burst_limit {
+                break;
             }
+            self.burst_bytes -= front.len();
+            self.burst.pop_front();
         }
         if let Some(tx) = &self.tx {
             // No receivers is fine: nobody is listening to this variant right now.
@@ -705,18 +710,29 @@ impl Handler<HlsPlaylist> for StreamSession {
 #[rtype(result = "()")]
 struct TranscoderDone;
 
-/// A rung caught a panic in its encoder; its supervisor restarts it with a fresh encoder.
+/// A rung caught a panic in its encoder; its supervisor restarts it with a fresh encoder, unless
+/// it `gave_up` (too many panics lately): then the variant ends for its listeners.
 #[derive(Message)]
 #[rtype(result = "()")]
 struct RungFailed {
+    hub: usize,
     variant: Variant,
     error: String,
+    gave_up: bool,
 }
 
 impl Handler<RungFailed> for StreamSession {
     type Result = ();
     fn handle(&mut self, msg: RungFailed, _: &mut Context<Self>) {
         let variant = msg.variant.to_string();
+        if msg.gave_up {
+            warn!(self.log, "transcoder panicked too often; this variant ends for its listeners"; "variant" => &variant, "error" => msg.error, "panics" => transcoder::MAX_RESTARTS, "within_s" => transcoder::RESTART_WINDOW.as_secs());
+            if let Some(hub) = self.hubs.get_mut(msg.hub) {
+                // Closing the channel ends its listeners' responses; new ones get a 404.
+                hub.tx = None;
+            }
+            return;
+        }
         warn!(self.log, "transcoder panicked; restarting it with a fresh encoder"; "variant" => &variant, "error" => msg.error);
         crate::metrics::metrics()
             .transcoder_restarts
@@ -729,17 +745,21 @@ impl Handler<RungFailed> for StreamSession {
 #[cfg(any(test, feature = "fault-injection"))]
 #[derive(Message)]
 #[rtype(result = "bool")]
-pub struct PanicRung(pub Variant);
+pub struct PanicRung {
+    pub variant: Variant,
+    /// How many blocks in a row panic.
+    pub blocks: u32,
+}
 
 #[cfg(any(test, feature = "fault-injection"))]
 impl Handler<PanicRung> for StreamSession {
     type Result = bool;
     fn handle(&mut self, msg: PanicRung, _: &mut Context<Self>) -> bool {
-        let Some(index) = self.hubs.iter().position(|h| h.variant == msg.0) else {
+        let Some(index) = self.hubs.iter().position(|h| h.variant == msg.variant) else {
             return false;
         };
         let rung = self.rungs.get(index).and_then(|r| r.as_ref()?.upgrade());
-        rung.map(|r| r.do_send(transcoder::InjectEncoderPanic))
+        rung.map(|r| r.do_send(transcoder::InjectEncoderPanic { blocks: msg.blocks }))
             .is_some()
     }
 }

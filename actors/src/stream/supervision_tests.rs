@@ -77,6 +77,51 @@ fn reference(wav: &[u8], variant: Variant) -> Vec<u8> {
     out
 }
 
+#[actix_rt::test]
+async fn an_encoder_that_keeps_panicking_ends_its_variant_only() {
+    let ladder = parse_ladder("mp3-64,mp3-128,opus-96").unwrap();
+    let (faulty, steady_mp3, steady_opus) = (ladder[0], ladder[1], ladder[2]);
+    let air = on_air(&ladder).await;
+    let restarts_before = restarts(faulty);
+    let wav = wav();
+    let (first, rest) = wav.split_at(wav.len() * 3 / 8);
+    air.send(first).await;
+    until("audio on every rung", || {
+        air.heard.iter().all(|h| h.borrow().len() > 4096)
+    })
+    .await;
+    // Every block panics from now on, whatever the restarts.
+    let panic = PanicRung {
+        variant: faulty,
+        blocks: u32::MAX,
+    };
+    assert!(air.session.send(panic).await.unwrap());
+    let (middle, last) = rest.split_at(rest.len() / 2);
+    air.send(middle).await;
+    // The rung gives up: its listener's response ends while the broadcast goes on, and a new
+    // listener of that variant is refused; the other variants are still there.
+    until("the faulty variant's listener to end", || {
+        Rc::strong_count(&air.heard[0]) == 1
+    })
+    .await;
+    assert!(air.session.send(Listen(faulty)).await.unwrap().is_none());
+    assert!(air
+        .session
+        .send(Listen(steady_mp3))
+        .await
+        .unwrap()
+        .is_some());
+    air.send(last).await;
+    let heard = air.end().await;
+
+    assert_eq!(
+        restarts(faulty) - restarts_before,
+        super::transcoder::MAX_RESTARTS as u64 - 1,
+        "restarted until the limit, then not again"
+    );
+    heard_everything(&heard, &wav, &[(1, steady_mp3), (2, steady_opus)]);
+}
+
 /// Seconds of audio in an MP3 stream, by decoding it.
 fn mp3_seconds(bytes: &[u8]) -> f64 {
     let summary = decode::each_block(std::io::Cursor::new(bytes.to_vec()), "mp3", |_, _| {})
@@ -135,12 +180,18 @@ async fn until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-#[actix_rt::test]
-async fn a_panicking_encoder_restarts_its_rung_only_and_the_other_rungs_lose_nothing() {
-    let ladder = parse_ladder("mp3-64,mp3-128,opus-96").unwrap();
-    let (faulty, steady_mp3, steady_opus) = (ladder[0], ladder[1], ladder[2]);
+/// A broadcast of `ladder` with a listener on every rung from the start.
+struct OnAir {
+    started: super::Started,
+    session: Addr<StreamSession>,
+    ended: Rc<RefCell<bool>>,
+    /// What each rung's listener heard, in ladder order.
+    heard: Vec<Rc<RefCell<Vec<u8>>>>,
+}
+
+async fn on_air(ladder: &[Variant]) -> OnAir {
     let config = Arc::new(StreamConfig {
-        ladder: ladder.clone(),
+        ladder: ladder.to_vec(),
         listener_queue: 100_000,
         ..StreamConfig::default()
     });
@@ -166,7 +217,7 @@ async fn a_panicking_encoder_restarts_its_rung_only_and_the_other_rungs_lose_not
     let session = started.session.clone();
     // Listen from the start (the Opus rung's header pages are there as soon as it runs).
     let mut heard = Vec::new();
-    for variant in &ladder {
+    for variant in ladder {
         let mut listening = None;
         let deadline = Instant::now() + Duration::from_secs(30);
         while listening.is_none() {
@@ -180,50 +231,47 @@ async fn a_panicking_encoder_restarts_its_rung_only_and_the_other_rungs_lose_not
         }
         heard.push(collect(listening.unwrap()));
     }
-    let restarts = || {
-        crate::metrics::metrics()
-            .transcoder_restarts
-            .with(&[&faulty.to_string()])
-            .get()
-    };
-    let restarts_before = restarts();
-
-    let wav = wav();
-    let (first, rest) = wav.split_at(wav.len() * 3 / 8);
-    for chunk in first.chunks(4096) {
-        started
-            .input
-            .send(Bytes::copy_from_slice(chunk))
-            .await
-            .unwrap();
+    OnAir {
+        started,
+        session,
+        ended,
+        heard,
     }
-    // Mid-broadcast: every rung has sent audio to its listeners.
-    until("audio on every rung", || {
-        heard.iter().all(|h| h.borrow().len() > 4096)
-    })
-    .await;
-    let before_panic = heard[0].borrow().len();
-    assert!(session.send(PanicRung(faulty)).await.unwrap());
-    for chunk in rest.chunks(4096) {
-        started
-            .input
-            .send(Bytes::copy_from_slice(chunk))
-            .await
-            .unwrap();
-    }
-    drop(started);
-    until("the broadcast's end", || *ended.borrow()).await;
-    // The listeners' tasks drain what the closed channels still hold.
-    until("the listeners' end", || {
-        heard.iter().all(|h| Rc::strong_count(h) == 1)
-    })
-    .await;
+}
 
-    assert_eq!(restarts() - restarts_before, 1, "one restart counted");
-    // The rungs that did not fail: byte for byte what one uninterrupted encoder makes.
-    for (index, variant) in [(1, steady_mp3), (2, steady_opus)] {
+impl OnAir {
+    async fn send(&self, input: &[u8]) {
+        for chunk in input.chunks(4096) {
+            let chunk = Bytes::copy_from_slice(chunk);
+            self.started.input.send(chunk).await.unwrap();
+        }
+    }
+
+    /// Ends the input and waits for the broadcast's end and its listeners' last chunk.
+    async fn end(self) -> Vec<Rc<RefCell<Vec<u8>>>> {
+        drop(self.started);
+        until("the broadcast's end", || *self.ended.borrow()).await;
+        // The listeners' tasks drain what the closed channels still hold.
+        until("the listeners' end", || {
+            self.heard.iter().all(|h| Rc::strong_count(h) == 1)
+        })
+        .await;
+        self.heard
+    }
+}
+
+fn restarts(variant: Variant) -> u64 {
+    crate::metrics::metrics()
+        .transcoder_restarts
+        .with(&[&variant.to_string()])
+        .get()
+}
+
+/// The rungs that did not fail: byte for byte what one uninterrupted encoder makes.
+fn heard_everything(heard: &[Rc<RefCell<Vec<u8>>>], wav: &[u8], steady: &[(usize, Variant)]) {
+    for &(index, variant) in steady {
         let got = heard[index].borrow();
-        let want = reference(&wav, variant);
+        let want = reference(wav, variant);
         assert!(
             *got == want,
             "{variant}: {} bytes heard, {} expected from an uninterrupted encode",
@@ -231,6 +279,34 @@ async fn a_panicking_encoder_restarts_its_rung_only_and_the_other_rungs_lose_not
             want.len()
         );
     }
+}
+
+#[actix_rt::test]
+async fn a_panicking_encoder_restarts_its_rung_only_and_the_other_rungs_lose_nothing() {
+    let ladder = parse_ladder("mp3-64,mp3-128,opus-96").unwrap();
+    let (faulty, steady_mp3, steady_opus) = (ladder[0], ladder[1], ladder[2]);
+    let air = on_air(&ladder).await;
+    let restarts_before = restarts(faulty);
+
+    let wav = wav();
+    let (first, rest) = wav.split_at(wav.len() * 3 / 8);
+    air.send(first).await;
+    // Mid-broadcast: every rung has sent audio to its listeners.
+    until("audio on every rung", || {
+        air.heard.iter().all(|h| h.borrow().len() > 4096)
+    })
+    .await;
+    let before_panic = air.heard[0].borrow().len();
+    let panic = PanicRung {
+        variant: faulty,
+        blocks: 1,
+    };
+    assert!(air.session.send(panic).await.unwrap());
+    air.send(rest).await;
+    let heard = air.end().await;
+
+    assert_eq!(restarts(faulty) - restarts_before, 1, "one restart counted");
+    heard_everything(&heard, &wav, &[(1, steady_mp3), (2, steady_opus)]);
     // The failed rung: a short glitch, then audio again to the end.
     let faulty_heard = heard[0].borrow();
     let after_panic = faulty_heard.len() - before_panic;

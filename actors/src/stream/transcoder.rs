@@ -40,9 +40,17 @@ use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// How much audio is gathered before it goes to listeners: five writes a second per listener
-/// instead of one per encoder call (an MP3 frame is 26 ms).
-const COALESCE_SECONDS: f64 = 0.2;
+/// How much audio is gathered before it goes to listeners: with the decoder's blocks of 93 ms, a
+/// piece of about 0.56 s, so fewer than two writes a second per listener instead of one per
+/// encoder call (an MP3 frame is 26 ms). A listener's cost is almost all in the kernel's TCP send
+/// path, once per write: this is what makes 10,000 listeners cheap (docs/benchmarks.md). Players
+/// buffer seconds (and get a 2 s burst on connecting); the pieces add at most this much latency.
+pub const COALESCE_SECONDS: f64 = 0.5;
+
+/// A rung whose encoder panics this often within [`RESTART_WINDOW`] is not restarted again: the
+/// variant ends for its listeners (they may take another) and the other rungs go on.
+pub const MAX_RESTARTS: usize = 5;
+pub const RESTART_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// PCM blocks a rung may have unanswered before the decoder waits for it (below actix's default
 /// mailbox capacity of 16, so the decoder's sends never park).
@@ -74,7 +82,10 @@ pub struct Pcm(pub Arc<PcmBlock>);
 #[cfg(any(test, feature = "fault-injection"))]
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct InjectEncoderPanic;
+pub struct InjectEncoderPanic {
+    /// How many blocks in a row panic (across restarts).
+    pub blocks: u32,
+}
 
 pub(super) struct Transcoder {
     hub: usize,
@@ -92,8 +103,11 @@ pub(super) struct Transcoder {
     out: Vec<u8>,
     /// Set when a panic was caught: the rung stops and its supervisor restarts it.
     failed: bool,
+    /// When the encoder panicked lately (kept across restarts: the supervisor restarts this same
+    /// value), for [`MAX_RESTARTS`].
+    panics: VecDeque<std::time::Instant>,
     #[cfg(any(test, feature = "fault-injection"))]
-    panic_next: bool,
+    panic_next: u32,
     log: Logger,
 }
 
@@ -142,8 +156,9 @@ impl Transcoder {
             consumed: 0.0,
             out: Vec::with_capacity(16 * 1024),
             failed: false,
+            panics: VecDeque::new(),
             #[cfg(any(test, feature = "fault-injection"))]
-            panic_next: false,
+            panic_next: 0,
             log,
         })
     }
@@ -202,12 +217,30 @@ impl Handler<Pcm> for Transcoder {
                     .map(|s| (*s).to_owned())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "panic".to_owned());
-                self.failed = true;
+                let now = std::time::Instant::now();
+                self.panics.push_back(now);
+                while self
+                    .panics
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) > RESTART_WINDOW)
+                {
+                    self.panics.pop_front();
+                }
+                let gave_up = self.panics.len() >= MAX_RESTARTS;
                 self.session.do_send(RungFailed {
+                    hub: self.hub,
                     variant: self.variant,
                     error,
+                    gave_up,
                 });
-                ctx.stop();
+                if gave_up {
+                    // Not restarted: the encoder is dropped, the blocks still sent are taken and
+                    // dropped, and the session ends this variant's listeners.
+                    self.encoder = None;
+                } else {
+                    self.failed = true;
+                    ctx.stop();
+                }
             }
         }
     }
@@ -216,15 +249,16 @@ impl Handler<Pcm> for Transcoder {
 #[cfg(any(test, feature = "fault-injection"))]
 impl Handler<InjectEncoderPanic> for Transcoder {
     type Result = ();
-    fn handle(&mut self, _: InjectEncoderPanic, _: &mut Context<Self>) {
-        self.panic_next = true;
+    fn handle(&mut self, msg: InjectEncoderPanic, _: &mut Context<Self>) {
+        self.panic_next = msg.blocks;
     }
 }
 
 impl Transcoder {
     fn encode(&mut self, block: &PcmBlock) -> Result<(), EncodeError> {
         #[cfg(any(test, feature = "fault-injection"))]
-        if std::mem::take(&mut self.panic_next) {
+        if self.panic_next > 0 && self.encoder.is_some() {
+            self.panic_next -= 1;
             panic!("encoder fault injected into {}", self.variant);
         }
         match self.encoder.as_mut() {
